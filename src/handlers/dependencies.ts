@@ -1,0 +1,14 @@
+import type { ChatService } from '../domain/chat-service.ts';
+import type { FrameLimits } from './inbound-frame.ts';
+import type { Logger } from './logger.ts';
+
+/** What the handlers need, built once per container by the composition root or by a test. */
+export interface Dependencies {
+  readonly service: ChatService;
+  readonly chatMode: 'broadcast' | 'echo';
+  readonly limits: FrameLimits;
+  readonly logger: Logger;
+}
+
+/** Returns the same dependencies on every call after the first. */
+export type DependencyProvider = () => Dependencies;
