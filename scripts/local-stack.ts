@@ -1,0 +1,244 @@
+/**
+ * The local stack: an embedded DynamoDB (dynalite), the connections table created from serverless.yml,
+ * and serverless-offline running the real handlers. Used by `npm start` and by the end-to-end tests.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CreateTableCommand,
+  type AttributeDefinition,
+  DynamoDBClient,
+  type KeySchemaElement,
+  ResourceInUseException,
+  type TimeToLiveSpecification,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { parse } from 'yaml';
+
+const require = createRequire(import.meta.url);
+export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export const LOCAL_STAGE = 'local';
+export const LOCAL_TABLE = `ws-chat-${LOCAL_STAGE}-connections`;
+const DUMMY_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' };
+
+export interface LocalStackOptions {
+  /** 0 picks a free port. */
+  readonly websocketPort: number;
+  readonly lambdaPort: number;
+  readonly httpPort: number;
+  /** An already running DynamoDB endpoint; when absent, dynalite is started on `dynamoDbPort`. */
+  readonly dynamoDbEndpoint?: string;
+  readonly dynamoDbPort: number;
+  /** Extra environment for the handlers, e.g. CHAT_MODE. */
+  readonly handlerEnv?: Record<string, string>;
+  /** Run handlers in serverless-offline's own process instead of one worker thread per busy function. */
+  readonly inProcess: boolean;
+  /** Where serverless-esbuild writes bundles, relative to the project; separate stacks need separate folders. */
+  readonly buildFolder: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalStack {
+  readonly websocketUrl: string;
+  readonly managementEndpoint: string;
+  readonly dynamoDbEndpoint: string;
+  readonly tableName: string;
+  /** Stops the emulator and the database; resolves once both are gone. */
+  stop(): Promise<void>;
+}
+
+/** Reads a port from the environment: absent means the default, 0 means any free port. */
+export function portFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  return port;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('could not find a free port');
+  return address.port;
+}
+
+async function resolvePort(port: number): Promise<number> {
+  return port === 0 ? freePort() : port;
+}
+
+interface TableDefinition {
+  AttributeDefinitions: AttributeDefinition[];
+  KeySchema: KeySchemaElement[];
+  TimeToLiveSpecification?: TimeToLiveSpecification;
+}
+
+/** The connections table as serverless.yml declares it: the one definition both AWS and the local stack use. */
+export function connectionsTableDefinition(): TableDefinition {
+  const service: unknown = parse(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8'));
+  const table = (service as { resources?: { Resources?: Record<string, { Properties?: TableDefinition }> } })
+    .resources?.Resources?.['ConnectionsTable']?.Properties;
+  if (!table?.KeySchema || !table.AttributeDefinitions) throw new Error('serverless.yml has no ConnectionsTable');
+  return table;
+}
+
+/** A DynamoDB client for a local endpoint, with the dummy credentials local emulators accept. */
+export function localDynamoDbClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint,
+    region: DUMMY_CREDENTIALS.AWS_REGION,
+    credentials: { accessKeyId: DUMMY_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: DUMMY_CREDENTIALS.AWS_SECRET_ACCESS_KEY },
+  });
+}
+
+/** Creates the table from its serverless.yml definition, unless it exists; waits until it is ACTIVE. */
+export async function createConnectionsTable(endpoint: string, tableName: string): Promise<void> {
+  const definition = connectionsTableDefinition();
+  const client = localDynamoDbClient(endpoint);
+  try {
+    try {
+      await client.send(
+        new CreateTableCommand({
+          TableName: tableName,
+          AttributeDefinitions: definition.AttributeDefinitions,
+          KeySchema: definition.KeySchema,
+          BillingMode: 'PAY_PER_REQUEST',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    }
+    await waitUntilTableExists({ client, maxWaitTime: 30, minDelay: 1 }, { TableName: tableName });
+    if (definition.TimeToLiveSpecification) {
+      // DynamoDB Local honours TTL; dynalite has no UpdateTimeToLive, and reads filter expired rows anyway.
+      await client
+        .send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: definition.TimeToLiveSpecification }))
+        .catch((error: unknown) => {
+          if (!(error instanceof Error) || !/UnknownOperation|not supported|Unknown/i.test(`${error.name} ${error.message}`)) throw error;
+        });
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+async function startDynalite(port: number): Promise<{ endpoint: string; server: Server }> {
+  const dynalite = require('dynalite') as (options: Record<string, number>) => Server;
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${port}`, server };
+}
+
+function waitForListening(child: ChildProcess, marker: RegExp, timeoutMs: number, log: (line: string) => void) {
+  return new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => fail(new Error(`serverless-offline did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      const text = chunk.toString();
+      output = (output + text).slice(-20_000);
+      for (const line of text.split('\n')) if (line.trim() !== '') log(line);
+      if (marker.test(output)) done();
+    };
+    const onExit = (code: number | null): void => fail(new Error(`serverless-offline exited (${code}):\n${output}`));
+    function cleanup(): void {
+      clearTimeout(timer);
+      child.off('exit', onExit);
+    }
+    function done(): void {
+      cleanup();
+      resolve();
+    }
+    function fail(error: Error): void {
+      cleanup();
+      reject(error);
+    }
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Starts dynalite (unless an endpoint is given), creates the table, then serverless-offline. */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const log = options.log ?? (() => undefined);
+  const [websocketPort, lambdaPort, httpPort] = await Promise.all([
+    resolvePort(options.websocketPort),
+    resolvePort(options.lambdaPort),
+    resolvePort(options.httpPort),
+  ]);
+  let database: Server | undefined;
+  let dynamoDbEndpoint = options.dynamoDbEndpoint;
+  if (dynamoDbEndpoint === undefined) {
+    const started = await startDynalite(await resolvePort(options.dynamoDbPort));
+    database = started.server;
+    dynamoDbEndpoint = started.endpoint;
+  }
+  const closeDatabase = (): Promise<void> =>
+    new Promise((resolve) => (database ? database.close(() => resolve()) : resolve()));
+
+  const managementEndpoint = `http://127.0.0.1:${websocketPort}`;
+  let child: ChildProcess | undefined;
+  try {
+    await createConnectionsTable(dynamoDbEndpoint, LOCAL_TABLE);
+    const args = [
+      'offline',
+      '--stage', LOCAL_STAGE,
+      '--host', '127.0.0.1',
+      '--websocketPort', String(websocketPort),
+      '--lambdaPort', String(lambdaPort),
+      '--httpPort', String(httpPort),
+      '--noSponsor',
+      ...(options.inProcess ? ['--useInProcess'] : []),
+    ];
+    child = spawn(join(projectRoot, 'node_modules', '.bin', 'serverless'), args, {
+      cwd: projectRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        ...DUMMY_CREDENTIALS,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
+        WEBSOCKET_MANAGEMENT_ENDPOINT: managementEndpoint,
+        CHAT_ESBUILD_DIR: options.buildFolder,
+        ...options.handlerEnv,
+      },
+    });
+    await waitForListening(child, /Offline \[websocket\] listening on/, 60_000, log);
+  } catch (error) {
+    // A stack that failed to start must not leave the emulator or the database behind.
+    if (child !== undefined) await stopChild(child, 5_000);
+    await closeDatabase();
+    throw error;
+  }
+
+  const emulator = child;
+  return {
+    websocketUrl: `ws://127.0.0.1:${websocketPort}`,
+    managementEndpoint,
+    dynamoDbEndpoint,
+    tableName: LOCAL_TABLE,
+    async stop() {
+      await stopChild(emulator, 5_000);
+      await closeDatabase();
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/** `npm start`: the chat backend on this machine, with no AWS account and no network. Ctrl-C stops it all. */
+import { LOCAL_TABLE, portFromEnv, startLocalStack } from './local-stack.ts';
+
+const verbose = process.env['CHAT_VERBOSE'] === '1';
+console.log('Starting the local chat stack (dynalite + serverless-offline)...');
+
+const stack = await startLocalStack({
+  websocketPort: portFromEnv('CHAT_WS_PORT', 3001),
+  lambdaPort: portFromEnv('CHAT_LAMBDA_PORT', 3002),
+  httpPort: portFromEnv('CHAT_HTTP_PORT', 3000),
+  dynamoDbPort: portFromEnv('CHAT_DYNAMODB_PORT', 8000),
+  inProcess: process.env['CHAT_WORKER_THREADS'] !== '1',
+  buildFolder: '.esbuild',
+  log: (line) => {
+    if (verbose || /error|warn|invalid configuration/i.test(line)) console.log(`  [offline] ${line}`);
+  },
+});
+
+console.log(`
+Chat backend running.
+  WebSocket URL:   ${stack.websocketUrl}
+  @connections:    ${stack.managementEndpoint}
+  DynamoDB:        ${stack.dynamoDbEndpoint} (table ${LOCAL_TABLE}, in memory)
+
+Try it in two terminals:
+  npx wscat -c ${stack.websocketUrl}
+then type a line, or {"action":"sendmessage","data":"hello"}, or {"action":"echo","text":"hi"}.
+
+Press Ctrl-C to stop.`);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping...`);
+  await stack.stop();
+  console.log('Stopped.');
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

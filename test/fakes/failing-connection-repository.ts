@@ -1,0 +1,55 @@
+import type { Connection } from '../../src/domain/connection.ts';
+import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
+
+/**
+ * Delegates to a real repository, except where told to fail: every `save`, `remove` of chosen ids, or `list`
+ * after a number of pages.
+ */
+export class FailingConnectionRepository implements ConnectionRepository {
+  readonly #inner: ConnectionRepository;
+  #saveError: Error | undefined;
+  readonly #removeErrors = new Map<string, Error>();
+  #listFailure: { error: Error; afterPages: number } | undefined;
+
+  constructor(inner: ConnectionRepository) {
+    this.#inner = inner;
+  }
+
+  failSave(error: Error): this {
+    this.#saveError = error;
+    return this;
+  }
+
+  failRemoveOf(connectionId: string, error: Error): this {
+    this.#removeErrors.set(connectionId, error);
+    return this;
+  }
+
+  /** `list` yields `afterPages` pages of the inner repository, then throws. */
+  failList(error: Error, afterPages = 0): this {
+    this.#listFailure = { error, afterPages };
+    return this;
+  }
+
+  async save(connection: Connection): Promise<void> {
+    if (this.#saveError) throw this.#saveError;
+    await this.#inner.save(connection);
+  }
+
+  async remove(connectionId: string): Promise<void> {
+    const error = this.#removeErrors.get(connectionId);
+    if (error) throw error;
+    await this.#inner.remove(connectionId);
+  }
+
+  async *list(): AsyncIterable<readonly string[]> {
+    const failure = this.#listFailure;
+    let yielded = 0;
+    if (failure && failure.afterPages === 0) throw failure.error;
+    for await (const page of this.#inner.list()) {
+      yield page;
+      yielded += 1;
+      if (failure && yielded >= failure.afterPages) throw failure.error;
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import type { Logger } from '../../src/handlers/logger.ts';
+
+export interface LogEntry {
+  readonly level: 'info' | 'error';
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+}
+
+/** Keeps every log line in memory so that a test can assert what was logged. */
+export class RecordingLogger implements Logger {
+  readonly entries: LogEntry[] = [];
+
+  info(message: string, fields: Record<string, unknown> = {}): void {
+    this.entries.push({ level: 'info', message, fields });
+  }
+
+  error(message: string, fields: Record<string, unknown> = {}): void {
+    this.entries.push({ level: 'error', message, fields });
+  }
+
+  find(message: string): LogEntry[] {
+    return this.entries.filter((entry) => entry.message === message);
+  }
+}
