@@ -130,7 +130,7 @@ export async function createConnectionsTable(endpoint: string, tableName: string
   }
 }
 
-async function startDynalite(port: number): Promise<{ endpoint: string; server: Server }> {
+export async function startDynalite(port: number): Promise<{ endpoint: string; server: Server }> {
   const dynalite = require('dynalite') as (options: Record<string, number>) => Server;
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));

@@ -1,0 +1,149 @@
+import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
+import {
+  ApiGatewayManagementApiClient,
+  ApiGatewayManagementApiServiceException,
+  ForbiddenException,
+  GoneException,
+  LimitExceededException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { mockClient } from 'aws-sdk-client-mock';
+import { ApiGatewayMessenger } from '../../src/adapters/api-gateway-messenger.ts';
+import { DeliveryError } from '../../src/domain/errors.ts';
+import type { ServerFrame } from '../../src/domain/frames.ts';
+
+const management = mockClient(ApiGatewayManagementApiClient);
+const client = new ApiGatewayManagementApiClient({
+  region: 'eu-west-1',
+  endpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
+});
+
+const frame: ServerFrame = {
+  type: 'message',
+  id: 'msg-1',
+  from: 'B',
+  text: 'grüß dich 😀',
+  sentAt: '2030-01-01T00:00:00.000Z',
+};
+
+function messenger(timeoutMs = 1000): ApiGatewayMessenger {
+  return new ApiGatewayMessenger(client, { timeoutMs });
+}
+
+/** The DeliveryError that the send throws; fails the test on any other outcome. */
+async function deliveryErrorOf(send: Promise<unknown>): Promise<DeliveryError> {
+  try {
+    await send;
+  } catch (error) {
+    if (error instanceof DeliveryError) return error;
+    throw error;
+  }
+  throw new Error('expected the send to throw a DeliveryError');
+}
+
+function serviceError(name: string, httpStatusCode: number): ApiGatewayManagementApiServiceException {
+  return new ApiGatewayManagementApiServiceException({
+    name,
+    $fault: httpStatusCode >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode },
+    message: name,
+  });
+}
+
+beforeEach(() => {
+  management.reset();
+});
+
+afterAll(() => {
+  management.restore();
+});
+
+describe('ApiGatewayMessenger', () => {
+  it('posts the frame to the connection and reports it delivered', async () => {
+    management.on(PostToConnectionCommand).resolves({ $metadata: { httpStatusCode: 200 } });
+
+    const outcome = await messenger().send('A', frame);
+
+    expect({ outcome, connectionIds: management.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.ConnectionId) })
+      .toEqual({ outcome: 'delivered', connectionIds: ['A'] });
+  });
+
+  it('posts the frame as UTF-8 encoded JSON', async () => {
+    management.on(PostToConnectionCommand).resolves({ $metadata: { httpStatusCode: 200 } });
+
+    await messenger().send('A', frame);
+
+    const data = management.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.Data);
+    expect(data.map((bytes) => JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)))).toEqual([frame]);
+  });
+
+  it('reports a connection answered with GoneException as gone', async () => {
+    management
+      .on(PostToConnectionCommand)
+      .rejects(new GoneException({ message: 'gone', $metadata: { httpStatusCode: 410 } }));
+
+    await expect(messenger().send('A', frame)).resolves.toBe('gone');
+  });
+
+  it('reports a bare 410 that the SDK could not name as gone', async () => {
+    management.on(PostToConnectionCommand).rejects(serviceError('Unknown', 410));
+
+    await expect(messenger().send('A', frame)).resolves.toBe('gone');
+  });
+
+  it('throws a throttled DeliveryError when throttling outlives the retries', async () => {
+    management
+      .on(PostToConnectionCommand)
+      .rejects(new LimitExceededException({ message: 'slow down', $metadata: { httpStatusCode: 429 } }));
+
+    const error = await deliveryErrorOf(messenger().send('A', frame));
+
+    expect({ connectionId: error.connectionId, reason: error.reason }).toEqual({ connectionId: 'A', reason: 'throttled' });
+  });
+
+  it('throws a rejected DeliveryError when API Gateway forbids the call', async () => {
+    management
+      .on(PostToConnectionCommand)
+      .rejects(new ForbiddenException({ message: 'forbidden', $metadata: { httpStatusCode: 403 } }));
+
+    expect((await deliveryErrorOf(messenger().send('A', frame))).reason).toBe('rejected');
+  });
+
+  it('throws an unavailable DeliveryError on a server error', async () => {
+    management.on(PostToConnectionCommand).rejects(serviceError('InternalServerErrorException', 500));
+
+    expect((await deliveryErrorOf(messenger().send('A', frame))).reason).toBe('unavailable');
+  });
+
+  it('throws an unavailable DeliveryError when the request never got an answer', async () => {
+    management.on(PostToConnectionCommand).rejects(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+
+    expect((await deliveryErrorOf(messenger().send('A', frame))).reason).toBe('unavailable');
+  });
+
+  it('keeps the SDK error as the cause of the DeliveryError', async () => {
+    const original = new LimitExceededException({ message: 'slow down', $metadata: { httpStatusCode: 429 } });
+    management.on(PostToConnectionCommand).rejects(original);
+
+    expect((await deliveryErrorOf(messenger().send('A', frame))).cause).toBe(original);
+  });
+
+  it('aborts a send that outlives the timeout and throws a timeout DeliveryError', async () => {
+    // aws-sdk-client-mock's callsFake() hands the fake only the command input, not send()'s options, so the
+    // underlying sinon stub is faked directly to receive the abortSignal and reject the way the SDK does.
+    management.send.callsFake(
+      (_command: unknown, options?: { abortSignal?: AbortSignal }) =>
+        new Promise<never>((_resolve, reject) => {
+          const giveUp = setTimeout(() => reject(new Error('the abort signal never fired')), 1000);
+          options?.abortSignal?.addEventListener('abort', () => {
+            clearTimeout(giveUp);
+            reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+          });
+        }),
+    );
+
+    const error = await deliveryErrorOf(messenger(50).send('A', frame));
+
+    expect(error.reason).toBe('timeout');
+  });
+});

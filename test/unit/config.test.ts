@@ -1,0 +1,100 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, loadConfig } from '../../src/handlers/config.ts';
+
+const required = {
+  CONNECTIONS_TABLE: 'chat-connections',
+  WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
+};
+
+/** The ConfigError that loading throws; fails the test when the settings are accepted. */
+function configErrorOf(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('loadConfig', () => {
+  it('applies a default to every optional setting', () => {
+    expect(loadConfig(required)).toEqual({
+      connectionsTable: 'chat-connections',
+      managementEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
+      chatMode: 'broadcast',
+      broadcastConcurrency: 50,
+      sendTimeoutMs: 3000,
+      sendMaxAttempts: 3,
+      limits: { maxFrameBytes: 16_384, maxTextBytes: 4_096 },
+    });
+  });
+
+  it('reads every setting from its environment variable', () => {
+    const config = loadConfig({
+      ...required,
+      CHAT_MODE: 'echo',
+      BROADCAST_CONCURRENCY: '8',
+      SEND_TIMEOUT_MS: '1500',
+      SEND_MAX_ATTEMPTS: '2',
+      MAX_FRAME_BYTES: '8192',
+      MAX_TEXT_BYTES: '1024',
+    });
+
+    expect(config).toMatchObject({
+      chatMode: 'echo',
+      broadcastConcurrency: 8,
+      sendTimeoutMs: 1500,
+      sendMaxAttempts: 2,
+      limits: { maxFrameBytes: 8192, maxTextBytes: 1024 },
+    });
+  });
+
+  it('accepts the plain http endpoint of a local emulator', () => {
+    expect(loadConfig({ ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://localhost:3001' }).managementEndpoint).toBe(
+      'http://localhost:3001',
+    );
+  });
+
+  it.each([
+    { setting: 'CONNECTIONS_TABLE', env: { ...required, CONNECTIONS_TABLE: undefined } },
+    { setting: 'CONNECTIONS_TABLE', env: { ...required, CONNECTIONS_TABLE: 'ab' } },
+    { setting: 'WEBSOCKET_MANAGEMENT_ENDPOINT', env: { ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: undefined } },
+    { setting: 'WEBSOCKET_MANAGEMENT_ENDPOINT', env: { ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: 'not a url' } },
+    { setting: 'WEBSOCKET_MANAGEMENT_ENDPOINT', env: { ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: 'wss://abc123.example/dev' } },
+    { setting: 'CHAT_MODE', env: { ...required, CHAT_MODE: 'shout' } },
+    { setting: 'BROADCAST_CONCURRENCY', env: { ...required, BROADCAST_CONCURRENCY: '0' } },
+    { setting: 'BROADCAST_CONCURRENCY', env: { ...required, BROADCAST_CONCURRENCY: 'many' } },
+    { setting: 'BROADCAST_CONCURRENCY', env: { ...required, BROADCAST_CONCURRENCY: '2.5' } },
+    { setting: 'SEND_TIMEOUT_MS', env: { ...required, SEND_TIMEOUT_MS: '60000' } },
+    { setting: 'SEND_MAX_ATTEMPTS', env: { ...required, SEND_MAX_ATTEMPTS: '0' } },
+    { setting: 'MAX_FRAME_BYTES', env: { ...required, MAX_FRAME_BYTES: '65536' } },
+  ])('refuses a bad $setting with a ConfigError that names it', ({ setting, env }) => {
+    expect(configErrorOf(env).message).toContain(`${setting}:`);
+  });
+
+  it.each([
+    { MAX_TEXT_BYTES: '16384', MAX_FRAME_BYTES: '16384' },
+    { MAX_TEXT_BYTES: '20000', MAX_FRAME_BYTES: '16384' },
+  ])('refuses a MAX_TEXT_BYTES of $MAX_TEXT_BYTES with a MAX_FRAME_BYTES of $MAX_FRAME_BYTES', (limits) => {
+    expect(configErrorOf({ ...required, ...limits }).message).toContain('MAX_TEXT_BYTES');
+  });
+
+  it('names every bad setting in one error', () => {
+    const message = configErrorOf({ CHAT_MODE: 'shout', BROADCAST_CONCURRENCY: '0' }).message;
+
+    expect(['CONNECTIONS_TABLE', 'WEBSOCKET_MANAGEMENT_ENDPOINT', 'CHAT_MODE', 'BROADCAST_CONCURRENCY'].filter(
+      (setting) => !message.includes(`${setting}:`),
+    )).toEqual([]);
+  });
+
+  it('names a text limit not below the frame limit together with the other bad settings', () => {
+    const message = configErrorOf({ ...required, CHAT_MODE: 'shout', MAX_TEXT_BYTES: '20000' }).message;
+
+    expect(['CHAT_MODE', 'MAX_TEXT_BYTES'].filter((setting) => !message.includes(`${setting}:`))).toEqual([]);
+  });
+
+  it('keeps the validation issues as the cause', () => {
+    expect(configErrorOf({}).cause).toBeInstanceOf(Error);
+  });
+});
