@@ -41,6 +41,12 @@ async function deliveryErrorOf(send: Promise<unknown>): Promise<DeliveryError> {
   throw new Error('expected the send to throw a DeliveryError');
 }
 
+/** Decodes bytes as strict UTF-8 JSON; fails on anything but bytes. */
+function decodedJson(data: unknown): unknown {
+  if (!ArrayBuffer.isView(data)) throw new Error(`expected bytes, got ${typeof data}`);
+  return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data));
+}
+
 function serviceError(name: string, httpStatusCode: number): ApiGatewayManagementApiServiceException {
   return new ApiGatewayManagementApiServiceException({
     name,
@@ -74,7 +80,7 @@ describe('ApiGatewayMessenger', () => {
     await messenger().send('A', frame);
 
     const data = management.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.Data);
-    expect(data.map((bytes) => JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)))).toEqual([frame]);
+    expect(data.map(decodedJson)).toEqual([frame]);
   });
 
   it('reports a connection answered with GoneException as gone', async () => {

@@ -1,0 +1,93 @@
+import WebSocket from 'ws';
+
+/** A frame as the server sends it; tests check its fields. */
+export interface ReceivedFrame {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** A real WebSocket client that keeps every frame it receives and can wait for the next matching one. */
+export class ChatClient {
+  readonly received: ReceivedFrame[] = [];
+  readonly #socket: WebSocket;
+  readonly #waiters = new Set<() => void>();
+
+  private constructor(socket: WebSocket) {
+    this.#socket = socket;
+    socket.on('message', (data) => {
+      this.received.push(JSON.parse(data.toString()) as ReceivedFrame);
+      for (const wake of [...this.#waiters]) wake();
+    });
+  }
+
+  static connect(url: string, timeoutMs = 10_000): Promise<ChatClient> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url);
+      const timer = setTimeout(() => {
+        socket.terminate();
+        reject(new Error(`no WebSocket handshake with ${url} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('open', () => {
+        clearTimeout(timer);
+        resolve(new ChatClient(socket));
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+
+  send(frame: string | object): void {
+    this.#socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Waits until `count` received frames match, and returns them. */
+  waitFor(match: (frame: ReceivedFrame) => boolean, count = 1, timeoutMs = 10_000): Promise<ReceivedFrame[]> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const found = this.received.filter(match);
+        if (found.length < count) return false;
+        this.#waiters.delete(wake);
+        clearTimeout(timer);
+        resolve(found);
+        return true;
+      };
+      const wake = (): void => void check();
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        reject(new Error(`waited ${timeoutMs} ms for ${count} frame(s); received ${JSON.stringify(this.received)}`));
+      }, timeoutMs);
+      this.#waiters.add(wake);
+      check();
+    });
+  }
+
+  /** Sends a chat message and waits for the server's copy of it, which tells this client its own connection id. */
+  async whoAmI(): Promise<string> {
+    const marker = `whoami-${Math.random().toString(36).slice(2)}`;
+    this.send({ action: 'echo', text: marker });
+    const [echo] = await this.waitFor((f) => f.type === 'echo' && f['text'] === marker);
+    const from = echo?.['from'];
+    if (typeof from !== 'string') throw new Error('echo frame carried no sender id');
+    return from;
+  }
+
+  close(): Promise<void> {
+    if (this.#socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#socket.once('close', () => resolve());
+      this.#socket.close();
+    });
+  }
+}
+
+/** Frames of one type. */
+export const ofType =
+  (type: string) =>
+  (frame: ReceivedFrame): boolean =>
+    frame.type === type;
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
