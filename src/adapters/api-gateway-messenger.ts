@@ -36,7 +36,7 @@ function isGone(error: unknown): boolean {
 }
 
 function reasonFor(error: unknown, timedOut: boolean): DeliveryFailureReason {
-  if (timedOut) return 'timeout';
+  if (timedOut && nameOf(error) === 'AbortError') return 'timeout';
   const status = statusOf(error);
   const name = nameOf(error);
   if (status === 429 || name === 'LimitExceededException' || name === 'ThrottlingException') return 'throttled';

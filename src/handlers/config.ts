@@ -1,22 +1,25 @@
 import { z } from 'zod';
 
-const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+// An empty variable means "not set", as it does in a shell.
+const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value);
+const positiveInt = (fallback: number, max: number) =>
+  z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(max).default(fallback));
+
+const DEFAULT_MAX_FRAME_BYTES = 16_384;
+const DEFAULT_MAX_TEXT_BYTES = 4_096;
 
 const configSchema = z
   .object({
     CONNECTIONS_TABLE: z.string().min(3, 'the DynamoDB table that stores connections'),
     WEBSOCKET_MANAGEMENT_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an http(s) URL of the @connections API' }),
-    CHAT_MODE: z.enum(['broadcast', 'echo']).default('broadcast'),
+    CHAT_MODE: z.preprocess(unsetIfEmpty, z.enum(['broadcast', 'echo']).default('broadcast')),
     BROADCAST_CONCURRENCY: positiveInt(50, 1000),
     SEND_TIMEOUT_MS: positiveInt(3000, 28_000),
     SEND_MAX_ATTEMPTS: positiveInt(3, 10),
     // API Gateway refuses frames over 32 KB; staying well under it leaves room for the outbound envelope.
-    MAX_FRAME_BYTES: positiveInt(16_384, 32_768),
-    MAX_TEXT_BYTES: positiveInt(4_096, 32_768),
-  })
-  .refine((c) => c.MAX_TEXT_BYTES < c.MAX_FRAME_BYTES, {
-    message: 'MAX_TEXT_BYTES must be smaller than MAX_FRAME_BYTES',
-    path: ['MAX_TEXT_BYTES'],
+    MAX_FRAME_BYTES: positiveInt(DEFAULT_MAX_FRAME_BYTES, 32_768),
+    // JSON escaping can grow text up to six times; 16 KiB of text stays under PostToConnection's 128 KB.
+    MAX_TEXT_BYTES: positiveInt(DEFAULT_MAX_TEXT_BYTES, 16_384),
   })
   .transform((c) => ({
     connectionsTable: c.CONNECTIONS_TABLE,
@@ -39,7 +42,15 @@ export class ConfigError extends Error {
 /** Reads and checks the settings; throws a {@link ConfigError} naming every missing or malformed one. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = configSchema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'config'}: ${issue.message}`);
+  // Checked apart from the schema so that it is reported together with any other bad setting.
+  const frame = Number(unsetIfEmpty(env['MAX_FRAME_BYTES']) ?? DEFAULT_MAX_FRAME_BYTES);
+  const text = Number(unsetIfEmpty(env['MAX_TEXT_BYTES']) ?? DEFAULT_MAX_TEXT_BYTES);
+  if (Number.isFinite(frame) && Number.isFinite(text) && text >= frame) {
+    problems.push('MAX_TEXT_BYTES: must be smaller than MAX_FRAME_BYTES');
+  }
+  if (parsed.success && problems.length === 0) return parsed.data;
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, { cause: parsed.error });
 }

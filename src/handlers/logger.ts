@@ -15,3 +15,12 @@ export const jsonLogger: Logger = {
   info: (message, fields) => console.log(JSON.stringify({ level: 'INFO', message, ...fields })),
   error: (message, fields) => console.error(JSON.stringify({ level: 'ERROR', message, ...fields })),
 };
+
+/** The dependencies' logger, or the plain JSON logger when the dependencies cannot be built. */
+export function loggerOf(dependencies: () => { readonly logger: Logger }): Logger {
+  try {
+    return dependencies().logger;
+  } catch {
+    return jsonLogger;
+  }
+}

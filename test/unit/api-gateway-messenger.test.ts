@@ -70,8 +70,8 @@ describe('ApiGatewayMessenger', () => {
 
     const outcome = await messenger().send('A', frame);
 
-    expect({ outcome, connectionIds: management.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.ConnectionId) })
-      .toEqual({ outcome: 'delivered', connectionIds: ['A'] });
+    const connectionIds = management.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.ConnectionId);
+    expect({ outcome, connectionIds }).toEqual({ outcome: 'delivered', connectionIds: ['A'] });
   });
 
   it('posts the frame as UTF-8 encoded JSON', async () => {
@@ -104,7 +104,10 @@ describe('ApiGatewayMessenger', () => {
 
     const error = await deliveryErrorOf(messenger().send('A', frame));
 
-    expect({ connectionId: error.connectionId, reason: error.reason }).toEqual({ connectionId: 'A', reason: 'throttled' });
+    expect({ connectionId: error.connectionId, reason: error.reason }).toEqual({
+      connectionId: 'A',
+      reason: 'throttled',
+    });
   });
 
   it('throws a rejected DeliveryError when API Gateway forbids the call', async () => {
@@ -150,6 +153,20 @@ describe('ApiGatewayMessenger', () => {
 
     const error = await deliveryErrorOf(messenger(50).send('A', frame));
 
-    expect(error.reason).toBe('timeout');
+    expect({ reason: error.reason, cause: error.cause }).toEqual({
+      reason: 'timeout',
+      cause: expect.objectContaining({ name: 'AbortError' }),
+    });
+  });
+
+  it('names a server error that arrives after the deadline by its status, not as a timeout', async () => {
+    management.send.callsFake(
+      (_command: unknown, options?: { abortSignal?: AbortSignal }) =>
+        new Promise<never>((_resolve, reject) => {
+          options?.abortSignal?.addEventListener('abort', () => reject(serviceError('InternalServerErrorException', 500)));
+        }),
+    );
+
+    expect((await deliveryErrorOf(messenger(20).send('A', frame))).reason).toBe('unavailable');
   });
 });

@@ -41,9 +41,9 @@ const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 describe('ChatService', () => {
   describe('construction', () => {
     it.each([0, -1, 2.5])('refuses a concurrency of %p', (concurrency) => {
-      const build = (): ChatService =>
-        new ChatService({ connections: new InMemoryConnectionRepository(), messenger: new RecordingMessenger(), concurrency });
-      expect(build).toThrow(RangeError);
+      const options = { connections: new InMemoryConnectionRepository(), messenger: new RecordingMessenger() };
+
+      expect(() => new ChatService({ ...options, concurrency })).toThrow(RangeError);
     });
   });
 
@@ -97,7 +97,10 @@ describe('ChatService', () => {
       await service.echo('A', 'hi there');
 
       expect(messenger.sent).toEqual([
-        { connectionId: 'A', frame: { type: 'echo', id: 'msg-1', from: 'A', text: 'hi there', sentAt: T0.toISOString() } },
+        {
+          connectionId: 'A',
+          frame: { type: 'echo', id: 'msg-1', from: 'A', text: 'hi there', sentAt: T0.toISOString() },
+        },
       ]);
     });
 
@@ -177,7 +180,11 @@ describe('ChatService', () => {
 
       const report = await service.broadcast('A', 'hello');
 
-      expect(report).toMatchObject({ delivered: 2, failed: 1, failures: [{ connectionId: 'B', reason: 'throttled' }] });
+      expect(report).toMatchObject({
+        delivered: 2,
+        failed: 1,
+        failures: [{ connectionId: 'B', reason: 'throttled' }],
+      });
     });
 
     it('keeps a recipient whose delivery failed', async () => {
@@ -195,7 +202,11 @@ describe('ChatService', () => {
 
       const report = await service.broadcast('A', 'hello');
 
-      expect(report).toMatchObject({ delivered: 2, failed: 1, failures: [{ connectionId: 'C', reason: 'unexpected' }] });
+      expect(report).toMatchObject({
+        delivered: 2,
+        failed: 1,
+        failures: [{ connectionId: 'C', reason: 'unexpected' }],
+      });
     });
 
     it('counts every recipient in exactly one of delivered, gone and failed', async () => {
@@ -277,7 +288,9 @@ describe('ChatService', () => {
     });
 
     it('rejects when the connections cannot be listed', async () => {
-      const connections = new FailingConnectionRepository(await repositoryWith(['A'])).failList(new Error('listing failed'));
+      const connections = new FailingConnectionRepository(await repositoryWith(['A'])).failList(
+        new Error('listing failed'),
+      );
       const service = serviceOver(connections, new RecordingMessenger());
 
       await expect(service.broadcast('A', 'hello')).rejects.toThrow('listing failed');

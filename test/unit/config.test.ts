@@ -51,9 +51,9 @@ describe('loadConfig', () => {
   });
 
   it('accepts the plain http endpoint of a local emulator', () => {
-    expect(loadConfig({ ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://localhost:3001' }).managementEndpoint).toBe(
-      'http://localhost:3001',
-    );
+    const config = loadConfig({ ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://localhost:3001' });
+
+    expect(config.managementEndpoint).toBe('http://localhost:3001');
   });
 
   it.each([
@@ -61,7 +61,7 @@ describe('loadConfig', () => {
     { setting: 'CONNECTIONS_TABLE', env: { ...required, CONNECTIONS_TABLE: 'ab' } },
     { setting: 'WEBSOCKET_MANAGEMENT_ENDPOINT', env: { ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: undefined } },
     { setting: 'WEBSOCKET_MANAGEMENT_ENDPOINT', env: { ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: 'not a url' } },
-    { setting: 'WEBSOCKET_MANAGEMENT_ENDPOINT', env: { ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: 'wss://abc123.example/dev' } },
+    { setting: 'WEBSOCKET_MANAGEMENT_ENDPOINT', env: { ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: 'wss://a.b/dev' } },
     { setting: 'CHAT_MODE', env: { ...required, CHAT_MODE: 'shout' } },
     { setting: 'BROADCAST_CONCURRENCY', env: { ...required, BROADCAST_CONCURRENCY: '0' } },
     { setting: 'BROADCAST_CONCURRENCY', env: { ...required, BROADCAST_CONCURRENCY: 'many' } },
@@ -83,15 +83,26 @@ describe('loadConfig', () => {
   it('names every bad setting in one error', () => {
     const message = configErrorOf({ CHAT_MODE: 'shout', BROADCAST_CONCURRENCY: '0' }).message;
 
-    expect(['CONNECTIONS_TABLE', 'WEBSOCKET_MANAGEMENT_ENDPOINT', 'CHAT_MODE', 'BROADCAST_CONCURRENCY'].filter(
-      (setting) => !message.includes(`${setting}:`),
-    )).toEqual([]);
+    const settings = ['CONNECTIONS_TABLE', 'WEBSOCKET_MANAGEMENT_ENDPOINT', 'CHAT_MODE', 'BROADCAST_CONCURRENCY'];
+    expect(settings.filter((setting) => !message.includes(`${setting}:`))).toEqual([]);
   });
 
   it('names a text limit not below the frame limit together with the other bad settings', () => {
     const message = configErrorOf({ ...required, CHAT_MODE: 'shout', MAX_TEXT_BYTES: '20000' }).message;
 
     expect(['CHAT_MODE', 'MAX_TEXT_BYTES'].filter((setting) => !message.includes(`${setting}:`))).toEqual([]);
+  });
+
+  it('treats an empty variable as unset and applies its default', () => {
+    const config = loadConfig({ ...required, CHAT_MODE: '', BROADCAST_CONCURRENCY: '', MAX_TEXT_BYTES: '' });
+
+    expect([config.chatMode, config.broadcastConcurrency, config.limits.maxTextBytes]).toEqual(['broadcast', 50, 4_096]);
+  });
+
+  it('refuses a text limit whose escaped JSON could exceed what PostToConnection accepts', () => {
+    const message = configErrorOf({ ...required, MAX_FRAME_BYTES: '32768', MAX_TEXT_BYTES: '16385' }).message;
+
+    expect(message).toContain('MAX_TEXT_BYTES:');
   });
 
   it('keeps the validation issues as the cause', () => {

@@ -68,12 +68,13 @@ describe('DynamoDbConnectionRepository', () => {
       { expiresAtMs: 1_900_008_100_000, seconds: 1_900_008_100 },
       { expiresAtMs: 1_900_008_100_001, seconds: 1_900_008_101 },
       { expiresAtMs: 1_900_008_100_999, seconds: 1_900_008_101 },
-    ])('stores an expiry at $expiresAtMs ms as $seconds epoch seconds for the TTL', async ({ expiresAtMs, seconds }) => {
+    ])('stores an expiry at $expiresAtMs ms as $seconds epoch seconds', async ({ expiresAtMs, seconds }) => {
       dynamo.on(PutCommand).resolves({});
 
       await repository().save({ id: 'A', connectedAt: NOW, expiresAt: new Date(expiresAtMs) });
 
-      expect(dynamo.commandCalls(PutCommand).map((call) => call.args[0].input.Item?.['expiresAt'])).toEqual([seconds]);
+      const stored = dynamo.commandCalls(PutCommand).map((call) => call.args[0].input.Item?.['expiresAt']);
+      expect(stored).toEqual([seconds]);
     });
   });
 
@@ -121,9 +122,8 @@ describe('DynamoDbConnectionRepository', () => {
 
       await pagesOf(repository());
 
-      expect(queryInputs().map((input) => [input.FilterExpression, input.ExpressionAttributeValues?.[':now']])).toEqual([
-        ['expiresAt > :now', 1_900_000_000],
-      ]);
+      const filters = queryInputs().map((input) => [input.FilterExpression, input.ExpressionAttributeValues?.[':now']]);
+      expect(filters).toEqual([['expiresAt > :now', 1_900_000_000]]);
     });
 
     it('follows LastEvaluatedKey from page to page until there is none', async () => {

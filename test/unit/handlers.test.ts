@@ -344,7 +344,10 @@ describe('message handler', () => {
         {
           level: 'error',
           message: 'message route failed',
-          fields: expect.objectContaining({ connectionId: 'A', error: expect.objectContaining({ message: SECRET_DETAIL }) }),
+          fields: expect.objectContaining({
+            connectionId: 'A',
+            error: expect.objectContaining({ message: SECRET_DETAIL }),
+          }),
         },
       ]);
     });
