@@ -1,0 +1,75 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ApiGatewayMessenger } from '../../src/adapters/api-gateway-messenger.ts';
+import { DeliveryError } from '../../src/domain/errors.ts';
+import type { MessageFrame } from '../../src/domain/frames.ts';
+import { FakeConnectionsApi } from '../support/fake-connections-api.ts';
+
+const frame: MessageFrame = { type: 'message', id: 'm1', from: 'A', text: 'héllo 👋', sentAt: '2026-01-01T00:00:00.000Z' };
+
+describe('ApiGatewayMessenger over HTTP against a loopback @connections API', () => {
+  let api: FakeConnectionsApi;
+  let client: ApiGatewayManagementApiClient;
+
+  function messenger(timeoutMs = 2000, maxAttempts = 3): ApiGatewayMessenger {
+    client = new ApiGatewayManagementApiClient({
+      endpoint: api.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts,
+    });
+    return new ApiGatewayMessenger(client, { timeoutMs });
+  }
+
+  beforeEach(async () => {
+    api = await new FakeConnectionsApi().start();
+  });
+
+  afterEach(async () => {
+    client?.destroy();
+    await api.stop();
+  });
+
+  it('posts the frame as UTF-8 JSON to the connection and reports it delivered', async () => {
+    api.live('A');
+
+    expect(await messenger().send('A', frame)).toBe('delivered');
+    expect(api.received.map((r) => [r.connectionId, JSON.parse(r.body)])).toEqual([['A', frame]]);
+  });
+
+  it('reports a 410 with an empty body as gone, without retrying', async () => {
+    expect(await messenger().send('closed', frame)).toBe('gone');
+    expect(api.requestsFor('closed')).toBe(1);
+  });
+
+  it('reports an AWS-shaped GoneException as gone', async () => {
+    api.script('closed', { status: 410, body: JSON.stringify({ __type: 'GoneException', message: 'gone' }) });
+
+    expect(await messenger().send('closed', frame)).toBe('gone');
+  });
+
+  it('lets the SDK retry 429 answers with backoff and delivers when one gets through', async () => {
+    api.live('A').script('A', { status: 429, body: '{"message":"Too Many Requests"}' }, { status: 429, body: '{}' });
+
+    // The SDK's throttling backoff starts at 500 ms, so allow it time for two waits.
+    expect(await messenger(5000).send('A', frame)).toBe('delivered');
+    expect(api.requestsFor('A')).toBe(3);
+  });
+
+  it('throws a throttled DeliveryError when 429s outlast every attempt', async () => {
+    const busy = { status: 429, body: '{"message":"Too Many Requests"}' };
+    api.live('A').script('A', busy, busy, busy);
+
+    await expect(messenger(5000, 3).send('A', frame)).rejects.toMatchObject({ name: 'DeliveryError', reason: 'throttled' });
+    expect(api.requestsFor('A')).toBe(3);
+  });
+
+  it('gives up on a connection whose send hangs once the timeout passes', async () => {
+    api.script('A', 'hang', 'hang', 'hang');
+
+    const outcome = messenger(300).send('A', frame);
+
+    await expect(outcome).rejects.toBeInstanceOf(DeliveryError);
+    await expect(outcome).rejects.toMatchObject({ reason: 'timeout' });
+  });
+});

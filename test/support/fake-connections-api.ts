@@ -1,0 +1,72 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+/** How the fake answers a POST to one connection id. */
+export type Answer = { status: number; body?: string } | 'hang';
+
+/**
+ * A loopback stand-in for API Gateway's `@connections` API: POST /@connections/{id} answers 200 for live
+ * ids, 410 with an empty body (as serverless-offline does) for others, or a scripted sequence per id.
+ */
+export class FakeConnectionsApi {
+  readonly received: Array<{ connectionId: string; body: string }> = [];
+  readonly #live = new Set<string>();
+  readonly #scripts = new Map<string, Answer[]>();
+  readonly #hanging = new Set<ServerResponse>();
+  readonly #server: Server;
+  #port = 0;
+
+  constructor() {
+    this.#server = createServer((request, response) => void this.#handle(request, response));
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    const address = this.#server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    this.#port = address.port;
+    return this;
+  }
+
+  live(...ids: string[]): this {
+    for (const id of ids) this.#live.add(id);
+    return this;
+  }
+
+  /** Answers the next requests for `id` in this order, then falls back to live/gone. */
+  script(id: string, ...answers: Answer[]): this {
+    this.#scripts.set(id, answers);
+    return this;
+  }
+
+  requestsFor(id: string): number {
+    return this.received.filter((r) => r.connectionId === id).length;
+  }
+
+  async stop(): Promise<void> {
+    for (const response of this.#hanging) response.destroy();
+    this.#server.closeAllConnections();
+    await new Promise((resolve) => this.#server.close(resolve));
+  }
+
+  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const match = /^\/@connections\/([^/?]+)$/.exec(request.url ?? '');
+    if (request.method !== 'POST' || match?.[1] === undefined) {
+      response.writeHead(404).end();
+      return;
+    }
+    const connectionId = decodeURIComponent(match[1]);
+    this.received.push({ connectionId, body: Buffer.concat(chunks).toString('utf8') });
+    const answer = this.#scripts.get(connectionId)?.shift() ?? { status: this.#live.has(connectionId) ? 200 : 410 };
+    if (answer === 'hang') {
+      this.#hanging.add(response);
+      return;
+    }
+    response.writeHead(answer.status, answer.body ? { 'content-type': 'application/json' } : {}).end(answer.body ?? '');
+  }
+}
