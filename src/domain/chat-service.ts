@@ -1,7 +1,7 @@
 import type { ConnectionRepository } from './connection-repository.ts';
 import { DeliveryError, type DeliveryFailureReason } from './errors.ts';
 import type { ErrorFrame, MessageFrame } from './frames.ts';
-import type { Messenger } from './messenger.ts';
+import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import { runBounded } from './run-bounded.ts';
 
 /** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
@@ -115,8 +115,15 @@ export class ChatService {
     return { messageId: frame.id, recipients, delivered, gone, removed, failed, failures };
   }
 
+  /** Answers a keep-alive ping with the caller's own connection id, so a client can tell its messages apart. */
+  async pong(connectionId: string): Promise<DeliveryOutcome> {
+    const outcome = await this.#messenger.send(connectionId, { type: 'pong', connectionId });
+    if (outcome === 'gone') await this.#connections.remove(connectionId);
+    return outcome;
+  }
+
   /** Tells one connection why its frame was refused. Returns what happened to that notice. */
-  async reject(connectionId: string, code: string, message: string): Promise<'delivered' | 'gone'> {
+  async reject(connectionId: string, code: string, message: string): Promise<DeliveryOutcome> {
     const frame: ErrorFrame = { type: 'error', code, message };
     const outcome = await this.#messenger.send(connectionId, frame);
     if (outcome === 'gone') await this.#connections.remove(connectionId);

@@ -14,5 +14,11 @@ export interface ErrorFrame {
   readonly message: string;
 }
 
+/** The answer to a keep-alive ping; tells the client its own connection id. */
+export interface PongFrame {
+  readonly type: 'pong';
+  readonly connectionId: string;
+}
+
 /** Everything the server sends to a client. */
-export type ServerFrame = MessageFrame | ErrorFrame;
+export type ServerFrame = MessageFrame | ErrorFrame | PongFrame;

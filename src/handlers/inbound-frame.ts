@@ -1,11 +1,13 @@
 import { z } from 'zod';
 
 /** What a client asked for, once its frame is known to be well formed. */
-export interface ChatRequest {
-  /** `undefined` when the client named no action (a plain text frame, or JSON without `action`). */
-  readonly action: 'sendmessage' | 'echo' | undefined;
-  readonly text: string;
-}
+export type ChatRequest =
+  | {
+      /** `undefined` when the client named no action (a plain text frame, or JSON without `action`). */
+      readonly action: 'sendmessage' | 'echo' | undefined;
+      readonly text: string;
+    }
+  | { readonly action: 'ping' };
 
 export interface FrameLimits {
   readonly maxFrameBytes: number;
@@ -34,7 +36,7 @@ export class InvalidFrameError extends Error {
   }
 }
 
-const KNOWN_ACTIONS = ['sendmessage', 'echo'] as const;
+const KNOWN_ACTIONS = ['sendmessage', 'echo', 'ping'] as const;
 
 const frameSchema = z.object({
   action: z.string().max(64).optional(),
@@ -96,8 +98,9 @@ export function parseInboundFrame(
   }
   const { action, text, data } = parsed.data;
   if (action !== undefined && !isKnownAction(action)) {
-    throw new InvalidFrameError('unknown_action', `unknown action "${action.slice(0, 64)}"; use sendmessage or echo`);
+    throw new InvalidFrameError('unknown_action', `unknown action "${action.slice(0, 64)}"; use sendmessage, echo or ping`);
   }
+  if (action === 'ping') return { action };
   const message = text ?? data;
   if (message === undefined) throw new InvalidFrameError('invalid_frame', 'text: a string is required');
   return { action, text: checkedText(message, limits) };

@@ -6,8 +6,8 @@ import { parseInboundFrame } from './inbound-frame.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
 /**
- * Builds the handler of the message routes (`$default`, `sendmessage`, `echo`): parse the frame, echo it
- * or broadcast it, and log the delivery report. A frame without an action follows the configured chat mode.
+ * Builds the handler of the message routes (`$default`, `sendmessage`, `echo`, `ping`): parse the frame,
+ * answer a ping, echo or broadcast the message, and log the delivery report. A frame without an action follows the configured chat mode.
  */
 export function createMessageHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
@@ -16,6 +16,10 @@ export function createMessageHandler(deps: DependencyProvider) {
       const { service, chatMode, limits, logger } = deps();
       const connectionId = connectionIdOf(event);
       const request = parseInboundFrame(event.body, event.isBase64Encoded, limits);
+      if (request.action === 'ping') {
+        await service.pong(connectionId);
+        return { statusCode: 200 };
+      }
       const action = request.action ?? (chatMode === 'echo' ? 'echo' : 'sendmessage');
       if (action === 'echo') {
         const frame = await service.echo(connectionId, request.text);

@@ -36,6 +36,16 @@ describe('the local stack, through real WebSocket clients', () => {
     expect(await stack.storedConnectionIds()).not.toContain(id);
   });
 
+  it('answers a ping with a pong carrying the caller\'s own connection id', async () => {
+    const client = await connect();
+    const id = await client.whoAmI();
+
+    client.send({ action: 'ping' });
+
+    const [pong] = await client.waitFor(ofType('pong'));
+    expect(pong).toEqual({ type: 'pong', connectionId: id });
+  });
+
   it('echoes an echo action to its sender only', async () => {
     const [alice, bob] = [await connect(), await connect()];
 

@@ -316,6 +316,26 @@ describe('ChatService', () => {
     });
   });
 
+  describe('pong', () => {
+    it('tells the caller its own connection id', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A', 'B']), messenger);
+
+      await service.pong('B');
+
+      expect(messenger.sent).toEqual([{ connectionId: 'B', frame: { type: 'pong', connectionId: 'B' } }]);
+    });
+
+    it('removes a caller that the pong finds gone', async () => {
+      const connections = await repositoryWith(['A', 'B']);
+      const service = serviceOver(connections, new RecordingMessenger().on('B', 'gone'));
+
+      await service.pong('B');
+
+      expect(await listed(connections)).toEqual(['A']);
+    });
+  });
+
   describe('reject', () => {
     it('sends an error frame with code and message to that one connection only', async () => {
       const messenger = new RecordingMessenger();

@@ -230,6 +230,14 @@ describe('message handler', () => {
     expect(h.messenger.sent.map((s) => s.connectionId).sort()).toEqual(['A', 'B', 'C']);
   });
 
+  it('answers a ping with a pong that names the caller, to the caller only', async () => {
+    const h = await harness();
+
+    await createMessageHandler(h.deps)(websocketEvent('B', '{"action":"ping"}', { routeKey: 'ping' }), context);
+
+    expect(h.messenger.sent).toEqual([{ connectionId: 'B', frame: { type: 'pong', connectionId: 'B' } }]);
+  });
+
   it('logs the broadcast report', async () => {
     const h = await harness({ chatMode: 'broadcast' });
     h.messenger.on('C', 'gone');

@@ -45,7 +45,7 @@ describe('parseInboundFrame', () => {
     it('accepts a text of exactly maxTextBytes', () => {
       const text = '😀'.repeat(5);
 
-      expect(parseInboundFrame(text, false, limits).text).toBe(text);
+      expect(parseInboundFrame(text, false, limits)).toStrictEqual({ action: undefined, text });
     });
 
     it('treats a missing body as an empty message', () => {
@@ -73,7 +73,14 @@ describe('parseInboundFrame', () => {
     });
 
     it('prefers text over data when a frame has both', () => {
-      expect(parseInboundFrame('{"text":"from text","data":"from data"}', false, limits).text).toBe('from text');
+      expect(parseInboundFrame('{"text":"from text","data":"from data"}', false, limits)).toStrictEqual({
+        action: undefined,
+        text: 'from text',
+      });
+    });
+
+    it('reads a ping action, which needs no text', () => {
+      expect(parseInboundFrame('{"action":"ping"}', false, limits)).toStrictEqual({ action: 'ping' });
     });
 
     it('parses a JSON object preceded by whitespace', () => {
