@@ -1,5 +1,6 @@
 /** `npm start`: the chat backend on this machine, with no AWS account and no network. Ctrl-C stops it all. */
 import { LOCAL_TABLE, portFromEnv, startLocalStack } from './local-stack.ts';
+import { startWebServer } from './web-server.ts';
 
 const verbose = process.env['CHAT_VERBOSE'] === '1';
 console.log('Starting the local chat stack (dynalite + serverless-offline)...');
@@ -16,8 +17,16 @@ const stack = await startLocalStack({
   },
 });
 
+const web = await startWebServer({ port: portFromEnv('CHAT_WEB_PORT', 8080), websocketUrl: stack.websocketUrl }).catch(
+  async (error: unknown) => {
+    await stack.stop();
+    throw error;
+  },
+);
+
 console.log(`
 Chat backend running.
+  Chat page:       ${web.url}  (open it in two tabs)
   WebSocket URL:   ${stack.websocketUrl}
   @connections:    ${stack.managementEndpoint}
   DynamoDB:        ${stack.dynamoDbEndpoint} (table ${LOCAL_TABLE}, in memory)
@@ -33,7 +42,7 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping...`);
-  await stack.stop();
+  await Promise.all([web.stop(), stack.stop()]);
   console.log('Stopped.');
   process.exit(0);
 }

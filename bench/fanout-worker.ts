@@ -1,0 +1,165 @@
+/**
+ * One fan-out measurement in a fresh process (run with --expose-gc): the real ChatService and its bounded
+ * concurrency over the in-memory repository, delivering through the simulated messenger. Prints one JSON line.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { InMemoryConnectionRepository } from '../src/adapters/in-memory-connection-repository.ts';
+import { ChatService } from '../src/domain/chat-service.ts';
+import { type Fate, type LatencyModel, type RateLimit, SimulatedMessenger } from './simulated-messenger.ts';
+import { seededRandom } from './stats.ts';
+
+export interface FanoutParams {
+  readonly n: number;
+  readonly concurrency: number;
+  readonly pageSize: number;
+  readonly latency: LatencyModel;
+  readonly rateLimit: RateLimit;
+  readonly goneShare: number;
+  readonly throttledShare: number;
+  readonly seed: number;
+}
+
+export interface FanoutResult {
+  readonly n: number;
+  readonly concurrency: number;
+  readonly onLimit: RateLimit['onLimit'];
+  readonly wallMs: number;
+  readonly rateBoundMs: number;
+  readonly latencyBoundMs: number;
+  readonly boundMs: number;
+  readonly ratio: number;
+  readonly meanServiceMs: number;
+  readonly tokenWaitMs: number;
+  readonly rejectedAttempts: number;
+  readonly baselineHeapMb: number;
+  readonly peakHeapMb: number;
+  readonly peakRssMb: number;
+  readonly loopDelayP99Ms: number;
+  readonly healthy: number;
+  readonly delivered: number;
+  readonly gone: number;
+  readonly removed: number;
+  readonly failed: number;
+  readonly healthyServedOnce: number;
+  readonly healthyMissed: number;
+  readonly sentTwice: number;
+  readonly rowsLeft: number;
+  readonly correct: boolean;
+}
+
+const ID_SUFFIX = 'AbCdEfG=';
+const idOf = (index: number): string => `Q${index.toString(36).padStart(7, '0')}${ID_SUFFIX}`;
+const indexOf = (id: string): number => Number.parseInt(id.slice(1, 8), 36);
+const mb = (bytes: number): number => bytes / 1024 / 1024;
+
+async function measure(params: FanoutParams): Promise<FanoutResult> {
+  const random = seededRandom(params.seed);
+  const fates = new Uint8Array(params.n);
+  for (let i = 0; i < params.n; i += 1) {
+    const draw = random();
+    fates[i] = draw < params.goneShare ? 1 : draw < params.goneShare + params.throttledShare ? 2 : 0;
+  }
+  const fateNames: readonly Fate[] = ['healthy', 'gone', 'throttled'];
+  const sends = new Uint8Array(params.n);
+  const connections = new InMemoryConnectionRepository({ pageSize: params.pageSize });
+  const connectedAt = new Date();
+  const expiresAt = new Date(connectedAt.getTime() + 3_600_000);
+  for (let i = 0; i < params.n; i += 1) await connections.save({ id: idOf(i), connectedAt, expiresAt });
+  const messenger = new SimulatedMessenger({
+    latency: params.latency,
+    rateLimit: params.rateLimit,
+    random,
+    fateOf: (id) => fateNames[fates[indexOf(id)] ?? 0] ?? 'healthy',
+    onSend: (id) => {
+      const index = indexOf(id);
+      sends[index] = (sends[index] ?? 0) + 1;
+    },
+  });
+  const service = new ChatService({ connections, messenger, concurrency: params.concurrency });
+
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const baselineHeap = process.memoryUsage().heapUsed;
+  let peakHeap = baselineHeap;
+  let peakRss = process.memoryUsage.rss();
+  const sample = (): void => {
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  };
+  const sampler = setInterval(sample, 5);
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const started = performance.now();
+  const report = await service.broadcast(idOf(0), 'hello everyone, this is a benchmark message');
+  const wallMs = performance.now() - started;
+  loop.disable();
+  clearInterval(sampler);
+  sample();
+
+  let healthy = 0;
+  let healthyServedOnce = 0;
+  let healthyMissed = 0;
+  let sentTwice = 0;
+  let goneCount = 0;
+  let throttledCount = 0;
+  for (let i = 0; i < params.n; i += 1) {
+    const count = sends[i] ?? 0;
+    if (count > 1) sentTwice += 1;
+    if (fates[i] === 1) goneCount += 1;
+    else if (fates[i] === 2) throttledCount += 1;
+    else {
+      healthy += 1;
+      if (count === 1) healthyServedOnce += 1;
+      else if (count === 0) healthyMissed += 1;
+    }
+  }
+  let rowsLeft = 0;
+  for await (const page of connections.list()) rowsLeft += page.length;
+
+  const { perSecond, burst } = params.rateLimit;
+  const attempts = params.n + messenger.rejectedAttempts;
+  const rateBoundMs = (Math.max(0, attempts - burst) / perSecond) * 1000;
+  const latencyBoundMs = messenger.serviceMs / params.concurrency;
+  const boundMs = Math.max(rateBoundMs, latencyBoundMs);
+  const correct =
+    report.recipients === params.n &&
+    report.delivered === healthy &&
+    healthyServedOnce === healthy &&
+    sentTwice === 0 &&
+    report.gone === goneCount &&
+    report.removed === goneCount &&
+    report.failed === throttledCount &&
+    rowsLeft === params.n - goneCount;
+  return {
+    n: params.n,
+    concurrency: params.concurrency,
+    onLimit: params.rateLimit.onLimit,
+    wallMs,
+    rateBoundMs,
+    latencyBoundMs,
+    boundMs,
+    ratio: wallMs / boundMs,
+    meanServiceMs: messenger.serviceMs / attempts,
+    tokenWaitMs: messenger.tokenWaitMs,
+    rejectedAttempts: messenger.rejectedAttempts,
+    baselineHeapMb: mb(baselineHeap),
+    peakHeapMb: mb(peakHeap),
+    peakRssMb: mb(peakRss),
+    loopDelayP99Ms: loop.percentile(99) / 1e6,
+    healthy,
+    delivered: report.delivered,
+    gone: report.gone,
+    removed: report.removed,
+    failed: report.failed,
+    healthyServedOnce,
+    healthyMissed,
+    sentTwice,
+    rowsLeft,
+    correct,
+  };
+}
+
+const raw = process.argv[2];
+if (raw === undefined) throw new Error('usage: node --expose-gc bench/fanout-worker.ts <params json>');
+const result = await measure(JSON.parse(raw) as FanoutParams);
+process.stdout.write(`${JSON.stringify(result)}\n`);

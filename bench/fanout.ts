@@ -1,0 +1,66 @@
+/** Part 2: the fan-out engine in process, one fresh Node process per measurement. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { FanoutParams, FanoutResult } from './fanout-worker.ts';
+import type { LatencyModel, RateLimit } from './simulated-messenger.ts';
+
+const workerPath = fileURLToPath(new URL('./fanout-worker.ts', import.meta.url));
+
+export interface FanoutPlan {
+  readonly sizes: readonly number[];
+  readonly concurrencies: readonly number[];
+  readonly latency: LatencyModel;
+  readonly rateLimit: Omit<RateLimit, 'onLimit'>;
+  readonly goneShare: number;
+  readonly throttledShare: number;
+  readonly pageSize: number;
+  /** Also run the largest size with a rate limit that answers 429 instead of pacing, as AWS does. */
+  readonly withRejectMode: boolean;
+}
+
+export const DEFAULT_LATENCY: LatencyModel = { medianMs: 20, sigma: 0.5, tailShare: 0.01, tailMs: 100 };
+
+export function fanoutRuns(plan: FanoutPlan): FanoutParams[] {
+  const runs: FanoutParams[] = [];
+  const base = {
+    pageSize: plan.pageSize,
+    latency: plan.latency,
+    goneShare: plan.goneShare,
+    throttledShare: plan.throttledShare,
+    seed: 42,
+  };
+  for (const n of plan.sizes) {
+    for (const concurrency of plan.concurrencies) {
+      runs.push({ ...base, n, concurrency, rateLimit: { ...plan.rateLimit, onLimit: 'queue' } });
+    }
+  }
+  const largest = Math.max(...plan.sizes);
+  if (plan.withRejectMode) {
+    for (const concurrency of plan.concurrencies.filter((c) => c > Math.min(...plan.concurrencies))) {
+      runs.push({ ...base, n: largest, concurrency, rateLimit: { ...plan.rateLimit, onLimit: 'reject' } });
+    }
+  }
+  return runs;
+}
+
+/** Runs one measurement in a fresh process so that heap figures start from a clean slate. */
+export function runFanout(params: FanoutParams): Promise<FanoutResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', workerPath, JSON.stringify(params)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const line = stdout.trim().split('\n').pop() ?? '';
+      if (code !== 0 || line === '') {
+        reject(new Error(`fan-out worker exited with ${code}: ${stderr.slice(-2000)}`));
+        return;
+      }
+      resolve(JSON.parse(line) as FanoutResult);
+    });
+  });
+}

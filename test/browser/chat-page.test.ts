@@ -1,0 +1,176 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import type { BrowserContext, Page } from 'playwright-core';
+import { startWebServer, type WebServer } from '../../scripts/web-server.ts';
+import { type LaunchedBrowser, launchChromium, screenshot } from '../support/browser.ts';
+import { startTestStack, type TestStack } from '../support/local-stack.ts';
+
+/** The page, as a person at one browser tab uses it. */
+class Tab {
+  readonly dialogs: string[] = [];
+  readonly page: Page;
+  readonly context: BrowserContext;
+
+  constructor(page: Page, context: BrowserContext) {
+    this.page = page;
+    this.context = context;
+    page.on('dialog', (dialog) => {
+      this.dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+  }
+
+  async connected(): Promise<string> {
+    const status = this.page.locator('#status[data-state="open"][data-connection-id]');
+    await status.waitFor({ timeout: 20_000 });
+    return (await status.getAttribute('data-connection-id')) ?? '';
+  }
+
+  async say(text: string): Promise<void> {
+    await this.page.getByRole('textbox', { name: 'Message', exact: true }).fill(text);
+    await this.page.getByRole('textbox', { name: 'Message', exact: true }).press('Enter');
+  }
+
+  messageTexts(): Promise<string[]> {
+    return this.page.locator('#messages li.message .text').allTextContents();
+  }
+
+  async waitForMessage(text: string): Promise<void> {
+    await this.page.locator('#messages li.message .text', { hasText: text }).first().waitFor({ timeout: 15_000 });
+  }
+}
+
+describe('the chat page in Chromium', () => {
+  let stack: TestStack;
+  let web: WebServer;
+  let chromium: LaunchedBrowser;
+  const tabs: Tab[] = [];
+
+  async function openTab(query = ''): Promise<Tab> {
+    const context = await chromium.browser.newContext({ viewport: { width: 900, height: 700 } });
+    const page = await context.newPage();
+    await page.goto(`${web.url}${query}`);
+    const tab = new Tab(page, context);
+    tabs.push(tab);
+    return tab;
+  }
+
+  beforeAll(async () => {
+    stack = await startTestStack();
+    web = await startWebServer({ port: 0, websocketUrl: stack.websocketUrl });
+    chromium = await launchChromium();
+  }, 120_000);
+
+  afterEach(async () => {
+    const name = expect.getState().currentTestName ?? 'test';
+    for (const [i, tab] of tabs.entries()) await screenshot(tab.page, `${name}-tab-${i + 1}`);
+    await Promise.all(tabs.splice(0).map((tab) => tab.context.close()));
+  });
+
+  afterAll(async () => {
+    await chromium?.close();
+    await web?.stop();
+    await stack?.stop();
+  });
+
+  it('lets two tabs chat both ways, each seeing every message in order with its sender and time', async () => {
+    const [alice, bob] = [await openTab(), await openTab()];
+    await Promise.all([alice.connected(), bob.connected()]);
+
+    const conversation: Array<[Tab, string]> = [
+      [alice, 'Hi Bob'],
+      [bob, 'Hi Alice, how are you?'],
+      [alice, 'Fine, thanks'],
+      [bob, 'Good to hear'],
+    ];
+    for (const [speaker, text] of conversation) {
+      await speaker.say(text);
+      await Promise.all([alice.waitForMessage(text), bob.waitForMessage(text)]);
+    }
+
+    const expected = conversation.map(([, text]) => text);
+    expect(await alice.messageTexts()).toEqual(expected);
+    expect(await bob.messageTexts()).toEqual(expected);
+    const bobsFirst = bob.page.locator('#messages li.message').nth(1);
+    expect(await bobsFirst.locator('.from').textContent()).toBe('You');
+    expect(await alice.page.locator('#messages li.message').nth(1).locator('.from').textContent()).toMatch(/^Guest /);
+    expect(await bobsFirst.locator('time').getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('reconnects by itself after the server closes its connection, and chats again', async () => {
+    const [alice, bob] = [await openTab(), await openTab()];
+    const [firstId] = await Promise.all([alice.connected(), bob.connected()]);
+
+    // API Gateway closes connections (idle timeout, 2-hour cap); the emulator's DELETE @connections does the same.
+    const closed = await fetch(`${stack.managementEndpoint}/@connections/${encodeURIComponent(firstId)}`, {
+      method: 'DELETE',
+    });
+    expect(closed.status).toBeLessThan(300);
+    await alice.page.locator('#status:not([data-state="open"])').waitFor({ timeout: 10_000 });
+    const secondId = await alice.connected();
+
+    await alice.say('back again');
+    await bob.waitForMessage('back again');
+    expect(secondId).not.toBe(firstId);
+    expect(await bob.messageTexts()).toEqual(['back again']);
+  });
+
+  it('shows markup in a message as text and runs none of it', async () => {
+    const [alice, bob] = [await openTab(), await openTab()];
+    await Promise.all([alice.connected(), bob.connected()]);
+    const payload = '<img src=x onerror=alert(1)><script>alert(2)</script>';
+
+    await alice.say(payload);
+    await bob.waitForMessage('<img src=x');
+
+    expect(await bob.messageTexts()).toEqual([payload]);
+    expect(await bob.page.locator('#messages img, #messages script').count()).toBe(0);
+    await bob.page.waitForTimeout(300);
+    expect([...alice.dialogs, ...bob.dialogs]).toEqual([]);
+  });
+
+  it('tells the person, in words, that an oversize message was not sent', async () => {
+    const [alice, bob] = [await openTab(), await openTab()];
+    await Promise.all([alice.connected(), bob.connected()]);
+
+    await alice.say('x'.repeat(5000));
+
+    const notice = alice.page.locator('#messages li.notice.error');
+    await notice.waitFor({ timeout: 10_000 });
+    expect(await notice.textContent()).toMatch(/^Not sent: That message is too long\./);
+    expect(await bob.messageTexts()).toEqual([]);
+  });
+
+  it('pings on its own while idle, so API Gateway does not drop the open tab', async () => {
+    const context = await chromium.browser.newContext();
+    const page = await context.newPage();
+    const pings: number[] = [];
+    page.on('websocket', (socket) =>
+      socket.on('framesent', ({ payload }) => {
+        if (payload === '{"action":"ping"}') pings.push(Date.now());
+      }),
+    );
+    tabs.push(new Tab(page, context));
+
+    await page.goto(`${web.url}?keepalive=250`);
+    await page.waitForTimeout(1_400);
+
+    // One ping on open, then one every 250 ms while nobody types.
+    expect(pings.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('fits a phone-width window without sideways scrolling', async () => {
+    const context = await chromium.browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true });
+    const page = await context.newPage();
+    await page.goto(web.url);
+    const tab = new Tab(page, context);
+    tabs.push(tab);
+    await tab.connected();
+
+    await tab.say('a long line '.repeat(20));
+    await tab.waitForMessage('a long line');
+
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(await page.getByRole('button', { name: 'Send' }).isVisible()).toBe(true);
+  });
+});
