@@ -68,9 +68,9 @@ const withoutZodLocales: Plugin = {
   name: 'bench-without-zod-locales',
   setup(builder) {
     builder.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes('/node_modules/zod/') ? { path: args.path, namespace: 'bench-stub' } : undefined,
+      args.importer.includes('/node_modules/zod/') ? { path: args.path, namespace: 'bench-empty' } : undefined,
     );
-    builder.onLoad({ filter: /.*/, namespace: 'bench-stub' }, () => ({ contents: 'export {};', loader: 'js' }));
+    builder.onLoad({ filter: /.*/, namespace: 'bench-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
   },
 };
 

@@ -3,8 +3,9 @@
  * concurrency over the in-memory repository, delivering through the simulated messenger. Prints one JSON line.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { InMemoryConnectionRepository } from '../src/adapters/in-memory-connection-repository.ts';
 import { ChatService } from '../src/domain/chat-service.ts';
+import { DEFAULT_ROOM } from '../src/domain/connection.ts';
+import { MemoryHistory, PagedMemoryConnections } from './memory-ports.ts';
 import { type Fate, type LatencyModel, type RateLimit, SimulatedMessenger } from './simulated-messenger.ts';
 import { seededRandom } from './stats.ts';
 
@@ -61,10 +62,10 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
   }
   const fateNames: readonly Fate[] = ['healthy', 'gone', 'throttled'];
   const sends = new Uint8Array(params.n);
-  const connections = new InMemoryConnectionRepository({ pageSize: params.pageSize });
+  const connections = new PagedMemoryConnections(params.pageSize);
   const connectedAt = new Date();
   const expiresAt = new Date(connectedAt.getTime() + 3_600_000);
-  for (let i = 0; i < params.n; i += 1) await connections.save({ id: idOf(i), connectedAt, expiresAt });
+  for (let i = 0; i < params.n; i += 1) await connections.save({ id: idOf(i), room: DEFAULT_ROOM, name: `Guest ${i}`, connectedAt, expiresAt });
   const messenger = new SimulatedMessenger({
     latency: params.latency,
     rateLimit: params.rateLimit,
@@ -75,7 +76,7 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
       sends[index] = (sends[index] ?? 0) + 1;
     },
   });
-  const service = new ChatService({ connections, messenger, concurrency: params.concurrency });
+  const service = new ChatService({ connections, history: new MemoryHistory(), messenger, concurrency: params.concurrency });
 
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
@@ -90,7 +91,7 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const started = performance.now();
-  const report = await service.broadcast(idOf(0), 'hello everyone, this is a benchmark message');
+  const { report } = await service.post(idOf(0), 'hello everyone, this is a benchmark message');
   const wallMs = performance.now() - started;
   loop.disable();
   clearInterval(sampler);
@@ -114,7 +115,7 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
     }
   }
   let rowsLeft = 0;
-  for await (const page of connections.list()) rowsLeft += page.length;
+  for await (const page of connections.list(DEFAULT_ROOM)) rowsLeft += page.length;
 
   const { perSecond, burst } = params.rateLimit;
   const attempts = params.n + messenger.rejectedAttempts;

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import {
   CreateTableCommand,
   type AttributeDefinition,
+  type GlobalSecondaryIndex,
   DynamoDBClient,
   type KeySchemaElement,
   ResourceInUseException,
@@ -24,7 +25,7 @@ const require = createRequire(import.meta.url);
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const LOCAL_STAGE = 'local';
-export const LOCAL_TABLE = `ws-chat-${LOCAL_STAGE}-connections`;
+export const LOCAL_TABLE = `ws-chat-${LOCAL_STAGE}`;
 const DUMMY_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' };
 
 export interface LocalStackOptions {
@@ -78,15 +79,16 @@ async function resolvePort(port: number): Promise<number> {
 interface TableDefinition {
   AttributeDefinitions: AttributeDefinition[];
   KeySchema: KeySchemaElement[];
+  GlobalSecondaryIndexes?: GlobalSecondaryIndex[];
   TimeToLiveSpecification?: TimeToLiveSpecification;
 }
 
-/** The connections table as serverless.yml declares it: the one definition both AWS and the local stack use. */
-export function connectionsTableDefinition(): TableDefinition {
+/** The chat table as serverless.yml declares it: the one definition both AWS and the local stack use. */
+export function chatTableDefinition(): TableDefinition {
   const service: unknown = parse(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8'));
   const table = (service as { resources?: { Resources?: Record<string, { Properties?: TableDefinition }> } })
-    .resources?.Resources?.['ConnectionsTable']?.Properties;
-  if (!table?.KeySchema || !table.AttributeDefinitions) throw new Error('serverless.yml has no ConnectionsTable');
+    .resources?.Resources?.['ChatTable']?.Properties;
+  if (!table?.KeySchema || !table.AttributeDefinitions) throw new Error('serverless.yml has no ChatTable');
   return table;
 }
 
@@ -100,8 +102,8 @@ export function localDynamoDbClient(endpoint: string): DynamoDBClient {
 }
 
 /** Creates the table from its serverless.yml definition, unless it exists; waits until it is ACTIVE. */
-export async function createConnectionsTable(endpoint: string, tableName: string): Promise<void> {
-  const definition = connectionsTableDefinition();
+export async function createChatTable(endpoint: string, tableName: string): Promise<void> {
+  const definition = chatTableDefinition();
   const client = localDynamoDbClient(endpoint);
   try {
     try {
@@ -110,6 +112,7 @@ export async function createConnectionsTable(endpoint: string, tableName: string
           TableName: tableName,
           AttributeDefinitions: definition.AttributeDefinitions,
           KeySchema: definition.KeySchema,
+          GlobalSecondaryIndexes: definition.GlobalSecondaryIndexes,
           BillingMode: 'PAY_PER_REQUEST',
         }),
       );
@@ -199,7 +202,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const managementEndpoint = `http://127.0.0.1:${websocketPort}`;
   let child: ChildProcess | undefined;
   try {
-    await createConnectionsTable(dynamoDbEndpoint, LOCAL_TABLE);
+    await createChatTable(dynamoDbEndpoint, LOCAL_TABLE);
     const args = [
       'offline',
       '--stage', LOCAL_STAGE,

@@ -1,8 +1,8 @@
-import type { Connection } from '../domain/connection.ts';
+import type { Connection, ConnectionChange, Member } from '../domain/connection.ts';
 import type { ConnectionRepository } from '../domain/connection-repository.ts';
 
 export interface InMemoryConnectionRepositoryOptions {
-  /** How many ids a page holds; a small value exercises callers' paging. */
+  /** How many members a page holds; a small value exercises callers' paging. */
   readonly pageSize?: number;
   readonly now?: () => Date;
 }
@@ -25,21 +25,44 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
     this.#rows.set(connection.id, connection);
   }
 
-  async remove(connectionId: string): Promise<void> {
-    this.#rows.delete(connectionId);
+  async get(connectionId: string): Promise<Connection | undefined> {
+    const row = this.#rows.get(connectionId);
+    return row !== undefined && this.#live(row) ? row : undefined;
   }
 
-  async *list(): AsyncIterable<readonly string[]> {
+  async update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined> {
+    const before = await this.get(connectionId);
+    if (before === undefined) return undefined;
+    const after: Connection = { ...before, ...definedOnly(changes) };
+    this.#rows.set(connectionId, after);
+    return { before, after };
+  }
+
+  async remove(connectionId: string): Promise<Connection | undefined> {
+    const row = this.#rows.get(connectionId);
+    this.#rows.delete(connectionId);
+    return row;
+  }
+
+  async *list(room: string): AsyncIterable<readonly Member[]> {
     // Like a DynamoDB cursor: ids are read in key order from where the last page stopped,
-    // so rows removed meanwhile are skipped and no id is listed twice.
-    const ids = [...this.#rows.keys()].sort();
+    // so rows removed or moved meanwhile are skipped and no id is listed twice.
+    const ids = [...this.#rows.values()].filter((row) => row.room === room).map((row) => row.id).sort();
     for (let start = 0; start < ids.length; start += this.#pageSize) {
-      const now = this.#now().getTime();
-      const page = ids.slice(start, start + this.#pageSize).filter((id) => {
+      const page: Member[] = [];
+      for (const id of ids.slice(start, start + this.#pageSize)) {
         const row = this.#rows.get(id);
-        return row !== undefined && row.expiresAt.getTime() > now;
-      });
+        if (row !== undefined && row.room === room && this.#live(row)) page.push({ id, name: row.name });
+      }
       yield page;
     }
   }
+
+  #live(row: Connection): boolean {
+    return row.expiresAt.getTime() > this.#now().getTime();
+  }
+}
+
+function definedOnly(changes: { room?: string; name?: string }): { room?: string; name?: string } {
+  return Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
 }

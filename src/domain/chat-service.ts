@@ -1,19 +1,25 @@
+import { type Connection, DEFAULT_ROOM } from './connection.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
-import { DeliveryError, type DeliveryFailureReason } from './errors.ts';
-import type { ErrorFrame, MessageFrame } from './frames.ts';
+import { DeliveryError, type DeliveryFailureReason, UnknownConnectionError } from './errors.ts';
+import type { ChatMessage, EchoFrame, ErrorFrame, PresenceFrame, ServerFrame } from './frames.ts';
+import type { MessageHistory } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import { runBounded } from './run-bounded.ts';
 
 /** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
 export const CONNECTION_LIFETIME_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000;
 
+/** A roster names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
+export const MAX_ROSTER = 1000;
+
 /** At most this many failures are itemised in a report; the counts are always complete. */
 const MAX_REPORTED_FAILURES = 20;
 
 export interface ChatServiceOptions {
   readonly connections: ConnectionRepository;
+  readonly history: MessageHistory;
   readonly messenger: Messenger;
-  /** How many deliveries of one broadcast may be in flight at once. */
+  /** How many deliveries of one fan-out may be in flight at once. */
   readonly concurrency: number;
   readonly now?: () => Date;
   readonly newId?: () => string;
@@ -24,9 +30,9 @@ export interface DeliveryFailure {
   readonly reason: DeliveryFailureReason | 'remove_failed' | 'unexpected';
 }
 
-/** What one broadcast did: every recipient listed is counted in exactly one of delivered, gone and failed. */
+/** What one fan-out did: every recipient is counted in exactly one of delivered, gone and failed. */
 export interface BroadcastReport {
-  readonly messageId: string;
+  readonly room: string;
   readonly recipients: number;
   readonly delivered: number;
   readonly gone: number;
@@ -36,9 +42,20 @@ export interface BroadcastReport {
   readonly failures: readonly DeliveryFailure[];
 }
 
-/** The chat rules: who is connected, and who receives what. */
+export interface PostResult {
+  readonly message: ChatMessage;
+  readonly report: BroadcastReport;
+}
+
+export interface ConnectOptions {
+  readonly room?: string;
+  readonly name?: string;
+}
+
+/** The chat rules: who is connected where, and who receives what. */
 export class ChatService {
   readonly #connections: ConnectionRepository;
+  readonly #history: MessageHistory;
   readonly #messenger: Messenger;
   readonly #concurrency: number;
   readonly #now: () => Date;
@@ -49,36 +66,168 @@ export class ChatService {
       throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
     }
     this.#connections = options.connections;
+    this.#history = options.history;
     this.#messenger = options.messenger;
     this.#concurrency = options.concurrency;
     this.#now = options.now ?? (() => new Date());
     this.#newId = options.newId ?? (() => globalThis.crypto.randomUUID());
   }
 
-  async connect(connectionId: string): Promise<void> {
+  /** Records a new connection in its room. Nothing can be sent to it until its handshake completes. */
+  async connect(connectionId: string, options: ConnectOptions = {}): Promise<Connection> {
     const connectedAt = this.#now();
-    const expiresAt = new Date(connectedAt.getTime() + CONNECTION_LIFETIME_MS);
-    await this.#connections.save({ id: connectionId, connectedAt, expiresAt });
+    const connection: Connection = {
+      id: connectionId,
+      room: options.room ?? DEFAULT_ROOM,
+      name: options.name ?? defaultName(connectionId),
+      connectedAt,
+      expiresAt: new Date(connectedAt.getTime() + CONNECTION_LIFETIME_MS),
+    };
+    await this.#connections.save(connection);
+    return connection;
   }
 
-  async disconnect(connectionId: string): Promise<void> {
-    await this.#connections.remove(connectionId);
-  }
-
-  /** Sends the text back to its sender only. A gone sender is removed like any other gone connection. */
-  async echo(senderId: string, text: string): Promise<MessageFrame> {
-    const frame = this.#message('echo', senderId, text);
-    const outcome = await this.#messenger.send(senderId, frame);
-    if (outcome === 'gone') await this.#connections.remove(senderId);
-    return frame;
+  /** Forgets a closed connection and tells its room it left. */
+  async disconnect(connectionId: string): Promise<BroadcastReport | undefined> {
+    const removed = await this.#connections.remove(connectionId);
+    if (removed === undefined) return undefined;
+    return this.#fanOut(removed.room, this.#presence('leave', removed));
   }
 
   /**
-   * Sends the text to every stored connection, the sender included, so that every client shows the same
-   * order. One failing recipient never stops the others; only recipients reported gone are removed.
+   * The first frame after the socket opens: tells the caller who and where it is, replays the room's
+   * history (after `afterId` when the caller saw messages before), and tells the room it joined.
    */
-  async broadcast(senderId: string, text: string): Promise<BroadcastReport> {
-    const frame = this.#message('message', senderId, text);
+  async hello(connectionId: string, afterId?: string): Promise<BroadcastReport> {
+    const connection = await this.#require(connectionId);
+    await this.#welcome(connection, afterId);
+    return this.#fanOut(connection.room, this.#presence('join', connection));
+  }
+
+  /** Moves the caller to another room: the old room hears it leave, the new one hears it join. */
+  async join(connectionId: string, room: string, afterId?: string): Promise<BroadcastReport | undefined> {
+    const change = await this.#connections.update(connectionId, { room });
+    if (change === undefined) throw new UnknownConnectionError(connectionId);
+    const { before, after } = change;
+    if (before.room !== after.room) await this.#fanOut(before.room, this.#presence('leave', before));
+    await this.#welcome(after, afterId);
+    if (before.room === after.room) return undefined;
+    return this.#fanOut(after.room, this.#presence('join', after));
+  }
+
+  /** Leaving a room returns the caller to the lobby. */
+  leave(connectionId: string): Promise<BroadcastReport | undefined> {
+    return this.join(connectionId, DEFAULT_ROOM);
+  }
+
+  /** Changes the caller's display name and tells its room. */
+  async rename(connectionId: string, name: string): Promise<BroadcastReport | undefined> {
+    const change = await this.#connections.update(connectionId, { name });
+    if (change === undefined) throw new UnknownConnectionError(connectionId);
+    if (change.before.name === change.after.name) return undefined;
+    return this.#fanOut(change.after.room, {
+      ...this.#presence('rename', change.after),
+      previousName: change.before.name,
+    });
+  }
+
+  /** Sends the caller its room's roster. */
+  async who(connectionId: string): Promise<DeliveryOutcome> {
+    const connection = await this.#require(connectionId);
+    const members: Array<{ connectionId: string; name: string }> = [];
+    for await (const page of this.#connections.list(connection.room)) {
+      for (const member of page) if (members.length < MAX_ROSTER) members.push({ connectionId: member.id, name: member.name });
+      if (members.length >= MAX_ROSTER) break;
+    }
+    return this.#sendOrForget(connectionId, { type: 'roster', room: connection.room, members });
+  }
+
+  /**
+   * Stores a message in the sender's room's history, then fans it out to every member of that room, the
+   * sender included, so that every client shows the same messages in `seq` order. One failing recipient
+   * never stops the others; only recipients reported gone are removed. With a `clientMsgId`, the sender
+   * then gets an ack with the delivery counts.
+   */
+  async post(senderId: string, text: string, clientMsgId?: string): Promise<PostResult> {
+    const sender = await this.#require(senderId);
+    const message = await this.#history.append({
+      type: 'message',
+      id: this.#newId(),
+      room: sender.room,
+      from: sender.id,
+      name: sender.name,
+      text,
+      sentAt: this.#now().toISOString(),
+    });
+    const report = await this.#fanOut(sender.room, message);
+    if (clientMsgId !== undefined) {
+      const { recipients, delivered, gone, failed } = report;
+      await this.#sendOrForget(senderId, {
+        type: 'ack',
+        clientMsgId,
+        id: message.id,
+        seq: message.seq,
+        recipients,
+        delivered,
+        gone,
+        failed,
+      });
+    }
+    return { message, report };
+  }
+
+  /** Sends the text back to its sender only; nothing is stored. */
+  async echo(senderId: string, text: string): Promise<EchoFrame> {
+    const frame: EchoFrame = { type: 'echo', id: this.#newId(), from: senderId, text, sentAt: this.#now().toISOString() };
+    await this.#sendOrForget(senderId, frame);
+    return frame;
+  }
+
+  /** Answers a keep-alive ping with the caller's own connection id. */
+  pong(connectionId: string): Promise<DeliveryOutcome> {
+    return this.#sendOrForget(connectionId, { type: 'pong', connectionId });
+  }
+
+  /** Tells one connection why its frame was refused. */
+  reject(connectionId: string, code: string, message: string, clientMsgId?: string): Promise<DeliveryOutcome> {
+    const frame: ErrorFrame = clientMsgId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, clientMsgId };
+    return this.#sendOrForget(connectionId, frame);
+  }
+
+  async #require(connectionId: string): Promise<Connection> {
+    const connection = await this.#connections.get(connectionId);
+    if (connection === undefined) throw new UnknownConnectionError(connectionId);
+    return connection;
+  }
+
+  async #welcome(connection: Connection, afterId: string | undefined): Promise<void> {
+    const replay = await this.#history.recent(connection.room, afterId);
+    const { id: connectionId, room, name } = connection;
+    if ((await this.#sendOrForget(connectionId, { type: 'welcome', connectionId, room, name, replay: replay.length })) === 'gone') return;
+    for (const message of replay) {
+      if ((await this.#sendOrForget(connectionId, message)) === 'gone') return;
+    }
+  }
+
+  /** Sends to one connection; a connection found gone is removed. */
+  async #sendOrForget(connectionId: string, frame: ServerFrame): Promise<DeliveryOutcome> {
+    const outcome = await this.#messenger.send(connectionId, frame);
+    if (outcome === 'gone') await this.#connections.remove(connectionId);
+    return outcome;
+  }
+
+  #presence(event: PresenceFrame['event'], connection: Connection): PresenceFrame {
+    return {
+      type: 'presence',
+      event,
+      room: connection.room,
+      connectionId: connection.id,
+      name: connection.name,
+      at: this.#now().toISOString(),
+    };
+  }
+
+  async #fanOut(room: string, frame: ServerFrame): Promise<BroadcastReport> {
     let recipients = 0;
     let delivered = 0;
     let gone = 0;
@@ -89,7 +238,7 @@ export class ChatService {
       if (failures.length < MAX_REPORTED_FAILURES) failures.push(failure);
     };
 
-    await runBounded(this.#connections.list(), this.#concurrency, async (recipientId) => {
+    await runBounded(this.#connections.list(room), this.#concurrency, async ({ id: recipientId }) => {
       recipients += 1;
       let outcome;
       try {
@@ -112,25 +261,11 @@ export class ChatService {
       }
     });
 
-    return { messageId: frame.id, recipients, delivered, gone, removed, failed, failures };
+    return { room, recipients, delivered, gone, removed, failed, failures };
   }
+}
 
-  /** Answers a keep-alive ping with the caller's own connection id, so a client can tell its messages apart. */
-  async pong(connectionId: string): Promise<DeliveryOutcome> {
-    const outcome = await this.#messenger.send(connectionId, { type: 'pong', connectionId });
-    if (outcome === 'gone') await this.#connections.remove(connectionId);
-    return outcome;
-  }
-
-  /** Tells one connection why its frame was refused. Returns what happened to that notice. */
-  async reject(connectionId: string, code: string, message: string): Promise<DeliveryOutcome> {
-    const frame: ErrorFrame = { type: 'error', code, message };
-    const outcome = await this.#messenger.send(connectionId, frame);
-    if (outcome === 'gone') await this.#connections.remove(connectionId);
-    return outcome;
-  }
-
-  #message(type: MessageFrame['type'], from: string, text: string): MessageFrame {
-    return { type, id: this.#newId(), from, text, sentAt: this.#now().toISOString() };
-  }
+/** A readable default name that differs between connections. */
+function defaultName(connectionId: string): string {
+  return `Guest ${connectionId.replace(/[^A-Za-z0-9]/g, '').slice(-4) || 'anon'}`;
 }

@@ -1,13 +1,17 @@
-import type { Connection } from './connection.ts';
+import type { Connection, ConnectionChange, Member } from './connection.ts';
 
-/** Stores the live connections the chat can deliver to. */
+/** Stores the live connections, each in one room, that the chat can deliver to. */
 export interface ConnectionRepository {
   save(connection: Connection): Promise<void>;
-  /** Removing an id that is not stored is not an error. */
-  remove(connectionId: string): Promise<void>;
+  /** The stored connection, or `undefined` when it is not stored or has expired. */
+  get(connectionId: string): Promise<Connection | undefined>;
+  /** Moves a connection to another room and/or renames it in one atomic step; `undefined` if not stored. */
+  update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined>;
+  /** Forgets a connection and returns what was stored; removing an id that is not stored is not an error. */
+  remove(connectionId: string): Promise<Connection | undefined>;
   /**
-   * Yields the ids of every connection that has not expired, one page at a time, until all are listed.
-   * Pages may be empty; an id may appear in at most one page.
+   * Yields every connection of a room that has not expired, one page at a time, until all are listed.
+   * Pages may be empty; a connection appears in at most one page.
    */
-  list(): AsyncIterable<readonly string[]>;
+  list(room: string): AsyncIterable<readonly Member[]>;
 }

@@ -13,3 +13,14 @@ export class DeliveryError extends Error {
     this.reason = reason;
   }
 }
+
+/** The calling connection has no stored row (it expired, or its $connect never completed). */
+export class UnknownConnectionError extends Error {
+  override readonly name = 'UnknownConnectionError';
+  readonly connectionId: string;
+
+  constructor(connectionId: string) {
+    super(`connection ${connectionId} is not registered`);
+    this.connectionId = connectionId;
+  }
+}

@@ -1,10 +1,66 @@
-/** A chat message as every recipient receives it. */
-export interface MessageFrame {
-  readonly type: 'message' | 'echo';
+/** A chat message as every member of its room receives it, and as the room's history keeps it. */
+export interface ChatMessage {
+  readonly type: 'message';
+  readonly id: string;
+  /** Position in the room's history: later messages have higher numbers, so every client shows one order. */
+  readonly seq: number;
+  readonly room: string;
+  /** The sender's connection id. */
+  readonly from: string;
+  /** The sender's display name when it sent the message. */
+  readonly name: string;
+  readonly text: string;
+  readonly sentAt: string;
+}
+
+/** A message sent back to its sender only. */
+export interface EchoFrame {
+  readonly type: 'echo';
   readonly id: string;
   readonly from: string;
   readonly text: string;
   readonly sentAt: string;
+}
+
+/** Sent to a room when someone joins, leaves or changes name. */
+export interface PresenceFrame {
+  readonly type: 'presence';
+  readonly event: 'join' | 'leave' | 'rename';
+  readonly room: string;
+  readonly connectionId: string;
+  readonly name: string;
+  /** The name before a rename. */
+  readonly previousName?: string;
+  readonly at: string;
+}
+
+/** A room's members, sent to the connection that asked. */
+export interface RosterFrame {
+  readonly type: 'roster';
+  readonly room: string;
+  readonly members: ReadonlyArray<{ readonly connectionId: string; readonly name: string }>;
+}
+
+/** Tells a connection who it is and where: the answer to `hello` and `join`, before the history replay. */
+export interface WelcomeFrame {
+  readonly type: 'welcome';
+  readonly connectionId: string;
+  readonly room: string;
+  readonly name: string;
+  /** How many history messages follow this frame. */
+  readonly replay: number;
+}
+
+/** Confirms to a sender that its message was stored and fanned out. */
+export interface AckFrame {
+  readonly type: 'ack';
+  readonly clientMsgId: string;
+  readonly id: string;
+  readonly seq: number;
+  readonly recipients: number;
+  readonly delivered: number;
+  readonly gone: number;
+  readonly failed: number;
 }
 
 /** A refusal sent to the one connection whose frame was refused. */
@@ -12,6 +68,8 @@ export interface ErrorFrame {
   readonly type: 'error';
   readonly code: string;
   readonly message: string;
+  /** The client's id of the refused message, when it named one. */
+  readonly clientMsgId?: string;
 }
 
 /** The answer to a keep-alive ping; tells the client its own connection id. */
@@ -21,4 +79,12 @@ export interface PongFrame {
 }
 
 /** Everything the server sends to a client. */
-export type ServerFrame = MessageFrame | ErrorFrame | PongFrame;
+export type ServerFrame =
+  | ChatMessage
+  | EchoFrame
+  | PresenceFrame
+  | RosterFrame
+  | WelcomeFrame
+  | AckFrame
+  | ErrorFrame
+  | PongFrame;

@@ -6,6 +6,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ApiGatewayMessenger } from '../adapters/api-gateway-messenger.ts';
 import { DynamoDbConnectionRepository } from '../adapters/dynamodb-connection-repository.ts';
+import { DynamoDbMessageHistory } from '../adapters/dynamodb-message-history.ts';
 import { ChatService } from '../domain/chat-service.ts';
 import { loadConfig } from './config.ts';
 import type { Dependencies } from './dependencies.ts';
@@ -25,7 +26,11 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     }),
   });
   const service = new ChatService({
-    connections: new DynamoDbConnectionRepository(dynamo, { tableName: config.connectionsTable }),
+    connections: new DynamoDbConnectionRepository(dynamo, { tableName: config.chatTable }),
+    history: new DynamoDbMessageHistory(dynamo, {
+      tableName: config.chatTable,
+      retentionSeconds: config.historyRetentionSeconds,
+    }),
     messenger: new ApiGatewayMessenger(management, { timeoutMs: config.sendTimeoutMs }),
     concurrency: config.broadcastConcurrency,
   });

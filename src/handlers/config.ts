@@ -10,24 +10,26 @@ const DEFAULT_MAX_TEXT_BYTES = 4_096;
 
 const configSchema = z
   .object({
-    CONNECTIONS_TABLE: z.string().min(3, 'the DynamoDB table that stores connections'),
+    CHAT_TABLE: z.string().min(3, 'the DynamoDB table that stores connections and history'),
     WEBSOCKET_MANAGEMENT_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an http(s) URL of the @connections API' }),
     CHAT_MODE: z.preprocess(unsetIfEmpty, z.enum(['broadcast', 'echo']).default('broadcast')),
     BROADCAST_CONCURRENCY: positiveInt(50, 1000),
     SEND_TIMEOUT_MS: positiveInt(3000, 28_000),
     SEND_MAX_ATTEMPTS: positiveInt(3, 10),
+    HISTORY_RETENTION_SECONDS: positiveInt(7 * 86_400, 365 * 86_400),
     // API Gateway refuses frames over 32 KB; staying well under it leaves room for the outbound envelope.
     MAX_FRAME_BYTES: positiveInt(DEFAULT_MAX_FRAME_BYTES, 32_768),
     // JSON escaping can grow text up to six times; 16 KiB of text stays under PostToConnection's 128 KB.
     MAX_TEXT_BYTES: positiveInt(DEFAULT_MAX_TEXT_BYTES, 16_384),
   })
   .transform((c) => ({
-    connectionsTable: c.CONNECTIONS_TABLE,
+    chatTable: c.CHAT_TABLE,
     managementEndpoint: c.WEBSOCKET_MANAGEMENT_ENDPOINT,
     chatMode: c.CHAT_MODE,
     broadcastConcurrency: c.BROADCAST_CONCURRENCY,
     sendTimeoutMs: c.SEND_TIMEOUT_MS,
     sendMaxAttempts: c.SEND_MAX_ATTEMPTS,
+    historyRetentionSeconds: c.HISTORY_RETENTION_SECONDS,
     limits: { maxFrameBytes: c.MAX_FRAME_BYTES, maxTextBytes: c.MAX_TEXT_BYTES },
   }));
 

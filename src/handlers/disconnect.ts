@@ -5,13 +5,15 @@ import type { DependencyProvider } from './dependencies.ts';
 import { describeError, loggerOf } from './logger.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
-/** Builds the `$disconnect` handler: forgets the connection. API Gateway ignores its response. */
+/** Builds the `$disconnect` handler: forgets the connection and tells its room. API Gateway ignores its response. */
 export function createDisconnectHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
     .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('disconnect failed', describeError(error)) }))
     .handler(async (event) => {
-      const { service } = deps();
-      await service.disconnect(connectionIdOf(event));
+      const { service, logger } = deps();
+      const connectionId = connectionIdOf(event);
+      const report = await service.disconnect(connectionId);
+      if (report !== undefined) logger.info('fan-out', { connectionId, action: 'disconnect', ...report });
       return { statusCode: 200 };
     });
 }

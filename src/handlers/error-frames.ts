@@ -1,10 +1,26 @@
 import type { MiddlewareObj } from '@middy/core';
+import { UnknownConnectionError } from '../domain/errors.ts';
 import type { DependencyProvider } from './dependencies.ts';
-import { InvalidFrameError } from './inbound-frame.ts';
+import { type ErrorCode, InvalidFrameError } from './inbound-frame.ts';
 import { describeError, jsonLogger } from './logger.ts';
 import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
 const INTERNAL_MESSAGE = 'the server could not handle this frame; nothing was sent';
+
+interface Refusal {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly clientMsgId?: string | undefined;
+}
+
+/** The client-facing refusal for an error the client can act on; `undefined` for a server failure. */
+function refusalFor(error: unknown): Refusal | undefined {
+  if (error instanceof InvalidFrameError) return { code: error.code, message: error.message, clientMsgId: error.clientMsgId };
+  if (error instanceof UnknownConnectionError) {
+    return { code: 'unknown_connection', message: 'this connection is not registered; reconnect' };
+  }
+  return undefined;
+}
 
 /**
  * On message routes a status code reaches no one, so every failure becomes an error frame sent to the
@@ -16,7 +32,6 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
     onError: async (request) => {
       const { error, event } = request;
       const connectionId = maybeConnectionIdOf(event);
-      const refused = error instanceof InvalidFrameError;
       let deps;
       try {
         deps = dependencies();
@@ -25,22 +40,20 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
         request.response = { statusCode: 500 };
         return;
       }
-      if (refused) deps.logger.info('frame refused', { connectionId, code: error.code });
+      const refusal = refusalFor(error);
+      if (refusal !== undefined) deps.logger.info('frame refused', { connectionId, code: refusal.code });
       else deps.logger.error('message route failed', { connectionId, ...describeError(error) });
       if (connectionId === undefined) {
         request.response = { statusCode: 400 };
         return;
       }
+      const frame = refusal ?? { code: 'internal_error', message: INTERNAL_MESSAGE };
       try {
-        await deps.service.reject(
-          connectionId,
-          refused ? error.code : 'internal_error',
-          refused ? error.message : INTERNAL_MESSAGE,
-        );
+        await deps.service.reject(connectionId, frame.code, frame.message, frame.clientMsgId);
       } catch (sendError) {
         deps.logger.error('could not send error frame', { connectionId, ...describeError(sendError) });
       }
-      request.response = { statusCode: refused ? 400 : 500 };
+      request.response = { statusCode: refusal !== undefined ? 400 : 500 };
     },
   };
 }

@@ -6,8 +6,12 @@ export type ChatRequest =
       /** `undefined` when the client named no action (a plain text frame, or JSON without `action`). */
       readonly action: 'sendmessage' | 'echo' | undefined;
       readonly text: string;
+      readonly clientMsgId?: string;
     }
-  | { readonly action: 'ping' };
+  | { readonly action: 'ping' | 'who' | 'leave' }
+  | { readonly action: 'hello'; readonly after?: string }
+  | { readonly action: 'join'; readonly room: string; readonly after?: string }
+  | { readonly action: 'setname'; readonly name: string };
 
 export interface FrameLimits {
   readonly maxFrameBytes: number;
@@ -23,26 +27,53 @@ export type ErrorCode =
   | 'unknown_action'
   | 'empty_message'
   | 'message_too_large'
+  | 'invalid_room'
+  | 'invalid_name'
+  | 'unknown_connection'
   | 'internal_error';
 
 /** A frame the client must fix; its message is safe to show the client. */
 export class InvalidFrameError extends Error {
   override readonly name = 'InvalidFrameError';
   readonly code: ErrorCode;
+  /** The client's id for the refused message, so it can mark that message as not sent. */
+  readonly clientMsgId: string | undefined;
 
-  constructor(code: ErrorCode, message: string) {
+  constructor(code: ErrorCode, message: string, clientMsgId?: string) {
     super(message);
     this.code = code;
+    this.clientMsgId = clientMsgId;
   }
 }
 
-const KNOWN_ACTIONS = ['sendmessage', 'echo', 'ping'] as const;
+const ACTIONS = ['sendmessage', 'echo', 'ping', 'hello', 'join', 'leave', 'setname', 'who'] as const;
 
-const frameSchema = z.object({
-  action: z.string().max(64).optional(),
+/** Room names: 1 to 32 letters, digits, `-` or `_`, compared without regard to case. */
+export const roomSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,32}$/, 'a room name is 1 to 32 letters, digits, "-" or "_"')
+  .transform((room) => room.toLowerCase());
+
+// Control characters and bidirectional overrides would let a name disguise itself or break a client's layout.
+const UNSAFE_IN_NAMES = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+/** Display names: 1 to 32 characters once trimmed, without control or direction-changing characters. */
+export const nameSchema = z
+  .string()
+  .transform((name) => name.trim())
+  .refine((name) => [...name].length >= 1 && [...name].length <= 32, 'a name is 1 to 32 characters')
+  .refine((name) => !UNSAFE_IN_NAMES.test(name), 'a name cannot contain control characters');
+
+const clientMsgIdSchema = z.string().regex(/^[\x21-\x7e]{1,64}$/, 'clientMsgId is 1 to 64 visible ASCII characters');
+const afterSchema = z.string().min(1).max(64);
+
+const envelopeSchema = z.object({ action: z.string().max(64).optional() });
+
+const textFrameSchema = z.object({
   text: z.string().optional(),
   // The AWS sample chat client sends {"action":"sendmessage","data":"..."}.
   data: z.string().optional(),
+  clientMsgId: clientMsgIdSchema.optional(),
 });
 
 const utf8 = new TextEncoder();
@@ -51,20 +82,36 @@ function byteLength(text: string): number {
   return utf8.encode(text).byteLength;
 }
 
-function checkedText(text: string, limits: FrameLimits): string {
-  if (text.trim().length === 0) throw new InvalidFrameError('empty_message', 'message text is empty');
+function checkedText(text: string, limits: FrameLimits, clientMsgId?: string): string {
+  if (text.trim().length === 0) throw new InvalidFrameError('empty_message', 'message text is empty', clientMsgId);
   const bytes = byteLength(text);
   if (bytes > limits.maxTextBytes) {
     throw new InvalidFrameError(
       'message_too_large',
       `message text is ${bytes} bytes; the limit is ${limits.maxTextBytes}`,
+      clientMsgId,
     );
   }
   return text;
 }
 
-function isKnownAction(action: string): action is (typeof KNOWN_ACTIONS)[number] {
-  return (KNOWN_ACTIONS as readonly string[]).includes(action);
+function isAction(action: string): action is (typeof ACTIONS)[number] {
+  return (ACTIONS as readonly string[]).includes(action);
+}
+
+function parseWith<T>(schema: z.ZodType<T>, value: unknown, code: ErrorCode, clientMsgId?: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  throw new InvalidFrameError(code, `${where}${issue?.message ?? 'malformed frame'}`, clientMsgId);
+}
+
+/** The clientMsgId of a frame, when it has a usable one, so that even a refusal can name it. */
+function clientMsgIdOf(json: unknown): string | undefined {
+  if (typeof json !== 'object' || json === null) return undefined;
+  const parsed = clientMsgIdSchema.safeParse((json as { clientMsgId?: unknown }).clientMsgId);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /**
@@ -90,18 +137,39 @@ export function parseInboundFrame(
   } catch {
     throw new InvalidFrameError('invalid_json', 'frame starts with "{" but is not valid JSON');
   }
-  const parsed = frameSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    throw new InvalidFrameError('invalid_frame', `${where}${issue?.message ?? 'malformed frame'}`);
+  const clientMsgId = clientMsgIdOf(json);
+  const { action } = parseWith(envelopeSchema, json, 'invalid_frame', clientMsgId);
+  if (action !== undefined && !isAction(action)) {
+    throw new InvalidFrameError(
+      'unknown_action',
+      `unknown action "${action.slice(0, 64)}"; use one of ${ACTIONS.join(', ')}`,
+      clientMsgId,
+    );
   }
-  const { action, text, data } = parsed.data;
-  if (action !== undefined && !isKnownAction(action)) {
-    throw new InvalidFrameError('unknown_action', `unknown action "${action.slice(0, 64)}"; use sendmessage, echo or ping`);
+  switch (action) {
+    case 'ping':
+    case 'who':
+    case 'leave':
+      return { action };
+    case 'hello': {
+      const { after } = parseWith(z.object({ after: afterSchema.optional() }), json, 'invalid_frame');
+      return after === undefined ? { action } : { action, after };
+    }
+    case 'join': {
+      const { after } = parseWith(z.object({ after: afterSchema.optional() }), json, 'invalid_frame');
+      const { room } = parseWith(z.object({ room: roomSchema }), json, 'invalid_room');
+      return after === undefined ? { action, room } : { action, room, after };
+    }
+    case 'setname':
+      return { action, name: parseWith(z.object({ name: nameSchema }), json, 'invalid_name').name };
+    default: {
+      const frame = parseWith(textFrameSchema, json, 'invalid_frame', clientMsgId);
+      const text = frame.text ?? frame.data;
+      if (text === undefined) throw new InvalidFrameError('invalid_frame', 'text: a string is required', clientMsgId);
+      const checked = checkedText(text, limits, frame.clientMsgId);
+      return frame.clientMsgId === undefined
+        ? { action, text: checked }
+        : { action, text: checked, clientMsgId: frame.clientMsgId };
+    }
   }
-  if (action === 'ping') return { action };
-  const message = text ?? data;
-  if (message === undefined) throw new InvalidFrameError('invalid_frame', 'text: a string is required');
-  return { action, text: checkedText(message, limits) };
 }

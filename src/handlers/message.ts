@@ -1,33 +1,53 @@
 import middy from '@middy/core';
+import type { BroadcastReport } from '../domain/chat-service.ts';
 import { dependencies } from './composition-root.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { errorFrames } from './error-frames.ts';
-import { parseInboundFrame } from './inbound-frame.ts';
+import { type ChatRequest, parseInboundFrame } from './inbound-frame.ts';
+import type { Dependencies } from './dependencies.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
+async function dispatch(deps: Dependencies, connectionId: string, request: ChatRequest): Promise<BroadcastReport | undefined> {
+  const { service, chatMode } = deps;
+  switch (request.action) {
+    case 'ping':
+      await service.pong(connectionId);
+      return undefined;
+    case 'who':
+      await service.who(connectionId);
+      return undefined;
+    case 'hello':
+      return service.hello(connectionId, request.after);
+    case 'join':
+      return service.join(connectionId, request.room, request.after);
+    case 'leave':
+      return service.leave(connectionId);
+    case 'setname':
+      return service.rename(connectionId, request.name);
+    default: {
+      if ((request.action ?? chatMode) === 'echo') {
+        await service.echo(connectionId, request.text);
+        return undefined;
+      }
+      const { report } = await service.post(connectionId, request.text, request.clientMsgId);
+      return report;
+    }
+  }
+}
+
 /**
- * Builds the handler of the message routes (`$default`, `sendmessage`, `echo`, `ping`): parse the frame,
- * answer a ping, echo or broadcast the message, and log the delivery report. A frame without an action follows the configured chat mode.
+ * Builds the handler of the message routes (`$default` and every action): parse the frame, call the one
+ * service method it asks for, and log the fan-out report. A text without an action follows the chat mode.
  */
 export function createMessageHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
     .use(errorFrames(deps))
     .handler(async (event) => {
-      const { service, chatMode, limits, logger } = deps();
+      const resolved = deps();
       const connectionId = connectionIdOf(event);
-      const request = parseInboundFrame(event.body, event.isBase64Encoded, limits);
-      if (request.action === 'ping') {
-        await service.pong(connectionId);
-        return { statusCode: 200 };
-      }
-      const action = request.action ?? (chatMode === 'echo' ? 'echo' : 'sendmessage');
-      if (action === 'echo') {
-        const frame = await service.echo(connectionId, request.text);
-        logger.info('echoed', { connectionId, messageId: frame.id });
-      } else {
-        const report = await service.broadcast(connectionId, request.text);
-        logger.info('broadcast', { connectionId, ...report });
-      }
+      const request = parseInboundFrame(event.body, event.isBase64Encoded, resolved.limits);
+      const report = await dispatch(resolved, connectionId, request);
+      if (report !== undefined) resolved.logger.info('fan-out', { connectionId, action: request.action ?? resolved.chatMode, ...report });
       return { statusCode: 200 };
     });
 }

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
-  createConnectionsTable,
+  createChatTable,
   freePort,
   localDynamoDbClient,
   startDynalite,
@@ -32,7 +32,7 @@ function target(name: string, endpoint: string, stopServer: () => Promise<void>)
     async table() {
       tables += 1;
       const tableName = `contract-${process.pid}-${tables}`;
-      await createConnectionsTable(endpoint, tableName);
+      await createChatTable(endpoint, tableName);
       return tableName;
     },
     async stop() {

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ConfigError, loadConfig } from '../../src/handlers/config.ts';
 
 const required = {
-  CONNECTIONS_TABLE: 'chat-connections',
+  CHAT_TABLE: 'chat-table',
   WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
 };
 
@@ -57,8 +57,8 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    { setting: 'CONNECTIONS_TABLE', env: { ...required, CONNECTIONS_TABLE: undefined } },
-    { setting: 'CONNECTIONS_TABLE', env: { ...required, CONNECTIONS_TABLE: 'ab' } },
+    { setting: 'CHAT_TABLE', env: { ...required, CHAT_TABLE: undefined } },
+    { setting: 'CHAT_TABLE', env: { ...required, CHAT_TABLE: 'ab' } },
     { setting: 'WEBSOCKET_MANAGEMENT_ENDPOINT', env: { ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: undefined } },
     { setting: 'WEBSOCKET_MANAGEMENT_ENDPOINT', env: { ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: 'not a url' } },
     { setting: 'WEBSOCKET_MANAGEMENT_ENDPOINT', env: { ...required, WEBSOCKET_MANAGEMENT_ENDPOINT: 'wss://a.b/dev' } },
@@ -83,7 +83,7 @@ describe('loadConfig', () => {
   it('names every bad setting in one error', () => {
     const message = configErrorOf({ CHAT_MODE: 'shout', BROADCAST_CONCURRENCY: '0' }).message;
 
-    const settings = ['CONNECTIONS_TABLE', 'WEBSOCKET_MANAGEMENT_ENDPOINT', 'CHAT_MODE', 'BROADCAST_CONCURRENCY'];
+    const settings = ['CHAT_TABLE', 'WEBSOCKET_MANAGEMENT_ENDPOINT', 'CHAT_MODE', 'BROADCAST_CONCURRENCY'];
     expect(settings.filter((setting) => !message.includes(`${setting}:`))).toEqual([]);
   });
 

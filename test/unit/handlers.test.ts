@@ -151,7 +151,7 @@ describe('$connect handler', () => {
 
   it('answers 500 instead of throwing when the dependencies cannot be built', async () => {
     const failing: DependencyProvider = () => {
-      throw new ConfigError('invalid configuration: CONNECTIONS_TABLE: required');
+      throw new ConfigError('invalid configuration: CHAT_TABLE: required');
     };
 
     const response = await createConnectHandler(failing)(connectEvent('A'), context);
@@ -380,7 +380,7 @@ describe('message handler', () => {
 
   it('resolves with 500 instead of throwing when the dependencies cannot be built', async () => {
     const failing: DependencyProvider = () => {
-      throw new ConfigError('invalid configuration: CONNECTIONS_TABLE: required');
+      throw new ConfigError('invalid configuration: CHAT_TABLE: required');
     };
 
     const response = await createMessageHandler(failing)(websocketEvent('A', 'hello all'), context);

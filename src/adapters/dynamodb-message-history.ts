@@ -1,0 +1,106 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ChatMessage } from '../domain/frames.ts';
+import { HISTORY_LENGTH, type MessageHistory, type NewMessage } from '../domain/message-history.ts';
+
+export interface DynamoDbMessageHistoryOptions {
+  readonly tableName: string;
+  /** How long a kept message lives before the table's TTL removes it. */
+  readonly retentionSeconds: number;
+  readonly now?: () => Date;
+}
+
+type Item = Record<string, unknown>;
+
+function toMessage(item: Item): ChatMessage | undefined {
+  const { id, seq, room, from, name, text, sentAt } = item;
+  if (typeof id !== 'string' || typeof seq !== 'number' || typeof room !== 'string') return undefined;
+  if (typeof from !== 'string' || typeof name !== 'string' || typeof text !== 'string' || typeof sentAt !== 'string') {
+    return undefined;
+  }
+  return { type: 'message', id, seq, room, from, name, text, sentAt };
+}
+
+/**
+ * Keeps each room's newest messages as a ring of {@link HISTORY_LENGTH} slots in one partition: an atomic
+ * counter numbers each message, and message n overwrites slot n mod 50, so a room never holds more than 50
+ * items and a read is one Query. Items expire through the table's TTL and are filtered on read.
+ */
+export class DynamoDbMessageHistory implements MessageHistory {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #retentionSeconds: number;
+  readonly #now: () => Date;
+
+  constructor(client: DynamoDBDocumentClient, options: DynamoDbMessageHistoryOptions) {
+    this.#client = client;
+    this.#tableName = options.tableName;
+    this.#retentionSeconds = options.retentionSeconds;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async append(message: NewMessage): Promise<ChatMessage> {
+    const now = this.#nowSeconds();
+    const expiresAt = now + this.#retentionSeconds;
+    const { Attributes } = await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: { pk: `room#${message.room}`, sk: 'sequence' },
+        // The counter outlives the messages it numbered, so a room's numbers never restart under old slots.
+        UpdateExpression: 'ADD seq :one SET expiresAt = :counterExpiry',
+        ExpressionAttributeValues: { ':one': 1, ':counterExpiry': expiresAt + 86_400 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const seq = Attributes?.['seq'];
+    if (typeof seq !== 'number') throw new Error(`the sequence counter of room ${message.room} returned no number`);
+    const numbered: ChatMessage = { ...message, seq };
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: {
+            pk: `history#${message.room}`,
+            sk: `slot#${String(seq % HISTORY_LENGTH).padStart(2, '0')}`,
+            ...numbered,
+            expiresAt,
+          },
+          // A write that arrives more than 50 messages late must not overwrite a newer message's slot.
+          ConditionExpression: 'attribute_not_exists(seq) OR seq < :seq OR expiresAt <= :now',
+          ExpressionAttributeValues: { ':seq': seq, ':now': now },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    return numbered;
+  }
+
+  async recent(room: string, afterId?: string): Promise<readonly ChatMessage[]> {
+    const messages: ChatMessage[] = [];
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk',
+          FilterExpression: 'expiresAt > :now',
+          ExpressionAttributeValues: { ':pk': `history#${room}`, ':now': this.#nowSeconds() },
+          ExclusiveStartKey: exclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const message = toMessage(item);
+        if (message !== undefined) messages.push(message);
+      }
+      exclusiveStartKey = page.LastEvaluatedKey;
+    } while (exclusiveStartKey !== undefined);
+    messages.sort((a, b) => a.seq - b.seq);
+    const seen = afterId === undefined ? -1 : messages.findIndex((message) => message.id === afterId);
+    return messages.slice(seen + 1);
+  }
+
+  #nowSeconds(): number {
+    return Math.floor(this.#now().getTime() / 1000);
+  }
+}
