@@ -2,10 +2,10 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ApiGatewayMessenger } from '../../src/adapters/api-gateway-messenger.ts';
 import { DeliveryError } from '../../src/domain/errors.ts';
-import type { MessageFrame } from '../../src/domain/frames.ts';
+import type { EchoFrame } from '../../src/domain/frames.ts';
 import { FakeConnectionsApi } from '../support/fake-connections-api.ts';
 
-const frame: MessageFrame = { type: 'message', id: 'm1', from: 'A', text: 'héllo 👋', sentAt: '2026-01-01T00:00:00.000Z' };
+const frame: EchoFrame = { type: 'echo', id: 'm1', from: 'A', text: 'héllo 👋', sentAt: '2026-01-01T00:00:00.000Z' };
 
 describe('ApiGatewayMessenger over HTTP against a loopback @connections API', () => {
   let api: FakeConnectionsApi;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import type { Connection } from '../../src/domain/connection.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 
 export interface RepositoryFactory {
@@ -10,19 +11,25 @@ export interface RepositoryFactory {
 const T0 = new Date(Math.floor(Date.now() / 1000) * 1000);
 const HOUR = 3_600_000;
 
-function connection(id: string, expiresAt = new Date(T0.getTime() + 2 * HOUR)) {
-  return { id, connectedAt: T0, expiresAt };
+function connection(id: string, room = 'lobby', options: { name?: string; expiresAt?: Date } = {}): Connection {
+  return {
+    id,
+    room,
+    name: options.name ?? `name of ${id}`,
+    connectedAt: T0,
+    expiresAt: options.expiresAt ?? new Date(T0.getTime() + 2 * HOUR),
+  };
 }
 
-async function listAll(repository: ConnectionRepository): Promise<string[]> {
+async function listAll(repository: ConnectionRepository, room = 'lobby'): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of repository.list()) ids.push(...page);
-  return ids;
+  for await (const page of repository.list(room)) ids.push(...page.map((member) => member.id));
+  return ids.sort();
 }
 
-async function saveAll(repository: ConnectionRepository, ids: readonly string[], parallel = 50): Promise<void> {
-  for (let i = 0; i < ids.length; i += parallel) {
-    await Promise.all(ids.slice(i, i + parallel).map((id) => repository.save(connection(id))));
+async function saveAll(repository: ConnectionRepository, connections: readonly Connection[], parallel = 50): Promise<void> {
+  for (let i = 0; i < connections.length; i += parallel) {
+    await Promise.all(connections.slice(i, i + parallel).map((c) => repository.save(c)));
   }
 }
 
@@ -31,15 +38,37 @@ export function connectionRepositoryContract(adapter: string, create: Repository
   const clock = () => T0;
 
   describe(`ConnectionRepository contract: ${adapter}`, () => {
-    it('lists a saved connection', async () => {
+    it('lists a saved connection in its room with its name', async () => {
       const repository = await create({ now: clock });
-      await repository.save(connection('alpha'));
-      expect(await listAll(repository)).toEqual(['alpha']);
+      await repository.save(connection('alpha', 'lobby', { name: 'Alice' }));
+
+      const pages = [];
+      for await (const page of repository.list('lobby')) pages.push(...page);
+      expect(pages).toEqual([{ id: 'alpha', name: 'Alice' }]);
     });
 
-    it('lists nothing when nothing is stored', async () => {
+    it('lists nothing for a room nobody is in', async () => {
       const repository = await create({ now: clock });
-      expect(await listAll(repository)).toEqual([]);
+      await repository.save(connection('alpha', 'lobby'));
+      expect(await listAll(repository, 'attic')).toEqual([]);
+    });
+
+    it('lists each room\'s connections apart', async () => {
+      const repository = await create({ now: clock });
+      await saveAll(repository, [connection('a', 'red'), connection('b', 'blue'), connection('c', 'red')]);
+      expect([await listAll(repository, 'red'), await listAll(repository, 'blue')]).toEqual([['a', 'c'], ['b']]);
+    });
+
+    it('gets a stored connection with everything saved', async () => {
+      const repository = await create({ now: clock });
+      const saved = connection('alpha', 'red', { name: 'Alice' });
+      await repository.save(saved);
+      expect(await repository.get('alpha')).toEqual(saved);
+    });
+
+    it('gets nothing for an id that is not stored', async () => {
+      const repository = await create({ now: clock });
+      expect(await repository.get('nobody')).toBeUndefined();
     });
 
     it('lists a connection saved twice once', async () => {
@@ -49,47 +78,84 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       expect(await listAll(repository)).toEqual(['alpha']);
     });
 
-    it('removes only the connection asked for', async () => {
+    it('moves a connection to another room in one update and returns it before and after', async () => {
       const repository = await create({ now: clock });
-      await saveAll(repository, ['a', 'b', 'c']);
-      await repository.remove('b');
-      expect((await listAll(repository)).sort()).toEqual(['a', 'c']);
+      await repository.save(connection('alpha', 'red', { name: 'Alice' }));
+
+      const change = await repository.update('alpha', { room: 'blue' });
+
+      expect(change).toEqual({
+        before: connection('alpha', 'red', { name: 'Alice' }),
+        after: connection('alpha', 'blue', { name: 'Alice' }),
+      });
+      expect([await listAll(repository, 'red'), await listAll(repository, 'blue')]).toEqual([[], ['alpha']]);
+    });
+
+    it('renames a connection, and its room lists the new name', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('alpha', 'red', { name: 'Alice' }));
+
+      const change = await repository.update('alpha', { name: 'Alicia' });
+
+      expect(change?.after.name).toBe('Alicia');
+      const members = [];
+      for await (const page of repository.list('red')) members.push(...page);
+      expect(members).toEqual([{ id: 'alpha', name: 'Alicia' }]);
+    });
+
+    it('updates nothing and creates nothing for an id that is not stored', async () => {
+      const repository = await create({ now: clock });
+      expect(await repository.update('ghost', { room: 'red' })).toBeUndefined();
+      expect(await repository.get('ghost')).toBeUndefined();
+      expect(await listAll(repository, 'red')).toEqual([]);
+    });
+
+    it('removes only the connection asked for and returns what was stored', async () => {
+      const repository = await create({ now: clock });
+      await saveAll(repository, [connection('a'), connection('b', 'lobby', { name: 'Bea' }), connection('c')]);
+
+      const removed = await repository.remove('b');
+
+      expect(removed).toEqual(connection('b', 'lobby', { name: 'Bea' }));
+      expect(await listAll(repository)).toEqual(['a', 'c']);
     });
 
     it('accepts removing a connection that is not stored', async () => {
       const repository = await create({ now: clock });
       await repository.save(connection('a'));
-      await repository.remove('never-stored');
+      expect(await repository.remove('never-stored')).toBeUndefined();
       expect(await listAll(repository)).toEqual(['a']);
     });
 
-    it('leaves out connections whose expiry has passed', async () => {
+    it('hides connections whose expiry has passed from list, get and update', async () => {
       const repository = await create({ now: clock });
       await repository.save(connection('live'));
-      await repository.save(connection('stale', new Date(T0.getTime() - 1000)));
+      await repository.save(connection('stale', 'lobby', { expiresAt: new Date(T0.getTime() - 1000) }));
       expect(await listAll(repository)).toEqual(['live']);
+      expect(await repository.get('stale')).toBeUndefined();
+      expect(await repository.update('stale', { name: 'zombie' })).toBeUndefined();
     });
 
     it('keeps ids with characters API Gateway uses, such as = and +', async () => {
       const repository = await create({ now: clock });
       const ids = ['L0SM9cOFvHcCIhw=', 'a+b/c=='];
-      await saveAll(repository, ids);
-      expect((await listAll(repository)).sort()).toEqual([...ids].sort());
+      await saveAll(repository, ids.map((id) => connection(id)));
+      expect(await listAll(repository)).toEqual([...ids].sort());
     });
 
-    it('pages through 2,500 connections at a page size of 25, listing each exactly once', async () => {
+    it('pages through 2,500 connections of a room at a page size of 25, listing each exactly once', async () => {
       const repository = await create({ now: clock, pageSize: 25 });
       const ids = Array.from({ length: 2500 }, (_, i) => `conn-${i.toString().padStart(4, '0')}`);
-      await saveAll(repository, ids);
+      await saveAll(repository, [...ids.map((id) => connection(id, 'big')), connection('elsewhere', 'small')]);
 
       const pages: (readonly string[])[] = [];
-      for await (const page of repository.list()) pages.push(page);
+      for await (const page of repository.list('big')) pages.push(page.map((member) => member.id));
 
       const listed = pages.flat();
       expect(pages.length).toBeGreaterThanOrEqual(100);
       expect(pages.every((page) => page.length <= 25)).toBe(true);
       expect(new Set(listed).size).toBe(2500);
       expect([...listed].sort()).toEqual(ids);
-    }, 120_000);
+    }, 180_000);
   });
 }

@@ -1,14 +1,14 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { localDynamoDbClient, type LocalStack, projectRoot, startLocalStack } from '../../scripts/local-stack.ts';
 
 /** The stack `npm start` runs, on free ports, with a bundle folder of its own, plus a view into its table. */
 export interface TestStack extends LocalStack {
-  /** Every connection id stored in the table, expired or not. */
+  /** Every connection id stored in the table, expired or not, sorted. */
   storedConnectionIds(): Promise<string[]>;
   /** Writes a connection row directly, as if its $disconnect had been lost. */
-  insertConnectionRow(connectionId: string, expiresAtSeconds?: number): Promise<void>;
+  insertConnectionRow(connectionId: string, room?: string, expiresAtSeconds?: number): Promise<void>;
 }
 
 let stacks = 0;
@@ -32,27 +32,36 @@ export async function startTestStack(handlerEnv: Record<string, string> = {}): P
   return {
     ...stack,
     async storedConnectionIds() {
+      // A test inspecting the whole table may Scan; the product never does.
       const ids: string[] = [];
       let start: Record<string, unknown> | undefined;
       do {
         const page = await documents.send(
-          new QueryCommand({
+          new ScanCommand({
             TableName: stack.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': 'room#lobby' },
+            FilterExpression: 'begins_with(pk, :prefix)',
+            ExpressionAttributeValues: { ':prefix': 'conn#' },
             ExclusiveStartKey: start,
           }),
         );
-        for (const item of page.Items ?? []) ids.push(String(item['sk']).replace(/^conn#/, ''));
+        for (const item of page.Items ?? []) ids.push(String(item['pk']).replace(/^conn#/, ''));
         start = page.LastEvaluatedKey;
       } while (start !== undefined);
       return ids.sort();
     },
-    async insertConnectionRow(connectionId, expiresAtSeconds = Math.floor(Date.now() / 1000) + 3600) {
+    async insertConnectionRow(connectionId, room = 'lobby', expiresAtSeconds = Math.floor(Date.now() / 1000) + 3600) {
       await documents.send(
         new PutCommand({
           TableName: stack.tableName,
-          Item: { pk: 'room#lobby', sk: `conn#${connectionId}`, connectedAt: Date.now(), expiresAt: expiresAtSeconds },
+          Item: {
+            pk: `conn#${connectionId}`,
+            sk: 'connection',
+            gsi1pk: `room#${room}`,
+            room,
+            name: 'Ghost',
+            connectedAt: Date.now(),
+            expiresAt: expiresAtSeconds,
+          },
         }),
       );
     },

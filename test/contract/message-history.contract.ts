@@ -1,0 +1,73 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ChatMessage } from '../../src/domain/frames.ts';
+import { HISTORY_LENGTH, type MessageHistory, type NewMessage } from '../../src/domain/message-history.ts';
+
+function message(room: string, n: number): NewMessage {
+  return { type: 'message', id: `${room}-${n}`, room, from: 'conn-a', name: 'Alice', text: `message ${n}`, sentAt: new Date(2026, 0, 1, 0, 0, n).toISOString() };
+}
+
+async function appendAll(history: MessageHistory, room: string, count: number): Promise<ChatMessage[]> {
+  const stored: ChatMessage[] = [];
+  for (let n = 1; n <= count; n += 1) stored.push(await history.append(message(room, n)));
+  return stored;
+}
+
+/** What every MessageHistory adapter must do; run once per adapter. */
+export function messageHistoryContract(adapter: string, create: () => Promise<MessageHistory>): void {
+  describe(`MessageHistory contract: ${adapter}`, () => {
+    it('numbers a room\'s messages 1, 2, 3 in the order they were appended', async () => {
+      const history = await create();
+      const stored = await appendAll(history, 'red', 3);
+      expect(stored.map((m) => m.seq)).toEqual([1, 2, 3]);
+    });
+
+    it('numbers each room on its own', async () => {
+      const history = await create();
+      await appendAll(history, 'red', 2);
+      expect((await history.append(message('blue', 1))).seq).toBe(1);
+    });
+
+    it('returns the kept messages oldest first, exactly as appended', async () => {
+      const history = await create();
+      const stored = await appendAll(history, 'red', 3);
+      expect(await history.recent('red')).toEqual(stored);
+    });
+
+    it('returns nothing for a room with no messages', async () => {
+      const history = await create();
+      await appendAll(history, 'red', 1);
+      expect(await history.recent('blue')).toEqual([]);
+    });
+
+    it(`keeps only the newest ${HISTORY_LENGTH} messages of a room`, async () => {
+      const history = await create();
+      const stored = await appendAll(history, 'red', HISTORY_LENGTH + 7);
+      expect(await history.recent('red')).toEqual(stored.slice(7));
+    }, 60_000);
+
+    it('returns only the messages after a given id', async () => {
+      const history = await create();
+      const stored = await appendAll(history, 'red', 5);
+      expect(await history.recent('red', 'red-3')).toEqual(stored.slice(3));
+    });
+
+    it('returns nothing after the newest message', async () => {
+      const history = await create();
+      await appendAll(history, 'red', 3);
+      expect(await history.recent('red', 'red-3')).toEqual([]);
+    });
+
+    it('returns everything kept after an id it no longer keeps, so nothing kept is missed', async () => {
+      const history = await create();
+      const stored = await appendAll(history, 'red', HISTORY_LENGTH + 2);
+      expect(await history.recent('red', 'red-1')).toEqual(stored.slice(2));
+    }, 60_000);
+
+    it('numbers concurrent appends uniquely', async () => {
+      const history = await create();
+      const stored = await Promise.all(Array.from({ length: 20 }, (_, i) => history.append(message('busy', i + 1))));
+      expect(new Set(stored.map((m) => m.seq)).size).toBe(20);
+      expect((await history.recent('busy')).map((m) => m.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    });
+  });
+}

@@ -1,0 +1,136 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { ChatClient, ofType, type ReceivedFrame, sleep } from '../support/chat-client.ts';
+import { startTestStack, type TestStack } from '../support/local-stack.ts';
+
+describe('rooms, names, presence, history and acks through the local stack', () => {
+  let stack: TestStack;
+  const clients: ChatClient[] = [];
+
+  /** Connects with the given query string and completes the handshake with `hello`. */
+  async function join(query: string, after?: string): Promise<ChatClient> {
+    const client = await ChatClient.connect(`${stack.websocketUrl}/?${query}`);
+    clients.push(client);
+    client.send(after === undefined ? { action: 'hello' } : { action: 'hello', after });
+    await client.waitFor(ofType('welcome'));
+    return client;
+  }
+
+  const messages = (client: ChatClient): ReceivedFrame[] => client.received.filter(ofType('message'));
+
+  beforeAll(async () => {
+    stack = await startTestStack();
+  }, 90_000);
+
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+    await sleep(300);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('keeps two rooms apart: each hears only its own messages', async () => {
+    const [ann, bob] = [await join('room=red&name=Ann'), await join('room=red&name=Bob')];
+    const cat = await join('room=blue&name=Cat');
+
+    ann.send('for red only');
+    cat.send('for blue only');
+
+    await bob.waitFor((f) => f.type === 'message' && f['text'] === 'for red only');
+    await cat.waitFor((f) => f.type === 'message' && f['text'] === 'for blue only');
+    await sleep(500);
+    expect(messages(bob).map((m) => m['text'])).toEqual(['for red only']);
+    expect(messages(cat).map((m) => m['text'])).toEqual(['for blue only']);
+    expect(messages(bob)[0]).toMatchObject({ room: 'red', name: 'Ann', seq: expect.any(Number) });
+  });
+
+  it('replays the room history after a rejoin, and only what came after the last id seen', async () => {
+    const ann = await join('room=history&name=Ann');
+    for (const text of ['one', 'two', 'three']) {
+      ann.send(text);
+      await ann.waitFor((f) => f.type === 'message' && f['text'] === text);
+    }
+    const [, second] = messages(ann);
+
+    const newcomer = await join('room=history&name=New');
+    const returning = await join('room=history&name=Back', String(second?.['id']));
+
+    expect(newcomer.received.find(ofType('welcome'))).toMatchObject({ room: 'history', name: 'New', replay: 3 });
+    expect(messages(newcomer).map((m) => m['text'])).toEqual(['one', 'two', 'three']);
+    await returning.waitFor(ofType('message'));
+    expect(messages(returning).map((m) => m['text'])).toEqual(['three']);
+  });
+
+  it('tells the room when someone joins, renames and leaves', async () => {
+    const watcher = await join('room=presence&name=Watcher');
+    const visitor = await join('room=presence&name=Visitor');
+    const visitorId = await visitor.whoAmI();
+
+    visitor.send({ action: 'setname', name: 'Visiting Vera' });
+    await watcher.waitFor((f) => f.type === 'presence' && f['event'] === 'rename');
+    await visitor.close();
+    await watcher.waitFor((f) => f.type === 'presence' && f['event'] === 'leave');
+
+    const presence = watcher.received.filter(ofType('presence')).filter((f) => f['connectionId'] === visitorId);
+    expect(presence.map((f) => [f['event'], f['name'], f['previousName']])).toEqual([
+      ['join', 'Visitor', undefined],
+      ['rename', 'Visiting Vera', 'Visitor'],
+      ['leave', 'Visiting Vera', undefined],
+    ]);
+  });
+
+  it('moves a connection between rooms with join, and who lists the room', async () => {
+    const [ann, bob] = [await join('room=east&name=Ann'), await join('room=west&name=Bob')];
+    const annId = await ann.whoAmI();
+
+    ann.send({ action: 'join', room: 'West' });
+    await ann.waitFor((f) => f.type === 'welcome' && f['room'] === 'west');
+    await bob.waitFor((f) => f.type === 'presence' && f['event'] === 'join' && f['connectionId'] === annId);
+    ann.send({ action: 'who' });
+    const [roster] = await ann.waitFor(ofType('roster'));
+    bob.send('welcome to west');
+
+    await ann.waitFor((f) => f.type === 'message' && f['text'] === 'welcome to west');
+    expect(roster?.['room']).toBe('west');
+    expect((roster?.['members'] as Array<{ name: string }>).map((m) => m.name).sort()).toEqual(['Ann', 'Bob']);
+  });
+
+  it('acknowledges a message with a clientMsgId once it is stored and fanned out', async () => {
+    const [ann] = [await join('room=acks&name=Ann'), await join('room=acks&name=Bob')];
+
+    ann.send({ action: 'sendmessage', text: 'did you get it?', clientMsgId: 'c-1' });
+
+    const [ack] = await ann.waitFor(ofType('ack'));
+    const [message] = messages(ann);
+    expect(ack).toEqual({
+      type: 'ack',
+      clientMsgId: 'c-1',
+      id: message?.['id'],
+      seq: message?.['seq'],
+      recipients: 2,
+      delivered: 2,
+      gone: 0,
+      failed: 0,
+    });
+  });
+
+  it('lands an AWS sample client in the lobby, where it chats as before', async () => {
+    const [old, modern] = await Promise.all([
+      ChatClient.connect(stack.websocketUrl),
+      ChatClient.connect(`${stack.websocketUrl}/?room=lobby&name=Modern`),
+    ]);
+    clients.push(old, modern);
+
+    old.send({ action: 'sendmessage', data: 'hello from 2019' });
+
+    const [message] = await modern.waitFor(ofType('message'));
+    expect(message).toMatchObject({ room: 'lobby', text: 'hello from 2019', name: expect.stringMatching(/^Guest /) });
+  });
+
+  it('refuses a handshake with an invalid room name', async () => {
+    await expect(ChatClient.connect(`${stack.websocketUrl}/?room=${encodeURIComponent('no spaces!')}`)).rejects.toThrow(
+      /400/,
+    );
+  });
+});
