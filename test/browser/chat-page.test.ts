@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startWebServer, type WebServer } from '../../scripts/web-server.ts';
 import { type LaunchedBrowser, launchChromium, screenshot } from '../support/browser.ts';
@@ -45,10 +45,15 @@ describe('the chat page in Chromium', () => {
   let chromium: LaunchedBrowser;
   const tabs: Tab[] = [];
 
+  let testRoom = 0;
+
+  /** Opens the page; unless the query names a room, each test gets a room of its own, with no history. */
   async function openTab(query = ''): Promise<Tab> {
     const context = await chromium.browser.newContext({ viewport: { width: 900, height: 700 } });
     const page = await context.newPage();
-    await page.goto(`${web.url}${query}`);
+    const search = new URLSearchParams(query);
+    if (!search.has('room')) search.set('room', `test${testRoom}`);
+    await page.goto(`${web.url}?${search.toString()}`);
     const tab = new Tab(page, context);
     tabs.push(tab);
     return tab;
@@ -59,6 +64,10 @@ describe('the chat page in Chromium', () => {
     web = await startWebServer({ port: 0, websocketUrl: stack.websocketUrl });
     chromium = await launchChromium();
   }, 120_000);
+
+  beforeEach(() => {
+    testRoom += 1;
+  });
 
   afterEach(async () => {
     const name = expect.getState().currentTestName ?? 'test';
@@ -73,7 +82,7 @@ describe('the chat page in Chromium', () => {
   });
 
   it('lets two tabs chat both ways, each seeing every message in order with its sender and time', async () => {
-    const [alice, bob] = [await openTab(), await openTab()];
+    const [alice, bob] = [await openTab('?name=Alice'), await openTab('?name=Bob')];
     await Promise.all([alice.connected(), bob.connected()]);
 
     const conversation: Array<[Tab, string]> = [
@@ -91,9 +100,38 @@ describe('the chat page in Chromium', () => {
     expect(await alice.messageTexts()).toEqual(expected);
     expect(await bob.messageTexts()).toEqual(expected);
     const bobsFirst = bob.page.locator('#messages li.message').nth(1);
-    expect(await bobsFirst.locator('.from').textContent()).toBe('You');
-    expect(await alice.page.locator('#messages li.message').nth(1).locator('.from').textContent()).toMatch(/^Guest /);
+    expect(await bobsFirst.locator('.from').textContent()).toBe('Bob (you)');
+    expect(await alice.page.locator('#messages li.message').nth(1).locator('.from').textContent()).toBe('Bob');
     expect(await bobsFirst.locator('time').getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('keeps two rooms apart across three tabs, with names, roster, presence, history and acks', async () => {
+    const alice = await openTab('?room=kitchen&name=Alice');
+    const bob = await openTab('?room=kitchen&name=Bob');
+    const carol = await openTab('?room=garden&name=Carol');
+    await Promise.all([alice.connected(), bob.connected(), carol.connected()]);
+    await alice.page.locator('#roster li', { hasText: 'Bob' }).waitFor();
+
+    await alice.say('Dinner is ready');
+    await bob.waitForMessage('Dinner is ready');
+    await carol.say('The roses are out');
+    await carol.waitForMessage('The roses are out');
+    await alice.page.locator('#messages li.message.acked', { hasText: 'Dinner is ready' }).waitFor();
+
+    expect(await bob.messageTexts()).toEqual(['Dinner is ready']);
+    expect(await alice.page.locator('li.message.acked .status').textContent()).toBe('✓ delivered to 2');
+    expect(await alice.page.locator('#roster li').allTextContents()).toEqual(['Alice (you)', 'Bob']);
+    await bob.page.waitForTimeout(300);
+    expect(await alice.messageTexts()).toEqual(['Dinner is ready']);
+
+    await carol.page.getByRole('textbox', { name: 'Room', exact: true }).fill('kitchen');
+    await carol.page.getByRole('button', { name: 'Join' }).click();
+    await carol.waitForMessage('Dinner is ready');
+    await alice.page.locator('#messages li.notice', { hasText: 'Carol joined' }).waitFor();
+    await bob.page.locator('#roster li', { hasText: 'Carol' }).waitFor();
+
+    expect(await carol.messageTexts()).toEqual(['Dinner is ready']);
+    expect(await carol.page.locator('#room-title').textContent()).toBe('kitchen');
   });
 
   it('reconnects by itself after the server closes its connection, and chats again', async () => {
@@ -151,7 +189,7 @@ describe('the chat page in Chromium', () => {
     );
     tabs.push(new Tab(page, context));
 
-    await page.goto(`${web.url}?keepalive=250`);
+    await page.goto(`${web.url}?keepalive=250&room=pings`);
     await page.waitForTimeout(1_400);
 
     // One ping on open, then one every 250 ms while nobody types.

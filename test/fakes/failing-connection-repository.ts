@@ -1,4 +1,4 @@
-import type { Connection } from '../../src/domain/connection.ts';
+import type { Connection, ConnectionChange, Member } from '../../src/domain/connection.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 
 /**
@@ -36,17 +36,25 @@ export class FailingConnectionRepository implements ConnectionRepository {
     await this.#inner.save(connection);
   }
 
-  async remove(connectionId: string): Promise<void> {
-    const error = this.#removeErrors.get(connectionId);
-    if (error) throw error;
-    await this.#inner.remove(connectionId);
+  get(connectionId: string): Promise<Connection | undefined> {
+    return this.#inner.get(connectionId);
   }
 
-  async *list(): AsyncIterable<readonly string[]> {
+  update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined> {
+    return this.#inner.update(connectionId, changes);
+  }
+
+  async remove(connectionId: string): Promise<Connection | undefined> {
+    const error = this.#removeErrors.get(connectionId);
+    if (error) throw error;
+    return this.#inner.remove(connectionId);
+  }
+
+  async *list(room: string): AsyncIterable<readonly Member[]> {
     const failure = this.#listFailure;
     let yielded = 0;
     if (failure && failure.afterPages === 0) throw failure.error;
-    for await (const page of this.#inner.list()) {
+    for await (const page of this.#inner.list(room)) {
       yield page;
       yielded += 1;
       if (failure && yielded >= failure.afterPages) throw failure.error;

@@ -9,7 +9,10 @@ export interface IncomingFrame {
 }
 
 export interface ChatConnectionOptions {
-  readonly url: string;
+  /** Asked again before every attempt, so a reconnect carries the room and name in force at that moment. */
+  readonly url: () => string;
+  /** Called when a socket opens: the place for the handshake frame. */
+  readonly onOpen: () => void;
   /** How often to ping while open, so API Gateway's 10-minute idle timeout never closes the socket. */
   readonly keepAliveMs: number;
   readonly backoffBaseMs: number;
@@ -61,7 +64,7 @@ export class ChatConnection {
     this.#options.onState('connecting', { attempt: this.#attempt });
     let socket: WebSocket;
     try {
-      socket = new WebSocket(this.#options.url);
+      socket = new WebSocket(this.#options.url());
     } catch {
       this.#scheduleRetry();
       return;
@@ -70,8 +73,7 @@ export class ChatConnection {
     socket.addEventListener('open', () => {
       this.#attempt = 0;
       this.#options.onState('open', { attempt: 0 });
-      // The first ping also asks the server who we are: the pong carries our connection id.
-      this.send({ action: 'ping' });
+      this.#options.onOpen();
       this.#keepAliveTimer = setInterval(() => this.send({ action: 'ping' }), this.#options.keepAliveMs);
     });
     socket.addEventListener('message', (event: MessageEvent) => {
