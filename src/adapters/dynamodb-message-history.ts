@@ -85,6 +85,8 @@ export class DynamoDbMessageHistory implements MessageHistory {
           TableName: this.#tableName,
           KeyConditionExpression: 'pk = :pk',
           FilterExpression: 'expiresAt > :now',
+          // A message stored a moment before a hello must be in its replay.
+          ConsistentRead: true,
           ExpressionAttributeValues: { ':pk': `history#${room}`, ':now': this.#nowSeconds() },
           ExclusiveStartKey: exclusiveStartKey,
         }),

@@ -15,6 +15,12 @@ export const MAX_ROSTER = 1000;
 /** At most this many failures are itemised in a report; the counts are always complete. */
 const MAX_REPORTED_FAILURES = 20;
 
+/**
+ * A fan-out that finds members gone announces at most this many of them with a leave presence: each
+ * announcement is a fan-out of its own, so a room full of stale rows must not multiply the work without end.
+ */
+export const MAX_ANNOUNCED_DEPARTURES = 20;
+
 export interface ChatServiceOptions {
   readonly connections: ConnectionRepository;
   readonly history: MessageHistory;
@@ -98,9 +104,9 @@ export class ChatService {
    * The first frame after the socket opens: tells the caller who and where it is, replays the room's
    * history (after `afterId` when the caller saw messages before), and tells the room it joined.
    */
-  async hello(connectionId: string, afterId?: string): Promise<BroadcastReport> {
+  async hello(connectionId: string, afterId?: string): Promise<BroadcastReport | undefined> {
     const connection = await this.#require(connectionId);
-    await this.#welcome(connection, afterId);
+    if ((await this.#welcome(connection, afterId)) === 'gone') return undefined;
     return this.#fanOut(connection.room, this.#presence('join', connection));
   }
 
@@ -110,8 +116,9 @@ export class ChatService {
     if (change === undefined) throw new UnknownConnectionError(connectionId);
     const { before, after } = change;
     if (before.room !== after.room) await this.#fanOut(before.room, this.#presence('leave', before));
-    await this.#welcome(after, afterId);
-    if (before.room === after.room) return undefined;
+    const welcomed = await this.#welcome(after, afterId);
+    // A caller found gone during its welcome has already been announced as leaving; it never arrived.
+    if (before.room === after.room || welcomed === 'gone') return undefined;
     return this.#fanOut(after.room, this.#presence('join', after));
   }
 
@@ -200,19 +207,24 @@ export class ChatService {
     return connection;
   }
 
-  async #welcome(connection: Connection, afterId: string | undefined): Promise<void> {
+  async #welcome(connection: Connection, afterId: string | undefined): Promise<DeliveryOutcome> {
     const replay = await this.#history.recent(connection.room, afterId);
     const { id: connectionId, room, name } = connection;
-    if ((await this.#sendOrForget(connectionId, { type: 'welcome', connectionId, room, name, replay: replay.length })) === 'gone') return;
+    const welcome = { type: 'welcome', connectionId, room, name, replay: replay.length } as const;
+    if ((await this.#sendOrForget(connectionId, welcome)) === 'gone') return 'gone';
     for (const message of replay) {
-      if ((await this.#sendOrForget(connectionId, message)) === 'gone') return;
+      if ((await this.#sendOrForget(connectionId, message)) === 'gone') return 'gone';
     }
+    return 'delivered';
   }
 
-  /** Sends to one connection; a connection found gone is removed. */
+  /** Sends to one connection; a connection found gone is removed, and its room told it left. */
   async #sendOrForget(connectionId: string, frame: ServerFrame): Promise<DeliveryOutcome> {
     const outcome = await this.#messenger.send(connectionId, frame);
-    if (outcome === 'gone') await this.#connections.remove(connectionId);
+    if (outcome === 'gone') {
+      const row = await this.#connections.remove(connectionId);
+      if (row !== undefined) await this.#announceDepartures([row]);
+    }
     return outcome;
   }
 
@@ -227,7 +239,27 @@ export class ChatService {
     };
   }
 
+  /**
+   * Fans a frame out to a room, then tells the rooms of the members it found gone that they left: the
+   * member's $disconnect will find its row already removed, so this is the only leave the room hears.
+   */
   async #fanOut(room: string, frame: ServerFrame): Promise<BroadcastReport> {
+    const { report, departed } = await this.#fanOutOnce(room, frame);
+    await this.#announceDepartures(departed);
+    return report;
+  }
+
+  async #announceDepartures(departed: Connection[]): Promise<void> {
+    for (let announced = 0; announced < MAX_ANNOUNCED_DEPARTURES && departed.length > 0; announced += 1) {
+      const member = departed.shift();
+      if (member === undefined) break;
+      const next = await this.#fanOutOnce(member.room, this.#presence('leave', member));
+      departed.push(...next.departed);
+    }
+  }
+
+  async #fanOutOnce(room: string, frame: ServerFrame): Promise<{ report: BroadcastReport; departed: Connection[] }> {
+    const departed: Connection[] = [];
     let recipients = 0;
     let delivered = 0;
     let gone = 0;
@@ -254,14 +286,15 @@ export class ChatService {
       }
       gone += 1;
       try {
-        await this.#connections.remove(recipientId);
+        const row = await this.#connections.remove(recipientId);
         removed += 1;
+        if (row !== undefined) departed.push(row);
       } catch {
         fail({ connectionId: recipientId, reason: 'remove_failed' });
       }
     });
 
-    return { room, recipients, delivered, gone, removed, failed, failures };
+    return { report: { room, recipients, delivered, gone, removed, failed, failures }, departed };
   }
 }
 

@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import { UnknownConnectionError } from '../domain/errors.ts';
 import type { DependencyProvider } from './dependencies.ts';
-import { type ErrorCode, InvalidFrameError } from './inbound-frame.ts';
+import { clientMsgIdOfBody, type ErrorCode, InvalidFrameError } from './inbound-frame.ts';
 import { describeError, jsonLogger } from './logger.ts';
 import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
@@ -48,8 +48,10 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
         return;
       }
       const frame = refusal ?? { code: 'internal_error', message: INTERNAL_MESSAGE };
+      // Whatever went wrong, a client that named its message can tell which one was not sent.
+      const clientMsgId = frame.clientMsgId ?? (typeof event.body === 'string' ? clientMsgIdOfBody(event.body) : undefined);
       try {
-        await deps.service.reject(connectionId, frame.code, frame.message, frame.clientMsgId);
+        await deps.service.reject(connectionId, frame.code, frame.message, clientMsgId);
       } catch (sendError) {
         deps.logger.error('could not send error frame', { connectionId, ...describeError(sendError) });
       }

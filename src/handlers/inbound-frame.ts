@@ -107,7 +107,16 @@ function parseWith<T>(schema: z.ZodType<T>, value: unknown, code: ErrorCode, cli
   throw new InvalidFrameError(code, `${where}${issue?.message ?? 'malformed frame'}`, clientMsgId);
 }
 
-/** The clientMsgId of a frame, when it has a usable one, so that even a refusal can name it. */
+/** The clientMsgId of a raw frame body, when it has a usable one, so that any refusal can name it. */
+export function clientMsgIdOfBody(body: string | undefined): string | undefined {
+  if (body === undefined || !body.trimStart().startsWith('{')) return undefined;
+  try {
+    return clientMsgIdOf(JSON.parse(body));
+  } catch {
+    return undefined;
+  }
+}
+
 function clientMsgIdOf(json: unknown): string | undefined {
   if (typeof json !== 'object' || json === null) return undefined;
   const parsed = clientMsgIdSchema.safeParse((json as { clientMsgId?: unknown }).clientMsgId);

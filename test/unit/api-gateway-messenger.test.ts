@@ -21,7 +21,10 @@ const client = new ApiGatewayManagementApiClient({
 const frame: ServerFrame = {
   type: 'message',
   id: 'msg-1',
+  seq: 7,
+  room: 'lobby',
   from: 'B',
+  name: 'Bärbel',
   text: 'grüß dich 😀',
   sentAt: '2030-01-01T00:00:00.000Z',
 };

@@ -1,80 +1,159 @@
 import { describe, expect, it } from '@jest/globals';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
+import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import { CONNECTION_LIFETIME_MS, ChatService } from '../../src/domain/chat-service.ts';
 import type { Connection } from '../../src/domain/connection.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
-import { DeliveryError } from '../../src/domain/errors.ts';
+import { DeliveryError, UnknownConnectionError } from '../../src/domain/errors.ts';
+import type { ServerFrame } from '../../src/domain/frames.ts';
+import { HISTORY_LENGTH, type MessageHistory } from '../../src/domain/message-history.ts';
 import type { DeliveryOutcome } from '../../src/domain/messenger.ts';
 import { FailingConnectionRepository } from '../fakes/failing-connection-repository.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const atT0 = (): Date => T0;
+const LIFETIME_END = new Date(T0.getTime() + CONNECTION_LIFETIME_MS);
 
 function sequentialIds(): () => string {
   let next = 0;
   return () => `msg-${++next}`;
 }
 
-function liveRow(id: string, expiresAt = new Date(T0.getTime() + CONNECTION_LIFETIME_MS)): Connection {
-  return { id, connectedAt: T0, expiresAt };
+function liveRow(id: string, room = 'lobby', expiresAt = LIFETIME_END): Connection {
+  return { id, room, name: `Name ${id}`, connectedAt: T0, expiresAt };
 }
 
-async function repositoryWith(ids: readonly string[], pageSize = 1000): Promise<InMemoryConnectionRepository> {
+async function repositoryWith(ids: readonly string[], pageSize = 1000, room = 'lobby'): Promise<InMemoryConnectionRepository> {
   const connections = new InMemoryConnectionRepository({ pageSize, now: atT0 });
-  for (const id of ids) await connections.save(liveRow(id));
+  for (const id of ids) await connections.save(liveRow(id, room));
   return connections;
 }
 
-async function listed(connections: ConnectionRepository): Promise<string[]> {
+async function listed(connections: ConnectionRepository, room = 'lobby'): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of connections.list()) ids.push(...page);
+  for await (const page of connections.list(room)) ids.push(...page.map((member) => member.id));
   return ids.sort();
 }
 
-function serviceOver(connections: ConnectionRepository, messenger: RecordingMessenger, concurrency = 4): ChatService {
-  return new ChatService({ connections, messenger, concurrency, now: atT0, newId: sequentialIds() });
+interface ServiceOptions {
+  readonly concurrency?: number;
+  readonly history?: MessageHistory;
+}
+
+function serviceOver(connections: ConnectionRepository, messenger: RecordingMessenger, options: ServiceOptions = {}): ChatService {
+  return new ChatService({
+    connections,
+    history: options.history ?? new InMemoryMessageHistory(),
+    messenger,
+    concurrency: options.concurrency ?? 4,
+    now: atT0,
+    newId: sequentialIds(),
+  });
 }
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A short line per frame, so that a test can assert the order of what one connection received. */
+function summary(frame: ServerFrame): string {
+  switch (frame.type) {
+    case 'welcome':
+      return `welcome ${frame.room} replay=${frame.replay}`;
+    case 'message':
+      return `message ${frame.text}`;
+    case 'presence':
+      return `presence ${frame.event} ${frame.connectionId}`;
+    default:
+      return frame.type;
+  }
+}
+
+const ofType =
+  <T extends ServerFrame['type']>(type: T) =>
+  (frame: ServerFrame): frame is Extract<ServerFrame, { type: T }> =>
+    frame.type === type;
+
 describe('ChatService', () => {
   describe('construction', () => {
     it.each([0, -1, 2.5])('refuses a concurrency of %p', (concurrency) => {
-      const options = { connections: new InMemoryConnectionRepository(), messenger: new RecordingMessenger() };
+      const options = {
+        connections: new InMemoryConnectionRepository(),
+        history: new InMemoryMessageHistory(),
+        messenger: new RecordingMessenger(),
+      };
 
       expect(() => new ChatService({ ...options, concurrency })).toThrow(RangeError);
     });
   });
 
   describe('connect', () => {
-    it('saves the connection with an expiry one connection lifetime after it connected', async () => {
-      const saved: Connection[] = [];
-      const recording: ConnectionRepository = {
-        save: async (connection) => {
-          saved.push(connection);
-        },
-        remove: async () => undefined,
-        list: async function* () {},
-      };
-      const service = serviceOver(recording, new RecordingMessenger());
+    it('saves the connection in the room and under the name it asked for, expiring one lifetime after it connected', async () => {
+      const connections = new InMemoryConnectionRepository({ now: atT0 });
+      const service = serviceOver(connections, new RecordingMessenger());
+
+      await service.connect('A', { room: 'kitchen', name: 'Ann' });
+
+      expect(await connections.get('A')).toEqual({
+        id: 'A',
+        room: 'kitchen',
+        name: 'Ann',
+        connectedAt: T0,
+        expiresAt: LIFETIME_END,
+      });
+    });
+
+    it('puts a connection that names no room in the lobby', async () => {
+      const connections = new InMemoryConnectionRepository({ now: atT0 });
+      const service = serviceOver(connections, new RecordingMessenger());
+
+      await service.connect('A', { name: 'Ann' });
+
+      expect(await listed(connections, 'lobby')).toEqual(['A']);
+    });
+
+    it('names a connection that gives no name "Guest" and the last four letters or digits of its id', async () => {
+      const service = serviceOver(new InMemoryConnectionRepository({ now: atT0 }), new RecordingMessenger());
+
+      const connection = await service.connect('L0SM9cOFvHc-CIh=w=');
+
+      expect(connection.name).toBe('Guest CIhw');
+    });
+
+    it('gives two connections that give no name different default names', async () => {
+      const service = serviceOver(new InMemoryConnectionRepository({ now: atT0 }), new RecordingMessenger());
+
+      const names = [(await service.connect('L0SM9cOFvHcCIhw=')).name, (await service.connect('L0SM9cOFvHcCJkQ=')).name];
+
+      expect(new Set(names).size).toBe(2);
+    });
+
+    it('returns the connection it saved', async () => {
+      const connections = new InMemoryConnectionRepository({ now: atT0 });
+      const service = serviceOver(connections, new RecordingMessenger());
+
+      const connection = await service.connect('A', { room: 'kitchen' });
+
+      expect(await connections.get('A')).toEqual(connection);
+    });
+
+    it('sends nothing, since API Gateway cannot deliver to a connection before its $connect returns', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['B', 'C']), messenger);
 
       await service.connect('A');
 
-      expect(saved).toEqual([
-        { id: 'A', connectedAt: T0, expiresAt: new Date(T0.getTime() + CONNECTION_LIFETIME_MS) },
-      ]);
+      expect(messenger.sent).toEqual([]);
     });
 
-    it('makes the connection a recipient of later broadcasts', async () => {
-      const connections = new InMemoryConnectionRepository({ now: atT0 });
+    it('makes the connection a recipient of later messages in its room', async () => {
+      const connections = await repositoryWith(['B']);
       const messenger = new RecordingMessenger();
       const service = serviceOver(connections, messenger);
 
       await service.connect('A');
-      await service.broadcast('B', 'hello');
+      await service.post('B', 'hello');
 
-      expect(messenger.sent.map((s) => s.connectionId)).toEqual(['A']);
+      expect(messenger.framesTo('A').map((frame) => frame.type)).toEqual(['message']);
     });
   });
 
@@ -86,6 +165,505 @@ describe('ChatService', () => {
       await service.disconnect('B');
 
       expect(await listed(connections)).toEqual(['A', 'C']);
+    });
+
+    it('sends a leave presence naming the connection and its room to each member left in that room', async () => {
+      const connections = await repositoryWith(['B', 'C'], 1000, 'kitchen');
+      await connections.save({ ...liveRow('A', 'kitchen'), name: 'Ann' });
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(connections, messenger);
+
+      await service.disconnect('A');
+
+      const leave = { type: 'presence', event: 'leave', room: 'kitchen', connectionId: 'A', name: 'Ann', at: T0.toISOString() };
+      expect(messenger.sent).toEqual([
+        { connectionId: 'B', frame: leave },
+        { connectionId: 'C', frame: leave },
+      ]);
+    });
+
+    it('tells no other room', async () => {
+      const connections = await repositoryWith(['A', 'B'], 1000, 'kitchen');
+      await connections.save(liveRow('L', 'lobby'));
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(connections, messenger);
+
+      await service.disconnect('A');
+
+      expect(messenger.framesTo('L')).toEqual([]);
+    });
+
+    it('returns the report of the leave presence fan-out', async () => {
+      const service = serviceOver(await repositoryWith(['A', 'B', 'C'], 1000, 'kitchen'), new RecordingMessenger());
+
+      const report = await service.disconnect('A');
+
+      expect(report).toMatchObject({ room: 'kitchen', recipients: 2, delivered: 2 });
+    });
+
+    it('tells the room once that a member left when a fan-out found it gone before its $disconnect arrived', async () => {
+      const connections = await repositoryWith(['A', 'B', 'C'], 1000, 'kitchen');
+      const messenger = new RecordingMessenger().on('C', 'gone');
+      const service = serviceOver(connections, messenger);
+      await service.post('A', 'anyone there?');
+
+      await service.disconnect('C');
+
+      expect(messenger.framesTo('B').filter(ofType('presence')).map(summary)).toEqual(['presence leave C']);
+    });
+
+    it('sends nothing and returns no report for an id that is not stored', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A', 'B']), messenger);
+
+      const report = await service.disconnect('never-connected');
+
+      expect({ report, sent: messenger.sent }).toEqual({ report: undefined, sent: [] });
+    });
+  });
+
+  describe('post', () => {
+    it('sends the message to every member of the sender\'s room, the sender included', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
+
+      await service.post('A', 'hello all');
+
+      expect(messenger.sent.map((s) => s.connectionId).sort()).toEqual(['A', 'B', 'C']);
+    });
+
+    it('sends every recipient the same message frame, numbered and carrying the sender\'s id, name and room', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
+
+      await service.post('A', 'hello all');
+
+      const expected = {
+        type: 'message',
+        id: 'msg-1',
+        seq: 1,
+        room: 'lobby',
+        from: 'A',
+        name: 'Name A',
+        text: 'hello all',
+        sentAt: T0.toISOString(),
+      };
+      expect(messenger.sent.map((s) => s.frame)).toEqual([expected, expected, expected]);
+    });
+
+    it('returns the message it sent', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A', 'B']), messenger);
+
+      const { message } = await service.post('A', 'hello');
+
+      expect(messenger.sent.map((s) => s.frame)).toEqual([message, message]);
+    });
+
+    it('reports the room it fanned out to', async () => {
+      const service = serviceOver(await repositoryWith(['A'], 1000, 'kitchen'), new RecordingMessenger());
+
+      const { report } = await service.post('A', 'hello');
+
+      expect(report.room).toBe('kitchen');
+    });
+
+    it('reaches each of 2,500 connections exactly once when the repository pages by 7', async () => {
+      const ids = Array.from({ length: 2500 }, (_, i) => `conn-${String(i).padStart(4, '0')}`);
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(ids, 7), messenger, { concurrency: 50 });
+
+      const { report } = await service.post('conn-0000', 'to everyone');
+
+      const sentTo = messenger.sent.map((s) => s.connectionId);
+      expect(sentTo).toHaveLength(2500);
+      expect(new Set(sentTo)).toEqual(new Set(ids));
+      expect(report.recipients).toBe(2500);
+    });
+
+    it('removes only the recipient reported gone', async () => {
+      const connections = await repositoryWith(['A', 'B', 'C', 'D']);
+      const service = serviceOver(connections, new RecordingMessenger().on('C', 'gone'));
+
+      await service.post('A', 'hello');
+
+      expect(await listed(connections)).toEqual(['A', 'B', 'D']);
+    });
+
+    it('keeps delivering to the others when one recipient is throttled', async () => {
+      const messenger = new RecordingMessenger().on('B', new DeliveryError('B', 'throttled'));
+      const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
+
+      const { report } = await service.post('A', 'hello');
+
+      expect(report).toMatchObject({
+        delivered: 2,
+        failed: 1,
+        failures: [{ connectionId: 'B', reason: 'throttled' }],
+      });
+    });
+
+    it('keeps a recipient whose delivery failed', async () => {
+      const connections = await repositoryWith(['A', 'B', 'C']);
+      const service = serviceOver(connections, new RecordingMessenger().on('B', new DeliveryError('B', 'throttled')));
+
+      await service.post('A', 'hello');
+
+      expect(await listed(connections)).toEqual(['A', 'B', 'C']);
+    });
+
+    it('reports a failure that is not a DeliveryError as unexpected', async () => {
+      const messenger = new RecordingMessenger().on('C', new Error('socket hang up'));
+      const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
+
+      const { report } = await service.post('A', 'hello');
+
+      expect(report).toMatchObject({
+        delivered: 2,
+        failed: 1,
+        failures: [{ connectionId: 'C', reason: 'unexpected' }],
+      });
+    });
+
+    it('counts every recipient in exactly one of delivered, gone and failed', async () => {
+      const ids = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J'];
+      const messenger = new RecordingMessenger()
+        .on('B', 'gone')
+        .on('C', 'gone')
+        .on('D', new DeliveryError('D', 'throttled'))
+        .on('E', new DeliveryError('E', 'timeout'))
+        .on('F', new DeliveryError('F', 'rejected'))
+        .on('G', new Error('boom'));
+      const service = serviceOver(await repositoryWith(ids), messenger);
+
+      const { report } = await service.post('A', 'hello');
+
+      expect(report).toMatchObject({ recipients: 10, delivered: 4, gone: 2, removed: 2, failed: 4 });
+      expect(report.delivered + report.gone + report.failed).toBe(report.recipients);
+    });
+
+    it('reports a gone recipient whose row cannot be removed as remove_failed and still completes', async () => {
+      const connections = new FailingConnectionRepository(await repositoryWith(['A', 'B', 'C'])).failRemoveOf(
+        'B',
+        new Error('ProvisionedThroughputExceededException'),
+      );
+      const messenger = new RecordingMessenger().on('B', 'gone');
+      const service = serviceOver(connections, messenger);
+
+      const { report } = await service.post('A', 'hello');
+
+      expect(report).toMatchObject({
+        recipients: 3,
+        delivered: 2,
+        gone: 1,
+        removed: 0,
+        failures: [{ connectionId: 'B', reason: 'remove_failed' }],
+      });
+    });
+
+    it('itemises at most 20 failures but counts all of them', async () => {
+      const ids = Array.from({ length: 30 }, (_, i) => `conn-${String(i).padStart(2, '0')}`);
+      const messenger = new RecordingMessenger().otherwise(new DeliveryError('any', 'unavailable'));
+      const service = serviceOver(await repositoryWith(ids), messenger);
+
+      const { report } = await service.post('conn-00', 'hello');
+
+      expect({ failed: report.failed, itemised: report.failures.length }).toEqual({ failed: 30, itemised: 20 });
+    });
+
+    it('never has more deliveries in flight than the configured concurrency', async () => {
+      const ids = Array.from({ length: 50 }, (_, i) => `conn-${String(i).padStart(2, '0')}`);
+      let inFlight = 0;
+      let peak = 0;
+      const messenger = new RecordingMessenger().otherwise(async (): Promise<DeliveryOutcome> => {
+        inFlight += 1;
+        peak = Math.max(peak, inFlight);
+        await delay(1);
+        inFlight -= 1;
+        return 'delivered';
+      });
+      const service = serviceOver(await repositoryWith(ids, 7), messenger, { concurrency: 4 });
+
+      const { report } = await service.post('conn-00', 'hello');
+
+      expect({ peak, delivered: report.delivered }).toEqual({ peak: 4, delivered: 50 });
+    });
+
+    it('does not send to connections whose rows have expired', async () => {
+      const connections = new InMemoryConnectionRepository({ now: atT0 });
+      await connections.save(liveRow('A'));
+      await connections.save(liveRow('B', 'lobby', new Date(T0.getTime() - 1)));
+      await connections.save(liveRow('C', 'lobby', T0));
+      await connections.save(liveRow('D', 'lobby', new Date(T0.getTime() + 1)));
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(connections, messenger);
+
+      await service.post('A', 'hello');
+
+      expect(messenger.sent.map((s) => s.connectionId).sort()).toEqual(['A', 'D']);
+    });
+
+    it('rejects when the connections cannot be listed', async () => {
+      const connections = new FailingConnectionRepository(await repositoryWith(['A'])).failList(
+        new Error('listing failed'),
+      );
+      const service = serviceOver(connections, new RecordingMessenger());
+
+      await expect(service.post('A', 'hello')).rejects.toThrow('listing failed');
+    });
+
+    it('settles every delivery it started before it rejects on a listing that fails part-way', async () => {
+      const connections = new FailingConnectionRepository(await repositoryWith(['A', 'B', 'C', 'D'], 2)).failList(
+        new Error('listing failed'),
+        1,
+      );
+      let inFlight = 0;
+      const messenger = new RecordingMessenger().otherwise(async (): Promise<DeliveryOutcome> => {
+        inFlight += 1;
+        await delay(5);
+        inFlight -= 1;
+        return 'delivered';
+      });
+      const service = serviceOver(connections, messenger);
+
+      await expect(service.post('A', 'hello')).rejects.toThrow('listing failed');
+
+      expect(inFlight).toBe(0);
+    });
+
+    it('rejects with UnknownConnectionError when the sender is not stored', async () => {
+      const service = serviceOver(await repositoryWith(['A']), new RecordingMessenger());
+
+      await expect(service.post('ghost', 'hello')).rejects.toBeInstanceOf(UnknownConnectionError);
+    });
+
+    it('names the unknown sender in the UnknownConnectionError', async () => {
+      const service = serviceOver(await repositoryWith(['A']), new RecordingMessenger());
+
+      await expect(service.post('ghost', 'hello')).rejects.toMatchObject({
+        name: 'UnknownConnectionError',
+        connectionId: 'ghost',
+      });
+    });
+
+    it('sends and stores nothing for a sender that is not stored', async () => {
+      const history = new InMemoryMessageHistory();
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A']), messenger, { history });
+
+      await service.post('ghost', 'hello').catch(() => undefined);
+
+      expect({ sent: messenger.sent, kept: await history.recent('lobby') }).toEqual({ sent: [], kept: [] });
+    });
+
+    it('treats a sender whose row has expired as unknown', async () => {
+      const connections = new InMemoryConnectionRepository({ now: atT0 });
+      await connections.save(liveRow('A', 'lobby', T0));
+      const service = serviceOver(connections, new RecordingMessenger());
+
+      await expect(service.post('A', 'hello')).rejects.toBeInstanceOf(UnknownConnectionError);
+    });
+
+    it('sends nothing when the history cannot store the message', async () => {
+      const failingHistory: MessageHistory = {
+        append: async () => {
+          throw new Error('history unavailable');
+        },
+        recent: async () => [],
+      };
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A', 'B']), messenger, { history: failingHistory });
+
+      await expect(service.post('A', 'hello')).rejects.toThrow('history unavailable');
+      expect(messenger.sent).toEqual([]);
+    });
+  });
+
+  describe('history', () => {
+    it('appends each posted message to its room\'s history with an increasing seq', async () => {
+      const history = new InMemoryMessageHistory();
+      const service = serviceOver(await repositoryWith(['A', 'B']), new RecordingMessenger(), { history });
+
+      await service.post('A', 'one');
+      await service.post('B', 'two');
+      await service.post('A', 'three');
+
+      expect((await history.recent('lobby')).map((m) => [m.seq, m.text])).toEqual([
+        [1, 'one'],
+        [2, 'two'],
+        [3, 'three'],
+      ]);
+    });
+
+    it('numbers each room\'s messages on their own', async () => {
+      const connections = await repositoryWith(['A']);
+      await connections.save(liveRow('K', 'kitchen'));
+      const service = serviceOver(connections, new RecordingMessenger());
+
+      await service.post('A', 'one');
+      await service.post('A', 'two');
+      const { message } = await service.post('K', 'first in the kitchen');
+
+      expect(message.seq).toBe(1);
+    });
+
+    it('stores a message in the sender\'s room only', async () => {
+      const connections = await repositoryWith(['A']);
+      await connections.save(liveRow('K', 'kitchen'));
+      const history = new InMemoryMessageHistory();
+      const service = serviceOver(connections, new RecordingMessenger(), { history });
+
+      await service.post('K', 'kitchen talk');
+
+      expect({ lobby: await history.recent('lobby'), kitchen: (await history.recent('kitchen')).length }).toEqual({
+        lobby: [],
+        kitchen: 1,
+      });
+    });
+
+    it('replays the room\'s messages to a hello oldest first, after a welcome that counts them', async () => {
+      const connections = await repositoryWith(['A', 'B']);
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(connections, messenger);
+      for (const text of ['one', 'two', 'three']) await service.post('A', text);
+      messenger.sent.length = 0;
+
+      await service.hello('B');
+
+      expect(messenger.framesTo('B').map(summary)).toEqual([
+        'welcome lobby replay=3',
+        'message one',
+        'message two',
+        'message three',
+        'presence join B',
+      ]);
+    });
+
+    it(`replays only the newest ${HISTORY_LENGTH} messages of a room`, async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A']), messenger);
+      for (let n = 1; n <= HISTORY_LENGTH + 7; n += 1) await service.post('A', `message ${n}`);
+      messenger.sent.length = 0;
+
+      await service.hello('A');
+
+      const replayed = messenger.framesTo('A').filter(ofType('message'));
+      expect({ count: replayed.length, first: replayed[0]?.seq, last: replayed.at(-1)?.seq }).toEqual({
+        count: HISTORY_LENGTH,
+        first: 8,
+        last: HISTORY_LENGTH + 7,
+      });
+    });
+
+    it('replays only the messages after the id a hello names', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A']), messenger);
+      for (const text of ['one', 'two', 'three', 'four']) await service.post('A', text);
+      messenger.sent.length = 0;
+
+      await service.hello('A', 'msg-2');
+
+      expect(messenger.framesTo('A').map(summary)).toEqual([
+        'welcome lobby replay=2',
+        'message three',
+        'message four',
+        'presence join A',
+      ]);
+    });
+
+    it('replays everything kept when a hello names an id it does not keep', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A']), messenger);
+      for (const text of ['one', 'two']) await service.post('A', text);
+      messenger.sent.length = 0;
+
+      await service.hello('A', 'an-id-from-long-ago');
+
+      expect(messenger.framesTo('A').filter(ofType('message')).map((m) => m.text)).toEqual(['one', 'two']);
+    });
+
+    it('stops replaying to a caller whose welcome finds it gone, and forgets it', async () => {
+      const connections = await repositoryWith(['A', 'B']);
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(connections, messenger);
+      for (const text of ['one', 'two']) await service.post('A', text);
+      messenger.sent.length = 0;
+      messenger.on('B', 'gone');
+
+      await service.hello('B');
+
+      expect({ toB: messenger.framesTo('B').map((f) => f.type), left: await listed(connections) }).toEqual({
+        toB: ['welcome'],
+        left: ['A'],
+      });
+    });
+  });
+
+  describe('acks', () => {
+    it('acknowledges a message with a clientMsgId to its sender with its id, seq and delivery counts', async () => {
+      const messenger = new RecordingMessenger().on('C', 'gone').on('D', new DeliveryError('D', 'throttled'));
+      const service = serviceOver(await repositoryWith(['A', 'B', 'C', 'D']), messenger);
+
+      const { message } = await service.post('A', 'did you get it?', 'client-1');
+
+      expect(messenger.framesTo('A').filter(ofType('ack'))).toEqual([
+        {
+          type: 'ack',
+          clientMsgId: 'client-1',
+          id: message.id,
+          seq: message.seq,
+          recipients: 4,
+          delivered: 2,
+          gone: 1,
+          failed: 1,
+        },
+      ]);
+    });
+
+    it('sends the ack after the sender\'s own copy of the message', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A', 'B']), messenger);
+
+      await service.post('A', 'hello', 'client-1');
+
+      expect(messenger.framesTo('A').map((frame) => frame.type)).toEqual(['message', 'ack']);
+    });
+
+    it('sends the ack only once every delivery of the message has settled', async () => {
+      let settled = 0;
+      let settledWhenAcked: number | undefined;
+      const messenger = new RecordingMessenger().otherwise(async (frame): Promise<DeliveryOutcome> => {
+        if (frame.type === 'ack') {
+          settledWhenAcked = settled;
+          return 'delivered';
+        }
+        await delay(2);
+        settled += 1;
+        return 'delivered';
+      });
+      const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
+
+      await service.post('A', 'hello', 'client-1');
+
+      expect(settledWhenAcked).toBe(3);
+    });
+
+    it('sends the ack to the sender only', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
+
+      await service.post('A', 'hello', 'client-1');
+
+      expect(messenger.sent.filter((s) => s.frame.type === 'ack').map((s) => s.connectionId)).toEqual(['A']);
+    });
+
+    it('sends no ack for a message without a clientMsgId', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A', 'B']), messenger);
+
+      await service.post('A', 'hello');
+
+      expect(messenger.sent.filter((s) => s.frame.type === 'ack')).toEqual([]);
     });
   });
 
@@ -113,6 +691,15 @@ describe('ChatService', () => {
       expect(messenger.framesTo('A')).toEqual([frame]);
     });
 
+    it('stores nothing in the history', async () => {
+      const history = new InMemoryMessageHistory();
+      const service = serviceOver(await repositoryWith(['A']), new RecordingMessenger(), { history });
+
+      await service.echo('A', 'hi');
+
+      expect(await history.recent('lobby')).toEqual([]);
+    });
+
     it('removes a sender reported gone', async () => {
       const connections = await repositoryWith(['A', 'B']);
       const service = serviceOver(connections, new RecordingMessenger().on('A', 'gone'));
@@ -120,199 +707,6 @@ describe('ChatService', () => {
       await service.echo('A', 'hi');
 
       expect(await listed(connections)).toEqual(['B']);
-    });
-  });
-
-  describe('broadcast', () => {
-    it('sends the message to every stored connection, the sender included', async () => {
-      const messenger = new RecordingMessenger();
-      const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
-
-      await service.broadcast('A', 'hello all');
-
-      expect(messenger.sent.map((s) => s.connectionId).sort()).toEqual(['A', 'B', 'C']);
-    });
-
-    it('sends every recipient the same message frame', async () => {
-      const messenger = new RecordingMessenger();
-      const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
-
-      await service.broadcast('A', 'hello all');
-
-      const expected = { type: 'message', id: 'msg-1', from: 'A', text: 'hello all', sentAt: T0.toISOString() };
-      expect(messenger.sent.map((s) => s.frame)).toEqual([expected, expected, expected]);
-    });
-
-    it('reports the id of the message it sent', async () => {
-      const messenger = new RecordingMessenger();
-      const service = serviceOver(await repositoryWith(['A', 'B']), messenger);
-
-      const report = await service.broadcast('A', 'hello');
-
-      expect(messenger.sent.map((s) => 'id' in s.frame && s.frame.id)).toEqual([report.messageId, report.messageId]);
-    });
-
-    it('reaches each of 2,500 connections exactly once when the repository pages by 7', async () => {
-      const ids = Array.from({ length: 2500 }, (_, i) => `conn-${String(i).padStart(4, '0')}`);
-      const messenger = new RecordingMessenger();
-      const service = serviceOver(await repositoryWith(ids, 7), messenger, 50);
-
-      const report = await service.broadcast('conn-0000', 'to everyone');
-
-      const sentTo = messenger.sent.map((s) => s.connectionId);
-      expect(sentTo).toHaveLength(2500);
-      expect(new Set(sentTo)).toEqual(new Set(ids));
-      expect(report.recipients).toBe(2500);
-    });
-
-    it('removes only the recipient reported gone', async () => {
-      const connections = await repositoryWith(['A', 'B', 'C', 'D']);
-      const service = serviceOver(connections, new RecordingMessenger().on('C', 'gone'));
-
-      await service.broadcast('A', 'hello');
-
-      expect(await listed(connections)).toEqual(['A', 'B', 'D']);
-    });
-
-    it('keeps delivering to the others when one recipient is throttled', async () => {
-      const messenger = new RecordingMessenger().on('B', new DeliveryError('B', 'throttled'));
-      const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
-
-      const report = await service.broadcast('A', 'hello');
-
-      expect(report).toMatchObject({
-        delivered: 2,
-        failed: 1,
-        failures: [{ connectionId: 'B', reason: 'throttled' }],
-      });
-    });
-
-    it('keeps a recipient whose delivery failed', async () => {
-      const connections = await repositoryWith(['A', 'B', 'C']);
-      const service = serviceOver(connections, new RecordingMessenger().on('B', new DeliveryError('B', 'throttled')));
-
-      await service.broadcast('A', 'hello');
-
-      expect(await listed(connections)).toEqual(['A', 'B', 'C']);
-    });
-
-    it('reports a failure that is not a DeliveryError as unexpected', async () => {
-      const messenger = new RecordingMessenger().on('C', new Error('socket hang up'));
-      const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
-
-      const report = await service.broadcast('A', 'hello');
-
-      expect(report).toMatchObject({
-        delivered: 2,
-        failed: 1,
-        failures: [{ connectionId: 'C', reason: 'unexpected' }],
-      });
-    });
-
-    it('counts every recipient in exactly one of delivered, gone and failed', async () => {
-      const ids = ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J'];
-      const messenger = new RecordingMessenger()
-        .on('B', 'gone')
-        .on('C', 'gone')
-        .on('D', new DeliveryError('D', 'throttled'))
-        .on('E', new DeliveryError('E', 'timeout'))
-        .on('F', new DeliveryError('F', 'rejected'))
-        .on('G', new Error('boom'));
-      const service = serviceOver(await repositoryWith(ids), messenger);
-
-      const report = await service.broadcast('A', 'hello');
-
-      expect(report).toMatchObject({ recipients: 10, delivered: 4, gone: 2, removed: 2, failed: 4 });
-      expect(report.delivered + report.gone + report.failed).toBe(report.recipients);
-    });
-
-    it('reports a gone recipient whose row cannot be removed as remove_failed and still completes', async () => {
-      const connections = new FailingConnectionRepository(await repositoryWith(['A', 'B', 'C'])).failRemoveOf(
-        'B',
-        new Error('ProvisionedThroughputExceededException'),
-      );
-      const messenger = new RecordingMessenger().on('B', 'gone');
-      const service = serviceOver(connections, messenger);
-
-      const report = await service.broadcast('A', 'hello');
-
-      expect(report).toMatchObject({
-        recipients: 3,
-        delivered: 2,
-        gone: 1,
-        removed: 0,
-        failures: [{ connectionId: 'B', reason: 'remove_failed' }],
-      });
-    });
-
-    it('itemises at most 20 failures but counts all of them', async () => {
-      const ids = Array.from({ length: 30 }, (_, i) => `conn-${String(i).padStart(2, '0')}`);
-      const messenger = new RecordingMessenger().otherwise(new DeliveryError('any', 'unavailable'));
-      const service = serviceOver(await repositoryWith(ids), messenger);
-
-      const report = await service.broadcast('conn-00', 'hello');
-
-      expect({ failed: report.failed, itemised: report.failures.length }).toEqual({ failed: 30, itemised: 20 });
-    });
-
-    it('never has more deliveries in flight than the configured concurrency', async () => {
-      const ids = Array.from({ length: 50 }, (_, i) => `conn-${String(i).padStart(2, '0')}`);
-      let inFlight = 0;
-      let peak = 0;
-      const messenger = new RecordingMessenger().otherwise(async (): Promise<DeliveryOutcome> => {
-        inFlight += 1;
-        peak = Math.max(peak, inFlight);
-        await delay(1);
-        inFlight -= 1;
-        return 'delivered';
-      });
-      const service = serviceOver(await repositoryWith(ids, 7), messenger, 4);
-
-      const report = await service.broadcast('conn-00', 'hello');
-
-      expect({ peak, delivered: report.delivered }).toEqual({ peak: 4, delivered: 50 });
-    });
-
-    it('does not send to connections whose rows have expired', async () => {
-      const connections = new InMemoryConnectionRepository({ now: atT0 });
-      await connections.save(liveRow('A'));
-      await connections.save(liveRow('B', new Date(T0.getTime() - 1)));
-      await connections.save(liveRow('C', T0));
-      await connections.save(liveRow('D', new Date(T0.getTime() + 1)));
-      const messenger = new RecordingMessenger();
-      const service = serviceOver(connections, messenger);
-
-      await service.broadcast('A', 'hello');
-
-      expect(messenger.sent.map((s) => s.connectionId).sort()).toEqual(['A', 'D']);
-    });
-
-    it('rejects when the connections cannot be listed', async () => {
-      const connections = new FailingConnectionRepository(await repositoryWith(['A'])).failList(
-        new Error('listing failed'),
-      );
-      const service = serviceOver(connections, new RecordingMessenger());
-
-      await expect(service.broadcast('A', 'hello')).rejects.toThrow('listing failed');
-    });
-
-    it('settles every delivery it started before it rejects on a listing that fails part-way', async () => {
-      const connections = new FailingConnectionRepository(await repositoryWith(['A', 'B', 'C', 'D'], 2)).failList(
-        new Error('listing failed'),
-        1,
-      );
-      let inFlight = 0;
-      const messenger = new RecordingMessenger().otherwise(async (): Promise<DeliveryOutcome> => {
-        inFlight += 1;
-        await delay(5);
-        inFlight -= 1;
-        return 'delivered';
-      });
-      const service = serviceOver(connections, messenger);
-
-      await expect(service.broadcast('A', 'hello')).rejects.toThrow('listing failed');
-
-      expect(inFlight).toBe(0);
     });
   });
 
@@ -345,6 +739,17 @@ describe('ChatService', () => {
 
       expect(messenger.sent).toEqual([
         { connectionId: 'A', frame: { type: 'error', code: 'empty_message', message: 'message text is empty' } },
+      ]);
+    });
+
+    it('names the clientMsgId of the refused message in the error frame', async () => {
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(await repositoryWith(['A']), messenger);
+
+      await service.reject('A', 'empty_message', 'message text is empty', 'client-7');
+
+      expect(messenger.framesTo('A')).toEqual([
+        { type: 'error', code: 'empty_message', message: 'message text is empty', clientMsgId: 'client-7' },
       ]);
     });
 

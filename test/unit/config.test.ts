@@ -20,12 +20,13 @@ function configErrorOf(env: Record<string, string | undefined>): ConfigError {
 describe('loadConfig', () => {
   it('applies a default to every optional setting', () => {
     expect(loadConfig(required)).toEqual({
-      connectionsTable: 'chat-connections',
+      chatTable: 'chat-table',
       managementEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
       chatMode: 'broadcast',
       broadcastConcurrency: 50,
       sendTimeoutMs: 3000,
       sendMaxAttempts: 3,
+      historyRetentionSeconds: 7 * 86_400,
       limits: { maxFrameBytes: 16_384, maxTextBytes: 4_096 },
     });
   });
@@ -37,6 +38,7 @@ describe('loadConfig', () => {
       BROADCAST_CONCURRENCY: '8',
       SEND_TIMEOUT_MS: '1500',
       SEND_MAX_ATTEMPTS: '2',
+      HISTORY_RETENTION_SECONDS: '3600',
       MAX_FRAME_BYTES: '8192',
       MAX_TEXT_BYTES: '1024',
     });
@@ -46,8 +48,19 @@ describe('loadConfig', () => {
       broadcastConcurrency: 8,
       sendTimeoutMs: 1500,
       sendMaxAttempts: 2,
+      historyRetentionSeconds: 3600,
       limits: { maxFrameBytes: 8192, maxTextBytes: 1024 },
     });
+  });
+
+  it('reads the table that keeps connections and history from CHAT_TABLE', () => {
+    expect(loadConfig({ ...required, CHAT_TABLE: 'ws-chat-prod' }).chatTable).toBe('ws-chat-prod');
+  });
+
+  it('accepts a history retention of up to a year', () => {
+    expect(loadConfig({ ...required, HISTORY_RETENTION_SECONDS: String(365 * 86_400) }).historyRetentionSeconds).toBe(
+      365 * 86_400,
+    );
   });
 
   it('accepts the plain http endpoint of a local emulator', () => {
@@ -68,6 +81,9 @@ describe('loadConfig', () => {
     { setting: 'BROADCAST_CONCURRENCY', env: { ...required, BROADCAST_CONCURRENCY: '2.5' } },
     { setting: 'SEND_TIMEOUT_MS', env: { ...required, SEND_TIMEOUT_MS: '60000' } },
     { setting: 'SEND_MAX_ATTEMPTS', env: { ...required, SEND_MAX_ATTEMPTS: '0' } },
+    { setting: 'HISTORY_RETENTION_SECONDS', env: { ...required, HISTORY_RETENTION_SECONDS: '0' } },
+    { setting: 'HISTORY_RETENTION_SECONDS', env: { ...required, HISTORY_RETENTION_SECONDS: String(365 * 86_400 + 1) } },
+    { setting: 'HISTORY_RETENTION_SECONDS', env: { ...required, HISTORY_RETENTION_SECONDS: 'a week' } },
     { setting: 'MAX_FRAME_BYTES', env: { ...required, MAX_FRAME_BYTES: '65536' } },
   ])('refuses a bad $setting with a ConfigError that names it', ({ setting, env }) => {
     expect(configErrorOf(env).message).toContain(`${setting}:`);

@@ -1,27 +1,50 @@
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   ScanCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
+import type { Connection, Member } from '../../src/domain/connection.ts';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
 
 const NOW = new Date(1_900_000_000_999);
+const NOW_SECONDS = 1_900_000_000;
 
 function repository(pageSize?: number): DynamoDbConnectionRepository {
-  return new DynamoDbConnectionRepository(client, { tableName: 'chat-connections', pageSize, now: () => NOW });
+  return new DynamoDbConnectionRepository(client, { tableName: 'chat-table', pageSize, now: () => NOW });
 }
 
-async function pagesOf(connections: DynamoDbConnectionRepository): Promise<string[][]> {
-  const pages: string[][] = [];
-  for await (const page of connections.list()) pages.push([...page]);
+/** The stored item of connection A in the kitchen, as the adapter writes it. */
+const itemOfA = {
+  pk: 'conn#A',
+  sk: 'connection',
+  gsi1pk: 'room#kitchen',
+  room: 'kitchen',
+  name: 'Ann',
+  connectedAt: 1_900_000_000_123,
+  expiresAt: 1_900_008_100,
+};
+
+const connectionA: Connection = {
+  id: 'A',
+  room: 'kitchen',
+  name: 'Ann',
+  connectedAt: new Date(1_900_000_000_123),
+  expiresAt: new Date(1_900_008_100_000),
+};
+
+async function pagesOf(connections: DynamoDbConnectionRepository, room = 'kitchen'): Promise<Member[][]> {
+  const pages: Member[][] = [];
+  for await (const page of connections.list(room)) pages.push([...page]);
   return pages;
 }
 
@@ -29,15 +52,29 @@ function queryInputs() {
   return dynamo.commandCalls(QueryCommand).map((call) => call.args[0].input);
 }
 
-const firstKey = { pk: 'room#lobby', sk: 'conn#B' };
-const secondKey = { pk: 'room#lobby', sk: 'conn#C' };
+function updateInputs() {
+  return dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
+}
+
+const firstKey = { pk: 'conn#B', sk: 'connection', gsi1pk: 'room#kitchen' };
+const secondKey = { pk: 'conn#C', sk: 'connection', gsi1pk: 'room#kitchen' };
 
 function threePages(): void {
   dynamo
     .on(QueryCommand)
-    .resolvesOnce({ Items: [{ sk: 'conn#A' }, { sk: 'conn#B' }], LastEvaluatedKey: firstKey })
-    .resolvesOnce({ Items: [{ sk: 'conn#C' }], LastEvaluatedKey: secondKey })
-    .resolvesOnce({ Items: [{ sk: 'conn#D' }] });
+    .resolvesOnce({
+      Items: [
+        { pk: 'conn#A', name: 'Ann' },
+        { pk: 'conn#B', name: 'Bob' },
+      ],
+      LastEvaluatedKey: firstKey,
+    })
+    .resolvesOnce({ Items: [{ pk: 'conn#C', name: 'Cat' }], LastEvaluatedKey: secondKey })
+    .resolvesOnce({ Items: [{ pk: 'conn#D', name: 'Dan' }] });
+}
+
+function conditionFailed(): ConditionalCheckFailedException {
+  return new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
 }
 
 beforeEach(() => {
@@ -50,17 +87,13 @@ afterAll(() => {
 
 describe('DynamoDbConnectionRepository', () => {
   describe('save', () => {
-    it('puts one lobby item keyed by connection id with its connection time in milliseconds', async () => {
+    it('puts one item keyed by connection id, with its room as the index key, its name, and its connection time in milliseconds', async () => {
       dynamo.on(PutCommand).resolves({});
-      const connectedAt = new Date(1_900_000_000_123);
 
-      await repository().save({ id: 'A', connectedAt, expiresAt: new Date(1_900_008_100_000) });
+      await repository().save(connectionA);
 
       expect(dynamo.commandCalls(PutCommand).map((call) => call.args[0].input)).toEqual([
-        {
-          TableName: 'chat-connections',
-          Item: { pk: 'room#lobby', sk: 'conn#A', connectedAt: 1_900_000_000_123, expiresAt: 1_900_008_100 },
-        },
+        { TableName: 'chat-table', Item: itemOfA },
       ]);
     });
 
@@ -71,48 +104,186 @@ describe('DynamoDbConnectionRepository', () => {
     ])('stores an expiry at $expiresAtMs ms as $seconds epoch seconds', async ({ expiresAtMs, seconds }) => {
       dynamo.on(PutCommand).resolves({});
 
-      await repository().save({ id: 'A', connectedAt: NOW, expiresAt: new Date(expiresAtMs) });
+      await repository().save({ ...connectionA, expiresAt: new Date(expiresAtMs) });
 
       const stored = dynamo.commandCalls(PutCommand).map((call) => call.args[0].input.Item?.['expiresAt']);
       expect(stored).toEqual([seconds]);
     });
   });
 
+  describe('get', () => {
+    it('reads the connection\'s item with a strongly consistent read', async () => {
+      dynamo.on(GetCommand).resolves({});
+
+      await repository().get('A');
+
+      expect(dynamo.commandCalls(GetCommand).map((call) => call.args[0].input)).toEqual([
+        { TableName: 'chat-table', Key: { pk: 'conn#A', sk: 'connection' }, ConsistentRead: true },
+      ]);
+    });
+
+    it('returns the stored connection', async () => {
+      dynamo.on(GetCommand).resolves({ Item: itemOfA });
+
+      expect(await repository().get('A')).toEqual(connectionA);
+    });
+
+    it('returns undefined when no item is stored', async () => {
+      dynamo.on(GetCommand).resolves({});
+
+      expect(await repository().get('A')).toBeUndefined();
+    });
+
+    it('returns undefined for an item whose expiry is not after now, which TTL has not deleted yet', async () => {
+      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, expiresAt: NOW_SECONDS } });
+
+      expect(await repository().get('A')).toBeUndefined();
+    });
+
+    it('returns an item that expires in the next second', async () => {
+      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, expiresAt: NOW_SECONDS + 1 } });
+
+      expect(await repository().get('A')).toMatchObject({ id: 'A' });
+    });
+
+    it('returns undefined for an item without a name', async () => {
+      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, name: undefined } });
+
+      expect(await repository().get('A')).toBeUndefined();
+    });
+  });
+
+  describe('update', () => {
+    it('moves a connection with one conditional update of its room and index key that returns the old item', async () => {
+      dynamo.on(UpdateCommand).resolves({ Attributes: itemOfA });
+
+      await repository().update('A', { room: 'garden' });
+
+      expect(updateInputs()).toEqual([
+        {
+          TableName: 'chat-table',
+          Key: { pk: 'conn#A', sk: 'connection' },
+          UpdateExpression: 'SET room = :room, gsi1pk = :gsi1pk',
+          ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now',
+          ExpressionAttributeValues: { ':now': NOW_SECONDS, ':room': 'garden', ':gsi1pk': 'room#garden' },
+          ReturnValues: 'ALL_OLD',
+        },
+      ]);
+    });
+
+    it('renames a connection with one conditional update of its name', async () => {
+      dynamo.on(UpdateCommand).resolves({ Attributes: itemOfA });
+
+      await repository().update('A', { name: 'Bea' });
+
+      expect(updateInputs()).toEqual([
+        {
+          TableName: 'chat-table',
+          Key: { pk: 'conn#A', sk: 'connection' },
+          UpdateExpression: 'SET #name = :name',
+          ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now',
+          ExpressionAttributeNames: { '#name': 'name' },
+          ExpressionAttributeValues: { ':now': NOW_SECONDS, ':name': 'Bea' },
+          ReturnValues: 'ALL_OLD',
+        },
+      ]);
+    });
+
+    it('changes room and name in the same update', async () => {
+      dynamo.on(UpdateCommand).resolves({ Attributes: itemOfA });
+
+      await repository().update('A', { room: 'garden', name: 'Bea' });
+
+      expect(updateInputs().map((input) => input.UpdateExpression)).toEqual([
+        'SET room = :room, gsi1pk = :gsi1pk, #name = :name',
+      ]);
+    });
+
+    it('returns the connection before and after the change', async () => {
+      dynamo.on(UpdateCommand).resolves({ Attributes: itemOfA });
+
+      const change = await repository().update('A', { room: 'garden', name: 'Bea' });
+
+      expect(change).toEqual({ before: connectionA, after: { ...connectionA, room: 'garden', name: 'Bea' } });
+    });
+
+    it('returns undefined when the condition fails because the connection is gone or expired', async () => {
+      dynamo.on(UpdateCommand).rejects(conditionFailed());
+
+      expect(await repository().update('A', { room: 'garden' })).toBeUndefined();
+    });
+
+    it('rethrows any other failure', async () => {
+      dynamo.on(UpdateCommand).rejects(new Error('ProvisionedThroughputExceededException'));
+
+      await expect(repository().update('A', { room: 'garden' })).rejects.toThrow('ProvisionedThroughputExceededException');
+    });
+
+    it('writes nothing and returns the stored connection unchanged when given no change', async () => {
+      dynamo.on(GetCommand).resolves({ Item: itemOfA });
+
+      const change = await repository().update('A', {});
+
+      expect({ change, updates: updateInputs() }).toEqual({
+        change: { before: connectionA, after: connectionA },
+        updates: [],
+      });
+    });
+  });
+
   describe('remove', () => {
-    it('deletes the item of that connection', async () => {
+    it('deletes the connection\'s item and asks for what it held', async () => {
       dynamo.on(DeleteCommand).resolves({});
 
       await repository().remove('A');
 
       expect(dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toEqual([
-        { TableName: 'chat-connections', Key: { pk: 'room#lobby', sk: 'conn#A' } },
+        { TableName: 'chat-table', Key: { pk: 'conn#A', sk: 'connection' }, ReturnValues: 'ALL_OLD' },
       ]);
+    });
+
+    it('returns the connection it removed', async () => {
+      dynamo.on(DeleteCommand).resolves({ Attributes: itemOfA });
+
+      expect(await repository().remove('A')).toEqual(connectionA);
+    });
+
+    it('returns undefined when nothing was stored', async () => {
+      dynamo.on(DeleteCommand).resolves({});
+
+      expect(await repository().remove('A')).toBeUndefined();
     });
   });
 
   describe('list', () => {
-    it('queries the lobby partition and never scans', async () => {
+    it('queries the room\'s partition of the byRoom index and never scans', async () => {
       threePages();
 
       await pagesOf(repository());
 
-      expect({ queries: queryInputs().length, scans: dynamo.commandCalls(ScanCommand).length }).toEqual({
-        queries: 3,
+      expect({
+        queries: queryInputs().map((input) => [input.IndexName, input.KeyConditionExpression, input.ExpressionAttributeValues?.[':room']]),
+        scans: dynamo.commandCalls(ScanCommand).length,
+      }).toEqual({
+        queries: [
+          ['byRoom', 'gsi1pk = :room', 'room#kitchen'],
+          ['byRoom', 'gsi1pk = :room', 'room#kitchen'],
+          ['byRoom', 'gsi1pk = :room', 'room#kitchen'],
+        ],
         scans: 0,
       });
     });
 
-    it('asks only for the sort key of lobby items', async () => {
+    it('reads only the id and name of each connection', async () => {
       dynamo.on(QueryCommand).resolves({ Items: [] });
 
       await pagesOf(repository());
 
       expect(queryInputs()).toEqual([
         expect.objectContaining({
-          TableName: 'chat-connections',
-          KeyConditionExpression: 'pk = :pk',
-          ProjectionExpression: 'sk',
-          ExpressionAttributeValues: expect.objectContaining({ ':pk': 'room#lobby' }),
+          TableName: 'chat-table',
+          ProjectionExpression: 'pk, #name',
+          ExpressionAttributeNames: { '#name': 'name' },
         }),
       ]);
     });
@@ -123,7 +294,7 @@ describe('DynamoDbConnectionRepository', () => {
       await pagesOf(repository());
 
       const filters = queryInputs().map((input) => [input.FilterExpression, input.ExpressionAttributeValues?.[':now']]);
-      expect(filters).toEqual([['expiresAt > :now', 1_900_000_000]]);
+      expect(filters).toEqual([['expiresAt > :now', NOW_SECONDS]]);
     });
 
     it('follows LastEvaluatedKey from page to page until there is none', async () => {
@@ -134,10 +305,17 @@ describe('DynamoDbConnectionRepository', () => {
       expect(queryInputs().map((input) => input.ExclusiveStartKey)).toEqual([undefined, firstKey, secondKey]);
     });
 
-    it('yields the connection ids of each page without their key prefix', async () => {
+    it('yields the members of each page, their ids without the key prefix', async () => {
       threePages();
 
-      expect(await pagesOf(repository())).toEqual([['A', 'B'], ['C'], ['D']]);
+      expect(await pagesOf(repository())).toEqual([
+        [
+          { id: 'A', name: 'Ann' },
+          { id: 'B', name: 'Bob' },
+        ],
+        [{ id: 'C', name: 'Cat' }],
+        [{ id: 'D', name: 'Dan' }],
+      ]);
     });
 
     it('yields an empty page when a page holds no items', async () => {

@@ -1,8 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
+import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import { ChatService } from '../../src/domain/chat-service.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
+import type { ServerFrame } from '../../src/domain/frames.ts';
 import { ConfigError } from '../../src/handlers/config.ts';
 import { createConnectHandler } from '../../src/handlers/connect.ts';
 import type { Dependencies, DependencyProvider } from '../../src/handlers/dependencies.ts';
@@ -15,6 +17,7 @@ import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 
 interface Harness {
   readonly connections: InMemoryConnectionRepository;
+  readonly history: InMemoryMessageHistory;
   readonly messenger: RecordingMessenger;
   readonly logger: RecordingLogger;
   readonly deps: DependencyProvider;
@@ -22,25 +25,29 @@ interface Harness {
 
 interface HarnessOptions {
   readonly chatMode?: Dependencies['chatMode'];
-  readonly connected?: readonly string[];
+  /** Who is connected where; by default A, B and C in the lobby. */
+  readonly rooms?: Record<string, readonly string[]>;
   /** Wraps the in-memory table, to make some of its calls fail. */
   readonly repository?: (table: InMemoryConnectionRepository) => ConnectionRepository;
 }
 
 async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const connections = new InMemoryConnectionRepository({ pageSize: 2 });
+  const history = new InMemoryMessageHistory();
   const messenger = new RecordingMessenger();
   const logger = new RecordingLogger();
-  const plain = new ChatService({ connections, messenger, concurrency: 4 });
-  for (const id of options.connected ?? ['A', 'B', 'C']) await plain.connect(id);
+  const plain = new ChatService({ connections, history, messenger, concurrency: 4 });
+  for (const [room, ids] of Object.entries(options.rooms ?? { lobby: ['A', 'B', 'C'] })) {
+    for (const id of ids) await plain.connect(id, { room, name: `Name ${id}` });
+  }
   const repository = options.repository?.(connections) ?? connections;
   const built: Dependencies = {
-    service: new ChatService({ connections: repository, messenger, concurrency: 4 }),
+    service: new ChatService({ connections: repository, history, messenger, concurrency: 4 }),
     chatMode: options.chatMode ?? 'broadcast',
     limits: { maxFrameBytes: 256, maxTextBytes: 64 },
     logger,
   };
-  return { connections, messenger, logger, deps: () => built };
+  return { connections, history, messenger, logger, deps: () => built };
 }
 
 type EventType = APIGatewayProxyWebsocketEventV2['requestContext']['eventType'];
@@ -75,9 +82,18 @@ function websocketEvent(
   };
 }
 
-const connectEvent = (id: string) => websocketEvent(id, undefined, { eventType: 'CONNECT', routeKey: '$connect' });
+function connectEvent(id: string, query?: Record<string, string>): APIGatewayProxyWebsocketEventV2 {
+  const event = websocketEvent(id, undefined, { eventType: 'CONNECT', routeKey: '$connect' });
+  return query === undefined ? event : { ...event, queryStringParameters: query };
+}
+
 const disconnectEvent = (id: string) =>
   websocketEvent(id, undefined, { eventType: 'DISCONNECT', routeKey: '$disconnect' });
+
+/** A JSON frame sent on the route its action selects. */
+function actionEvent(connectionId: string, frame: { action: string } & Record<string, unknown>): APIGatewayProxyWebsocketEventV2 {
+  return websocketEvent(connectionId, JSON.stringify(frame), { routeKey: frame.action });
+}
 
 const context: Context = {
   callbackWaitsForEmptyEventLoop: false,
@@ -94,13 +110,29 @@ const context: Context = {
   succeed: () => undefined,
 };
 
-async function listed(connections: ConnectionRepository): Promise<string[]> {
+async function listed(connections: ConnectionRepository, room = 'lobby'): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of connections.list()) ids.push(...page);
+  for await (const page of connections.list(room)) ids.push(...page.map((member) => member.id));
   return ids.sort();
 }
 
-const SECRET_DETAIL = 'arn:aws:dynamodb:eu-west-1:123456789012:table/chat-connections is throttled';
+/** A short line per frame, so that a test can assert what one connection received, in order. */
+function summary(frame: ServerFrame): string {
+  switch (frame.type) {
+    case 'welcome':
+      return `welcome ${frame.room} replay=${frame.replay}`;
+    case 'message':
+      return `message ${frame.text}`;
+    case 'presence':
+      return `presence ${frame.event} ${frame.room} ${frame.connectionId}`;
+    case 'error':
+      return `error ${frame.code}`;
+    default:
+      return frame.type;
+  }
+}
+
+const SECRET_DETAIL = 'arn:aws:dynamodb:eu-west-1:123456789012:table/chat-table is throttled';
 
 /** Looks for anything in a client-visible value that only a server error would carry. */
 function leaksDetail(value: unknown): boolean {
@@ -108,7 +140,7 @@ function leaksDetail(value: unknown): boolean {
   return text.includes(SECRET_DETAIL) || /\bat .+:\d+|stack/i.test(text);
 }
 
-// The connect, disconnect and dependency-failure paths log through the JSON console logger, not the injected one;
+// The dependency-failure paths log through the JSON console logger, not the injected one;
 // these tests silence it so that the run stays readable.
 beforeEach(() => {
   jest.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -119,17 +151,77 @@ afterEach(() => {
 });
 
 describe('$connect handler', () => {
-  it('stores the connection and answers 200', async () => {
-    const h = await harness({ connected: [] });
+  it('stores the connection in the lobby and answers 200', async () => {
+    const h = await harness({ rooms: {} });
 
     const response = await createConnectHandler(h.deps)(connectEvent('A'), context);
 
-    expect({ response, stored: await listed(h.connections) }).toEqual({ response: { statusCode: 200 }, stored: ['A'] });
+    expect({ response, stored: await listed(h.connections, 'lobby') }).toEqual({
+      response: { statusCode: 200 },
+      stored: ['A'],
+    });
+  });
+
+  it('stores the room the query string names, lowercased', async () => {
+    const h = await harness({ rooms: {} });
+
+    await createConnectHandler(h.deps)(connectEvent('A', { room: 'Kitchen' }), context);
+
+    expect((await h.connections.get('A'))?.room).toBe('kitchen');
+  });
+
+  it('stores the name the query string gives, trimmed', async () => {
+    const h = await harness({ rooms: {} });
+
+    await createConnectHandler(h.deps)(connectEvent('A', { name: ' Ann Lee ' }), context);
+
+    expect((await h.connections.get('A'))?.name).toBe('Ann Lee');
+  });
+
+  it('gives a connection that names no one a guest name', async () => {
+    const h = await harness({ rooms: {} });
+
+    await createConnectHandler(h.deps)(connectEvent('L0SM9cOFvHcCIhw='), context);
+
+    expect((await h.connections.get('L0SM9cOFvHcCIhw='))?.name).toBe('Guest CIhw');
+  });
+
+  it('sends nothing, since API Gateway cannot deliver to a connection during its $connect', async () => {
+    const h = await harness();
+
+    await createConnectHandler(h.deps)(connectEvent('D', { room: 'lobby' }), context);
+
+    expect(h.messenger.sent).toEqual([]);
+  });
+
+  it.each<{ case: string; query: Record<string, string> }>([
+    { case: 'a room with a space and punctuation', query: { room: 'no spaces!' } },
+    { case: 'a room over 32 characters', query: { room: 'x'.repeat(33) } },
+    { case: 'an empty room', query: { room: '' } },
+    { case: 'a name with a control character', query: { name: 'Ann\u0000' } },
+    { case: 'a name of 40 characters', query: { name: 'x'.repeat(40) } },
+  ])('refuses $case with 400 and stores nothing', async ({ query }) => {
+    const h = await harness({ rooms: {} });
+
+    const response = await createConnectHandler(h.deps)(connectEvent('A', query), context);
+
+    expect({ response, stored: await h.connections.get('A') }).toEqual({
+      response: expect.objectContaining({ statusCode: 400 }),
+      stored: undefined,
+    });
+  });
+
+  it('names the query parameter it refused in the 400 response', async () => {
+    const h = await harness({ rooms: {} });
+
+    const response = await createConnectHandler(h.deps)(connectEvent('A', { room: 'no spaces!' }), context);
+
+    expect(response).toMatchObject({ statusCode: 400, body: expect.stringMatching(/^room: /) });
   });
 
   it('answers 500 instead of throwing when the connection cannot be stored', async () => {
     const h = await harness({
-      connected: [],
+      rooms: {},
       repository: (table) => new FailingConnectionRepository(table).failSave(new Error(SECRET_DETAIL)),
     });
 
@@ -140,7 +232,7 @@ describe('$connect handler', () => {
 
   it('puts no stack trace or error detail in the 500 response', async () => {
     const h = await harness({
-      connected: [],
+      rooms: {},
       repository: (table) => new FailingConnectionRepository(table).failSave(new Error(SECRET_DETAIL)),
     });
 
@@ -171,146 +263,465 @@ describe('$disconnect handler', () => {
       stored: ['A', 'C'],
     });
   });
+
+  it('tells the members left in its room, and no one else, that it left', async () => {
+    const h = await harness({ rooms: { kitchen: ['A', 'B'], lobby: ['L'] } });
+
+    await createDisconnectHandler(h.deps)(disconnectEvent('A'), context);
+
+    expect(h.messenger.sent.map((s) => [s.connectionId, summary(s.frame)])).toEqual([['B', 'presence leave kitchen A']]);
+  });
+
+  it('logs the fan-out report of the leave presence', async () => {
+    const h = await harness({ rooms: { kitchen: ['A', 'B'] } });
+
+    await createDisconnectHandler(h.deps)(disconnectEvent('A'), context);
+
+    expect(h.logger.find('fan-out').map((entry) => entry.fields)).toEqual([
+      expect.objectContaining({ connectionId: 'A', action: 'disconnect', room: 'kitchen', recipients: 1, delivered: 1 }),
+    ]);
+  });
+
+  it('answers 200 and sends nothing for a connection that is not stored', async () => {
+    const h = await harness();
+
+    const response = await createDisconnectHandler(h.deps)(disconnectEvent('ghost'), context);
+
+    expect({ response, sent: h.messenger.sent }).toEqual({ response: { statusCode: 200 }, sent: [] });
+  });
 });
 
 describe('message handler', () => {
-  it('in broadcast mode sends a plain text frame to every connection', async () => {
-    const h = await harness({ chatMode: 'broadcast' });
+  describe('chat messages', () => {
+    it('in broadcast mode sends a plain text frame to every connection of the sender\'s room', async () => {
+      const h = await harness({ chatMode: 'broadcast', rooms: { lobby: ['A', 'B', 'C'], kitchen: ['K'] } });
 
-    const response = await createMessageHandler(h.deps)(websocketEvent('A', 'hello all'), context);
+      const response = await createMessageHandler(h.deps)(websocketEvent('A', 'hello all'), context);
 
-    expect({ response, to: h.messenger.sent.map((s) => s.connectionId).sort() }).toEqual({
-      response: { statusCode: 200 },
-      to: ['A', 'B', 'C'],
+      expect({ response, to: h.messenger.sent.map((s) => s.connectionId).sort() }).toEqual({
+        response: { statusCode: 200 },
+        to: ['A', 'B', 'C'],
+      });
+    });
+
+    it('sends a message frame that names its sender, its sender\'s name and its room', async () => {
+      const h = await harness({ chatMode: 'broadcast' });
+
+      await createMessageHandler(h.deps)(websocketEvent('A', 'hello all'), context);
+
+      expect(h.messenger.framesTo('C')).toEqual([
+        {
+          type: 'message',
+          id: expect.any(String),
+          seq: 1,
+          room: 'lobby',
+          from: 'A',
+          name: 'Name A',
+          text: 'hello all',
+          sentAt: expect.any(String),
+        },
+      ]);
+    });
+
+    it('keeps the message in its room\'s history', async () => {
+      const h = await harness({ chatMode: 'broadcast' });
+
+      await createMessageHandler(h.deps)(websocketEvent('A', 'hello all'), context);
+
+      expect((await h.history.recent('lobby')).map((m) => m.text)).toEqual(['hello all']);
+    });
+
+    it('in echo mode echoes a plain text frame to its sender only', async () => {
+      const h = await harness({ chatMode: 'echo' });
+
+      await createMessageHandler(h.deps)(websocketEvent('A', 'just me'), context);
+
+      expect(h.messenger.sent).toEqual([
+        {
+          connectionId: 'A',
+          frame: { type: 'echo', id: expect.any(String), from: 'A', text: 'just me', sentAt: expect.any(String) },
+        },
+      ]);
+    });
+
+    it('echoes a frame whose action is echo even in broadcast mode', async () => {
+      const h = await harness({ chatMode: 'broadcast' });
+
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'echo', text: 'ping' }), context);
+
+      expect(h.messenger.sent.map((s) => [s.connectionId, s.frame.type])).toEqual([['A', 'echo']]);
+    });
+
+    it('broadcasts a sendmessage frame of the AWS sample client even in echo mode', async () => {
+      const h = await harness({ chatMode: 'echo' });
+
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'sendmessage', data: 'hi all' }), context);
+
+      expect(h.messenger.sent.map((s) => s.connectionId).sort()).toEqual(['A', 'B', 'C']);
+    });
+
+    it('lands the AWS sample client, which connects without a room, in the lobby', async () => {
+      const h = await harness({ rooms: { lobby: ['L'], kitchen: ['K'] } });
+      await createConnectHandler(h.deps)(connectEvent('S'), context);
+
+      await createMessageHandler(h.deps)(actionEvent('S', { action: 'sendmessage', data: 'hello from 2019' }), context);
+
+      expect(h.messenger.sent.map((s) => [s.connectionId, s.frame.type === 'message' ? s.frame.room : s.frame.type]).sort()).toEqual([
+        ['L', 'lobby'],
+        ['S', 'lobby'],
+      ]);
+    });
+
+    it('acknowledges a sendmessage with a clientMsgId to its sender, after its own copy', async () => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(
+        actionEvent('A', { action: 'sendmessage', text: 'did you get it?', clientMsgId: 'c-1' }),
+        context,
+      );
+
+      const [message, ack] = h.messenger.framesTo('A');
+      expect(ack).toEqual({
+        type: 'ack',
+        clientMsgId: 'c-1',
+        id: message?.type === 'message' ? message.id : 'no message came first',
+        seq: 1,
+        recipients: 3,
+        delivered: 3,
+        gone: 0,
+        failed: 0,
+      });
+    });
+
+    it('sends no ack for a message without a clientMsgId', async () => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'sendmessage', text: 'hi' }), context);
+
+      expect(h.messenger.sent.filter((s) => s.frame.type === 'ack')).toEqual([]);
+    });
+
+    it('logs the fan-out report of a message', async () => {
+      const h = await harness({ chatMode: 'broadcast' });
+      h.messenger.on('C', 'gone');
+
+      await createMessageHandler(h.deps)(websocketEvent('A', 'hello all'), context);
+
+      expect(h.logger.find('fan-out').map((entry) => entry.fields)).toEqual([
+        {
+          connectionId: 'A',
+          action: 'broadcast',
+          room: 'lobby',
+          recipients: 3,
+          delivered: 2,
+          gone: 1,
+          removed: 1,
+          failed: 0,
+          failures: [],
+        },
+      ]);
     });
   });
 
-  it('broadcasts a message frame that names its sender', async () => {
-    const h = await harness({ chatMode: 'broadcast' });
+  describe('ping', () => {
+    it('answers a ping with a pong that names the caller, to the caller only', async () => {
+      const h = await harness();
 
-    await createMessageHandler(h.deps)(websocketEvent('A', 'hello all'), context);
+      await createMessageHandler(h.deps)(actionEvent('B', { action: 'ping' }), context);
 
-    expect(h.messenger.framesTo('C')).toEqual([
-      { type: 'message', id: expect.any(String), from: 'A', text: 'hello all', sentAt: expect.any(String) },
-    ]);
+      expect(h.messenger.sent).toEqual([{ connectionId: 'B', frame: { type: 'pong', connectionId: 'B' } }]);
+    });
   });
 
-  it('in echo mode echoes a plain text frame to its sender only', async () => {
-    const h = await harness({ chatMode: 'echo' });
+  describe('hello', () => {
+    it('welcomes the caller and tells its room, the caller included, that it joined', async () => {
+      const h = await harness({ rooms: { kitchen: ['A', 'B'], lobby: ['L'] } });
 
-    await createMessageHandler(h.deps)(websocketEvent('A', 'just me'), context);
+      const response = await createMessageHandler(h.deps)(actionEvent('A', { action: 'hello' }), context);
 
-    expect(h.messenger.sent).toEqual([
-      {
-        connectionId: 'A',
-        frame: { type: 'echo', id: expect.any(String), from: 'A', text: 'just me', sentAt: expect.any(String) },
-      },
-    ]);
+      expect({ response, sent: h.messenger.sent.map((s) => [s.connectionId, summary(s.frame)]) }).toEqual({
+        response: { statusCode: 200 },
+        sent: [
+          ['A', 'welcome kitchen replay=0'],
+          ['A', 'presence join kitchen A'],
+          ['B', 'presence join kitchen A'],
+        ],
+      });
+    });
+
+    it('replays the room\'s history after the id the caller names', async () => {
+      const h = await harness({ rooms: { kitchen: ['A', 'B'] } });
+      const send = createMessageHandler(h.deps);
+      for (const text of ['one', 'two', 'three']) await send(websocketEvent('A', text), context);
+      const [first] = await h.history.recent('kitchen');
+      h.messenger.sent.length = 0;
+
+      await send(actionEvent('B', { action: 'hello', after: first?.id ?? 'missing' }), context);
+
+      expect(h.messenger.framesTo('B').filter((f) => f.type !== 'presence').map(summary)).toEqual([
+        'welcome kitchen replay=2',
+        'message two',
+        'message three',
+      ]);
+    });
   });
 
-  it('echoes a frame whose action is echo even in broadcast mode', async () => {
-    const h = await harness({ chatMode: 'broadcast' });
+  describe('join', () => {
+    it('moves the caller to the room, lowercased, and answers 200', async () => {
+      const h = await harness();
 
-    await createMessageHandler(h.deps)(
-      websocketEvent('A', '{"action":"echo","text":"ping"}', { routeKey: 'echo' }),
-      context,
-    );
+      const response = await createMessageHandler(h.deps)(actionEvent('A', { action: 'join', room: 'Kitchen' }), context);
 
-    expect(h.messenger.sent.map((s) => [s.connectionId, s.frame.type])).toEqual([['A', 'echo']]);
+      expect({ response, room: (await h.connections.get('A'))?.room }).toEqual({
+        response: { statusCode: 200 },
+        room: 'kitchen',
+      });
+    });
+
+    it('welcomes the caller to the new room and tells both rooms', async () => {
+      const h = await harness({ rooms: { lobby: ['A', 'B'], kitchen: ['K'] } });
+
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'join', room: 'kitchen' }), context);
+
+      expect(h.messenger.sent.map((s) => [s.connectionId, summary(s.frame)])).toEqual([
+        ['B', 'presence leave lobby A'],
+        ['A', 'welcome kitchen replay=0'],
+        ['A', 'presence join kitchen A'],
+        ['K', 'presence join kitchen A'],
+      ]);
+    });
+
+    it('answers a join to an invalid room with one invalid_room error frame to the sender only', async () => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'join', room: 'no spaces!' }), context);
+
+      expect(h.messenger.sent).toEqual([
+        { connectionId: 'A', frame: { type: 'error', code: 'invalid_room', message: expect.any(String) } },
+      ]);
+    });
+
+    it('leaves the caller in its room when the room it asks for is invalid', async () => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'join', room: 'no spaces!' }), context);
+
+      expect(await listed(h.connections, 'lobby')).toEqual(['A', 'B', 'C']);
+    });
   });
 
-  it('broadcasts a sendmessage frame of the AWS sample client even in echo mode', async () => {
-    const h = await harness({ chatMode: 'echo' });
+  describe('leave', () => {
+    it('returns the caller to the lobby', async () => {
+      const h = await harness({ rooms: { kitchen: ['A'] } });
 
-    await createMessageHandler(h.deps)(
-      websocketEvent('A', '{"action":"sendmessage","data":"hi all"}', { routeKey: 'sendmessage' }),
-      context,
-    );
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'leave' }), context);
 
-    expect(h.messenger.sent.map((s) => s.connectionId).sort()).toEqual(['A', 'B', 'C']);
+      expect((await h.connections.get('A'))?.room).toBe('lobby');
+    });
   });
 
-  it('answers a ping with a pong that names the caller, to the caller only', async () => {
-    const h = await harness();
+  describe('setname', () => {
+    it('renames the caller and tells its room the new and the previous name', async () => {
+      const h = await harness({ rooms: { kitchen: ['A', 'B'] } });
 
-    await createMessageHandler(h.deps)(websocketEvent('B', '{"action":"ping"}', { routeKey: 'ping' }), context);
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'setname', name: 'Ann' }), context);
 
-    expect(h.messenger.sent).toEqual([{ connectionId: 'B', frame: { type: 'pong', connectionId: 'B' } }]);
+      expect(h.messenger.framesTo('B')).toEqual([
+        {
+          type: 'presence',
+          event: 'rename',
+          room: 'kitchen',
+          connectionId: 'A',
+          name: 'Ann',
+          previousName: 'Name A',
+          at: expect.any(String),
+        },
+      ]);
+    });
+
+    it.each([
+      { case: 'a control character', name: 'Ann\u0007' },
+      { case: 'a right-to-left override', name: 'Ann\u202eeL' },
+      { case: '40 characters', name: 'x'.repeat(40) },
+    ])('answers a name with $case with one invalid_name error frame to the sender only', async ({ name }) => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'setname', name }), context);
+
+      expect(h.messenger.sent).toEqual([
+        { connectionId: 'A', frame: { type: 'error', code: 'invalid_name', message: expect.any(String) } },
+      ]);
+    });
+
+    it('keeps the caller\'s name when the name it asks for is invalid', async () => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'setname', name: 'x'.repeat(40) }), context);
+
+      expect((await h.connections.get('A'))?.name).toBe('Name A');
+    });
   });
 
-  it('logs the broadcast report', async () => {
-    const h = await harness({ chatMode: 'broadcast' });
-    h.messenger.on('C', 'gone');
+  describe('who', () => {
+    it('sends the caller the roster of its room', async () => {
+      const h = await harness({ rooms: { kitchen: ['A', 'B'], lobby: ['L'] } });
 
-    await createMessageHandler(h.deps)(websocketEvent('A', 'hello all'), context);
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'who' }), context);
 
-    const [sent] = h.messenger.framesTo('B');
-    expect(h.logger.find('broadcast').map((entry) => entry.fields)).toEqual([
-      {
-        connectionId: 'A',
-        messageId: sent && 'id' in sent ? sent.id : 'no frame reached B',
-        recipients: 3,
-        delivered: 2,
-        gone: 1,
-        removed: 1,
-        failed: 0,
-        failures: [],
-      },
-    ]);
+      expect(h.messenger.sent).toEqual([
+        {
+          connectionId: 'A',
+          frame: {
+            type: 'roster',
+            room: 'kitchen',
+            members: [
+              { connectionId: 'A', name: 'Name A' },
+              { connectionId: 'B', name: 'Name B' },
+            ],
+          },
+        },
+      ]);
+    });
   });
 
-  const invalidFrames: ReadonlyArray<{ code: ErrorCode; body: string | undefined; isBase64Encoded?: boolean }> = [
-    { code: 'binary_not_supported', body: 'aGVsbG8=', isBase64Encoded: true },
-    { code: 'frame_too_large', body: 'x'.repeat(257) },
-    { code: 'invalid_json', body: '{bad' },
-    { code: 'invalid_frame', body: '{"text":5}' },
-    { code: 'unknown_action', body: '{"action":"shout","text":"hi"}' },
-    { code: 'empty_message', body: '   ' },
-    { code: 'message_too_large', body: 'x'.repeat(65) },
-  ];
+  describe('a connection that is not registered', () => {
+    const actions: ReadonlyArray<{ action: string } & Record<string, unknown>> = [
+      { action: 'sendmessage', text: 'hi' },
+      { action: 'hello' },
+      { action: 'join', room: 'kitchen' },
+      { action: 'leave' },
+      { action: 'setname', name: 'Ann' },
+      { action: 'who' },
+    ];
 
-  it.each(invalidFrames)('answers a $code frame with one error frame to its sender only', async (frame) => {
-    const h = await harness();
+    it.each(actions)('gets an unknown_connection error frame, and no one else anything, for $action', async (frame) => {
+      const h = await harness();
 
-    await createMessageHandler(h.deps)(
-      websocketEvent('A', frame.body, { isBase64Encoded: frame.isBase64Encoded ?? false }),
-      context,
-    );
+      await createMessageHandler(h.deps)(actionEvent('ghost', frame), context);
 
-    expect(h.messenger.sent).toEqual([
-      { connectionId: 'A', frame: { type: 'error', code: frame.code, message: expect.any(String) } },
-    ]);
+      expect(h.messenger.sent).toEqual([
+        { connectionId: 'ghost', frame: { type: 'error', code: 'unknown_connection', message: expect.any(String) } },
+      ]);
+    });
+
+    it.each(actions)('gets 400 for $action', async (frame) => {
+      const h = await harness();
+
+      const response = await createMessageHandler(h.deps)(actionEvent('ghost', frame), context);
+
+      expect(response).toEqual({ statusCode: 400 });
+    });
+
+    it('is logged as a refused frame, not as a failure', async () => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(actionEvent('ghost', { action: 'who' }), context);
+
+      expect(h.logger.entries.map((entry) => [entry.level, entry.message, entry.fields['code']])).toEqual([
+        ['info', 'frame refused', 'unknown_connection'],
+      ]);
+    });
+
+    it('is not registered by its frame', async () => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(actionEvent('ghost', { action: 'join', room: 'kitchen' }), context);
+
+      expect(await h.connections.get('ghost')).toBeUndefined();
+    });
+
+    it('gets the clientMsgId of its refused message back in the error frame', async () => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(
+        actionEvent('ghost', { action: 'sendmessage', text: 'hi', clientMsgId: 'c-9' }),
+        context,
+      );
+
+      expect(h.messenger.framesTo('ghost')).toEqual([
+        { type: 'error', code: 'unknown_connection', message: expect.any(String), clientMsgId: 'c-9' },
+      ]);
+    });
   });
 
-  it.each(invalidFrames)('resolves with 400 on a $code frame', async (frame) => {
-    const h = await harness();
+  describe('refused frames', () => {
+    const invalidFrames: ReadonlyArray<{ code: ErrorCode; body: string | undefined; isBase64Encoded?: boolean }> = [
+      { code: 'binary_not_supported', body: 'aGVsbG8=', isBase64Encoded: true },
+      { code: 'frame_too_large', body: 'x'.repeat(257) },
+      { code: 'invalid_json', body: '{bad' },
+      { code: 'invalid_frame', body: '{"text":5}' },
+      { code: 'unknown_action', body: '{"action":"shout","text":"hi"}' },
+      { code: 'empty_message', body: '   ' },
+      { code: 'message_too_large', body: 'x'.repeat(65) },
+      { code: 'invalid_room', body: '{"action":"join","room":"a.b"}' },
+      { code: 'invalid_name', body: '{"action":"setname","name":""}' },
+    ];
 
-    const response = await createMessageHandler(h.deps)(
-      websocketEvent('A', frame.body, { isBase64Encoded: frame.isBase64Encoded ?? false }),
-      context,
-    );
+    it.each(invalidFrames)('answers a $code frame with one error frame to its sender only', async (frame) => {
+      const h = await harness();
 
-    expect(response).toEqual({ statusCode: 400 });
-  });
+      await createMessageHandler(h.deps)(
+        websocketEvent('A', frame.body, { isBase64Encoded: frame.isBase64Encoded ?? false }),
+        context,
+      );
 
-  it.each(invalidFrames)('leaves the connection table unchanged on a $code frame', async (frame) => {
-    const h = await harness();
+      expect(h.messenger.sent).toEqual([
+        { connectionId: 'A', frame: { type: 'error', code: frame.code, message: expect.any(String) } },
+      ]);
+    });
 
-    await createMessageHandler(h.deps)(
-      websocketEvent('A', frame.body, { isBase64Encoded: frame.isBase64Encoded ?? false }),
-      context,
-    );
+    it.each(invalidFrames)('resolves with 400 on a $code frame', async (frame) => {
+      const h = await harness();
 
-    expect(await listed(h.connections)).toEqual(['A', 'B', 'C']);
-  });
+      const response = await createMessageHandler(h.deps)(
+        websocketEvent('A', frame.body, { isBase64Encoded: frame.isBase64Encoded ?? false }),
+        context,
+      );
 
-  it('removes a sender that its error frame finds gone', async () => {
-    const h = await harness();
-    h.messenger.on('A', 'gone');
+      expect(response).toEqual({ statusCode: 400 });
+    });
 
-    await createMessageHandler(h.deps)(websocketEvent('A', '{bad'), context);
+    it.each(invalidFrames)('leaves the connection table unchanged on a $code frame', async (frame) => {
+      const h = await harness();
 
-    expect(await listed(h.connections)).toEqual(['B', 'C']);
+      await createMessageHandler(h.deps)(
+        websocketEvent('A', frame.body, { isBase64Encoded: frame.isBase64Encoded ?? false }),
+        context,
+      );
+
+      expect(await listed(h.connections)).toEqual(['A', 'B', 'C']);
+    });
+
+    it.each([
+      { code: 'empty_message', frame: { action: 'sendmessage', text: '  ', clientMsgId: 'c-1' } },
+      { code: 'message_too_large', frame: { action: 'sendmessage', text: 'x'.repeat(65), clientMsgId: 'c-1' } },
+      { code: 'unknown_action', frame: { action: 'shout', text: 'hi', clientMsgId: 'c-1' } },
+    ])('names the clientMsgId of a message refused with $code in its error frame', async ({ code, frame }) => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(actionEvent('A', frame), context);
+
+      expect(h.messenger.sent).toEqual([
+        { connectionId: 'A', frame: { type: 'error', code, message: expect.any(String), clientMsgId: 'c-1' } },
+      ]);
+    });
+
+    it('stores nothing in the history for a refused message', async () => {
+      const h = await harness();
+
+      await createMessageHandler(h.deps)(actionEvent('A', { action: 'sendmessage', text: '  ' }), context);
+
+      expect(await h.history.recent('lobby')).toEqual([]);
+    });
+
+    it('removes a sender that its error frame finds gone', async () => {
+      const h = await harness();
+      h.messenger.on('A', 'gone');
+
+      await createMessageHandler(h.deps)(websocketEvent('A', '{bad'), context);
+
+      expect(await listed(h.connections)).toEqual(['B', 'C']);
+    });
   });
 
   describe('on an unexpected failure', () => {

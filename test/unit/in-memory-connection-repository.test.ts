@@ -1,88 +1,238 @@
 import { describe, expect, it } from '@jest/globals';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
-import type { Connection } from '../../src/domain/connection.ts';
+import type { Connection, Member } from '../../src/domain/connection.ts';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const HOUR_MS = 60 * 60 * 1000;
 
-function row(id: string, expiresInMs = HOUR_MS): Connection {
-  return { id, connectedAt: T0, expiresAt: new Date(T0.getTime() + expiresInMs) };
+function row(id: string, room = 'lobby', expiresInMs = HOUR_MS): Connection {
+  return { id, room, name: `Name ${id}`, connectedAt: T0, expiresAt: new Date(T0.getTime() + expiresInMs) };
 }
 
-async function pagesOf(repository: InMemoryConnectionRepository): Promise<string[][]> {
-  const pages: string[][] = [];
-  for await (const page of repository.list()) pages.push([...page]);
+async function pagesOf(repository: InMemoryConnectionRepository, room = 'lobby'): Promise<Member[][]> {
+  const pages: Member[][] = [];
+  for await (const page of repository.list(room)) pages.push([...page]);
   return pages;
 }
 
-async function stored(repository: InMemoryConnectionRepository, ids: readonly string[]): Promise<void> {
-  for (const id of ids) await repository.save(row(id));
+async function idsIn(repository: InMemoryConnectionRepository, room = 'lobby'): Promise<string[]> {
+  return (await pagesOf(repository, room)).flat().map((member) => member.id);
+}
+
+async function stored(repository: InMemoryConnectionRepository, ids: readonly string[], room = 'lobby'): Promise<void> {
+  for (const id of ids) await repository.save(row(id, room));
+}
+
+function repositoryAtT0(pageSize?: number): InMemoryConnectionRepository {
+  return new InMemoryConnectionRepository({ pageSize, now: () => T0 });
 }
 
 describe('InMemoryConnectionRepository', () => {
-  it('yields pages of at most pageSize ids', async () => {
-    const repository = new InMemoryConnectionRepository({ pageSize: 3, now: () => T0 });
-    await stored(repository, ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+  describe('get', () => {
+    it('returns the stored connection', async () => {
+      const repository = repositoryAtT0();
+      await repository.save(row('a', 'kitchen'));
 
-    const pages = await pagesOf(repository);
+      expect(await repository.get('a')).toEqual(row('a', 'kitchen'));
+    });
 
-    expect(pages.map((page) => page.length)).toEqual([3, 3, 1]);
+    it('returns undefined for an id it never stored', async () => {
+      const repository = repositoryAtT0();
+      await stored(repository, ['a']);
+
+      expect(await repository.get('b')).toBeUndefined();
+    });
+
+    it.each([
+      { case: 'expired before now', expiresInMs: -1 },
+      { case: 'expiring now', expiresInMs: 0 },
+    ])('hides a row $case', async ({ expiresInMs }) => {
+      const repository = repositoryAtT0();
+      await repository.save(row('a', 'lobby', expiresInMs));
+
+      expect(await repository.get('a')).toBeUndefined();
+    });
   });
 
-  it('lists every stored id exactly once', async () => {
-    const ids = Array.from({ length: 23 }, (_, i) => `conn-${String(i).padStart(2, '0')}`);
-    const repository = new InMemoryConnectionRepository({ pageSize: 4, now: () => T0 });
-    await stored(repository, [...ids].reverse());
+  describe('update', () => {
+    it('moves a connection to another room and returns it before and after', async () => {
+      const repository = repositoryAtT0();
+      await repository.save(row('a', 'lobby'));
 
-    const listed = (await pagesOf(repository)).flat();
+      const change = await repository.update('a', { room: 'kitchen' });
 
-    expect(listed.sort()).toEqual(ids);
+      expect(change).toEqual({ before: row('a', 'lobby'), after: row('a', 'kitchen') });
+    });
+
+    it('renames a connection and keeps its room', async () => {
+      const repository = repositoryAtT0();
+      await repository.save(row('a', 'kitchen'));
+
+      await repository.update('a', { name: 'Ann' });
+
+      expect(await repository.get('a')).toEqual({ ...row('a', 'kitchen'), name: 'Ann' });
+    });
+
+    it('changes room and name in one step', async () => {
+      const repository = repositoryAtT0();
+      await repository.save(row('a'));
+
+      await repository.update('a', { room: 'kitchen', name: 'Ann' });
+
+      expect(await repository.get('a')).toMatchObject({ room: 'kitchen', name: 'Ann' });
+    });
+
+    it('leaves a field it was not given a value for unchanged', async () => {
+      const repository = repositoryAtT0();
+      await repository.save(row('a', 'kitchen'));
+
+      await repository.update('a', { room: undefined, name: 'Ann' });
+
+      expect((await repository.get('a'))?.room).toBe('kitchen');
+    });
+
+    it('returns undefined and stores nothing for an id it never stored', async () => {
+      const repository = repositoryAtT0();
+
+      const change = await repository.update('ghost', { room: 'kitchen' });
+
+      expect({ change, listed: await idsIn(repository, 'kitchen') }).toEqual({ change: undefined, listed: [] });
+    });
+
+    it('returns undefined for an expired row and does not revive it', async () => {
+      const repository = repositoryAtT0();
+      await repository.save(row('a', 'lobby', -1));
+
+      const change = await repository.update('a', { room: 'kitchen' });
+
+      expect({ change, listed: await idsIn(repository, 'kitchen') }).toEqual({ change: undefined, listed: [] });
+    });
+
+    it('moves the connection out of its old room\'s listing', async () => {
+      const repository = repositoryAtT0();
+      await stored(repository, ['a', 'b']);
+
+      await repository.update('a', { room: 'kitchen' });
+
+      expect({ lobby: await idsIn(repository, 'lobby'), kitchen: await idsIn(repository, 'kitchen') }).toEqual({
+        lobby: ['b'],
+        kitchen: ['a'],
+      });
+    });
   });
 
-  it('lists a connection saved twice once', async () => {
-    const repository = new InMemoryConnectionRepository({ now: () => T0 });
-    await stored(repository, ['a', 'a']);
+  describe('remove', () => {
+    it('returns the connection it removed', async () => {
+      const repository = repositoryAtT0();
+      await repository.save(row('a', 'kitchen'));
 
-    expect((await pagesOf(repository)).flat()).toEqual(['a']);
+      expect(await repository.remove('a')).toEqual(row('a', 'kitchen'));
+    });
+
+    it('forgets the connection', async () => {
+      const repository = repositoryAtT0();
+      await stored(repository, ['a', 'b']);
+
+      await repository.remove('a');
+
+      expect({ got: await repository.get('a'), listed: await idsIn(repository) }).toEqual({ got: undefined, listed: ['b'] });
+    });
+
+    it('accepts the removal of an id it never stored and returns undefined', async () => {
+      const repository = repositoryAtT0();
+      await stored(repository, ['a']);
+
+      await expect(repository.remove('never-stored')).resolves.toBeUndefined();
+      expect(await idsIn(repository)).toEqual(['a']);
+    });
   });
 
-  it('leaves out rows whose expiry is not after now', async () => {
-    const repository = new InMemoryConnectionRepository({ now: () => T0 });
-    await repository.save(row('live'));
-    await repository.save(row('expired', -1));
-    await repository.save(row('expiring-now', 0));
+  describe('list', () => {
+    it('yields pages of at most pageSize members', async () => {
+      const repository = repositoryAtT0(3);
+      await stored(repository, ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
 
-    expect((await pagesOf(repository)).flat()).toEqual(['live']);
-  });
+      const pages = await pagesOf(repository);
 
-  it('lists nothing once a connection is removed', async () => {
-    const repository = new InMemoryConnectionRepository({ now: () => T0 });
-    await stored(repository, ['a', 'b']);
+      expect(pages.map((page) => page.length)).toEqual([3, 3, 1]);
+    });
 
-    await repository.remove('a');
+    it('lists every member of the room exactly once', async () => {
+      const ids = Array.from({ length: 23 }, (_, i) => `conn-${String(i).padStart(2, '0')}`);
+      const repository = repositoryAtT0(4);
+      await stored(repository, [...ids].reverse());
 
-    expect((await pagesOf(repository)).flat()).toEqual(['b']);
-  });
+      expect((await idsIn(repository)).sort()).toEqual(ids);
+    });
 
-  it('accepts the removal of an id it never stored', async () => {
-    const repository = new InMemoryConnectionRepository({ now: () => T0 });
-    await stored(repository, ['a']);
+    it('lists only the members of the room it is asked for', async () => {
+      const repository = repositoryAtT0(2);
+      await stored(repository, ['a', 'b', 'c'], 'kitchen');
+      await stored(repository, ['d', 'e'], 'garden');
+      await stored(repository, ['f'], 'lobby');
 
-    await expect(repository.remove('never-stored')).resolves.toBeUndefined();
-    expect((await pagesOf(repository)).flat()).toEqual(['a']);
-  });
+      expect(await idsIn(repository, 'kitchen')).toEqual(['a', 'b', 'c']);
+    });
 
-  it('skips a row removed while an earlier page was being processed', async () => {
-    const repository = new InMemoryConnectionRepository({ pageSize: 2, now: () => T0 });
-    await stored(repository, ['a', 'b', 'c', 'd']);
-    const listed: string[] = [];
+    it('lists each member with its name', async () => {
+      const repository = repositoryAtT0();
+      await repository.save({ ...row('a', 'kitchen'), name: 'Ann' });
+      await repository.save({ ...row('b', 'kitchen'), name: 'Bob' });
 
-    for await (const page of repository.list()) {
-      listed.push(...page);
-      if (page.includes('a')) await repository.remove('d');
-    }
+      expect((await pagesOf(repository, 'kitchen')).flat()).toEqual([
+        { id: 'a', name: 'Ann' },
+        { id: 'b', name: 'Bob' },
+      ]);
+    });
 
-    expect(listed).toEqual(['a', 'b', 'c']);
+    it('lists nothing for a room nobody is in', async () => {
+      const repository = repositoryAtT0();
+      await stored(repository, ['a']);
+
+      expect(await idsIn(repository, 'empty')).toEqual([]);
+    });
+
+    it('lists a connection saved twice once', async () => {
+      const repository = repositoryAtT0();
+      await stored(repository, ['a', 'a']);
+
+      expect(await idsIn(repository)).toEqual(['a']);
+    });
+
+    it('leaves out rows whose expiry is not after now', async () => {
+      const repository = repositoryAtT0();
+      await repository.save(row('live'));
+      await repository.save(row('expired', 'lobby', -1));
+      await repository.save(row('expiring-now', 'lobby', 0));
+
+      expect(await idsIn(repository)).toEqual(['live']);
+    });
+
+    it('skips a row removed while an earlier page was being processed', async () => {
+      const repository = repositoryAtT0(2);
+      await stored(repository, ['a', 'b', 'c', 'd']);
+      const listed: string[] = [];
+
+      for await (const page of repository.list('lobby')) {
+        listed.push(...page.map((member) => member.id));
+        if (page.some((member) => member.id === 'a')) await repository.remove('d');
+      }
+
+      expect(listed).toEqual(['a', 'b', 'c']);
+    });
+
+    it('skips a row moved to another room while an earlier page was being processed', async () => {
+      const repository = repositoryAtT0(2);
+      await stored(repository, ['a', 'b', 'c', 'd']);
+      const listed: string[] = [];
+
+      for await (const page of repository.list('lobby')) {
+        listed.push(...page.map((member) => member.id));
+        if (page.some((member) => member.id === 'a')) await repository.update('d', { room: 'kitchen' });
+      }
+
+      expect(listed).toEqual(['a', 'b', 'c']);
+    });
   });
 
   it.each([0, -1, 1.5])('refuses a pageSize of %p', (pageSize) => {

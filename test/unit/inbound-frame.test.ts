@@ -7,11 +7,13 @@ import {
 } from '../../src/handlers/inbound-frame.ts';
 
 const limits: FrameLimits = { maxFrameBytes: 100, maxTextBytes: 20 };
+/** Room enough for long names and ids, with the same text limit. */
+const roomy: FrameLimits = { maxFrameBytes: 1000, maxTextBytes: 20 };
 
 /** The refusal that parsing the frame throws; fails the test when the frame is accepted. */
-function refusalOf(body: string | undefined, isBase64Encoded = false): InvalidFrameError {
+function refusalOf(body: string | undefined, isBase64Encoded = false, frameLimits = limits): InvalidFrameError {
   try {
-    parseInboundFrame(body, isBase64Encoded, limits);
+    parseInboundFrame(body, isBase64Encoded, frameLimits);
   } catch (error) {
     if (error instanceof InvalidFrameError) return error;
     throw error;
@@ -30,6 +32,8 @@ const refusals: ReadonlyArray<{ case: string; body: string | undefined; base64?:
   { case: 'a blank plain text', body: '   ', code: 'empty_message' },
   { case: 'an empty JSON text', body: '{"text":""}', code: 'empty_message' },
   { case: 'a text over maxTextBytes', body: '{"text":"😀😀😀😀😀😀"}', code: 'message_too_large' },
+  { case: 'a join to an invalid room', body: '{"action":"join","room":"no spaces!"}', code: 'invalid_room' },
+  { case: 'a setname with an invalid name', body: '{"action":"setname","name":""}', code: 'invalid_name' },
 ];
 
 describe('parseInboundFrame', () => {
@@ -85,6 +89,187 @@ describe('parseInboundFrame', () => {
 
     it('parses a JSON object preceded by whitespace', () => {
       expect(parseInboundFrame('  {"text":"hi"}', false, limits)).toStrictEqual({ action: undefined, text: 'hi' });
+    });
+
+    it('reads the clientMsgId of a sendmessage', () => {
+      expect(parseInboundFrame('{"action":"sendmessage","text":"hi","clientMsgId":"c-1"}', false, limits)).toStrictEqual({
+        action: 'sendmessage',
+        text: 'hi',
+        clientMsgId: 'c-1',
+      });
+    });
+
+    it('reads the clientMsgId of a frame without action', () => {
+      expect(parseInboundFrame('{"text":"hi","clientMsgId":"c-1"}', false, limits)).toStrictEqual({
+        action: undefined,
+        text: 'hi',
+        clientMsgId: 'c-1',
+      });
+    });
+  });
+
+  describe('room, name and presence actions', () => {
+    it('reads a hello action', () => {
+      expect(parseInboundFrame('{"action":"hello"}', false, limits)).toStrictEqual({ action: 'hello' });
+    });
+
+    it('reads the id a hello has seen messages up to', () => {
+      expect(parseInboundFrame('{"action":"hello","after":"msg-9"}', false, limits)).toStrictEqual({
+        action: 'hello',
+        after: 'msg-9',
+      });
+    });
+
+    it('reads a join action with its room, lowercased', () => {
+      expect(parseInboundFrame('{"action":"join","room":"Kitchen"}', false, limits)).toStrictEqual({
+        action: 'join',
+        room: 'kitchen',
+      });
+    });
+
+    it('reads the id a join has seen messages up to', () => {
+      expect(parseInboundFrame('{"action":"join","room":"kitchen","after":"msg-9"}', false, limits)).toStrictEqual({
+        action: 'join',
+        room: 'kitchen',
+        after: 'msg-9',
+      });
+    });
+
+    it.each(['leave', 'who'])('reads a %s action, which needs nothing else', (action) => {
+      expect(parseInboundFrame(`{"action":"${action}"}`, false, limits)).toStrictEqual({ action });
+    });
+
+    it('reads a setname action with its name, trimmed', () => {
+      expect(parseInboundFrame('{"action":"setname","name":"  Ann Lee  "}', false, limits)).toStrictEqual({
+        action: 'setname',
+        name: 'Ann Lee',
+      });
+    });
+
+    it.each([
+      { case: 'an empty after', body: '{"action":"hello","after":""}' },
+      { case: 'an after over 64 characters', body: `{"action":"hello","after":"${'x'.repeat(65)}"}` },
+      { case: 'an after that is not a string', body: '{"action":"join","room":"kitchen","after":5}' },
+    ])('refuses $case with invalid_frame', ({ body }) => {
+      expect(refusalOf(body).code).toBe('invalid_frame');
+    });
+  });
+
+  describe('room names', () => {
+    const roomIn = (room: unknown) => parseInboundFrame(JSON.stringify({ action: 'join', room }), false, roomy);
+
+    it.each(['a', 'lobby', 'Team-7_b', 'x'.repeat(32), '0'])('accepts %p', (room) => {
+      expect(roomIn(room)).toMatchObject({ room: room.toLowerCase() });
+    });
+
+    it.each([
+      { case: 'an empty room', room: '' },
+      { case: 'a room over 32 characters', room: 'x'.repeat(33) },
+      { case: 'a room with a space', room: 'no spaces!' },
+      { case: 'a room with a dot', room: 'a.b' },
+      { case: 'a room with a slash', room: '../etc' },
+      { case: 'a room with a letter outside ASCII', room: 'café' },
+      { case: 'a room with a trailing newline', room: 'lobby\n' },
+      { case: 'a room that is not a string', room: 7 },
+      { case: 'a missing room', room: undefined },
+    ])('refuses $case with invalid_room', ({ room }) => {
+      expect(refusalOf(JSON.stringify({ action: 'join', room }), false, roomy).code).toBe('invalid_room');
+    });
+  });
+
+  describe('display names', () => {
+    const nameIn = (name: unknown) => parseInboundFrame(JSON.stringify({ action: 'setname', name }), false, roomy);
+
+    it.each(['A', 'Zoë', 'Ann Lee', 'x'.repeat(32), '😀'.repeat(32), 'محمد', '李小龙'])('accepts %p', (name) => {
+      expect(nameIn(name)).toStrictEqual({ action: 'setname', name });
+    });
+
+    it('counts a name\'s length in characters, not UTF-16 units', () => {
+      const name = '😀'.repeat(32);
+
+      expect({ units: name.length, parsed: nameIn(name) }).toEqual({ units: 64, parsed: { action: 'setname', name } });
+    });
+
+    it('trims the spaces around a name', () => {
+      expect(nameIn('\t  Ann  \n')).toStrictEqual({ action: 'setname', name: 'Ann' });
+    });
+
+    it('refuses a name of 40 characters with invalid_name', () => {
+      expect(refusalOf(JSON.stringify({ action: 'setname', name: 'x'.repeat(40) }), false, roomy).code).toBe('invalid_name');
+    });
+
+    it.each([
+      { case: 'an empty name', name: '' },
+      { case: 'a name of spaces only', name: '    ' },
+      { case: 'a name of 33 characters', name: 'x'.repeat(33) },
+      { case: 'a name of 33 emoji', name: '😀'.repeat(33) },
+      { case: 'a name that is not a string', name: 42 },
+      { case: 'a missing name', name: undefined },
+    ])('refuses $case with invalid_name', ({ name }) => {
+      expect(refusalOf(JSON.stringify({ action: 'setname', name }), false, roomy).code).toBe('invalid_name');
+    });
+
+    it.each([
+      ['NUL', '\u0000'],
+      ['a tab', '\t'],
+      ['a line feed', '\n'],
+      ['an escape', '\u001b'],
+      ['DEL', '\u007f'],
+      ['NEL', '\u0085'],
+      ['a C1 control', '\u009b'],
+    ])('refuses a name with %s inside it', (_label, control) => {
+      expect(refusalOf(JSON.stringify({ action: 'setname', name: `Ann${control}Lee` }), false, roomy).code).toBe('invalid_name');
+    });
+
+    it.each([
+      ['U+200E LEFT-TO-RIGHT MARK', '\u200e'],
+      ['U+200F RIGHT-TO-LEFT MARK', '\u200f'],
+      ['U+202A LEFT-TO-RIGHT EMBEDDING', '\u202a'],
+      ['U+202B RIGHT-TO-LEFT EMBEDDING', '\u202b'],
+      ['U+202C POP DIRECTIONAL FORMATTING', '\u202c'],
+      ['U+202D LEFT-TO-RIGHT OVERRIDE', '\u202d'],
+      ['U+202E RIGHT-TO-LEFT OVERRIDE', '\u202e'],
+      ['U+2066 LEFT-TO-RIGHT ISOLATE', '\u2066'],
+      ['U+2067 RIGHT-TO-LEFT ISOLATE', '\u2067'],
+      ['U+2068 FIRST STRONG ISOLATE', '\u2068'],
+      ['U+2069 POP DIRECTIONAL ISOLATE', '\u2069'],
+    ])('refuses a name with %s', (_label, control) => {
+      expect(refusalOf(JSON.stringify({ action: 'setname', name: `Ann${control}Lee` }), false, roomy).code).toBe('invalid_name');
+    });
+  });
+
+  describe('clientMsgId', () => {
+    const withId = (clientMsgId: unknown) => JSON.stringify({ action: 'sendmessage', text: 'hi', clientMsgId });
+
+    it.each(['!', 'c-1', 'x'.repeat(64), '~'.repeat(64), 'a1b2-C3D4_e5:f6/g7'])('accepts %p', (clientMsgId) => {
+      expect(parseInboundFrame(withId(clientMsgId), false, roomy)).toMatchObject({ clientMsgId });
+    });
+
+    it.each([
+      { case: 'an empty clientMsgId', clientMsgId: '' },
+      { case: 'a clientMsgId over 64 characters', clientMsgId: 'x'.repeat(65) },
+      { case: 'a clientMsgId with a space', clientMsgId: 'c 1' },
+      { case: 'a clientMsgId with a letter outside ASCII', clientMsgId: 'café' },
+      { case: 'a clientMsgId with a control character', clientMsgId: 'c\u00071' },
+      { case: 'a clientMsgId that is not a string', clientMsgId: 7 },
+    ])('refuses $case with invalid_frame', ({ clientMsgId }) => {
+      expect(refusalOf(withId(clientMsgId), false, roomy).code).toBe('invalid_frame');
+    });
+
+    it.each([
+      { code: 'empty_message', body: '{"action":"sendmessage","text":"  ","clientMsgId":"c-1"}' },
+      { code: 'message_too_large', body: `{"action":"sendmessage","text":"${'x'.repeat(21)}","clientMsgId":"c-1"}` },
+      { code: 'invalid_frame', body: '{"action":"sendmessage","text":5,"clientMsgId":"c-1"}' },
+      { code: 'invalid_frame', body: '{"action":5,"text":"hi","clientMsgId":"c-1"}' },
+      { code: 'unknown_action', body: '{"action":"shout","text":"hi","clientMsgId":"c-1"}' },
+    ])('names the clientMsgId of a message refused with $code', ({ code, body }) => {
+      const refusal = refusalOf(body, false, roomy);
+
+      expect({ code: refusal.code, clientMsgId: refusal.clientMsgId }).toEqual({ code, clientMsgId: 'c-1' });
+    });
+
+    it('names no clientMsgId when the one the frame carries is itself invalid', () => {
+      expect(refusalOf('{"action":"sendmessage","text":"  ","clientMsgId":"c 1"}', false, roomy).clientMsgId).toBeUndefined();
     });
   });
 

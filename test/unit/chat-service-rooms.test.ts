@@ -1,0 +1,437 @@
+import { describe, expect, it } from '@jest/globals';
+import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
+import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
+import { CONNECTION_LIFETIME_MS, ChatService, MAX_ROSTER } from '../../src/domain/chat-service.ts';
+import { UnknownConnectionError } from '../../src/domain/errors.ts';
+import type { ServerFrame } from '../../src/domain/frames.ts';
+import { RecordingMessenger } from '../fakes/recording-messenger.ts';
+
+const T0 = new Date('2030-01-01T00:00:00.000Z');
+const AT = T0.toISOString();
+
+interface Chat {
+  readonly connections: InMemoryConnectionRepository;
+  readonly history: InMemoryMessageHistory;
+  readonly messenger: RecordingMessenger;
+  readonly service: ChatService;
+}
+
+/** A chat whose members are seated in rooms (`{ kitchen: ['A', 'B'] }`), each named "Name <id>". */
+async function chatWith(rooms: Record<string, readonly string[]>, pageSize = 1000): Promise<Chat> {
+  const connections = new InMemoryConnectionRepository({ pageSize, now: () => T0 });
+  const history = new InMemoryMessageHistory();
+  const messenger = new RecordingMessenger();
+  let next = 0;
+  const service = new ChatService({
+    connections,
+    history,
+    messenger,
+    concurrency: 4,
+    now: () => T0,
+    newId: () => `msg-${++next}`,
+  });
+  for (const [room, ids] of Object.entries(rooms)) {
+    for (const id of ids) {
+      await connections.save({
+        id,
+        room,
+        name: `Name ${id}`,
+        connectedAt: T0,
+        expiresAt: new Date(T0.getTime() + CONNECTION_LIFETIME_MS),
+      });
+    }
+  }
+  return { connections, history, messenger, service };
+}
+
+async function roomOf(chat: Chat, connectionId: string): Promise<string | undefined> {
+  return (await chat.connections.get(connectionId))?.room;
+}
+
+/** A short line per frame, so that a test can assert the order of what one connection received. */
+function summary(frame: ServerFrame): string {
+  switch (frame.type) {
+    case 'welcome':
+      return `welcome ${frame.room} replay=${frame.replay}`;
+    case 'message':
+      return `message ${frame.text}`;
+    case 'presence':
+      return `presence ${frame.event} ${frame.room} ${frame.connectionId}`;
+    default:
+      return frame.type;
+  }
+}
+
+function recipientsOf(chat: Chat, type: ServerFrame['type']): string[] {
+  return chat.messenger.sent
+    .filter((s) => s.frame.type === type)
+    .map((s) => s.connectionId)
+    .sort();
+}
+
+describe('ChatService rooms', () => {
+  describe('post', () => {
+    it('reaches only the members of the sender\'s room', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B'], garden: ['C', 'D'], lobby: ['E'] });
+
+      await chat.service.post('A', 'dinner is ready');
+
+      expect(recipientsOf(chat, 'message')).toEqual(['A', 'B']);
+    });
+
+    it('keeps two rooms from hearing each other', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B'], garden: ['C', 'D'] });
+
+      await chat.service.post('A', 'in the kitchen');
+      await chat.service.post('C', 'in the garden');
+
+      const heard = (id: string) => chat.messenger.framesTo(id).map(summary);
+      expect({ B: heard('B'), D: heard('D') }).toEqual({
+        B: ['message in the kitchen'],
+        D: ['message in the garden'],
+      });
+    });
+
+    it('carries the sender\'s name as it was when the message was sent', async () => {
+      const chat = await chatWith({ lobby: ['A', 'B'] });
+
+      await chat.service.post('A', 'before');
+      await chat.service.rename('A', 'Ann');
+      await chat.service.post('A', 'after');
+
+      expect((await chat.history.recent('lobby')).map((m) => [m.text, m.name])).toEqual([
+        ['before', 'Name A'],
+        ['after', 'Ann'],
+      ]);
+    });
+  });
+
+  describe('hello', () => {
+    it('welcomes the caller with its connection id, room and name', async () => {
+      const chat = await chatWith({ kitchen: ['A'] });
+
+      await chat.service.hello('A');
+
+      expect(chat.messenger.framesTo('A')[0]).toEqual({
+        type: 'welcome',
+        connectionId: 'A',
+        room: 'kitchen',
+        name: 'Name A',
+        replay: 0,
+      });
+    });
+
+    it('tells every member of the caller\'s room, the caller included, that it joined', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B', 'C'] });
+
+      await chat.service.hello('A');
+
+      const join = { type: 'presence', event: 'join', room: 'kitchen', connectionId: 'A', name: 'Name A', at: AT };
+      expect(chat.messenger.sent.filter((s) => s.frame.type === 'presence')).toEqual([
+        { connectionId: 'A', frame: join },
+        { connectionId: 'B', frame: join },
+        { connectionId: 'C', frame: join },
+      ]);
+    });
+
+    it('tells no other room that the caller joined', async () => {
+      const chat = await chatWith({ kitchen: ['A'], garden: ['G'] });
+
+      await chat.service.hello('A');
+
+      expect(chat.messenger.framesTo('G')).toEqual([]);
+    });
+
+    it('sends the caller its welcome before its own join presence', async () => {
+      const chat = await chatWith({ kitchen: ['A'] });
+
+      await chat.service.hello('A');
+
+      expect(chat.messenger.framesTo('A').map(summary)).toEqual(['welcome kitchen replay=0', 'presence join kitchen A']);
+    });
+
+    it('returns the report of the join presence fan-out', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B'] });
+
+      const report = await chat.service.hello('A');
+
+      expect(report).toMatchObject({ room: 'kitchen', recipients: 2, delivered: 2 });
+    });
+
+    it('rejects with UnknownConnectionError and sends nothing when the caller is not stored', async () => {
+      const chat = await chatWith({ lobby: ['A'] });
+
+      await expect(chat.service.hello('ghost')).rejects.toBeInstanceOf(UnknownConnectionError);
+      expect(chat.messenger.sent).toEqual([]);
+    });
+  });
+
+  describe('join', () => {
+    it('moves the caller to the room it names', async () => {
+      const chat = await chatWith({ lobby: ['A'] });
+
+      await chat.service.join('A', 'kitchen');
+
+      expect(await roomOf(chat, 'A')).toBe('kitchen');
+    });
+
+    it('tells the members left in the old room that the caller left', async () => {
+      const chat = await chatWith({ lobby: ['A', 'B'], kitchen: ['K'] });
+
+      await chat.service.join('A', 'kitchen');
+
+      expect(chat.messenger.framesTo('B')).toEqual([
+        { type: 'presence', event: 'leave', room: 'lobby', connectionId: 'A', name: 'Name A', at: AT },
+      ]);
+    });
+
+    it('tells every member of the new room, the caller included, that it joined', async () => {
+      const chat = await chatWith({ lobby: ['A', 'B'], kitchen: ['K'] });
+
+      await chat.service.join('A', 'kitchen');
+
+      expect(chat.messenger.sent.filter((s) => s.frame.type === 'presence').map((s) => [s.connectionId, summary(s.frame)])).toEqual([
+        ['B', 'presence leave lobby A'],
+        ['A', 'presence join kitchen A'],
+        ['K', 'presence join kitchen A'],
+      ]);
+    });
+
+    it('sends the caller a welcome to the new room, then that room\'s history, then its join presence', async () => {
+      const chat = await chatWith({ lobby: ['A'], kitchen: ['K'] });
+      await chat.service.post('K', 'soup');
+      await chat.service.post('K', 'bread');
+      chat.messenger.sent.length = 0;
+
+      await chat.service.join('A', 'kitchen');
+
+      expect(chat.messenger.framesTo('A').map(summary)).toEqual([
+        'welcome kitchen replay=2',
+        'message soup',
+        'message bread',
+        'presence join kitchen A',
+      ]);
+    });
+
+    it('replays only the new room\'s messages after the id the caller names', async () => {
+      const chat = await chatWith({ lobby: ['A'], kitchen: ['K'] });
+      for (const text of ['soup', 'bread', 'cheese']) await chat.service.post('K', text);
+      chat.messenger.sent.length = 0;
+
+      await chat.service.join('A', 'kitchen', 'msg-1');
+
+      expect(chat.messenger.framesTo('A').filter((f) => f.type !== 'presence').map(summary)).toEqual([
+        'welcome kitchen replay=2',
+        'message bread',
+        'message cheese',
+      ]);
+    });
+
+    it('lets the caller hear the new room and no longer the old one', async () => {
+      const chat = await chatWith({ lobby: ['A', 'B'], kitchen: ['K'] });
+      await chat.service.join('A', 'kitchen');
+      chat.messenger.sent.length = 0;
+
+      await chat.service.post('B', 'lobby talk');
+      await chat.service.post('K', 'kitchen talk');
+
+      expect(chat.messenger.framesTo('A').map(summary)).toEqual(['message kitchen talk']);
+    });
+
+    it('tells the new room nothing when the caller is found gone during its welcome', async () => {
+      const chat = await chatWith({ kitchen: ['A'], garden: ['B'] });
+      chat.messenger.on('A', 'gone');
+
+      await chat.service.join('A', 'garden');
+
+      expect(chat.messenger.framesTo('B').filter((f) => f.type === 'presence' && f.event === 'join')).toEqual([]);
+    });
+
+    it('sends no presence when the caller joins the room it is already in', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B'] });
+
+      await chat.service.join('A', 'kitchen');
+
+      expect(recipientsOf(chat, 'presence')).toEqual([]);
+    });
+
+    it('still welcomes a caller that joins the room it is already in', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B'] });
+
+      const report = await chat.service.join('A', 'kitchen');
+
+      expect({ report, toA: chat.messenger.framesTo('A').map(summary) }).toEqual({
+        report: undefined,
+        toA: ['welcome kitchen replay=0'],
+      });
+    });
+
+    it('returns the report of the join presence fan-out in the new room', async () => {
+      const chat = await chatWith({ lobby: ['A', 'B', 'C'], kitchen: ['K'] });
+
+      const report = await chat.service.join('A', 'kitchen');
+
+      expect(report).toMatchObject({ room: 'kitchen', recipients: 2, delivered: 2 });
+    });
+
+    it('rejects with UnknownConnectionError, stores nothing and sends nothing when the caller is not stored', async () => {
+      const chat = await chatWith({ kitchen: ['K'] });
+
+      await expect(chat.service.join('ghost', 'kitchen')).rejects.toBeInstanceOf(UnknownConnectionError);
+      expect({ stored: await chat.connections.get('ghost'), sent: chat.messenger.sent }).toEqual({
+        stored: undefined,
+        sent: [],
+      });
+    });
+  });
+
+  describe('leave', () => {
+    it('returns the caller to the lobby', async () => {
+      const chat = await chatWith({ kitchen: ['A'] });
+
+      await chat.service.leave('A');
+
+      expect(await roomOf(chat, 'A')).toBe('lobby');
+    });
+
+    it('tells the old room the caller left and the lobby that it joined', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'K'], lobby: ['L'] });
+
+      await chat.service.leave('A');
+
+      expect(chat.messenger.sent.filter((s) => s.frame.type === 'presence').map((s) => [s.connectionId, summary(s.frame)])).toEqual([
+        ['K', 'presence leave kitchen A'],
+        ['A', 'presence join lobby A'],
+        ['L', 'presence join lobby A'],
+      ]);
+    });
+
+    it('rejects with UnknownConnectionError when the caller is not stored', async () => {
+      const chat = await chatWith({ kitchen: ['K'] });
+
+      await expect(chat.service.leave('ghost')).rejects.toBeInstanceOf(UnknownConnectionError);
+    });
+  });
+
+  describe('rename', () => {
+    it('stores the new name', async () => {
+      const chat = await chatWith({ kitchen: ['A'] });
+
+      await chat.service.rename('A', 'Ann');
+
+      expect((await chat.connections.get('A'))?.name).toBe('Ann');
+    });
+
+    it('tells every member of the caller\'s room, the caller included, the new and the previous name', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B'] });
+
+      await chat.service.rename('A', 'Ann');
+
+      const rename = {
+        type: 'presence',
+        event: 'rename',
+        room: 'kitchen',
+        connectionId: 'A',
+        name: 'Ann',
+        previousName: 'Name A',
+        at: AT,
+      };
+      expect(chat.messenger.sent).toEqual([
+        { connectionId: 'A', frame: rename },
+        { connectionId: 'B', frame: rename },
+      ]);
+    });
+
+    it('tells no other room', async () => {
+      const chat = await chatWith({ kitchen: ['A'], garden: ['G'] });
+
+      await chat.service.rename('A', 'Ann');
+
+      expect(chat.messenger.framesTo('G')).toEqual([]);
+    });
+
+    it('keeps the caller in its room', async () => {
+      const chat = await chatWith({ kitchen: ['A'] });
+
+      await chat.service.rename('A', 'Ann');
+
+      expect(await roomOf(chat, 'A')).toBe('kitchen');
+    });
+
+    it('sends nothing when the name does not change', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B'] });
+
+      const report = await chat.service.rename('A', 'Name A');
+
+      expect({ report, sent: chat.messenger.sent }).toEqual({ report: undefined, sent: [] });
+    });
+
+    it('rejects with UnknownConnectionError and stores nothing when the caller is not stored', async () => {
+      const chat = await chatWith({ kitchen: ['A'] });
+
+      await expect(chat.service.rename('ghost', 'Ann')).rejects.toBeInstanceOf(UnknownConnectionError);
+      expect(await chat.connections.get('ghost')).toBeUndefined();
+    });
+  });
+
+  describe('who', () => {
+    it('sends the caller the roster of its room with every member\'s id and name', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B', 'C'] });
+      await chat.service.rename('B', 'Bea');
+      chat.messenger.sent.length = 0;
+
+      await chat.service.who('A');
+
+      expect(chat.messenger.sent).toEqual([
+        {
+          connectionId: 'A',
+          frame: {
+            type: 'roster',
+            room: 'kitchen',
+            members: [
+              { connectionId: 'A', name: 'Name A' },
+              { connectionId: 'B', name: 'Bea' },
+              { connectionId: 'C', name: 'Name C' },
+            ],
+          },
+        },
+      ]);
+    });
+
+    it('lists only the members of the caller\'s room', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B'], garden: ['C'], lobby: ['D'] });
+
+      await chat.service.who('A');
+
+      const [roster] = chat.messenger.framesTo('A');
+      expect(roster?.type === 'roster' ? roster.members.map((m) => m.connectionId) : roster).toEqual(['A', 'B']);
+    });
+
+    it('lists every member across the repository\'s pages', async () => {
+      const ids = Array.from({ length: 23 }, (_, i) => `conn-${String(i).padStart(2, '0')}`);
+      const chat = await chatWith({ kitchen: ids }, 4);
+
+      await chat.service.who('conn-00');
+
+      const [roster] = chat.messenger.framesTo('conn-00');
+      expect(roster?.type === 'roster' ? roster.members.map((m) => m.connectionId) : roster).toEqual(ids);
+    });
+
+    it(`names at most ${MAX_ROSTER} members`, async () => {
+      const ids = Array.from({ length: MAX_ROSTER + 5 }, (_, i) => `conn-${String(i).padStart(4, '0')}`);
+      const chat = await chatWith({ kitchen: ids }, 7);
+
+      await chat.service.who('conn-0000');
+
+      const [roster] = chat.messenger.framesTo('conn-0000');
+      expect(roster?.type === 'roster' ? roster.members.length : roster).toBe(MAX_ROSTER);
+    });
+
+    it('rejects with UnknownConnectionError and sends nothing when the caller is not stored', async () => {
+      const chat = await chatWith({ kitchen: ['A'] });
+
+      await expect(chat.service.who('ghost')).rejects.toBeInstanceOf(UnknownConnectionError);
+      expect(chat.messenger.sent).toEqual([]);
+    });
+  });
+});
