@@ -5,7 +5,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ChatService } from '../src/domain/chat-service.ts';
 import { DEFAULT_ROOM } from '../src/domain/connection.ts';
-import { MemoryHistory, PagedMemoryConnections } from './memory-ports.ts';
+import { InMemoryConnectionRepository } from '../src/adapters/in-memory-connection-repository.ts';
+import { InMemoryMessageHistory } from '../src/adapters/in-memory-message-history.ts';
 import { type Fate, type LatencyModel, type RateLimit, SimulatedMessenger } from './simulated-messenger.ts';
 import { seededRandom } from './stats.ts';
 
@@ -62,7 +63,7 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
   }
   const fateNames: readonly Fate[] = ['healthy', 'gone', 'throttled'];
   const sends = new Uint8Array(params.n);
-  const connections = new PagedMemoryConnections(params.pageSize);
+  const connections = new InMemoryConnectionRepository({ pageSize: params.pageSize });
   const connectedAt = new Date();
   const expiresAt = new Date(connectedAt.getTime() + 3_600_000);
   for (let i = 0; i < params.n; i += 1) await connections.save({ id: idOf(i), room: DEFAULT_ROOM, name: `Guest ${i}`, connectedAt, expiresAt });
@@ -76,7 +77,7 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
       sends[index] = (sends[index] ?? 0) + 1;
     },
   });
-  const service = new ChatService({ connections, history: new MemoryHistory(), messenger, concurrency: params.concurrency });
+  const service = new ChatService({ connections, history: new InMemoryMessageHistory(), messenger, concurrency: params.concurrency });
 
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();

@@ -282,7 +282,7 @@ if (dynamodb !== undefined) {
 
 Through the real \`DynamoDbConnectionRepository\`, with a client middleware that adds \`ReturnConsumedCapacity: 'TOTAL'\`
 to each request and sums \`ConsumedCapacity\` from each response. Ideal = ⌈rows × item bytes / 4 KB⌉ × 0.5 RCU
-(one eventually consistent read of the whole partition); "keys-only" counts only \`pk\` and \`sk\`. Item bytes follow
+(one eventually consistent read of the whole partition); "keys-only" counts only the table and index keys (\`pk\`, \`sk\`, \`gsi1pk\`, \`gsi1sk\`). Item bytes follow
 DynamoDB's rules (attribute names + values; numbers ≈ 1 byte per 2 significant digits + 1). A Query is charged for
 the items it reads, before \`FilterExpression\` and \`ProjectionExpression\`. Connection ids are 16 characters, as API
 Gateway's are.${dynamodb.skipped.length > 0 ? `\n\nSkipped: ${dynamodb.skipped.join('; ')}` : ''}

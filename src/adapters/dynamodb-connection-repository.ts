@@ -1,5 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -12,8 +14,18 @@ import type { ConnectionRepository } from '../domain/connection-repository.ts';
 
 const CONNECTION_PREFIX = 'conn#';
 const ROOM_PREFIX = 'room#';
-/** The sparse index that lists a room's connections; only connection items carry its key. */
+/** The sparse, keys-only index that lists a room's connections; only connection items carry its keys. */
 export const ROOM_INDEX = 'byRoom';
+/** BatchGetItem reads at most 100 keys per call. */
+const BATCH_GET_LIMIT = 100;
+
+/**
+ * The index's sort key: the expiry (zero-padded epoch seconds) before the id, so that a key condition skips
+ * expired rows without reading them, and a room listing reads nothing but keys.
+ */
+function roomSortKey(expiresAtSeconds: number, connectionId: string): string {
+  return `${String(expiresAtSeconds).padStart(10, '0')}#${connectionId}`;
+}
 
 export interface DynamoDbConnectionRepositoryOptions {
   readonly tableName: string;
@@ -40,8 +52,8 @@ function toConnection(item: Item | undefined): Connection | undefined {
 
 /**
  * Stores each connection as one item keyed by its id, with its room as the key of a sparse index: joining
- * a room is one atomic update, and listing a room is a paginated Query on that index (never a Scan) that
- * reads only the id and name. An epoch-seconds expiry feeds the table's TTL and filters every read.
+ * a room is one atomic update, and listing a room is a paginated Query on that keys-only index (never a
+ * Scan). An epoch-seconds expiry feeds the table's TTL and bounds every read.
  */
 export class DynamoDbConnectionRepository implements ConnectionRepository {
   readonly #client: DynamoDBDocumentClient;
@@ -57,6 +69,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   }
 
   async save(connection: Connection): Promise<void> {
+    const expiresAt = Math.ceil(connection.expiresAt.getTime() / 1000);
     await this.#client.send(
       new PutCommand({
         TableName: this.#tableName,
@@ -64,10 +77,11 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           pk: CONNECTION_PREFIX + connection.id,
           sk: 'connection',
           gsi1pk: ROOM_PREFIX + connection.room,
+          gsi1sk: roomSortKey(expiresAt, connection.id),
           room: connection.room,
           name: connection.name,
           connectedAt: connection.connectedAt.getTime(),
-          expiresAt: Math.ceil(connection.expiresAt.getTime() / 1000),
+          expiresAt,
         },
       }),
     );
@@ -131,31 +145,66 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     return toConnection(Attributes);
   }
 
-  async *list(room: string): AsyncIterable<readonly Member[]> {
+  async *list(room: string): AsyncIterable<readonly string[]> {
+    for await (const page of this.#roomPages(room, this.#pageSize)) yield page;
+  }
+
+  async members(room: string, limit: number): Promise<readonly Member[]> {
+    const ids: string[] = [];
+    for await (const page of this.#roomPages(room, Math.min(limit, this.#pageSize ?? limit))) {
+      ids.push(...page.slice(0, limit - ids.length));
+      if (ids.length >= limit) break;
+    }
+    const names = new Map<string, string>();
+    for (let start = 0; start < ids.length; start += BATCH_GET_LIMIT) {
+      let keys: Record<string, unknown>[] | undefined = ids.slice(start, start + BATCH_GET_LIMIT).map((id) => this.#key(id));
+      // BatchGetItem may return some keys unprocessed under load; ask again for exactly those.
+      for (let attempt = 0; keys !== undefined && keys.length > 0 && attempt < 5; attempt += 1) {
+        const result: BatchGetCommandOutput = await this.#client.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.#tableName]: { Keys: keys, ProjectionExpression: 'pk, #name', ExpressionAttributeNames: { '#name': 'name' } },
+            },
+          }),
+        );
+        for (const item of result.Responses?.[this.#tableName] ?? []) {
+          const { pk, name } = item;
+          if (typeof pk === 'string' && typeof name === 'string') names.set(pk.slice(CONNECTION_PREFIX.length), name);
+        }
+        keys = result.UnprocessedKeys?.[this.#tableName]?.Keys;
+      }
+    }
+    // A member that left between the listing and the names is left out.
+    return ids.flatMap((id) => {
+      const name = names.get(id);
+      return name === undefined ? [] : [{ id, name }];
+    });
+  }
+
+  async *#roomPages(room: string, pageSize: number | undefined): AsyncIterable<string[]> {
     let exclusiveStartKey: Record<string, unknown> | undefined;
     do {
-      // TTL deletion lags (up to 48 h on AWS), so expired rows are filtered here rather than trusted gone.
+      // Expired rows sort before :from, so the key condition skips them unread; TTL deletion lags up to 48 h.
       const page = await this.#client.send(
         new QueryCommand({
           TableName: this.#tableName,
           IndexName: ROOM_INDEX,
-          KeyConditionExpression: 'gsi1pk = :room',
-          FilterExpression: 'expiresAt > :now',
-          ProjectionExpression: 'pk, #name',
-          ExpressionAttributeNames: { '#name': 'name' },
-          ExpressionAttributeValues: { ':room': ROOM_PREFIX + room, ':now': this.#nowSeconds() },
+          KeyConditionExpression: 'gsi1pk = :room AND gsi1sk >= :from',
+          ProjectionExpression: 'pk',
+          ExpressionAttributeValues: {
+            ':room': ROOM_PREFIX + room,
+            ':from': String(this.#nowSeconds() + 1).padStart(10, '0'),
+          },
           ExclusiveStartKey: exclusiveStartKey,
-          Limit: this.#pageSize,
+          Limit: pageSize,
         }),
       );
-      const members: Member[] = [];
+      const ids: string[] = [];
       for (const item of page.Items ?? []) {
-        const { pk, name } = item;
-        if (typeof pk === 'string' && pk.startsWith(CONNECTION_PREFIX)) {
-          members.push({ id: pk.slice(CONNECTION_PREFIX.length), name: typeof name === 'string' ? name : '' });
-        }
+        const { pk } = item;
+        if (typeof pk === 'string' && pk.startsWith(CONNECTION_PREFIX)) ids.push(pk.slice(CONNECTION_PREFIX.length));
       }
-      yield members;
+      yield ids;
       exclusiveStartKey = page.LastEvaluatedKey;
     } while (exclusiveStartKey !== undefined);
   }

@@ -44,18 +44,24 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
     return row;
   }
 
-  async *list(room: string): AsyncIterable<readonly Member[]> {
+  async *list(room: string): AsyncIterable<readonly string[]> {
     // Like a DynamoDB cursor: ids are read in key order from where the last page stopped,
     // so rows removed or moved meanwhile are skipped and no id is listed twice.
     const ids = [...this.#rows.values()].filter((row) => row.room === room).map((row) => row.id).sort();
     for (let start = 0; start < ids.length; start += this.#pageSize) {
-      const page: Member[] = [];
-      for (const id of ids.slice(start, start + this.#pageSize)) {
+      yield ids.slice(start, start + this.#pageSize).filter((id) => {
         const row = this.#rows.get(id);
-        if (row !== undefined && row.room === room && this.#live(row)) page.push({ id, name: row.name });
-      }
-      yield page;
+        return row !== undefined && row.room === room && this.#live(row);
+      });
     }
+  }
+
+  async members(room: string, limit: number): Promise<readonly Member[]> {
+    return [...this.#rows.values()]
+      .filter((row) => row.room === room && this.#live(row))
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .slice(0, limit)
+      .map((row) => ({ id: row.id, name: row.name }));
   }
 
   #live(row: Connection): boolean {

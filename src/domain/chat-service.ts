@@ -141,11 +141,10 @@ export class ChatService {
   /** Sends the caller its room's roster. */
   async who(connectionId: string): Promise<DeliveryOutcome> {
     const connection = await this.#require(connectionId);
-    const members: Array<{ connectionId: string; name: string }> = [];
-    for await (const page of this.#connections.list(connection.room)) {
-      for (const member of page) if (members.length < MAX_ROSTER) members.push({ connectionId: member.id, name: member.name });
-      if (members.length >= MAX_ROSTER) break;
-    }
+    const members = (await this.#connections.members(connection.room, MAX_ROSTER)).map(({ id, name }) => ({
+      connectionId: id,
+      name,
+    }));
     return this.#sendOrForget(connectionId, { type: 'roster', room: connection.room, members });
   }
 
@@ -270,7 +269,7 @@ export class ChatService {
       if (failures.length < MAX_REPORTED_FAILURES) failures.push(failure);
     };
 
-    await runBounded(this.#connections.list(room), this.#concurrency, async ({ id: recipientId }) => {
+    await runBounded(this.#connections.list(room), this.#concurrency, async (recipientId) => {
       recipients += 1;
       let outcome;
       try {

@@ -10,8 +10,10 @@ export interface ConnectionRepository {
   /** Forgets a connection and returns what was stored; removing an id that is not stored is not an error. */
   remove(connectionId: string): Promise<Connection | undefined>;
   /**
-   * Yields every connection of a room that has not expired, one page at a time, until all are listed.
-   * Pages may be empty; a connection appears in at most one page.
+   * Yields the ids of every connection of a room that has not expired, one page at a time, until all are
+   * listed. Pages may be empty; an id appears in at most one page. This is the fan-out's hot path: ids only.
    */
-  list(room: string): AsyncIterable<readonly Member[]>;
+  list(room: string): AsyncIterable<readonly string[]>;
+  /** Up to `limit` unexpired members of a room with their names, for a roster. */
+  members(room: string, limit: number): Promise<readonly Member[]>;
 }

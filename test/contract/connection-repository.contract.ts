@@ -23,7 +23,7 @@ function connection(id: string, room = 'lobby', options: { name?: string; expire
 
 async function listAll(repository: ConnectionRepository, room = 'lobby'): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of repository.list(room)) ids.push(...page.map((member) => member.id));
+  for await (const page of repository.list(room)) ids.push(...page);
   return ids.sort();
 }
 
@@ -38,13 +38,40 @@ export function connectionRepositoryContract(adapter: string, create: Repository
   const clock = () => T0;
 
   describe(`ConnectionRepository contract: ${adapter}`, () => {
-    it('lists a saved connection in its room with its name', async () => {
+    it('lists a saved connection in its room', async () => {
       const repository = await create({ now: clock });
       await repository.save(connection('alpha', 'lobby', { name: 'Alice' }));
+      expect(await listAll(repository, 'lobby')).toEqual(['alpha']);
+    });
 
-      const pages = [];
-      for await (const page of repository.list('lobby')) pages.push(...page);
-      expect(pages).toEqual([{ id: 'alpha', name: 'Alice' }]);
+    it('names the members of a room, up to the limit asked for', async () => {
+      const repository = await create({ now: clock });
+      await saveAll(repository, [
+        connection('a', 'red', { name: 'Ann' }),
+        connection('b', 'red', { name: 'Bob' }),
+        connection('c', 'red', { name: 'Cy' }),
+        connection('d', 'blue', { name: 'Dee' }),
+      ]);
+
+      const all = await repository.members('red', 10);
+      const two = await repository.members('red', 2);
+
+      expect([...all].sort((x, y) => x.id.localeCompare(y.id))).toEqual([
+        { id: 'a', name: 'Ann' },
+        { id: 'b', name: 'Bob' },
+        { id: 'c', name: 'Cy' },
+      ]);
+      expect(two).toHaveLength(2);
+    });
+
+    it('names 250 members across several reads', async () => {
+      const repository = await create({ now: clock, pageSize: 60 });
+      await saveAll(repository, Array.from({ length: 250 }, (_, i) => connection(`m${String(i).padStart(3, '0')}`, 'crowd', { name: `Member ${i}` })));
+
+      const members = await repository.members('crowd', 1000);
+
+      expect(members).toHaveLength(250);
+      expect(new Set(members.map((m) => m.name)).size).toBe(250);
     });
 
     it('lists nothing for a room nobody is in', async () => {
@@ -98,9 +125,7 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       const change = await repository.update('alpha', { name: 'Alicia' });
 
       expect(change?.after.name).toBe('Alicia');
-      const members = [];
-      for await (const page of repository.list('red')) members.push(...page);
-      expect(members).toEqual([{ id: 'alpha', name: 'Alicia' }]);
+      expect(await repository.members('red', 10)).toEqual([{ id: 'alpha', name: 'Alicia' }]);
     });
 
     it('updates nothing and creates nothing for an id that is not stored', async () => {
@@ -132,6 +157,7 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       await repository.save(connection('live'));
       await repository.save(connection('stale', 'lobby', { expiresAt: new Date(T0.getTime() - 1000) }));
       expect(await listAll(repository)).toEqual(['live']);
+      expect((await repository.members('lobby', 10)).map((m) => m.id)).toEqual(['live']);
       expect(await repository.get('stale')).toBeUndefined();
       expect(await repository.update('stale', { name: 'zombie' })).toBeUndefined();
     });
@@ -149,7 +175,7 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       await saveAll(repository, [...ids.map((id) => connection(id, 'big')), connection('elsewhere', 'small')]);
 
       const pages: (readonly string[])[] = [];
-      for await (const page of repository.list('big')) pages.push(page.map((member) => member.id));
+      for await (const page of repository.list('big')) pages.push(page);
 
       const listed = pages.flat();
       expect(pages.length).toBeGreaterThanOrEqual(100);

@@ -50,7 +50,11 @@ export class FailingConnectionRepository implements ConnectionRepository {
     return this.#inner.remove(connectionId);
   }
 
-  async *list(room: string): AsyncIterable<readonly Member[]> {
+  members(room: string, limit: number): Promise<readonly Member[]> {
+    return this.#inner.members(room, limit);
+  }
+
+  async *list(room: string): AsyncIterable<readonly string[]> {
     const failure = this.#listFailure;
     let yielded = 0;
     if (failure && failure.afterPages === 0) throw failure.error;

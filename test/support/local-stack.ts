@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { localDynamoDbClient, type LocalStack, projectRoot, startLocalStack } from '../../scripts/local-stack.ts';
 
 /** The stack `npm start` runs, on free ports, with a bundle folder of its own, plus a view into its table. */
@@ -50,20 +51,14 @@ export async function startTestStack(handlerEnv: Record<string, string> = {}): P
       return ids.sort();
     },
     async insertConnectionRow(connectionId, room = 'lobby', expiresAtSeconds = Math.floor(Date.now() / 1000) + 3600) {
-      await documents.send(
-        new PutCommand({
-          TableName: stack.tableName,
-          Item: {
-            pk: `conn#${connectionId}`,
-            sk: 'connection',
-            gsi1pk: `room#${room}`,
-            room,
-            name: 'Ghost',
-            connectedAt: Date.now(),
-            expiresAt: expiresAtSeconds,
-          },
-        }),
-      );
+      // Written by the real adapter, so the row has exactly the shape the handlers write.
+      await new DynamoDbConnectionRepository(documents, { tableName: stack.tableName }).save({
+        id: connectionId,
+        room,
+        name: 'Ghost',
+        connectedAt: new Date(),
+        expiresAt: new Date(expiresAtSeconds * 1000),
+      });
     },
     async stop() {
       documents.destroy();

@@ -32,7 +32,7 @@ async function repositoryWith(ids: readonly string[], pageSize = 1000, room = 'l
 
 async function listed(connections: ConnectionRepository, room = 'lobby'): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of connections.list(room)) ids.push(...page.map((member) => member.id));
+  for await (const page of connections.list(room)) ids.push(...page);
   return ids.sort();
 }
 

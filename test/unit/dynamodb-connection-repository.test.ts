@@ -1,6 +1,7 @@
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -11,7 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
-import type { Connection, Member } from '../../src/domain/connection.ts';
+import type { Connection } from '../../src/domain/connection.ts';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
@@ -28,6 +29,7 @@ const itemOfA = {
   pk: 'conn#A',
   sk: 'connection',
   gsi1pk: 'room#kitchen',
+  gsi1sk: '1900008100#A',
   room: 'kitchen',
   name: 'Ann',
   connectedAt: 1_900_000_000_123,
@@ -42,8 +44,8 @@ const connectionA: Connection = {
   expiresAt: new Date(1_900_008_100_000),
 };
 
-async function pagesOf(connections: DynamoDbConnectionRepository, room = 'kitchen'): Promise<Member[][]> {
-  const pages: Member[][] = [];
+async function pagesOf(connections: DynamoDbConnectionRepository, room = 'kitchen'): Promise<string[][]> {
+  const pages: string[][] = [];
   for await (const page of connections.list(room)) pages.push([...page]);
   return pages;
 }
@@ -63,14 +65,11 @@ function threePages(): void {
   dynamo
     .on(QueryCommand)
     .resolvesOnce({
-      Items: [
-        { pk: 'conn#A', name: 'Ann' },
-        { pk: 'conn#B', name: 'Bob' },
-      ],
+      Items: [{ pk: 'conn#A' }, { pk: 'conn#B' }],
       LastEvaluatedKey: firstKey,
     })
-    .resolvesOnce({ Items: [{ pk: 'conn#C', name: 'Cat' }], LastEvaluatedKey: secondKey })
-    .resolvesOnce({ Items: [{ pk: 'conn#D', name: 'Dan' }] });
+    .resolvesOnce({ Items: [{ pk: 'conn#C' }], LastEvaluatedKey: secondKey })
+    .resolvesOnce({ Items: [{ pk: 'conn#D' }] });
 }
 
 function conditionFailed(): ConditionalCheckFailedException {
@@ -266,35 +265,37 @@ describe('DynamoDbConnectionRepository', () => {
         scans: dynamo.commandCalls(ScanCommand).length,
       }).toEqual({
         queries: [
-          ['byRoom', 'gsi1pk = :room', 'room#kitchen'],
-          ['byRoom', 'gsi1pk = :room', 'room#kitchen'],
-          ['byRoom', 'gsi1pk = :room', 'room#kitchen'],
+          ['byRoom', 'gsi1pk = :room AND gsi1sk >= :from', 'room#kitchen'],
+          ['byRoom', 'gsi1pk = :room AND gsi1sk >= :from', 'room#kitchen'],
+          ['byRoom', 'gsi1pk = :room AND gsi1sk >= :from', 'room#kitchen'],
         ],
         scans: 0,
       });
     });
 
-    it('reads only the id and name of each connection', async () => {
+    it('reads only the key of each connection', async () => {
       dynamo.on(QueryCommand).resolves({ Items: [] });
 
       await pagesOf(repository());
 
-      expect(queryInputs()).toEqual([
-        expect.objectContaining({
-          TableName: 'chat-table',
-          ProjectionExpression: 'pk, #name',
-          ExpressionAttributeNames: { '#name': 'name' },
-        }),
-      ]);
+      expect(queryInputs()).toEqual([expect.objectContaining({ TableName: 'chat-table', ProjectionExpression: 'pk' })]);
     });
 
-    it('filters out items whose expiry in epoch seconds is not after now', async () => {
+    it('skips items whose expiry is not after now with the key condition, so they are never read', async () => {
       dynamo.on(QueryCommand).resolves({ Items: [] });
 
       await pagesOf(repository());
 
-      const filters = queryInputs().map((input) => [input.FilterExpression, input.ExpressionAttributeValues?.[':now']]);
-      expect(filters).toEqual([['expiresAt > :now', NOW_SECONDS]]);
+      const conditions = queryInputs().map((input) => [input.FilterExpression, input.ExpressionAttributeValues?.[':from']]);
+      expect(conditions).toEqual([[undefined, String(NOW_SECONDS + 1)]]);
+    });
+
+    it('sorts an expiry that has fewer digits before one that has more, by zero-padding it', async () => {
+      dynamo.on(PutCommand).resolves({});
+
+      await repository().save({ ...connectionA, expiresAt: new Date(999_000) });
+
+      expect(dynamo.commandCalls(PutCommand)[0]?.args[0].input.Item?.['gsi1sk']).toBe('0000000999#A');
     });
 
     it('follows LastEvaluatedKey from page to page until there is none', async () => {
@@ -305,17 +306,10 @@ describe('DynamoDbConnectionRepository', () => {
       expect(queryInputs().map((input) => input.ExclusiveStartKey)).toEqual([undefined, firstKey, secondKey]);
     });
 
-    it('yields the members of each page, their ids without the key prefix', async () => {
+    it('yields the ids of each page without the key prefix', async () => {
       threePages();
 
-      expect(await pagesOf(repository())).toEqual([
-        [
-          { id: 'A', name: 'Ann' },
-          { id: 'B', name: 'Bob' },
-        ],
-        [{ id: 'C', name: 'Cat' }],
-        [{ id: 'D', name: 'Dan' }],
-      ]);
+      expect(await pagesOf(repository())).toEqual([['A', 'B'], ['C'], ['D']]);
     });
 
     it('yields an empty page when a page holds no items', async () => {
@@ -338,6 +332,59 @@ describe('DynamoDbConnectionRepository', () => {
       await pagesOf(repository());
 
       expect(queryInputs().map((input) => input.Limit)).toEqual([undefined]);
+    });
+  });
+
+  describe('members', () => {
+    it('lists the room on the index, then reads the names of those ids in one batch', async () => {
+      threePages();
+      dynamo.on(BatchGetCommand).resolves({
+        Responses: { 'chat-table': [{ pk: 'conn#A', name: 'Ann' }, { pk: 'conn#B', name: 'Bob' }, { pk: 'conn#C', name: 'Cat' }, { pk: 'conn#D', name: 'Dan' }] },
+      });
+
+      const members = await repository().members('kitchen', 10);
+
+      expect(members).toEqual([
+        { id: 'A', name: 'Ann' },
+        { id: 'B', name: 'Bob' },
+        { id: 'C', name: 'Cat' },
+        { id: 'D', name: 'Dan' },
+      ]);
+      expect(dynamo.commandCalls(BatchGetCommand).map((call) => call.args[0].input.RequestItems?.['chat-table']?.Keys)).toEqual([
+        ['A', 'B', 'C', 'D'].map((id) => ({ pk: `conn#${id}`, sk: 'connection' })),
+      ]);
+    });
+
+    it('stops listing once it has as many ids as the limit', async () => {
+      threePages();
+      dynamo.on(BatchGetCommand).resolves({ Responses: { 'chat-table': [{ pk: 'conn#A', name: 'Ann' }] } });
+
+      const members = await repository().members('kitchen', 1);
+
+      expect({ queries: queryInputs().length, members }).toEqual({ queries: 1, members: [{ id: 'A', name: 'Ann' }] });
+    });
+
+    it('asks again for the keys a batch left unprocessed', async () => {
+      dynamo.on(QueryCommand).resolves({ Items: [{ pk: 'conn#A' }, { pk: 'conn#B' }] });
+      dynamo
+        .on(BatchGetCommand)
+        .resolvesOnce({
+          Responses: { 'chat-table': [{ pk: 'conn#A', name: 'Ann' }] },
+          UnprocessedKeys: { 'chat-table': { Keys: [{ pk: 'conn#B', sk: 'connection' }] } },
+        })
+        .resolvesOnce({ Responses: { 'chat-table': [{ pk: 'conn#B', name: 'Bob' }] } });
+
+      expect(await repository().members('kitchen', 10)).toEqual([
+        { id: 'A', name: 'Ann' },
+        { id: 'B', name: 'Bob' },
+      ]);
+    });
+
+    it('leaves out a member whose item was gone by the time its name was read', async () => {
+      dynamo.on(QueryCommand).resolves({ Items: [{ pk: 'conn#A' }, { pk: 'conn#B' }] });
+      dynamo.on(BatchGetCommand).resolves({ Responses: { 'chat-table': [{ pk: 'conn#B', name: 'Bob' }] } });
+
+      expect(await repository().members('kitchen', 10)).toEqual([{ id: 'B', name: 'Bob' }]);
     });
   });
 });

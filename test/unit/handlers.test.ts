@@ -112,7 +112,7 @@ const context: Context = {
 
 async function listed(connections: ConnectionRepository, room = 'lobby'): Promise<string[]> {
   const ids: string[] = [];
-  for await (const page of connections.list(room)) ids.push(...page.map((member) => member.id));
+  for await (const page of connections.list(room)) ids.push(...page);
   return ids.sort();
 }
 

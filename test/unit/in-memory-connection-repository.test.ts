@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
-import type { Connection, Member } from '../../src/domain/connection.ts';
+import type { Connection } from '../../src/domain/connection.ts';
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const HOUR_MS = 60 * 60 * 1000;
@@ -9,14 +9,14 @@ function row(id: string, room = 'lobby', expiresInMs = HOUR_MS): Connection {
   return { id, room, name: `Name ${id}`, connectedAt: T0, expiresAt: new Date(T0.getTime() + expiresInMs) };
 }
 
-async function pagesOf(repository: InMemoryConnectionRepository, room = 'lobby'): Promise<Member[][]> {
-  const pages: Member[][] = [];
+async function pagesOf(repository: InMemoryConnectionRepository, room = 'lobby'): Promise<string[][]> {
+  const pages: string[][] = [];
   for await (const page of repository.list(room)) pages.push([...page]);
   return pages;
 }
 
 async function idsIn(repository: InMemoryConnectionRepository, room = 'lobby'): Promise<string[]> {
-  return (await pagesOf(repository, room)).flat().map((member) => member.id);
+  return (await pagesOf(repository, room)).flat();
 }
 
 async function stored(repository: InMemoryConnectionRepository, ids: readonly string[], room = 'lobby'): Promise<void> {
@@ -174,14 +174,18 @@ describe('InMemoryConnectionRepository', () => {
       expect(await idsIn(repository, 'kitchen')).toEqual(['a', 'b', 'c']);
     });
 
-    it('lists each member with its name', async () => {
+    it('names each member of the room for a roster, up to the limit', async () => {
       const repository = repositoryAtT0();
       await repository.save({ ...row('a', 'kitchen'), name: 'Ann' });
       await repository.save({ ...row('b', 'kitchen'), name: 'Bob' });
+      await repository.save({ ...row('c', 'garden'), name: 'Cy' });
 
-      expect((await pagesOf(repository, 'kitchen')).flat()).toEqual([
-        { id: 'a', name: 'Ann' },
-        { id: 'b', name: 'Bob' },
+      expect([await repository.members('kitchen', 10), await repository.members('kitchen', 1)]).toEqual([
+        [
+          { id: 'a', name: 'Ann' },
+          { id: 'b', name: 'Bob' },
+        ],
+        [{ id: 'a', name: 'Ann' }],
       ]);
     });
 
@@ -214,8 +218,8 @@ describe('InMemoryConnectionRepository', () => {
       const listed: string[] = [];
 
       for await (const page of repository.list('lobby')) {
-        listed.push(...page.map((member) => member.id));
-        if (page.some((member) => member.id === 'a')) await repository.remove('d');
+        listed.push(...page);
+        if (page.includes('a')) await repository.remove('d');
       }
 
       expect(listed).toEqual(['a', 'b', 'c']);
@@ -227,8 +231,8 @@ describe('InMemoryConnectionRepository', () => {
       const listed: string[] = [];
 
       for await (const page of repository.list('lobby')) {
-        listed.push(...page.map((member) => member.id));
-        if (page.some((member) => member.id === 'a')) await repository.update('d', { room: 'kitchen' });
+        listed.push(...page);
+        if (page.includes('a')) await repository.update('d', { room: 'kitchen' });
       }
 
       expect(listed).toEqual(['a', 'b', 'c']);
