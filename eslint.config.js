@@ -24,7 +24,7 @@ export default tseslint.config(
           patterns: [
             { group: ['@aws-sdk/*', '@smithy/*'], message: 'the domain must not depend on the AWS SDK' },
             { group: ['@middy/*'], message: 'the domain must not depend on Middy' },
-            { group: ['zod', 'zod/*'], message: 'validation belongs to the handlers' },
+            { group: ['zod', 'zod/*', '**/handlers/zod*'], message: 'validation belongs to the handlers' },
             { group: ['aws-lambda'], message: 'Lambda event types belong to the handlers' },
             { group: ['**/adapters/*', '**/adapters'], message: 'the domain must not import adapters' },
             { group: ['**/handlers/*', '**/handlers'], message: 'the domain must not import handlers' },

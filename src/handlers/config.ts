@@ -1,18 +1,20 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.ts';
 
 // An empty variable means "not set", as it does in a shell.
-const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value);
+const unsetIfEmpty = (value: unknown): unknown => (value === '' ? undefined : value);
+
 const positiveInt = (fallback: number, max: number) =>
-  z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(max).default(fallback));
+  z.pipe(z.transform(unsetIfEmpty), z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(1), z.lte(max))), fallback));
 
 const DEFAULT_MAX_FRAME_BYTES = 16_384;
 const DEFAULT_MAX_TEXT_BYTES = 4_096;
 
-const configSchema = z
-  .object({
-    CHAT_TABLE: z.string().min(3, 'the DynamoDB table that stores connections and history'),
+const configSchema = z.pipe(
+  z.object({
+    CHAT_TABLE: z.string().check(z.minLength(3, 'the DynamoDB table that stores connections and history')),
     WEBSOCKET_MANAGEMENT_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an http(s) URL of the @connections API' }),
-    CHAT_MODE: z.preprocess(unsetIfEmpty, z.enum(['broadcast', 'echo']).default('broadcast')),
+    CHAT_MODE: z.pipe(z.transform(unsetIfEmpty), z._default(z.enum(['broadcast', 'echo']), 'broadcast')),
     BROADCAST_CONCURRENCY: positiveInt(50, 1000),
     SEND_TIMEOUT_MS: positiveInt(3000, 28_000),
     SEND_MAX_ATTEMPTS: positiveInt(3, 10),
@@ -21,8 +23,8 @@ const configSchema = z
     MAX_FRAME_BYTES: positiveInt(DEFAULT_MAX_FRAME_BYTES, 32_768),
     // JSON escaping can grow text up to six times; 16 KiB of text stays under PostToConnection's 128 KB.
     MAX_TEXT_BYTES: positiveInt(DEFAULT_MAX_TEXT_BYTES, 16_384),
-  })
-  .transform((c) => ({
+  }),
+  z.transform((c) => ({
     chatTable: c.CHAT_TABLE,
     managementEndpoint: c.WEBSOCKET_MANAGEMENT_ENDPOINT,
     chatMode: c.CHAT_MODE,
@@ -31,10 +33,11 @@ const configSchema = z
     sendMaxAttempts: c.SEND_MAX_ATTEMPTS,
     historyRetentionSeconds: c.HISTORY_RETENTION_SECONDS,
     limits: { maxFrameBytes: c.MAX_FRAME_BYTES, maxTextBytes: c.MAX_TEXT_BYTES },
-  }));
+  })),
+);
 
 /** The handlers' settings, checked once per container. */
-export type Config = z.infer<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
 
 /** The one configuration error: it names every bad setting, so a cold start fails with all of them at once. */
 export class ConfigError extends Error {

@@ -1,11 +1,12 @@
 import middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
-import { z } from 'zod';
 import { dependencies } from './composition-root.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { nameSchema, roomSchema } from './inbound-frame.ts';
 import { describeError, loggerOf } from './logger.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
+import * as z from 'zod/mini';
+import './zod.ts';
 
 /** A handshake refused for the client's own mistake; the status code reaches the client. */
 class HandshakeRefusedError extends Error {
@@ -15,10 +16,10 @@ class HandshakeRefusedError extends Error {
 }
 
 const handshakeSchema = z.object({
-  queryStringParameters: z
-    .object({ room: roomSchema.optional(), name: nameSchema.optional() })
-    .nullish()
-    .transform((query) => query ?? {}),
+  queryStringParameters: z.pipe(
+    z.nullish(z.object({ room: z.optional(roomSchema), name: z.optional(nameSchema) })),
+    z.transform((query) => query ?? {}),
+  ),
 });
 
 function handshakeOf(event: unknown): { room?: string; name?: string } {

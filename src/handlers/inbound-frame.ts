@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.ts';
 
 /** What a client asked for, once its frame is known to be well formed. */
 export type ChatRequest =
@@ -51,8 +52,7 @@ const ACTIONS = ['sendmessage', 'echo', 'ping', 'hello', 'join', 'leave', 'setna
 /** Room names: 1 to 32 letters, digits, `-` or `_`, compared without regard to case. */
 export const roomSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_-]{1,32}$/, 'a room name is 1 to 32 letters, digits, "-" or "_"')
-  .transform((room) => room.toLowerCase());
+  .check(z.regex(/^[A-Za-z0-9_-]{1,32}$/, 'a room name is 1 to 32 letters, digits, "-" or "_"'), z.toLowerCase());
 
 // Control characters and bidirectional overrides would let a name disguise itself or break a client's layout.
 const UNSAFE_IN_NAMES = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
@@ -60,20 +60,24 @@ const UNSAFE_IN_NAMES = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 /** Display names: 1 to 32 characters once trimmed, without control or direction-changing characters. */
 export const nameSchema = z
   .string()
-  .transform((name) => name.trim())
-  .refine((name) => [...name].length >= 1 && [...name].length <= 32, 'a name is 1 to 32 characters')
-  .refine((name) => !UNSAFE_IN_NAMES.test(name), 'a name cannot contain control characters');
+  .check(
+    z.trim(),
+    z.refine((name) => [...name].length >= 1 && [...name].length <= 32, 'a name is 1 to 32 characters'),
+    z.refine((name) => !UNSAFE_IN_NAMES.test(name), 'a name cannot contain control characters'),
+  );
 
-const clientMsgIdSchema = z.string().regex(/^[\x21-\x7e]{1,64}$/, 'clientMsgId is 1 to 64 visible ASCII characters');
-const afterSchema = z.string().min(1).max(64);
+const clientMsgIdSchema = z
+  .string()
+  .check(z.regex(/^[\x21-\x7e]{1,64}$/, 'clientMsgId is 1 to 64 visible ASCII characters'));
+const afterSchema = z.string().check(z.minLength(1), z.maxLength(64));
 
-const envelopeSchema = z.object({ action: z.string().max(64).optional() });
+const envelopeSchema = z.object({ action: z.optional(z.string().check(z.maxLength(64))) });
 
 const textFrameSchema = z.object({
-  text: z.string().optional(),
+  text: z.optional(z.string()),
   // The AWS sample chat client sends {"action":"sendmessage","data":"..."}.
-  data: z.string().optional(),
-  clientMsgId: clientMsgIdSchema.optional(),
+  data: z.optional(z.string()),
+  clientMsgId: z.optional(clientMsgIdSchema),
 });
 
 const utf8 = new TextEncoder();
@@ -99,7 +103,7 @@ function isAction(action: string): action is (typeof ACTIONS)[number] {
   return (ACTIONS as readonly string[]).includes(action);
 }
 
-function parseWith<T>(schema: z.ZodType<T>, value: unknown, code: ErrorCode, clientMsgId?: string): T {
+function parseWith<T>(schema: z.ZodMiniType<T>, value: unknown, code: ErrorCode, clientMsgId?: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -161,11 +165,11 @@ export function parseInboundFrame(
     case 'leave':
       return { action };
     case 'hello': {
-      const { after } = parseWith(z.object({ after: afterSchema.optional() }), json, 'invalid_frame');
+      const { after } = parseWith(z.object({ after: z.optional(afterSchema) }), json, 'invalid_frame');
       return after === undefined ? { action } : { action, after };
     }
     case 'join': {
-      const { after } = parseWith(z.object({ after: afterSchema.optional() }), json, 'invalid_frame');
+      const { after } = parseWith(z.object({ after: z.optional(afterSchema) }), json, 'invalid_frame');
       const { room } = parseWith(z.object({ room: roomSchema }), json, 'invalid_room');
       return after === undefined ? { action, room } : { action, room, after };
     }

@@ -1,12 +1,13 @@
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import './zod.ts';
 
 /** The event every WebSocket route receives. */
 export type WebSocketEvent = APIGatewayProxyWebsocketEventV2;
 export type WebSocketResult = APIGatewayProxyResultV2;
 
 const eventSchema = z.object({
-  requestContext: z.object({ connectionId: z.string().min(1).max(128) }),
+  requestContext: z.object({ connectionId: z.string().check(z.minLength(1), z.maxLength(128)) }),
 });
 
 /** The calling connection's id; throws when API Gateway sent an event without one. */
