@@ -23,7 +23,7 @@ describe('loadConfig', () => {
       chatTable: 'chat-table',
       managementEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
       chatMode: 'broadcast',
-      broadcastConcurrency: 50,
+      broadcastConcurrency: 200,
       sendTimeoutMs: 3000,
       sendMaxAttempts: 3,
       historyRetentionSeconds: 7 * 86_400,
@@ -112,7 +112,7 @@ describe('loadConfig', () => {
   it('treats an empty variable as unset and applies its default', () => {
     const config = loadConfig({ ...required, CHAT_MODE: '', BROADCAST_CONCURRENCY: '', MAX_TEXT_BYTES: '' });
 
-    expect([config.chatMode, config.broadcastConcurrency, config.limits.maxTextBytes]).toEqual(['broadcast', 50, 4_096]);
+    expect([config.chatMode, config.broadcastConcurrency, config.limits.maxTextBytes]).toEqual(['broadcast', 200, 4_096]);
   });
 
   it('refuses a text limit whose escaped JSON could exceed what PostToConnection accepts', () => {
