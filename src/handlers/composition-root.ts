@@ -7,6 +7,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ApiGatewayMessenger } from '../adapters/api-gateway-messenger.ts';
 import { DynamoDbConnectionRepository } from '../adapters/dynamodb-connection-repository.ts';
 import { DynamoDbMessageHistory } from '../adapters/dynamodb-message-history.ts';
+import { DynamoDbRateLimiter } from '../adapters/dynamodb-rate-limiter.ts';
 import { ChatService } from '../domain/chat-service.ts';
 import { loadConfig } from './config.ts';
 import type { Dependencies } from './dependencies.ts';
@@ -34,7 +35,15 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     messenger: new ApiGatewayMessenger(management, { timeoutMs: config.sendTimeoutMs }),
     concurrency: config.broadcastConcurrency,
   });
-  return { service, chatMode: config.chatMode, limits: config.limits, logger: jsonLogger };
+  const rateLimiter = new DynamoDbRateLimiter(dynamo, { tableName: config.chatTable, limit: config.rateLimit });
+  return {
+    service,
+    chatMode: config.chatMode,
+    limits: config.limits,
+    logger: jsonLogger,
+    rateLimiter,
+    rateLimit: config.rateLimit,
+  };
 }
 
 let built: Dependencies | undefined;

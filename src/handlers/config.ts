@@ -20,6 +20,8 @@ const configSchema = z.pipe(
     SEND_TIMEOUT_MS: positiveInt(3000, 28_000),
     SEND_MAX_ATTEMPTS: positiveInt(3, 10),
     HISTORY_RETENTION_SECONDS: positiveInt(7 * 86_400, 365 * 86_400),
+    RATE_LIMIT_FRAMES: positiveInt(30, 100_000),
+    RATE_LIMIT_WINDOW_SECONDS: positiveInt(10, 3600),
     // API Gateway refuses frames over 32 KB; staying well under it leaves room for the outbound envelope.
     MAX_FRAME_BYTES: positiveInt(DEFAULT_MAX_FRAME_BYTES, 32_768),
     // JSON escaping can grow text up to six times; 16 KiB of text stays under PostToConnection's 128 KB.
@@ -33,6 +35,7 @@ const configSchema = z.pipe(
     sendTimeoutMs: c.SEND_TIMEOUT_MS,
     sendMaxAttempts: c.SEND_MAX_ATTEMPTS,
     historyRetentionSeconds: c.HISTORY_RETENTION_SECONDS,
+    rateLimit: { frames: c.RATE_LIMIT_FRAMES, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS },
     limits: { maxFrameBytes: c.MAX_FRAME_BYTES, maxTextBytes: c.MAX_TEXT_BYTES },
   })),
 );

@@ -1,4 +1,5 @@
 import type { ChatService } from '../domain/chat-service.ts';
+import type { RateLimit, RateLimiter } from '../domain/rate-limiter.ts';
 import type { FrameLimits } from './inbound-frame.ts';
 import type { Logger } from './logger.ts';
 
@@ -8,6 +9,8 @@ export interface Dependencies {
   readonly chatMode: 'broadcast' | 'echo';
   readonly limits: FrameLimits;
   readonly logger: Logger;
+  readonly rateLimiter: RateLimiter;
+  readonly rateLimit: RateLimit;
 }
 
 /** Returns the same dependencies on every call after the first. */

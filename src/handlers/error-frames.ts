@@ -3,6 +3,7 @@ import { UnknownConnectionError } from '../domain/errors.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { clientMsgIdOfBody, type ErrorCode, InvalidFrameError } from './inbound-frame.ts';
 import { describeError, jsonLogger } from './logger.ts';
+import { RateLimitedError } from './rate-limit.ts';
 import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
 const INTERNAL_MESSAGE = 'the server could not handle this frame; nothing was sent';
@@ -38,6 +39,17 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
       } catch (configError) {
         jsonLogger.error('cannot build dependencies', describeError(configError));
         request.response = { statusCode: 500 };
+        return;
+      }
+      if (error instanceof RateLimitedError) {
+        // Only the first refusal of a window is answered, so a flood is not echoed back as a flood.
+        if (error.notify && connectionId !== undefined) {
+          await deps.service
+            .reject(connectionId, 'rate_limited', error.message)
+            .catch((sendError: unknown) => deps.logger.error('could not send error frame', { connectionId, ...describeError(sendError) }));
+        }
+        if (error.notify) deps.logger.info('rate limited', { connectionId });
+        request.response = { statusCode: 429 };
         return;
       }
       const refusal = refusalFor(error);

@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'invalid_room'
   | 'invalid_name'
   | 'unknown_connection'
+  | 'rate_limited'
   | 'internal_error';
 
 /** A frame the client must fix; its message is safe to show the client. */

@@ -4,6 +4,7 @@ import { dependencies } from './composition-root.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { errorFrames } from './error-frames.ts';
 import { type ChatRequest, parseInboundFrame } from './inbound-frame.ts';
+import { rateLimit } from './rate-limit.ts';
 import type { Dependencies } from './dependencies.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
@@ -41,6 +42,7 @@ async function dispatch(deps: Dependencies, connectionId: string, request: ChatR
  */
 export function createMessageHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
+    .use(rateLimit(deps))
     .use(errorFrames(deps))
     .handler(async (event) => {
       const resolved = deps();

@@ -1,8 +1,11 @@
-import { afterAll, beforeAll, describe } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { DynamoDbMessageHistory } from '../../src/adapters/dynamodb-message-history.ts';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
+import { DynamoDbRateLimiter } from '../../src/adapters/dynamodb-rate-limiter.ts';
+import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
+import { rateLimiterContract } from './rate-limiter.contract.ts';
 import { type DynamoDbTarget, startSelectedDynamoDb } from '../support/dynamodb.ts';
 import { connectionRepositoryContract } from './connection-repository.contract.ts';
 import { messageHistoryContract } from './message-history.contract.ts';
@@ -12,6 +15,10 @@ const onlyDynamoDbLocal = process.env['CONTRACT_TARGET'] === 'dynamodb-local';
 if (!onlyDynamoDbLocal) {
   connectionRepositoryContract('InMemoryConnectionRepository', async (options) => new InMemoryConnectionRepository(options));
   messageHistoryContract('InMemoryMessageHistory', async () => new InMemoryMessageHistory());
+  rateLimiterContract('InMemoryRateLimiter', async (limit, now) => ({
+    limiter: new InMemoryRateLimiter(limit, now),
+    register: async () => undefined,
+  }));
 }
 
 describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalite'}`, () => {
@@ -38,5 +45,26 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
   messageHistoryContract('DynamoDbMessageHistory', async () => {
     const target = started();
     return new DynamoDbMessageHistory(target.documentClient, { tableName: await target.table(), retentionSeconds: 3600 });
+  });
+
+  rateLimiterContract('DynamoDbRateLimiter', async (limit, now) => {
+    const target = started();
+    const tableName = await target.table();
+    const connections = new DynamoDbConnectionRepository(target.documentClient, { tableName });
+    return {
+      limiter: new DynamoDbRateLimiter(target.documentClient, { tableName, limit, now }),
+      register: (id) =>
+        connections.save({ id, room: 'lobby', name: id, connectedAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000) }),
+    };
+  });
+
+  it('admits a frame from a connection that is not stored, so that the service can say it is unknown', async () => {
+    const target = started();
+    const limiter = new DynamoDbRateLimiter(target.documentClient, {
+      tableName: await target.table(),
+      limit: { frames: 1, windowSeconds: 10 },
+    });
+
+    expect([await limiter.admit('ghost'), await limiter.admit('ghost')]).toEqual(['allowed', 'allowed']);
   });
 });

@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       sendMaxAttempts: 3,
       historyRetentionSeconds: 7 * 86_400,
       limits: { maxFrameBytes: 16_384, maxTextBytes: 4_096 },
+      rateLimit: { frames: 30, windowSeconds: 10 },
     });
   });
 

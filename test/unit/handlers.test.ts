@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
+import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
+import type { RateLimit } from '../../src/domain/rate-limiter.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import { ChatService } from '../../src/domain/chat-service.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
@@ -29,7 +31,11 @@ interface HarnessOptions {
   readonly rooms?: Record<string, readonly string[]>;
   /** Wraps the in-memory table, to make some of its calls fail. */
   readonly repository?: (table: InMemoryConnectionRepository) => ConnectionRepository;
+  readonly rateLimit?: RateLimit;
 }
+
+/** The rate limiter's clock stands still, so every frame of a test falls in one window. */
+const T_RATE = new Date('2030-01-01T00:00:05.000Z');
 
 async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const connections = new InMemoryConnectionRepository({ pageSize: 2 });
@@ -46,6 +52,8 @@ async function harness(options: HarnessOptions = {}): Promise<Harness> {
     chatMode: options.chatMode ?? 'broadcast',
     limits: { maxFrameBytes: 256, maxTextBytes: 64 },
     logger,
+    rateLimiter: new InMemoryRateLimiter(options.rateLimit ?? { frames: 1000, windowSeconds: 10 }, () => T_RATE),
+    rateLimit: options.rateLimit ?? { frames: 1000, windowSeconds: 10 },
   };
   return { connections, history, messenger, logger, deps: () => built };
 }
@@ -797,5 +805,48 @@ describe('message handler', () => {
     const response = await createMessageHandler(failing)(websocketEvent('A', 'hello all'), context);
 
     expect(response).toEqual({ statusCode: 500 });
+  });
+});
+
+describe('message handler under a flood', () => {
+  it('tells a flooding connection once per window that it is rate limited, and drops its excess frames', async () => {
+    const h = await harness({ rateLimit: { frames: 3, windowSeconds: 10 } });
+    const handler = createMessageHandler(h.deps);
+
+    const responses = [];
+    for (let i = 0; i < 6; i += 1) responses.push(await handler(websocketEvent('A', `flood ${i}`), context));
+
+    const errors = h.messenger.framesTo('A').filter((frame) => frame.type === 'error');
+    const texts = h.messenger.framesTo('B').flatMap((frame) => (frame.type === 'message' ? [frame.text] : []));
+    expect({ statuses: responses.map((r) => (typeof r === 'object' ? r.statusCode : r)), errors, texts }).toEqual({
+      statuses: [200, 200, 200, 429, 429, 429],
+      errors: [{ type: 'error', code: 'rate_limited', message: expect.stringContaining('at most 3 every 10 s') }],
+      texts: ['flood 0', 'flood 1', 'flood 2'],
+    });
+  });
+
+  it('keeps other connections chatting while one floods', async () => {
+    const h = await harness({ rateLimit: { frames: 2, windowSeconds: 10 } });
+    const handler = createMessageHandler(h.deps);
+    for (let i = 0; i < 5; i += 1) await handler(websocketEvent('A', `flood ${i}`), context);
+
+    await handler(websocketEvent('B', 'calm words'), context);
+
+    expect(h.messenger.framesTo('C').flatMap((frame) => (frame.type === 'message' ? [frame.text] : []))).toEqual([
+      'flood 0',
+      'flood 1',
+      'calm words',
+    ]);
+  });
+
+  it('counts invalid frames against the budget too', async () => {
+    const h = await harness({ rateLimit: { frames: 2, windowSeconds: 10 } });
+    const handler = createMessageHandler(h.deps);
+    await handler(websocketEvent('A', '{bad'), context);
+    await handler(websocketEvent('A', '{bad'), context);
+
+    await handler(websocketEvent('A', 'a real message'), context);
+
+    expect(h.messenger.framesTo('B')).toEqual([]);
   });
 });
