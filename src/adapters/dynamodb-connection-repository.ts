@@ -91,7 +91,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     const { Item } = await this.#client.send(
       new GetCommand({ TableName: this.#tableName, Key: this.#key(connectionId), ConsistentRead: true }),
     );
-    const connection = toConnection(Item);
+    const connection = Item?.['retired'] === true ? undefined : toConnection(Item);
     return connection !== undefined && connection.expiresAt.getTime() > this.#now().getTime() ? connection : undefined;
   }
 
@@ -118,7 +118,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           Key: this.#key(connectionId),
           // The condition keeps an update from creating a row for a connection that is gone or expired.
           UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now',
+          ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now AND attribute_not_exists(retired)',
           ExpressionAttributeNames: changes.name !== undefined ? { '#name': 'name' } : undefined,
           ExpressionAttributeValues: values,
           ReturnValues: 'ALL_OLD',
@@ -135,6 +135,23 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
+    }
+  }
+
+  async retire(connectionId: string): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: this.#key(connectionId),
+          // Without its index keys the item leaves the room's listing; its room and name stay for $disconnect.
+          UpdateExpression: 'REMOVE gsi1pk, gsi1sk SET retired = :true',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
 

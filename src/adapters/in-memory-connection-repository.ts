@@ -10,6 +10,7 @@ export interface InMemoryConnectionRepositoryOptions {
 /** Keeps connections in this process's memory: for a single process, and for tests. */
 export class InMemoryConnectionRepository implements ConnectionRepository {
   readonly #rows = new Map<string, Connection>();
+  readonly #retired = new Set<string>();
   readonly #pageSize: number;
   readonly #now: () => Date;
 
@@ -23,6 +24,7 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
 
   async save(connection: Connection): Promise<void> {
     this.#rows.set(connection.id, connection);
+    this.#retired.delete(connection.id);
   }
 
   async get(connectionId: string): Promise<Connection | undefined> {
@@ -38,9 +40,14 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
     return { before, after };
   }
 
+  async retire(connectionId: string): Promise<void> {
+    if (this.#rows.has(connectionId)) this.#retired.add(connectionId);
+  }
+
   async remove(connectionId: string): Promise<Connection | undefined> {
     const row = this.#rows.get(connectionId);
     this.#rows.delete(connectionId);
+    this.#retired.delete(connectionId);
     return row;
   }
 
@@ -65,7 +72,7 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
   }
 
   #live(row: Connection): boolean {
-    return row.expiresAt.getTime() > this.#now().getTime();
+    return !this.#retired.has(row.id) && row.expiresAt.getTime() > this.#now().getTime();
   }
 }
 

@@ -15,11 +15,6 @@ export const MAX_ROSTER = 1000;
 /** At most this many failures are itemised in a report; the counts are always complete. */
 const MAX_REPORTED_FAILURES = 20;
 
-/**
- * A fan-out that finds members gone announces at most this many of them with a leave presence: each
- * announcement is a fan-out of its own, so a room full of stale rows must not multiply the work without end.
- */
-export const MAX_ANNOUNCED_DEPARTURES = 20;
 
 export interface ChatServiceOptions {
   readonly connections: ConnectionRepository;
@@ -42,7 +37,7 @@ export interface BroadcastReport {
   readonly recipients: number;
   readonly delivered: number;
   readonly gone: number;
-  /** Gone connections whose rows were deleted; lower than `gone` only when a delete failed. */
+  /** Gone connections taken out of the room; lower than `gone` only when that failed. */
   readonly removed: number;
   readonly failed: number;
   readonly failures: readonly DeliveryFailure[];
@@ -117,7 +112,7 @@ export class ChatService {
     const { before, after } = change;
     if (before.room !== after.room) await this.#fanOut(before.room, this.#presence('leave', before));
     const welcomed = await this.#welcome(after, afterId);
-    // A caller found gone during its welcome has already been announced as leaving; it never arrived.
+    // A caller found gone during its welcome never arrived; its $disconnect announces that it left.
     if (before.room === after.room || welcomed === 'gone') return undefined;
     return this.#fanOut(after.room, this.#presence('join', after));
   }
@@ -217,13 +212,10 @@ export class ChatService {
     return 'delivered';
   }
 
-  /** Sends to one connection; a connection found gone is removed, and its room told it left. */
+  /** Sends to one connection; a connection found gone is retired (its $disconnect will announce it). */
   async #sendOrForget(connectionId: string, frame: ServerFrame): Promise<DeliveryOutcome> {
     const outcome = await this.#messenger.send(connectionId, frame);
-    if (outcome === 'gone') {
-      const row = await this.#connections.remove(connectionId);
-      if (row !== undefined) await this.#announceDepartures([row]);
-    }
+    if (outcome === 'gone') await this.#connections.retire(connectionId);
     return outcome;
   }
 
@@ -239,26 +231,11 @@ export class ChatService {
   }
 
   /**
-   * Fans a frame out to a room, then tells the rooms of the members it found gone that they left: the
-   * member's $disconnect will find its row already removed, so this is the only leave the room hears.
+   * Sends a frame to every member of a room. A member found gone is retired, not forgotten: it stops
+   * receiving at once, and the $disconnect that API Gateway sends for it tells the room it left, exactly once,
+   * without another fan-out here.
    */
   async #fanOut(room: string, frame: ServerFrame): Promise<BroadcastReport> {
-    const { report, departed } = await this.#fanOutOnce(room, frame);
-    await this.#announceDepartures(departed);
-    return report;
-  }
-
-  async #announceDepartures(departed: Connection[]): Promise<void> {
-    for (let announced = 0; announced < MAX_ANNOUNCED_DEPARTURES && departed.length > 0; announced += 1) {
-      const member = departed.shift();
-      if (member === undefined) break;
-      const next = await this.#fanOutOnce(member.room, this.#presence('leave', member));
-      departed.push(...next.departed);
-    }
-  }
-
-  async #fanOutOnce(room: string, frame: ServerFrame): Promise<{ report: BroadcastReport; departed: Connection[] }> {
-    const departed: Connection[] = [];
     let recipients = 0;
     let delivered = 0;
     let gone = 0;
@@ -285,15 +262,14 @@ export class ChatService {
       }
       gone += 1;
       try {
-        const row = await this.#connections.remove(recipientId);
+        await this.#connections.retire(recipientId);
         removed += 1;
-        if (row !== undefined) departed.push(row);
       } catch {
         fail({ connectionId: recipientId, reason: 'remove_failed' });
       }
     });
 
-    return { report: { room, recipients, delivered, gone, removed, failed, failures }, departed };
+    return { room, recipients, delivered, gone, removed, failed, failures };
   }
 }
 

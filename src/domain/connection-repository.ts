@@ -7,7 +7,13 @@ export interface ConnectionRepository {
   get(connectionId: string): Promise<Connection | undefined>;
   /** Moves a connection to another room and/or renames it in one atomic step; `undefined` if not stored. */
   update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined>;
-  /** Forgets a connection and returns what was stored; removing an id that is not stored is not an error. */
+  /**
+   * Takes a connection found gone out of its room: no listing, roster, get or update sees it again, but
+   * its record stays for {@link remove}, so the $disconnect that follows can still tell its room it left.
+   * Retiring an id that is not stored is not an error.
+   */
+  retire(connectionId: string): Promise<void>;
+  /** Forgets a connection, retired or not, and returns what was stored; an id that is not stored is not an error. */
   remove(connectionId: string): Promise<Connection | undefined>;
   /**
    * Yields the ids of every connection of a room that has not expired, one page at a time, until all are

@@ -145,6 +145,25 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       expect(await listAll(repository)).toEqual(['a', 'c']);
     });
 
+    it('takes a retired connection out of its room, yet remove still returns its room and name', async () => {
+      const repository = await create({ now: clock });
+      await saveAll(repository, [connection('a', 'red', { name: 'Ann' }), connection('b', 'red')]);
+
+      await repository.retire('a');
+
+      expect(await listAll(repository, 'red')).toEqual(['b']);
+      expect((await repository.members('red', 10)).map((m) => m.id)).toEqual(['b']);
+      expect(await repository.get('a')).toBeUndefined();
+      expect(await repository.update('a', { name: 'Back' })).toBeUndefined();
+      expect(await repository.remove('a')).toEqual(connection('a', 'red', { name: 'Ann' }));
+    });
+
+    it('accepts retiring a connection that is not stored, and stores nothing', async () => {
+      const repository = await create({ now: clock });
+      await repository.retire('ghost');
+      expect(await repository.remove('ghost')).toBeUndefined();
+    });
+
     it('accepts removing a connection that is not stored', async () => {
       const repository = await create({ now: clock });
       await repository.save(connection('a'));

@@ -2,7 +2,7 @@ import type { Connection, ConnectionChange, Member } from '../../src/domain/conn
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 
 /**
- * Delegates to a real repository, except where told to fail: every `save`, `remove` of chosen ids, or `list`
+ * Delegates to a real repository, except where told to fail: every `save`, `remove` or `retire` of chosen ids, or `list`
  * after a number of pages.
  */
 export class FailingConnectionRepository implements ConnectionRepository {
@@ -42,6 +42,13 @@ export class FailingConnectionRepository implements ConnectionRepository {
 
   update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined> {
     return this.#inner.update(connectionId, changes);
+  }
+
+  /** Fails as `remove` does for the ids told to: both take a connection out. */
+  async retire(connectionId: string): Promise<void> {
+    const error = this.#removeErrors.get(connectionId);
+    if (error) throw error;
+    await this.#inner.retire(connectionId);
   }
 
   async remove(connectionId: string): Promise<Connection | undefined> {

@@ -223,6 +223,29 @@ describe('ChatService', () => {
   });
 
   describe('post', () => {
+    it('costs one send per member even when members are found gone: their leave waits for their $disconnect', async () => {
+      const messenger = new RecordingMessenger().on('C', 'gone').on('D', 'gone');
+      const connections = await repositoryWith(['A', 'B', 'C', 'D']);
+      const service = serviceOver(connections, messenger);
+
+      await service.post('A', 'hello all');
+      const sendsOfThePost = messenger.sent.length;
+      await service.disconnect('C');
+
+      expect({
+        sendsOfThePost,
+        leftAfterwards: messenger.sent.slice(sendsOfThePost).map((s) => [s.connectionId, s.frame.type]),
+        stillListed: await listed(connections),
+      }).toEqual({
+        sendsOfThePost: 4,
+        leftAfterwards: [
+          ['A', 'presence'],
+          ['B', 'presence'],
+        ],
+        stillListed: ['A', 'B'],
+      });
+    });
+
     it('sends the message to every member of the sender\'s room, the sender included', async () => {
       const messenger = new RecordingMessenger();
       const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
