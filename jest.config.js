@@ -5,6 +5,8 @@ const transform = {
 const shared = { extensionsToTreatAsEsm: ['.ts'], transform, testEnvironment: 'node' };
 
 export default {
+  // A project's own testTimeout is not applied by jest; this global one bounds the slow tiers' tests.
+  testTimeout: 90_000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...shared, displayName: 'contract', testMatch: ['<rootDir>/test/contract/**/*.test.ts'] },
@@ -15,6 +17,12 @@ export default {
       testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
       globalSetup: '<rootDir>/test/browser/global-setup.ts',
       testTimeout: 90_000,
+    },
+    {
+      ...shared,
+      displayName: 'reliability',
+      testMatch: ['<rootDir>/test/reliability/**/*.test.ts'],
+      testTimeout: 180_000,
     },
   ],
 };

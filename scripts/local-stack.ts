@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -181,8 +181,38 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   });
 }
 
-/** Starts dynalite (unless an endpoint is given), creates the table, then serverless-offline. */
+/** Whether something accepts TCP connections on the port within `withinMs`. */
+async function accepts(port: number, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => socket.end(() => resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return false;
+}
+
+/**
+ * Starts dynalite (unless an endpoint is given), creates the table, then serverless-offline, and returns
+ * once the WebSocket port answers (the emulator logs "listening" a moment before it is). A free port found
+ * by `freePort` can be taken by another process before the emulator binds it; when the ports were chosen
+ * here, a stack whose WebSocket port never answers is stopped and started again on new ports.
+ */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const portsChosenHere = options.websocketPort === 0 && options.lambdaPort === 0 && options.httpPort === 0;
+  for (let attempt = 1; ; attempt += 1) {
+    const stack = await startLocalStackOnce(options);
+    if (await accepts(Number(new URL(stack.websocketUrl).port), 10_000)) return stack;
+    await stack.stop();
+    if (!portsChosenHere || attempt >= 3) throw new Error(`serverless-offline is not listening on ${stack.websocketUrl}`);
+  }
+}
+
+async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
   const [websocketPort, lambdaPort, httpPort] = await Promise.all([
     resolvePort(options.websocketPort),

@@ -6,8 +6,10 @@ import { localDynamoDbClient, type LocalStack, projectRoot, startLocalStack } fr
 
 /** The stack `npm start` runs, on free ports, with a bundle folder of its own, plus a view into its table. */
 export interface TestStack extends LocalStack {
-  /** Every connection id stored in the table, expired or not, sorted. */
+  /** Every connection id stored in the table, expired or retired or not, sorted. */
   storedConnectionIds(): Promise<string[]>;
+  /** The ids a fan-out to the room would reach, read by the real adapter, sorted. */
+  roomMembers(room?: string): Promise<string[]>;
   /** Writes a connection row directly, as if its $disconnect had been lost. */
   insertConnectionRow(connectionId: string, room?: string, expiresAtSeconds?: number): Promise<void>;
 }
@@ -48,6 +50,11 @@ export async function startTestStack(handlerEnv: Record<string, string> = {}): P
         for (const item of page.Items ?? []) ids.push(String(item['pk']).replace(/^conn#/, ''));
         start = page.LastEvaluatedKey;
       } while (start !== undefined);
+      return ids.sort();
+    },
+    async roomMembers(room = 'lobby') {
+      const ids: string[] = [];
+      for await (const page of new DynamoDbConnectionRepository(documents, { tableName: stack.tableName }).list(room)) ids.push(...page);
       return ids.sort();
     },
     async insertConnectionRow(connectionId, room = 'lobby', expiresAtSeconds = Math.floor(Date.now() / 1000) + 3600) {
