@@ -38,13 +38,14 @@ type Item = Record<string, unknown>;
 
 function toConnection(item: Item | undefined): Connection | undefined {
   if (item === undefined) return undefined;
-  const { pk, room, name, connectedAt, expiresAt } = item;
+  const { pk, room, name, userId, connectedAt, expiresAt } = item;
   if (typeof pk !== 'string' || typeof room !== 'string' || typeof name !== 'string') return undefined;
   if (typeof connectedAt !== 'number' || typeof expiresAt !== 'number') return undefined;
   return {
     id: pk.slice(CONNECTION_PREFIX.length),
     room,
     name,
+    ...(typeof userId === 'string' ? { userId } : {}),
     connectedAt: new Date(connectedAt),
     expiresAt: new Date(expiresAt * 1000),
   };
@@ -80,6 +81,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           gsi1sk: roomSortKey(expiresAt, connection.id),
           room: connection.room,
           name: connection.name,
+          ...(connection.userId !== undefined ? { userId: connection.userId } : {}),
           connectedAt: connection.connectedAt.getTime(),
           expiresAt,
         },

@@ -13,12 +13,12 @@ export interface DynamoDbMessageHistoryOptions {
 type Item = Record<string, unknown>;
 
 function toMessage(item: Item): ChatMessage | undefined {
-  const { id, seq, room, from, name, text, sentAt } = item;
+  const { id, seq, room, from, name, userId, text, sentAt } = item;
   if (typeof id !== 'string' || typeof seq !== 'number' || typeof room !== 'string') return undefined;
   if (typeof from !== 'string' || typeof name !== 'string' || typeof text !== 'string' || typeof sentAt !== 'string') {
     return undefined;
   }
-  return { type: 'message', id, seq, room, from, name, text, sentAt };
+  return { type: 'message', id, seq, room, from, name, ...(typeof userId === 'string' ? { userId } : {}), text, sentAt };
 }
 
 /**

@@ -51,6 +51,8 @@ export interface PostResult {
 export interface ConnectOptions {
   readonly room?: string;
   readonly name?: string;
+  /** The verified user, when the handshake was authenticated; its messages carry it. */
+  readonly userId?: string;
 }
 
 /** The chat rules: who is connected where, and who receives what. */
@@ -81,6 +83,7 @@ export class ChatService {
       id: connectionId,
       room: options.room ?? DEFAULT_ROOM,
       name: options.name ?? defaultName(connectionId),
+      ...(options.userId !== undefined ? { userId: options.userId } : {}),
       connectedAt,
       expiresAt: new Date(connectedAt.getTime() + CONNECTION_LIFETIME_MS),
     };
@@ -157,6 +160,7 @@ export class ChatService {
       room: sender.room,
       from: sender.id,
       name: sender.name,
+      ...(sender.userId !== undefined ? { userId: sender.userId } : {}),
       text,
       sentAt: this.#now().toISOString(),
     });
@@ -226,6 +230,7 @@ export class ChatService {
       room: connection.room,
       connectionId: connection.id,
       name: connection.name,
+      ...(connection.userId !== undefined ? { userId: connection.userId } : {}),
       at: this.#now().toISOString(),
     };
   }

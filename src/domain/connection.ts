@@ -8,6 +8,8 @@ export interface Connection {
   readonly room: string;
   /** The display name; names need not be unique. */
   readonly name: string;
+  /** The verified user behind the connection, when the handshake was authenticated. */
+  readonly userId?: string;
   readonly connectedAt: Date;
   /** API Gateway closes every connection after two hours; past this instant the row is stale. */
   readonly expiresAt: Date;

@@ -9,6 +9,8 @@ export interface ChatMessage {
   readonly from: string;
   /** The sender's display name when it sent the message. */
   readonly name: string;
+  /** The sender's verified user id, when the chat authenticates its users. */
+  readonly userId?: string;
   readonly text: string;
   readonly sentAt: string;
 }
@@ -29,6 +31,7 @@ export interface PresenceFrame {
   readonly room: string;
   readonly connectionId: string;
   readonly name: string;
+  readonly userId?: string;
   /** The name before a rename. */
   readonly previousName?: string;
   readonly at: string;

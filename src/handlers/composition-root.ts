@@ -39,6 +39,8 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
   return {
     service,
     chatMode: config.chatMode,
+    authMode: config.authMode,
+    allowedOrigins: config.allowedOrigins,
     limits: config.limits,
     logger: jsonLogger,
     rateLimiter,

@@ -1,18 +1,23 @@
 import middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
+import * as z from 'zod/mini';
 import { dependencies } from './composition-root.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { nameSchema, roomSchema } from './inbound-frame.ts';
 import { describeError, loggerOf } from './logger.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
-import * as z from 'zod/mini';
 import './zod.ts';
 
-/** A handshake refused for the client's own mistake; the status code reaches the client. */
+/** A refused handshake; its status code (400, 401, 403) is all the client learns. */
 class HandshakeRefusedError extends Error {
   override readonly name = 'HandshakeRefusedError';
-  readonly statusCode = 400;
+  readonly statusCode: number;
   readonly expose = true;
+
+  constructor(statusCode: number, message: string) {
+    super(message);
+    this.statusCode = statusCode;
+  }
 }
 
 const handshakeSchema = z.object({
@@ -22,24 +27,59 @@ const handshakeSchema = z.object({
   ),
 });
 
+/** What the $connect authorizer verified, as API Gateway passes it on. */
+const identitySchema = z.object({
+  requestContext: z.object({
+    authorizer: z.object({ userId: z.string().check(z.minLength(1)), name: z.string().check(z.minLength(1)) }),
+  }),
+});
+
+const originSchema = z.object({ headers: z.optional(z.nullable(z.record(z.string(), z.optional(z.string())))) });
+
 function handshakeOf(event: unknown): { room?: string; name?: string } {
   const parsed = handshakeSchema.safeParse(event);
   if (parsed.success) return parsed.data.queryStringParameters;
   const issue = parsed.error.issues[0];
-  throw new HandshakeRefusedError(`${issue?.path.at(-1)?.toString() ?? 'query'}: ${issue?.message ?? 'invalid'}`);
+  throw new HandshakeRefusedError(400, `${issue?.path.at(-1)?.toString() ?? 'query'}: ${issue?.message ?? 'invalid'}`);
+}
+
+function originOf(event: unknown): string | undefined {
+  const parsed = originSchema.safeParse(event);
+  const headers = parsed.success ? (parsed.data.headers ?? {}) : {};
+  // Header names arrive in the client's case through API Gateway, lower-cased through the emulator.
+  const entry = Object.entries(headers).find(([name]) => name.toLowerCase() === 'origin');
+  return entry?.[1];
 }
 
 /**
- * Builds the `$connect` handler: records the connection in the room (`?room=`, default lobby) under the name
- * (`?name=`) the query string gives. A bad room or name refuses the handshake with 400, any other failure with 500.
+ * Builds the `$connect` handler: checks the browser's Origin against the allow-list (403), takes the user
+ * and name the authorizer verified (401 if the chat requires them and they are missing), and records the
+ * connection in the room (`?room=`, default lobby) under its name (`?name=` when unauthenticated). A bad
+ * room or name refuses the handshake with 400, any other failure with 500.
  */
 export function createConnectHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
     .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('connect failed', describeError(error)) }))
     .handler(async (event) => {
+      const { service, authMode, allowedOrigins } = deps();
       const connectionId = connectionIdOf(event);
+      const origin = originOf(event);
+      // Clients other than browsers send no Origin and could forge one anyway; the check stops other web pages.
+      if (allowedOrigins.length > 0 && origin !== undefined && !allowedOrigins.includes(origin)) {
+        throw new HandshakeRefusedError(403, 'origin not allowed');
+      }
       const handshake = handshakeOf(event);
-      await deps().service.connect(connectionId, handshake);
+      const identity = identitySchema.safeParse(event);
+      if (authMode === 'jwt' && !identity.success) throw new HandshakeRefusedError(401, 'not authenticated');
+      const verified = identity.success ? identity.data.requestContext.authorizer : undefined;
+      await service.connect(connectionId, {
+        ...(handshake.room !== undefined ? { room: handshake.room } : {}),
+        ...(verified !== undefined
+          ? { name: verified.name, userId: verified.userId }
+          : handshake.name !== undefined
+            ? { name: handshake.name }
+            : {}),
+      });
       return { statusCode: 200 };
     });
 }

@@ -7,6 +7,10 @@ import type { Logger } from './logger.ts';
 export interface Dependencies {
   readonly service: ChatService;
   readonly chatMode: 'broadcast' | 'echo';
+  /** `jwt`: every connection was authenticated at $connect, and names come from its token. */
+  readonly authMode: 'none' | 'jwt';
+  /** Origins a browser handshake may come from; empty allows any. */
+  readonly allowedOrigins: readonly string[];
   readonly limits: FrameLimits;
   readonly logger: Logger;
   readonly rateLimiter: RateLimiter;

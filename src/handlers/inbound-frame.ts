@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'message_too_large'
   | 'invalid_room'
   | 'invalid_name'
+  | 'name_locked'
   | 'unknown_connection'
   | 'rate_limited'
   | 'internal_error';

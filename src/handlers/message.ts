@@ -3,7 +3,7 @@ import type { BroadcastReport } from '../domain/chat-service.ts';
 import { dependencies } from './composition-root.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { errorFrames } from './error-frames.ts';
-import { type ChatRequest, parseInboundFrame } from './inbound-frame.ts';
+import { type ChatRequest, InvalidFrameError, parseInboundFrame } from './inbound-frame.ts';
 import { rateLimit } from './rate-limit.ts';
 import type { Dependencies } from './dependencies.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
@@ -24,6 +24,8 @@ async function dispatch(deps: Dependencies, connectionId: string, request: ChatR
     case 'leave':
       return service.leave(connectionId);
     case 'setname':
+      // With authentication, the name is the one the token vouches for.
+      if (deps.authMode === 'jwt') throw new InvalidFrameError('name_locked', 'names come from your sign-in here');
       return service.rename(connectionId, request.name);
     default: {
       if ((request.action ?? chatMode) === 'echo') {

@@ -23,6 +23,8 @@ describe('loadConfig', () => {
       chatTable: 'chat-table',
       managementEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
       chatMode: 'broadcast',
+      authMode: 'none',
+      allowedOrigins: [],
       broadcastConcurrency: 200,
       sendTimeoutMs: 3000,
       sendMaxAttempts: 3,
@@ -108,6 +110,17 @@ describe('loadConfig', () => {
     const message = configErrorOf({ ...required, CHAT_MODE: 'shout', MAX_TEXT_BYTES: '20000' }).message;
 
     expect(['CHAT_MODE', 'MAX_TEXT_BYTES'].filter((setting) => !message.includes(`${setting}:`))).toEqual([]);
+  });
+
+  it('reads a comma-separated origin allow-list, ignoring spaces and empty entries', () => {
+    expect(loadConfig({ ...required, ALLOWED_ORIGINS: 'https://a.example, https://b.example,' }).allowedOrigins).toEqual([
+      'https://a.example',
+      'https://b.example',
+    ]);
+  });
+
+  it('refuses an authentication mode it does not know', () => {
+    expect(configErrorOf({ ...required, AUTH_MODE: 'basic' }).message).toContain('AUTH_MODE:');
   });
 
   it('treats an empty variable as unset and applies its default', () => {

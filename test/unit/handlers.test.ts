@@ -32,6 +32,8 @@ interface HarnessOptions {
   /** Wraps the in-memory table, to make some of its calls fail. */
   readonly repository?: (table: InMemoryConnectionRepository) => ConnectionRepository;
   readonly rateLimit?: RateLimit;
+  readonly authMode?: Dependencies['authMode'];
+  readonly allowedOrigins?: readonly string[];
 }
 
 /** The rate limiter's clock stands still, so every frame of a test falls in one window. */
@@ -50,6 +52,8 @@ async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const built: Dependencies = {
     service: new ChatService({ connections: repository, history, messenger, concurrency: 4 }),
     chatMode: options.chatMode ?? 'broadcast',
+    authMode: options.authMode ?? 'none',
+    allowedOrigins: options.allowedOrigins ?? [],
     limits: { maxFrameBytes: 256, maxTextBytes: 64 },
     logger,
     rateLimiter: new InMemoryRateLimiter(options.rateLimit ?? { frames: 1000, windowSeconds: 10 }, () => T_RATE),
@@ -156,6 +160,75 @@ beforeEach(() => {
 
 afterEach(() => {
   jest.restoreAllMocks();
+});
+
+/** A $connect event as API Gateway sends it after the authorizer allowed the handshake, with an Origin header. */
+function authenticatedConnectEvent(
+  id: string,
+  extra: { authorizer?: Record<string, string>; origin?: string; query?: Record<string, string> },
+): APIGatewayProxyWebsocketEventV2 {
+  const event = connectEvent(id, extra.query);
+  return {
+    ...event,
+    ...(extra.origin !== undefined ? { headers: { Origin: extra.origin } } : {}),
+    requestContext: { ...event.requestContext, ...(extra.authorizer ? { authorizer: extra.authorizer } : {}) },
+  };
+}
+
+describe('$connect handler with an origin allow-list and authentication', () => {
+  it('refuses a browser handshake from an origin not on the list with 403 and stores nothing', async () => {
+    const h = await harness({ rooms: {}, allowedOrigins: ['https://chat.example.com'] });
+
+    const response = await createConnectHandler(h.deps)(authenticatedConnectEvent('A', { origin: 'https://evil.example' }), context);
+
+    expect({ status: typeof response === 'object' ? response.statusCode : response, stored: await listed(h.connections) }).toEqual({
+      status: 403,
+      stored: [],
+    });
+  });
+
+  it('accepts a handshake from an origin on the list', async () => {
+    const h = await harness({ rooms: {}, allowedOrigins: ['https://chat.example.com'] });
+
+    await createConnectHandler(h.deps)(authenticatedConnectEvent('A', { origin: 'https://chat.example.com' }), context);
+
+    expect(await listed(h.connections)).toEqual(['A']);
+  });
+
+  it('records the verified user and name from the authorizer, not the name the query asks for', async () => {
+    const h = await harness({ rooms: {}, authMode: 'jwt' });
+
+    await createConnectHandler(h.deps)(
+      authenticatedConnectEvent('A', { authorizer: { userId: 'user-1', name: 'Ann Verified' }, query: { name: 'Mallory' } }),
+      context,
+    );
+
+    expect(await h.connections.get('A')).toMatchObject({ userId: 'user-1', name: 'Ann Verified' });
+  });
+
+  it('refuses with 401 a handshake that reached it without a verified identity when authentication is on', async () => {
+    const h = await harness({ rooms: {}, authMode: 'jwt' });
+
+    const response = await createConnectHandler(h.deps)(connectEvent('A', { name: 'Mallory' }), context);
+
+    expect({ status: typeof response === 'object' ? response.statusCode : response, stored: await listed(h.connections) }).toEqual({
+      status: 401,
+      stored: [],
+    });
+  });
+});
+
+describe('message handler with authentication on', () => {
+  it('refuses setname with name_locked and keeps the verified name', async () => {
+    const h = await harness({ authMode: 'jwt' });
+
+    await createMessageHandler(h.deps)(websocketEvent('A', '{"action":"setname","name":"Mallory"}'), context);
+
+    expect({ frames: h.messenger.framesTo('A'), name: (await h.connections.get('A'))?.name }).toEqual({
+      frames: [{ type: 'error', code: 'name_locked', message: 'names come from your sign-in here' }],
+      name: 'Name A',
+    });
+  });
 });
 
 describe('$connect handler', () => {

@@ -1,0 +1,90 @@
+import middy from '@middy/core';
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { type Identity, JoseTokenVerifier, type TokenKeys } from '../adapters/jose-token-verifier.ts';
+import { ConfigError } from './config.ts';
+import { describeError, jsonLogger } from './logger.ts';
+import './zod.ts';
+
+/** Verifies a token and says who it belongs to; `undefined` when it does not verify. */
+export type VerifyToken = (token: string) => Promise<Identity | undefined>;
+
+const unsetIfEmpty = (value: unknown): unknown => (value === '' ? undefined : value);
+const optionalSetting = z.pipe(z.transform(unsetIfEmpty), z.optional(z.string()));
+
+const authConfigSchema = z.object({
+  AUTH_JWT_SECRET: z.pipe(z.transform(unsetIfEmpty), z.optional(z.string().check(z.minLength(32, 'at least 32 characters')))),
+  AUTH_JWKS: optionalSetting,
+  AUTH_JWKS_URL: z.pipe(z.transform(unsetIfEmpty), z.optional(z.url({ protocol: /^https?$/ }))),
+  AUTH_ISSUER: optionalSetting,
+  AUTH_AUDIENCE: optionalSetting,
+});
+
+/** Builds the verifier from AUTH_* settings: exactly one of a secret, an inline JWKS or a JWKS URL. */
+export function verifierFromEnv(env: Record<string, string | undefined>): VerifyToken {
+  const parsed = authConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const { AUTH_JWT_SECRET, AUTH_JWKS, AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE } = parsed.data;
+  const sources: TokenKeys[] = [];
+  if (AUTH_JWT_SECRET !== undefined) sources.push({ secret: AUTH_JWT_SECRET });
+  if (AUTH_JWKS !== undefined) {
+    try {
+      sources.push({ jwks: JSON.parse(AUTH_JWKS) as { keys: [] } });
+    } catch (error) {
+      throw new ConfigError('invalid configuration: AUTH_JWKS: not JSON', { cause: error });
+    }
+  }
+  if (AUTH_JWKS_URL !== undefined) sources.push({ jwksUrl: AUTH_JWKS_URL });
+  const [keys, ...others] = sources;
+  if (keys === undefined || others.length > 0) {
+    throw new ConfigError('invalid configuration: set exactly one of AUTH_JWT_SECRET, AUTH_JWKS, AUTH_JWKS_URL');
+  }
+  const verifier = new JoseTokenVerifier({
+    keys,
+    ...(AUTH_ISSUER !== undefined ? { issuer: AUTH_ISSUER } : {}),
+    ...(AUTH_AUDIENCE !== undefined ? { audience: AUTH_AUDIENCE } : {}),
+  });
+  return (token) => verifier.verify(token);
+}
+
+const tokenSchema = z.object({
+  queryStringParameters: z.object({ token: z.string().check(z.minLength(1), z.maxLength(8192)) }),
+});
+
+/**
+ * Builds the `$connect` REQUEST authorizer: browsers cannot set headers on a WebSocket handshake, so the
+ * token comes from `?token=`. A missing, malformed, expired or wrongly signed token is refused with 401; a
+ * good one allows this connection and hands its user id and name to every later event of the connection.
+ */
+export function createAuthorizer(verifier: () => VerifyToken) {
+  return middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>().handler(async (event) => {
+    const parsed = tokenSchema.safeParse(event);
+    // API Gateway answers 401 when an authorizer fails with exactly this message.
+    if (!parsed.success) throw new Error('Unauthorized');
+    let identity: Identity | undefined;
+    try {
+      identity = await verifier()(parsed.data.queryStringParameters.token);
+    } catch (error) {
+      // A configuration error must not read as a bad token in the logs; the client still gets 401.
+      jsonLogger.error('authorizer failed', describeError(error));
+      throw new Error('Unauthorized', { cause: error });
+    }
+    if (identity === undefined) throw new Error('Unauthorized');
+    return {
+      principalId: identity.userId,
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
+      },
+      context: { userId: identity.userId, name: identity.name },
+    };
+  });
+}
+
+let built: VerifyToken | undefined;
+
+/** The `$connect` authorizer's Lambda handler; it reads no data, only its AUTH_* settings. */
+export const handler = createAuthorizer(() => (built ??= verifierFromEnv(process.env)));

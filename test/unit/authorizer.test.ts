@@ -1,0 +1,122 @@
+import { describe, expect, it } from '@jest/globals';
+import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { JoseTokenVerifier } from '../../src/adapters/jose-token-verifier.ts';
+import { createAuthorizer, verifierFromEnv } from '../../src/handlers/authorizer.ts';
+import { ConfigError } from '../../src/handlers/config.ts';
+
+const SECRET = 'a-test-secret-that-is-at-least-32-characters-long';
+const key = new TextEncoder().encode(SECRET);
+
+function token(claims: Record<string, unknown>, options: { expiresIn?: string; secret?: Uint8Array } = {}): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '1h')
+    .sign(options.secret ?? key);
+}
+
+const verifier = new JoseTokenVerifier({ keys: { secret: SECRET } });
+
+describe('JoseTokenVerifier with an HMAC secret', () => {
+  it('returns the subject and name of a good token', async () => {
+    expect(await verifier.verify(await token({ sub: 'user-1', name: 'Ann' }))).toEqual({ userId: 'user-1', name: 'Ann' });
+  });
+
+  it('falls back to preferred_username, then to the subject, for the name', async () => {
+    const named = await verifier.verify(await token({ sub: 'user-1', preferred_username: 'ann.l' }));
+    const bare = await verifier.verify(await token({ sub: 'user-2' }));
+    expect([named?.name, bare?.name]).toEqual(['ann.l', 'user-2']);
+  });
+
+  it('strips control and direction characters from a name claim and keeps it to 32 characters', async () => {
+    const identity = await verifier.verify(await token({ sub: 'u', name: `\u202eAnn\u0007${'x'.repeat(40)}` }));
+    expect(identity?.name).toBe(`Ann${'x'.repeat(29)}`);
+  });
+
+  it.each([
+    ['an expired token', () => token({ sub: 'u' }, { expiresIn: '-1m' })],
+    ['a token signed with another secret', () => token({ sub: 'u' }, { secret: new TextEncoder().encode('x'.repeat(40)) })],
+    ['a malformed token', async () => 'not.a.jwt'],
+    ['a token without a subject', () => token({ name: 'Nobody' })],
+  ])('refuses %s', async (_, make) => {
+    expect(await verifier.verify(await make())).toBeUndefined();
+  });
+});
+
+describe('JoseTokenVerifier with a preloaded key set', () => {
+  it('accepts a token signed by a key of the set and refuses one signed by another key', async () => {
+    const trusted = await generateKeyPair('RS256');
+    const stranger = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(trusted.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+    const jwksVerifier = new JoseTokenVerifier({ keys: { jwks: { keys: [jwk] } }, issuer: 'https://issuer.example' });
+    const sign = (privateKey: CryptoKey) =>
+      new SignJWT({ sub: 'user-9', name: 'Nine' })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setIssuer('https://issuer.example')
+        .setExpirationTime('5m')
+        .sign(privateKey);
+
+    expect([await jwksVerifier.verify(await sign(trusted.privateKey)), await jwksVerifier.verify(await sign(stranger.privateKey))]).toEqual([
+      { userId: 'user-9', name: 'Nine' },
+      undefined,
+    ]);
+  });
+});
+
+describe('verifierFromEnv', () => {
+  it('refuses a configuration with no key source or with two', () => {
+    expect(() => verifierFromEnv({})).toThrow(ConfigError);
+    expect(() => verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: 'https://issuer.example/jwks.json' })).toThrow(
+      /exactly one/,
+    );
+  });
+
+  it('refuses a short HMAC secret', () => {
+    expect(() => verifierFromEnv({ AUTH_JWT_SECRET: 'short' })).toThrow(/AUTH_JWT_SECRET/);
+  });
+});
+
+const context = {} as Context;
+
+function authorizerEvent(query: Record<string, string> | null): APIGatewayRequestAuthorizerEvent {
+  return {
+    type: 'REQUEST',
+    methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/$connect',
+    resource: '$connect',
+    path: '/',
+    httpMethod: 'GET',
+    headers: {},
+    multiValueHeaders: {},
+    pathParameters: null,
+    queryStringParameters: query,
+    multiValueQueryStringParameters: null,
+    stageVariables: null,
+    requestContext: {} as APIGatewayRequestAuthorizerEvent['requestContext'],
+  };
+}
+
+describe('$connect authorizer', () => {
+  const authorizer = createAuthorizer(() => (t) => verifier.verify(t));
+
+  it('allows this connection only, and hands the user id and name on as context', async () => {
+    const result = await authorizer(authorizerEvent({ token: await token({ sub: 'user-1', name: 'Ann' }) }), context);
+
+    expect(result).toEqual({
+      principalId: 'user-1',
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/$connect' }],
+      },
+      context: { userId: 'user-1', name: 'Ann' },
+    });
+  });
+
+  it.each([
+    ['no query string', null],
+    ['no token', {}],
+    ['a bad token', { token: 'not.a.jwt' }],
+  ])('answers Unauthorized (401) for %s', async (_, query) => {
+    await expect(authorizer(authorizerEvent(query), context)).rejects.toThrow(/^Unauthorized$/);
+  });
+});
