@@ -38,6 +38,8 @@ export interface LocalStackOptions {
   readonly dynamoDbPort: number;
   /** Extra environment for the handlers, e.g. CHAT_MODE. */
   readonly handlerEnv?: Record<string, string>;
+  /** serverless.yml params, e.g. `{ authMode: 'jwt', allowedOrigins: 'http://127.0.0.1:8080' }`. */
+  readonly params?: Record<string, string>;
   /** Run handlers in serverless-offline's own process instead of one worker thread per busy function. */
   readonly inProcess: boolean;
   /** Where serverless-esbuild writes bundles, relative to the project; separate stacks need separate folders. */
@@ -242,6 +244,10 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
       '--httpPort', String(httpPort),
       '--noSponsor',
       ...(options.inProcess ? ['--useInProcess'] : []),
+      // osls refuses an empty --param value; an unset param keeps serverless.yml's default.
+      ...Object.entries(options.params ?? {})
+        .filter(([, value]) => value !== '')
+        .map(([name, value]) => `--param=${name}=${value}`),
     ];
     child = spawn(join(projectRoot, 'node_modules', '.bin', 'serverless'), args, {
       cwd: projectRoot,

@@ -1,8 +1,13 @@
 /** `npm start`: the chat backend on this machine, with no AWS account and no network. Ctrl-C stops it all. */
 import { LOCAL_TABLE, portFromEnv, startLocalStack } from './local-stack.ts';
+import { devTokens } from './dev-tokens.ts';
 import { startWebServer } from './web-server.ts';
 
 const verbose = process.env['CHAT_VERBOSE'] === '1';
+const authMode = process.env['CHAT_AUTH_MODE'] === 'jwt' ? 'jwt' : 'none';
+// In jwt mode the authorizer verifies tokens signed with a secret made for this run (or AUTH_JWT_SECRET).
+const tokens = authMode === 'jwt' ? devTokens(process.env['AUTH_JWT_SECRET'] || undefined) : undefined;
+const webPort = portFromEnv('CHAT_WEB_PORT', 8080);
 console.log('Starting the local chat stack (dynalite + serverless-offline)...');
 
 const stack = await startLocalStack({
@@ -12,12 +17,18 @@ const stack = await startLocalStack({
   dynamoDbPort: portFromEnv('CHAT_DYNAMODB_PORT', 8000),
   inProcess: process.env['CHAT_WORKER_THREADS'] !== '1',
   buildFolder: '.esbuild',
+  params: { authMode, allowedOrigins: process.env['CHAT_ALLOWED_ORIGINS'] ?? '' },
+  handlerEnv: tokens ? { AUTH_JWT_SECRET: tokens.secret } : {},
   log: (line) => {
     if (verbose || /error|warn|invalid configuration/i.test(line)) console.log(`  [offline] ${line}`);
   },
 });
 
-const web = await startWebServer({ port: portFromEnv('CHAT_WEB_PORT', 8080), websocketUrl: stack.websocketUrl }).catch(
+const web = await startWebServer({
+  port: webPort,
+  websocketUrl: stack.websocketUrl,
+  ...(tokens ? { mintToken: () => tokens.mint() } : {}),
+}).catch(
   async (error: unknown) => {
     await stack.stop();
     throw error;
@@ -30,6 +41,7 @@ Chat backend running.
   WebSocket URL:   ${stack.websocketUrl}
   @connections:    ${stack.managementEndpoint}
   DynamoDB:        ${stack.dynamoDbEndpoint} (table ${LOCAL_TABLE}, in memory)
+  Authentication:  ${tokens ? `jwt (the page gets a development token; for wscat add ?token=${await tokens.mint()})` : 'none (CHAT_AUTH_MODE=jwt turns it on)'}
 
 Try it in two terminals:
   npx wscat -c ${stack.websocketUrl}

@@ -10,6 +10,8 @@ export interface WebServerOptions {
   readonly port: number;
   /** The WebSocket URL the page connects to unless told otherwise. */
   readonly websocketUrl: string;
+  /** When the chat requires sign-in: a fresh development token for each page load. */
+  readonly mintToken?: () => Promise<string>;
 }
 
 export interface WebServer {
@@ -56,16 +58,26 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     '/index.html': { type: 'text/html; charset=utf-8', body: html },
     '/styles.css': { type: 'text/css; charset=utf-8', body: css },
     '/app.js': { type: 'text/javascript; charset=utf-8', body: app },
-    '/config.json': { type: 'application/json', body: JSON.stringify({ websocketUrl: options.websocketUrl }) },
   };
+  const { mintToken } = options;
+
+  const config = async (): Promise<string> =>
+    JSON.stringify({ websocketUrl: options.websocketUrl, ...(mintToken ? { token: await mintToken() } : {}) });
 
   const server: Server = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    const file = files[path];
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
+    if (path === '/config.json') {
+      config().then(
+        (body) => response.writeHead(200, { 'content-type': 'application/json', ...SECURITY_HEADERS }).end(body),
+        () => response.writeHead(500).end(),
+      );
+      return;
+    }
+    const file = files[path];
     if (file === undefined) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;

@@ -54,33 +54,35 @@ const tokenSchema = z.object({
   queryStringParameters: z.object({ token: z.string().check(z.minLength(1), z.maxLength(8192)) }),
 });
 
+function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string): APIGatewayAuthorizerResult {
+  return {
+    principalId,
+    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }] },
+  };
+}
+
 /**
  * Builds the `$connect` REQUEST authorizer: browsers cannot set headers on a WebSocket handshake, so the
- * token comes from `?token=`. A missing, malformed, expired or wrongly signed token is refused with 401; a
- * good one allows this connection and hands its user id and name to every later event of the connection.
+ * token comes from `?token=`. A handshake without a token is refused by API Gateway itself (401), since
+ * the token is the authorizer's identity source; a malformed, expired or wrongly signed one gets a Deny
+ * policy (403). A good one allows this connection and hands its user id and name to every later event.
  */
 export function createAuthorizer(verifier: () => VerifyToken) {
   return middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>().handler(async (event) => {
+    // A Deny policy rather than a thrown "Unauthorized": both refuse the handshake on AWS, and only the
+    // policy is understood by serverless-offline, which answers 500 to a rejected promise.
     const parsed = tokenSchema.safeParse(event);
-    // API Gateway answers 401 when an authorizer fails with exactly this message.
-    if (!parsed.success) throw new Error('Unauthorized');
+    if (!parsed.success) return policy('anonymous', 'Deny', event.methodArn);
     let identity: Identity | undefined;
     try {
       identity = await verifier()(parsed.data.queryStringParameters.token);
     } catch (error) {
-      // A configuration error must not read as a bad token in the logs; the client still gets 401.
+      // A configuration error must not read as a bad token in the logs; the client is refused all the same.
       jsonLogger.error('authorizer failed', describeError(error));
-      throw new Error('Unauthorized', { cause: error });
+      return policy('anonymous', 'Deny', event.methodArn);
     }
-    if (identity === undefined) throw new Error('Unauthorized');
-    return {
-      principalId: identity.userId,
-      policyDocument: {
-        Version: '2012-10-17',
-        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }],
-      },
-      context: { userId: identity.userId, name: identity.name },
-    };
+    if (identity === undefined) return policy('anonymous', 'Deny', event.methodArn);
+    return { ...policy(identity.userId, 'Allow', event.methodArn), context: { userId: identity.userId, name: identity.name } };
   });
 }
 

@@ -116,7 +116,13 @@ describe('$connect authorizer', () => {
     ['no query string', null],
     ['no token', {}],
     ['a bad token', { token: 'not.a.jwt' }],
-  ])('answers Unauthorized (401) for %s', async (_, query) => {
-    await expect(authorizer(authorizerEvent(query), context)).rejects.toThrow(/^Unauthorized$/);
+  ])('denies the handshake (403) for %s, and hands nothing on', async (_, query) => {
+    expect(await authorizer(authorizerEvent(query), context)).toEqual({
+      principalId: 'anonymous',
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/$connect' }],
+      },
+    });
   });
 });

@@ -7,6 +7,11 @@ const SENTENCES: Record<string, string> = {
   unknown_action: 'The server does not know that action.',
   empty_message: 'Empty messages are not sent.',
   message_too_large: 'That message is too long.',
+  invalid_room: 'That is not a valid room name.',
+  invalid_name: 'That is not a valid name.',
+  name_locked: 'Your name comes from your sign-in and cannot be changed here.',
+  rate_limited: 'You are sending too fast; wait a few seconds.',
+  unknown_connection: 'The server lost track of this connection; reload the page.',
   internal_error: 'Something went wrong on the server. Please try again.',
 };
 

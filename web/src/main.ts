@@ -36,6 +36,8 @@ const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 /** The page's state: who we are, where, and what we have shown. */
 const state = {
   serverUrl: '',
+  /** A sign-in token for chats that require one: from `?token=`, or the development token config.json gives. */
+  token: params.get('token') ?? undefined as string | undefined,
   room: (params.get('room') ?? 'lobby').toLowerCase(),
   name: params.get('name') ?? localStorage.getItem('chat.name') ?? '',
   ownId: undefined as string | undefined,
@@ -254,6 +256,7 @@ function socketUrl(): string {
   const url = new URL(state.serverUrl);
   url.searchParams.set('room', state.room);
   if (state.name !== '') url.searchParams.set('name', state.name);
+  if (state.token !== undefined) url.searchParams.set('token', state.token);
   return url.toString();
 }
 
@@ -276,7 +279,8 @@ async function defaultServerUrl(): Promise<string> {
   if (fromQuery) return fromQuery;
   try {
     const response = await fetch('config.json', { cache: 'no-store' });
-    const config = (await response.json()) as { websocketUrl?: unknown };
+    const config = (await response.json()) as { websocketUrl?: unknown; token?: unknown };
+    if (typeof config.token === 'string' && state.token === undefined) state.token = config.token;
     if (typeof config.websocketUrl === 'string') return config.websocketUrl;
   } catch {
     // A page served without config.json (e.g. from a static host) falls back to the field.

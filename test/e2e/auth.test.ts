@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SignJWT } from 'jose';
+import WebSocket from 'ws';
+import { ChatClient, ofType } from '../support/chat-client.ts';
+import { startTestStack, type TestStack } from '../support/local-stack.ts';
+
+const SECRET = 'an-e2e-secret-that-is-at-least-32-characters';
+const ALLOWED_ORIGIN = 'http://127.0.0.1:8080';
+
+function token(claims: Record<string, unknown>, expiresIn = '1h', secret = SECRET): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** The HTTP status of a refused handshake, or 101 when it was accepted. */
+function handshakeStatus(url: string, origin?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, origin === undefined ? {} : { origin });
+    socket.once('open', () => {
+      socket.close();
+      resolve(101);
+    });
+    socket.once('unexpected-response', (_request, response) => {
+      resolve(response.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.once('error', (error) => {
+      if (!/Unexpected server response/.test(error.message)) reject(error);
+    });
+  });
+}
+
+describe('the local stack with authentication and an origin allow-list', () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    stack = await startTestStack({ AUTH_JWT_SECRET: SECRET }, { authMode: 'jwt', allowedOrigins: ALLOWED_ORIGIN });
+  }, 90_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  // API Gateway itself answers 401 to a handshake without the token (its identity source); the emulator
+  // runs the authorizer anyway, whose Deny policy it answers with 403.
+  it('refuses a handshake without a token', async () => {
+    expect(await handshakeStatus(stack.websocketUrl)).toBe(403);
+  });
+
+  it.each([
+    ['an expired token', () => token({ sub: 'u1', name: 'Ann' }, '-1m')],
+    ['a token signed with another secret', () => token({ sub: 'u1', name: 'Ann' }, '1h', 'x'.repeat(40))],
+    ['a malformed token', async () => 'not-a-jwt'],
+  ])('refuses a handshake with %s with 403', async (_, make) => {
+    expect(await handshakeStatus(`${stack.websocketUrl}/?token=${encodeURIComponent(await make())}`)).toBe(403);
+  });
+
+  it('refuses a browser handshake from another origin with 403, even with a good token', async () => {
+    const url = `${stack.websocketUrl}/?token=${await token({ sub: 'u1', name: 'Ann' })}`;
+    expect(await handshakeStatus(url, 'https://evil.example')).toBe(403);
+  });
+
+  it('makes the verified user the sender: the token names it, and the client cannot rename itself', async () => {
+    const [ann, bob] = await Promise.all([
+      ChatClient.connect(`${stack.websocketUrl}/?name=Mallory&token=${await token({ sub: 'user-ann', name: 'Ann' })}`),
+      ChatClient.connect(`${stack.websocketUrl}/?token=${await token({ sub: 'user-bob', name: 'Bob' })}`),
+    ]);
+    try {
+      ann.send({ action: 'hello' });
+      const [welcome] = await ann.waitFor(ofType('welcome'));
+      ann.send({ action: 'setname', name: 'Bob' });
+      const [refusal] = await ann.waitFor(ofType('error'));
+      ann.send('signed and sealed');
+      const [message] = await bob.waitFor(ofType('message'));
+
+      expect({ name: welcome?.['name'], refusal: refusal?.['code'], message }).toMatchObject({
+        name: 'Ann',
+        refusal: 'name_locked',
+        message: { name: 'Ann', userId: 'user-ann', text: 'signed and sealed' },
+      });
+    } finally {
+      await Promise.all([ann.close(), bob.close()]);
+    }
+  });
+});
