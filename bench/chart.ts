@@ -62,7 +62,6 @@ function dynamoPanel(result: DynamoDbResult): BarPanel {
   const largest = Math.max(...rows);
   const ofLayout = (layout: string) => listings.find((l) => l.rows === largest && l.layout === layout);
   const today = ofLayout('as stored today');
-  const lean = ofLayout('without connectedAt');
   return {
     title: `DYNAMODB: RCU PER LISTING OF ${compact(largest)} ROWS`,
     unit: 'RCU',
@@ -72,7 +71,6 @@ function dynamoPanel(result: DynamoDbResult): BarPanel {
     ],
     groups: [
       { label: 'as stored', values: [today?.rcu, today?.idealKeysOnlyRcu] },
-      { label: 'no connectedAt', values: [lean?.rcu, lean?.idealKeysOnlyRcu] },
     ],
     target: today === undefined ? undefined : { value: today.idealKeysOnlyRcu * 1.1, label: 'target 1.1x' },
   };

@@ -63,17 +63,6 @@ const withoutManagementClient: Plugin = {
   },
 };
 
-/** Drops zod's 40-odd message locales (`z.locales`, unused here); zod still loads English itself. */
-const withoutZodLocales: Plugin = {
-  name: 'bench-without-zod-locales',
-  setup(builder) {
-    builder.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes('/node_modules/zod/') ? { path: args.path, namespace: 'bench-empty' } : undefined,
-    );
-    builder.onLoad({ filter: /.*/, namespace: 'bench-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
-  },
-};
-
 interface Variant {
   readonly name: string;
   readonly description: string;
@@ -93,12 +82,6 @@ const VARIANTS: readonly Variant[] = [
     description: '@aws-sdk/* and @smithy/* external, as if taken from the nodejs24.x runtime (init loads them from node_modules)',
     handlers: HANDLERS,
     options: (base) => ({ ...base, external: [...(base.external ?? []), '@aws-sdk/*', '@smithy/*'] }),
-  },
-  {
-    name: 'zod without locales',
-    description: "zod's unused message locales left out (a stand-in for zod/mini or hand-written checks)",
-    handlers: HANDLERS,
-    options: (base) => ({ ...base, plugins: [withoutZodLocales] }),
   },
   {
     name: 'no management client',

@@ -247,7 +247,7 @@ if (fanout.length > 0) {
   const l = fanoutPlan.latency;
   sections.push(`## Fan-out engine in process (part 2)
 
-The real \`ChatService.post\` (its fan-out and \`runBounded\`) over \`bench/memory-ports.ts\` (page size ${fanoutPlan.pageSize}),
+The real \`ChatService.post\` (its fan-out and \`runBounded\`) over the project's \`InMemoryConnectionRepository\` (page size ${fanoutPlan.pageSize}),
 delivering through \`bench/simulated-messenger.ts\`: latency lognormal (median ${l.medianMs} ms, σ ${l.sigma}) plus
 ${(l.tailShare * 100).toFixed(1)}% of calls ${l.tailMs}-${2 * l.tailMs} ms slower; ${(fanoutPlan.goneShare * 100).toFixed(1)}% of recipients gone,
 ${(fanoutPlan.throttledShare * 100).toFixed(1)}% throttled on every attempt (3 attempts with the SDK's backoff, then \`DeliveryError('throttled')\`);
