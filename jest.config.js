@@ -7,10 +7,13 @@ const shared = { extensionsToTreatAsEsm: ['.ts'], transform, testEnvironment: 'n
 export default {
   // A project's own testTimeout is not applied by jest; this global one bounds the slow tiers' tests.
   testTimeout: 90_000,
+  // Reporters are global in jest, like testTimeout; this one prints only when reliability tests ran.
+  reporters: ['default', '<rootDir>/test/reliability/summary-reporter.ts'],
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...shared, displayName: 'contract', testMatch: ['<rootDir>/test/contract/**/*.test.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], testTimeout: 60_000 },
+    { ...shared, displayName: 'stack', testMatch: ['<rootDir>/test/stack/**/*.test.ts'] },
     {
       ...shared,
       displayName: 'browser',
