@@ -3,7 +3,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import * as z from 'zod/mini';
 import { type Identity, JoseTokenVerifier, type TokenKeys } from '../adapters/jose-token-verifier.ts';
 import { ConfigError } from './config.ts';
-import { describeError, jsonLogger } from './logger.ts';
+import { createPowertoolsLogger, describeError } from './logger.ts';
 import './zod.ts';
 
 /** Verifies a token and says who it belongs to; `undefined` when it does not verify. */
@@ -78,7 +78,7 @@ export function createAuthorizer(verifier: () => VerifyToken) {
       identity = await verifier()(parsed.data.queryStringParameters.token);
     } catch (error) {
       // A configuration error must not read as a bad token in the logs; the client is refused all the same.
-      jsonLogger.error('authorizer failed', describeError(error));
+      createPowertoolsLogger().error('authorizer failed', describeError(error));
       return policy('anonymous', 'Deny', event.methodArn);
     }
     if (identity === undefined) return policy('anonymous', 'Deny', event.methodArn);

@@ -11,7 +11,8 @@ import { DynamoDbRateLimiter } from '../adapters/dynamodb-rate-limiter.ts';
 import { ChatService } from '../domain/chat-service.ts';
 import { loadConfig } from './config.ts';
 import type { Dependencies } from './dependencies.ts';
-import { jsonLogger } from './logger.ts';
+import { createPowertoolsLogger } from './logger.ts';
+import { createPowertoolsMetrics } from './metrics.ts';
 
 /** Builds every client and adapter from the environment. Called once per container. */
 export function buildDependencies(env: Record<string, string | undefined>): Dependencies {
@@ -42,7 +43,8 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     authMode: config.authMode,
     allowedOrigins: config.allowedOrigins,
     limits: config.limits,
-    logger: jsonLogger,
+    logger: createPowertoolsLogger(),
+    metrics: createPowertoolsMetrics(),
     rateLimiter,
     rateLimit: config.rateLimit,
   };

@@ -5,6 +5,7 @@ import { dependencies } from './composition-root.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { nameSchema, roomSchema } from './inbound-frame.ts';
 import { describeError, loggerOf } from './logger.ts';
+import { observability } from './observability.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 import './zod.ts';
 
@@ -59,6 +60,7 @@ function originOf(event: unknown): string | undefined {
  */
 export function createConnectHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
+    .use(observability(deps))
     .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('connect failed', describeError(error)) }))
     .handler(async (event) => {
       const { service, authMode, allowedOrigins } = deps();
@@ -72,6 +74,7 @@ export function createConnectHandler(deps: DependencyProvider) {
       const identity = identitySchema.safeParse(event);
       if (authMode === 'jwt' && !identity.success) throw new HandshakeRefusedError(401, 'not authenticated');
       const verified = identity.success ? identity.data.requestContext.authorizer : undefined;
+      deps().metrics.count('Connections');
       await service.connect(connectionId, {
         ...(handshake.room !== undefined ? { room: handshake.room } : {}),
         ...(verified !== undefined

@@ -2,6 +2,7 @@ import type { ChatService } from '../domain/chat-service.ts';
 import type { RateLimit, RateLimiter } from '../domain/rate-limiter.ts';
 import type { FrameLimits } from './inbound-frame.ts';
 import type { Logger } from './logger.ts';
+import type { ChatMetrics } from './metrics.ts';
 
 /** What the handlers need, built once per container by the composition root or by a test. */
 export interface Dependencies {
@@ -13,6 +14,7 @@ export interface Dependencies {
   readonly allowedOrigins: readonly string[];
   readonly limits: FrameLimits;
   readonly logger: Logger;
+  readonly metrics: ChatMetrics;
   readonly rateLimiter: RateLimiter;
   readonly rateLimit: RateLimit;
 }

@@ -3,17 +3,23 @@ import httpErrorHandler from '@middy/http-error-handler';
 import { dependencies } from './composition-root.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { describeError, loggerOf } from './logger.ts';
+import { countFanOut } from './metrics.ts';
+import { observability } from './observability.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
 /** Builds the `$disconnect` handler: forgets the connection and tells its room. API Gateway ignores its response. */
 export function createDisconnectHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
+    .use(observability(deps))
     .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('disconnect failed', describeError(error)) }))
     .handler(async (event) => {
-      const { service, logger } = deps();
-      const connectionId = connectionIdOf(event);
-      const report = await service.disconnect(connectionId);
-      if (report !== undefined) logger.info('fan-out', { connectionId, action: 'disconnect', ...report });
+      const { service, logger, metrics } = deps();
+      const report = await service.disconnect(connectionIdOf(event));
+      metrics.count('Disconnections');
+      if (report !== undefined) {
+        countFanOut(metrics, report);
+        logger.info('fan-out', { action: 'disconnect', ...report });
+      }
       return { statusCode: 200 };
     });
 }

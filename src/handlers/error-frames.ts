@@ -2,7 +2,7 @@ import type { MiddlewareObj } from '@middy/core';
 import { UnknownConnectionError } from '../domain/errors.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { clientMsgIdOfBody, type ErrorCode, InvalidFrameError } from './inbound-frame.ts';
-import { describeError, jsonLogger } from './logger.ts';
+import { describeError, loggerOf } from './logger.ts';
 import { RateLimitedError } from './rate-limit.ts';
 import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
@@ -37,7 +37,7 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
       try {
         deps = dependencies();
       } catch (configError) {
-        jsonLogger.error('cannot build dependencies', describeError(configError));
+        loggerOf(dependencies).error('cannot build dependencies', describeError(configError));
         request.response = { statusCode: 500 };
         return;
       }
@@ -48,12 +48,16 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
             .reject(connectionId, 'rate_limited', error.message)
             .catch((sendError: unknown) => deps.logger.error('could not send error frame', { connectionId, ...describeError(sendError) }));
         }
+        deps.metrics.count('RateLimited');
         if (error.notify) deps.logger.info('rate limited', { connectionId });
         request.response = { statusCode: 429 };
         return;
       }
       const refusal = refusalFor(error);
-      if (refusal !== undefined) deps.logger.info('frame refused', { connectionId, code: refusal.code });
+      if (refusal !== undefined) {
+        deps.metrics.count('RefusedFrames');
+        deps.logger.info('frame refused', { connectionId, code: refusal.code });
+      }
       else deps.logger.error('message route failed', { connectionId, ...describeError(error) });
       if (connectionId === undefined) {
         request.response = { statusCode: 400 };

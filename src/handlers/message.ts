@@ -4,6 +4,8 @@ import { dependencies } from './composition-root.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { errorFrames } from './error-frames.ts';
 import { type ChatRequest, InvalidFrameError, parseInboundFrame } from './inbound-frame.ts';
+import { countFanOut } from './metrics.ts';
+import { observability } from './observability.ts';
 import { rateLimit } from './rate-limit.ts';
 import type { Dependencies } from './dependencies.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
@@ -44,6 +46,7 @@ async function dispatch(deps: Dependencies, connectionId: string, request: ChatR
  */
 export function createMessageHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
+    .use(observability(deps))
     .use(rateLimit(deps))
     .use(errorFrames(deps))
     .handler(async (event) => {
@@ -51,7 +54,11 @@ export function createMessageHandler(deps: DependencyProvider) {
       const connectionId = connectionIdOf(event);
       const request = parseInboundFrame(event.body, event.isBase64Encoded, resolved.limits);
       const report = await dispatch(resolved, connectionId, request);
-      if (report !== undefined) resolved.logger.info('fan-out', { connectionId, action: request.action ?? resolved.chatMode, ...report });
+      if (request.action === 'sendmessage' || request.action === undefined) resolved.metrics.count('Messages');
+      if (report !== undefined) {
+        countFanOut(resolved.metrics, report);
+        resolved.logger.info('fan-out', { action: request.action ?? resolved.chatMode, ...report });
+      }
       return { statusCode: 200 };
     });
 }

@@ -153,4 +153,18 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     expect(route(prod)['AuthorizationType']).toBe('CUSTOM');
     expect(prod['AuthorizerWebsocketsAuthorizer']?.Properties?.['IdentitySource']).toEqual(['route.request.querystring.token']);
   });
+
+  it('alarms on every function\'s errors and throttles and on failed deliveries, all to one topic', () => {
+    const alarms = Object.values(dev).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    const watched = alarms.map((a) => {
+      const dimension = (a.Properties?.['Dimensions'] as Array<{ Value: unknown }>)[0]?.Value;
+      const target = typeof dimension === 'object' ? JSON.stringify(dimension) : String(dimension);
+      return `${String(a.Properties?.['MetricName'])} ${target}`;
+    });
+    const functions = functionsOf(dev).map(([name]) => JSON.stringify({ Ref: name }));
+    expect(watched.sort()).toEqual(
+      [...functions.flatMap((fn) => [`Errors ${fn}`, `Throttles ${fn}`]), 'FailedDeliveries ws-chat'].sort(),
+    );
+    for (const alarm of alarms) expect(alarm.Properties?.['AlarmActions']).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
 });

@@ -16,12 +16,14 @@ import { createMessageHandler } from '../../src/handlers/message.ts';
 import { FailingConnectionRepository } from '../fakes/failing-connection-repository.ts';
 import { RecordingLogger } from '../fakes/recording-logger.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
+import { RecordingMetrics } from '../fakes/recording-metrics.ts';
 
 interface Harness {
   readonly connections: InMemoryConnectionRepository;
   readonly history: InMemoryMessageHistory;
   readonly messenger: RecordingMessenger;
   readonly logger: RecordingLogger;
+  readonly metrics: RecordingMetrics;
   readonly deps: DependencyProvider;
 }
 
@@ -44,6 +46,7 @@ async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const history = new InMemoryMessageHistory();
   const messenger = new RecordingMessenger();
   const logger = new RecordingLogger();
+  const metrics = new RecordingMetrics();
   const plain = new ChatService({ connections, history, messenger, concurrency: 4 });
   for (const [room, ids] of Object.entries(options.rooms ?? { lobby: ['A', 'B', 'C'] })) {
     for (const id of ids) await plain.connect(id, { room, name: `Name ${id}` });
@@ -56,10 +59,11 @@ async function harness(options: HarnessOptions = {}): Promise<Harness> {
     allowedOrigins: options.allowedOrigins ?? [],
     limits: { maxFrameBytes: 256, maxTextBytes: 64 },
     logger,
+    metrics,
     rateLimiter: new InMemoryRateLimiter(options.rateLimit ?? { frames: 1000, windowSeconds: 10 }, () => T_RATE),
     rateLimit: options.rateLimit ?? { frames: 1000, windowSeconds: 10 },
   };
-  return { connections, history, messenger, logger, deps: () => built };
+  return { connections, history, messenger, logger, metrics, deps: () => built };
 }
 
 type EventType = APIGatewayProxyWebsocketEventV2['requestContext']['eventType'];
@@ -491,6 +495,8 @@ describe('message handler', () => {
       expect(h.logger.find('fan-out').map((entry) => entry.fields)).toEqual([
         {
           connectionId: 'A',
+          route: '$default',
+          requestId: 'aws-req-1',
           action: 'broadcast',
           room: 'lobby',
           recipients: 3,
@@ -921,5 +927,44 @@ describe('message handler under a flood', () => {
     await handler(websocketEvent('A', 'a real message'), context);
 
     expect(h.messenger.framesTo('B')).toEqual([]);
+  });
+});
+
+describe('observability', () => {
+  it('counts the message and its deliveries, and publishes the metrics once per invocation', async () => {
+    const h = await harness();
+
+    await createMessageHandler(h.deps)(websocketEvent('A', 'hello all'), context);
+
+    expect({
+      messages: h.metrics.total('Messages'),
+      deliveries: h.metrics.total('Deliveries'),
+      published: h.metrics.published,
+    }).toEqual({ messages: 1, deliveries: 3, published: 1 });
+  });
+
+  it('still publishes the metrics of an invocation that failed, with the refusal counted', async () => {
+    const h = await harness();
+
+    await createMessageHandler(h.deps)(websocketEvent('A', '{bad'), context);
+
+    expect({ refused: h.metrics.total('RefusedFrames'), published: h.metrics.published }).toEqual({ refused: 1, published: 1 });
+  });
+
+  it('tags every log line of an invocation with its connection, route and request id', async () => {
+    const h = await harness();
+
+    await createMessageHandler(h.deps)(websocketEvent('A', 'hello all', { routeKey: 'sendmessage' }), context);
+
+    expect(h.logger.find('fan-out')[0]?.fields).toMatchObject({ connectionId: 'A', route: 'sendmessage', requestId: 'aws-req-1' });
+  });
+
+  it('counts connections and disconnections', async () => {
+    const h = await harness({ rooms: {} });
+
+    await createConnectHandler(h.deps)(connectEvent('A'), context);
+    await createDisconnectHandler(h.deps)(disconnectEvent('A'), context);
+
+    expect([h.metrics.total('Connections'), h.metrics.total('Disconnections'), h.metrics.published]).toEqual([1, 1, 2]);
   });
 });
