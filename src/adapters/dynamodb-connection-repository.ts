@@ -97,47 +97,49 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     return connection !== undefined && connection.expiresAt.getTime() > this.#now().getTime() ? connection : undefined;
   }
 
+  /**
+   * Reads the connection, then writes the change on condition that nobody changed it meanwhile. Reading
+   * first keeps the answer right when the SDK replays a write whose first answer was lost: the replay would
+   * otherwise report the already-changed item as the one before the change.
+   */
   async update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined> {
-    if (changes.room === undefined && changes.name === undefined) {
-      const unchanged = await this.get(connectionId);
-      return unchanged && { before: unchanged, after: unchanged };
-    }
-    const sets: string[] = [];
-    const values: Record<string, unknown> = { ':now': this.#nowSeconds() };
-    if (changes.room !== undefined) {
-      sets.push('room = :room', 'gsi1pk = :gsi1pk');
-      values[':room'] = changes.room;
-      values[':gsi1pk'] = ROOM_PREFIX + changes.room;
-    }
-    if (changes.name !== undefined) {
-      sets.push('#name = :name');
-      values[':name'] = changes.name;
-    }
-    try {
-      const { Attributes } = await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: this.#key(connectionId),
-          // The condition keeps an update from creating a row for a connection that is gone or expired.
-          UpdateExpression: `SET ${sets.join(', ')}`,
-          ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now AND attribute_not_exists(retired)',
-          ExpressionAttributeNames: changes.name !== undefined ? { '#name': 'name' } : undefined,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
-      const before = toConnection(Attributes);
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const before = await this.get(connectionId);
       if (before === undefined) return undefined;
       const after: Connection = {
         ...before,
         ...(changes.room !== undefined ? { room: changes.room } : {}),
         ...(changes.name !== undefined ? { name: changes.name } : {}),
       };
-      return { before, after };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
+      if (after.room === before.room && after.name === before.name) return { before, after };
+      try {
+        await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#tableName,
+            Key: this.#key(connectionId),
+            UpdateExpression: 'SET room = :room, gsi1pk = :gsi1pk, #name = :name',
+            // Applies only to the item as it was read, and never creates an item for a gone connection.
+            ConditionExpression:
+              'attribute_exists(pk) AND attribute_not_exists(retired) AND room = :beforeRoom AND #name = :beforeName',
+            ExpressionAttributeNames: { '#name': 'name' },
+            ExpressionAttributeValues: {
+              ':room': after.room,
+              ':gsi1pk': ROOM_PREFIX + after.room,
+              ':name': after.name,
+              ':beforeRoom': before.room,
+              ':beforeName': before.name,
+            },
+          }),
+        );
+        return { before, after };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        // Either a replay of this very write found it applied, or another change came between; read again.
+        const now = await this.get(connectionId);
+        if (now !== undefined && now.room === after.room && now.name === after.name) return { before, after: now };
+      }
     }
+    return undefined;
   }
 
   async retire(connectionId: string): Promise<void> {
@@ -157,11 +159,16 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     }
   }
 
+  /**
+   * Reads the connection, retired or not, then deletes it. A delete's own `ALL_OLD` would come back empty
+   * when the SDK replays a delete whose first answer was lost, and the room would never hear the member left.
+   */
   async remove(connectionId: string): Promise<Connection | undefined> {
-    const { Attributes } = await this.#client.send(
-      new DeleteCommand({ TableName: this.#tableName, Key: this.#key(connectionId), ReturnValues: 'ALL_OLD' }),
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: this.#key(connectionId), ConsistentRead: true }),
     );
-    return toConnection(Attributes);
+    await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: this.#key(connectionId) }));
+    return toConnection(Item);
   }
 
   async *list(room: string): AsyncIterable<readonly string[]> {

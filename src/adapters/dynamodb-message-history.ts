@@ -3,6 +3,12 @@ import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } 
 import type { ChatMessage } from '../domain/frames.ts';
 import { HISTORY_LENGTH, type MessageHistory, type NewMessage } from '../domain/message-history.ts';
 
+/**
+ * Slots in a room's ring: more than the history keeps, so that a gap in the numbers (a counter increment
+ * the SDK replayed after its answer was lost) never pushes one of the newest messages out of the ring.
+ */
+const RING_SLOTS = HISTORY_LENGTH + 10;
+
 export interface DynamoDbMessageHistoryOptions {
   readonly tableName: string;
   /** How long a kept message lives before the table's TTL removes it. */
@@ -22,9 +28,10 @@ function toMessage(item: Item): ChatMessage | undefined {
 }
 
 /**
- * Keeps each room's newest messages as a ring of {@link HISTORY_LENGTH} slots in one partition: an atomic
- * counter numbers each message, and message n overwrites slot n mod 50, so a room never holds more than 50
- * items and a read is one Query. Items expire through the table's TTL and are filtered on read.
+ * Keeps each room's newest messages as a ring of slots in one partition: an atomic counter numbers each
+ * message, and message n overwrites slot n mod 60, so a room never holds more than 60 items, a read is one
+ * Query, and it returns the newest {@link HISTORY_LENGTH}. Items expire through the table's TTL and are
+ * filtered on read.
  */
 export class DynamoDbMessageHistory implements MessageHistory {
   readonly #client: DynamoDBDocumentClient;
@@ -61,7 +68,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
           TableName: this.#tableName,
           Item: {
             pk: `history#${message.room}`,
-            sk: `slot#${String(seq % HISTORY_LENGTH).padStart(2, '0')}`,
+            sk: `slot#${String(seq % RING_SLOTS).padStart(2, '0')}`,
             ...numbered,
             expiresAt,
           },
@@ -98,6 +105,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
       exclusiveStartKey = page.LastEvaluatedKey;
     } while (exclusiveStartKey !== undefined);
     messages.sort((a, b) => a.seq - b.seq);
+    messages.splice(0, Math.max(0, messages.length - HISTORY_LENGTH));
     const seen = afterId === undefined ? -1 : messages.findIndex((message) => message.id === afterId);
     return messages.slice(seen + 1);
   }

@@ -6,7 +6,7 @@ import type { DependencyProvider } from './dependencies.ts';
 import { nameSchema, roomSchema } from './inbound-frame.ts';
 import { describeError, loggerOf } from './logger.ts';
 import { observability } from './observability.ts';
-import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
+import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 import './zod.ts';
 
 /** A refused handshake; its status code (400, 401, 403) is all the client learns. */
@@ -64,6 +64,10 @@ export function createConnectHandler(deps: DependencyProvider) {
     .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('connect failed', describeError(error)) }))
     .handler(async (event) => {
       const { service, authMode, allowedOrigins } = deps();
+      if (!isEventOfType(event, 'CONNECT')) {
+        await service.reject(connectionIdOf(event), 'unknown_action', 'unknown action "$connect"');
+        return { statusCode: 400 };
+      }
       const connectionId = connectionIdOf(event);
       const origin = originOf(event);
       // Clients other than browsers send no Origin and could forge one anyway; the check stops other web pages.

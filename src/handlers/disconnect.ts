@@ -5,7 +5,7 @@ import type { DependencyProvider } from './dependencies.ts';
 import { describeError, loggerOf } from './logger.ts';
 import { countFanOut } from './metrics.ts';
 import { observability } from './observability.ts';
-import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
+import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
 /** Builds the `$disconnect` handler: forgets the connection and tells its room. API Gateway ignores its response. */
 export function createDisconnectHandler(deps: DependencyProvider) {
@@ -14,6 +14,10 @@ export function createDisconnectHandler(deps: DependencyProvider) {
     .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('disconnect failed', describeError(error)) }))
     .handler(async (event) => {
       const { service, logger, metrics } = deps();
+      if (!isEventOfType(event, 'DISCONNECT')) {
+        await service.reject(connectionIdOf(event), 'unknown_action', 'unknown action "$disconnect"');
+        return { statusCode: 400 };
+      }
       const report = await service.disconnect(connectionIdOf(event));
       metrics.count('Disconnections');
       if (report !== undefined) {

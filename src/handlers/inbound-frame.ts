@@ -133,12 +133,11 @@ function clientMsgIdOf(json: unknown): string | undefined {
  * Turns a WebSocket frame body into a chat request. A frame that starts with `{` must be a JSON object;
  * any other text frame is the text of a chat message, so that a person typing in wscat can chat.
  */
-export function parseInboundFrame(
-  body: string | undefined,
-  isBase64Encoded: boolean | undefined,
-  limits: FrameLimits,
-): ChatRequest {
-  if (isBase64Encoded === true) throw new InvalidFrameError('binary_not_supported', 'send text frames, not binary');
+export function parseInboundFrame(body: unknown, isBase64Encoded: boolean | undefined, limits: FrameLimits): ChatRequest {
+  // API Gateway marks binary frames as base64; serverless-offline passes them on as a Buffer instead.
+  if (isBase64Encoded === true || (body !== undefined && body !== null && typeof body !== 'string')) {
+    throw new InvalidFrameError('binary_not_supported', 'send text frames, not binary');
+  }
   const raw = body ?? '';
   const bytes = byteLength(raw);
   if (bytes > limits.maxFrameBytes) {

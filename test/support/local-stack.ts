@@ -16,7 +16,10 @@ export interface TestStack extends LocalStack {
 
 let stacks = 0;
 
-export async function startTestStack(handlerEnv: Record<string, string> = {}): Promise<TestStack> {
+export async function startTestStack(
+  handlerEnv: Record<string, string> = {},
+  params: Record<string, string> = {},
+): Promise<TestStack> {
   stacks += 1;
   const buildFolder = join('.esbuild', `test-${process.pid}-${stacks}`);
   const output: string[] = [];
@@ -28,6 +31,7 @@ export async function startTestStack(handlerEnv: Record<string, string> = {}): P
     inProcess: true,
     buildFolder,
     handlerEnv,
+    params,
     log: (line) => output.push(line),
   });
   const documents = DynamoDBDocumentClient.from(localDynamoDbClient(stack.dynamoDbEndpoint));

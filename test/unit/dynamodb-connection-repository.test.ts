@@ -153,8 +153,9 @@ describe('DynamoDbConnectionRepository', () => {
   });
 
   describe('update', () => {
-    it('moves a connection with one conditional update of its room and index key that returns the old item', async () => {
-      dynamo.on(UpdateCommand).resolves({ Attributes: itemOfA });
+    it('reads the connection, then moves it with one update conditioned on the room and name it read', async () => {
+      dynamo.on(GetCommand).resolves({ Item: itemOfA });
+      dynamo.on(UpdateCommand).resolves({});
 
       await repository().update('A', { room: 'garden' });
 
@@ -162,92 +163,104 @@ describe('DynamoDbConnectionRepository', () => {
         {
           TableName: 'chat-table',
           Key: { pk: 'conn#A', sk: 'connection' },
-          UpdateExpression: 'SET room = :room, gsi1pk = :gsi1pk',
-          ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now AND attribute_not_exists(retired)',
-          ExpressionAttributeValues: { ':now': NOW_SECONDS, ':room': 'garden', ':gsi1pk': 'room#garden' },
-          ReturnValues: 'ALL_OLD',
-        },
-      ]);
-    });
-
-    it('renames a connection with one conditional update of its name', async () => {
-      dynamo.on(UpdateCommand).resolves({ Attributes: itemOfA });
-
-      await repository().update('A', { name: 'Bea' });
-
-      expect(updateInputs()).toEqual([
-        {
-          TableName: 'chat-table',
-          Key: { pk: 'conn#A', sk: 'connection' },
-          UpdateExpression: 'SET #name = :name',
-          ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now AND attribute_not_exists(retired)',
+          UpdateExpression: 'SET room = :room, gsi1pk = :gsi1pk, #name = :name',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(retired) AND room = :beforeRoom AND #name = :beforeName',
           ExpressionAttributeNames: { '#name': 'name' },
-          ExpressionAttributeValues: { ':now': NOW_SECONDS, ':name': 'Bea' },
-          ReturnValues: 'ALL_OLD',
+          ExpressionAttributeValues: {
+            ':room': 'garden',
+            ':gsi1pk': 'room#garden',
+            ':name': 'Ann',
+            ':beforeRoom': 'kitchen',
+            ':beforeName': 'Ann',
+          },
         },
-      ]);
-    });
-
-    it('changes room and name in the same update', async () => {
-      dynamo.on(UpdateCommand).resolves({ Attributes: itemOfA });
-
-      await repository().update('A', { room: 'garden', name: 'Bea' });
-
-      expect(updateInputs().map((input) => input.UpdateExpression)).toEqual([
-        'SET room = :room, gsi1pk = :gsi1pk, #name = :name',
       ]);
     });
 
     it('returns the connection before and after the change', async () => {
-      dynamo.on(UpdateCommand).resolves({ Attributes: itemOfA });
+      dynamo.on(GetCommand).resolves({ Item: itemOfA });
+      dynamo.on(UpdateCommand).resolves({});
 
-      const change = await repository().update('A', { room: 'garden', name: 'Bea' });
-
-      expect(change).toEqual({ before: connectionA, after: { ...connectionA, room: 'garden', name: 'Bea' } });
+      expect(await repository().update('A', { name: 'Annie' })).toEqual({
+        before: connectionA,
+        after: { ...connectionA, name: 'Annie' },
+      });
     });
 
-    it('returns undefined when the condition fails because the connection is gone or expired', async () => {
-      dynamo.on(UpdateCommand).rejects(conditionFailed());
+    it('writes nothing for a change that changes nothing', async () => {
+      dynamo.on(GetCommand).resolves({ Item: itemOfA });
+
+      expect(await repository().update('A', { room: 'kitchen' })).toEqual({ before: connectionA, after: connectionA });
+      expect(updateInputs()).toEqual([]);
+    });
+
+    it('returns undefined and writes nothing for a connection that is not stored', async () => {
+      dynamo.on(GetCommand).resolves({});
 
       expect(await repository().update('A', { room: 'garden' })).toBeUndefined();
+      expect(updateInputs()).toEqual([]);
+    });
+
+    it('reports the change it asked for when its condition fails because a replay of it already applied', async () => {
+      dynamo
+        .on(GetCommand)
+        .resolvesOnce({ Item: itemOfA })
+        .resolvesOnce({ Item: { ...itemOfA, room: 'garden', gsi1pk: 'room#garden' } });
+      dynamo.on(UpdateCommand).rejects(conditionFailed());
+
+      expect(await repository().update('A', { room: 'garden' })).toEqual({
+        before: connectionA,
+        after: { ...connectionA, room: 'garden' },
+      });
+    });
+
+    it('starts again from a fresh read when another change came between its read and its write', async () => {
+      dynamo
+        .on(GetCommand)
+        .resolvesOnce({ Item: itemOfA })
+        .resolvesOnce({ Item: { ...itemOfA, name: 'Ann B' } })
+        .resolves({ Item: { ...itemOfA, name: 'Ann B' } });
+      dynamo.on(UpdateCommand).rejectsOnce(conditionFailed()).resolves({});
+
+      const change = await repository().update('A', { room: 'garden' });
+
+      expect(change).toEqual({
+        before: { ...connectionA, name: 'Ann B' },
+        after: { ...connectionA, name: 'Ann B', room: 'garden' },
+      });
     });
 
     it('rethrows any other failure', async () => {
-      dynamo.on(UpdateCommand).rejects(new Error('ProvisionedThroughputExceededException'));
-
-      await expect(repository().update('A', { room: 'garden' })).rejects.toThrow('ProvisionedThroughputExceededException');
-    });
-
-    it('writes nothing and returns the stored connection unchanged when given no change', async () => {
       dynamo.on(GetCommand).resolves({ Item: itemOfA });
+      dynamo.on(UpdateCommand).rejects(new Error('throttled for good'));
 
-      const change = await repository().update('A', {});
-
-      expect({ change, updates: updateInputs() }).toEqual({
-        change: { before: connectionA, after: connectionA },
-        updates: [],
-      });
+      await expect(repository().update('A', { room: 'garden' })).rejects.toThrow('throttled for good');
     });
   });
 
   describe('remove', () => {
-    it('deletes the connection\'s item and asks for what it held', async () => {
+    it('reads the connection consistently, then deletes its item', async () => {
+      dynamo.on(GetCommand).resolves({ Item: itemOfA });
       dynamo.on(DeleteCommand).resolves({});
 
-      await repository().remove('A');
+      const removed = await repository().remove('A');
 
-      expect(dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input)).toEqual([
-        { TableName: 'chat-table', Key: { pk: 'conn#A', sk: 'connection' }, ReturnValues: 'ALL_OLD' },
-      ]);
+      expect({
+        removed,
+        read: dynamo.commandCalls(GetCommand).map((call) => call.args[0].input.ConsistentRead),
+        deleted: dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key),
+      }).toEqual({ removed: connectionA, read: [true], deleted: [{ pk: 'conn#A', sk: 'connection' }] });
     });
 
-    it('returns the connection it removed', async () => {
-      dynamo.on(DeleteCommand).resolves({ Attributes: itemOfA });
+    it('returns what it read even when the delete was a replay whose first answer was lost', async () => {
+      dynamo.on(GetCommand).resolves({ Item: itemOfA });
+      dynamo.on(DeleteCommand).resolves({ Attributes: undefined });
 
       expect(await repository().remove('A')).toEqual(connectionA);
     });
 
     it('returns undefined when nothing was stored', async () => {
+      dynamo.on(GetCommand).resolves({});
       dynamo.on(DeleteCommand).resolves({});
 
       expect(await repository().remove('A')).toBeUndefined();

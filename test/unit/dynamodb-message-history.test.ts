@@ -35,7 +35,7 @@ function numbered(seq: number, id = `msg-${seq}`): ChatMessage {
 function slotItem(message: ChatMessage): Record<string, unknown> {
   return {
     pk: `history#${message.room}`,
-    sk: `slot#${String(message.seq % 50).padStart(2, '0')}`,
+    sk: `slot#${String(message.seq % 60).padStart(2, '0')}`,
     ...message,
     expiresAt: NOW_SECONDS + RETENTION_SECONDS,
   };
@@ -120,11 +120,12 @@ describe('DynamoDbMessageHistory', () => {
 
     it.each([
       { seq: 1, slot: 'slot#01' },
-      { seq: 49, slot: 'slot#49' },
-      { seq: 50, slot: 'slot#00' },
-      { seq: 57, slot: 'slot#07' },
+      { seq: 50, slot: 'slot#50' },
+      { seq: 59, slot: 'slot#59' },
+      { seq: 60, slot: 'slot#00' },
+      { seq: 67, slot: 'slot#07' },
       { seq: 1234, slot: 'slot#34' },
-    ])('puts message $seq in $slot', async ({ seq, slot }) => {
+    ])('puts message $seq in $slot of a ring of 60', async ({ seq, slot }) => {
       counterAt(seq);
       dynamo.on(PutCommand).resolves({});
 

@@ -968,3 +968,33 @@ describe('observability', () => {
     expect([h.metrics.total('Connections'), h.metrics.total('Disconnections'), h.metrics.published]).toEqual([1, 1, 2]);
   });
 });
+
+describe('events that reach a handler not meant for them', () => {
+  it('leaves the table alone when a message frame names $connect as its action', async () => {
+    const h = await harness();
+    await h.connections.update('A', { room: 'kitchen' });
+
+    await createConnectHandler(h.deps)(websocketEvent('A', '{"action":"$connect"}', { routeKey: '$connect' }), context);
+
+    expect(await h.connections.get('A')).toMatchObject({ room: 'kitchen', name: 'Name A' });
+  });
+
+  it('leaves the connection stored when a message frame names $disconnect as its action', async () => {
+    const h = await harness();
+
+    await createDisconnectHandler(h.deps)(websocketEvent('A', '{"action":"$disconnect"}', { routeKey: '$disconnect' }), context);
+
+    expect(await listed(h.connections)).toEqual(['A', 'B', 'C']);
+  });
+
+  it('refuses a binary frame that arrives as a Buffer, as the local emulator passes it', async () => {
+    const h = await harness();
+    const event = { ...websocketEvent('A', undefined), body: Buffer.from([0xff, 0x00, 0x7b]) };
+
+    await createMessageHandler(h.deps)(event as unknown as APIGatewayProxyWebsocketEventV2, context);
+
+    expect(h.messenger.framesTo('A')).toEqual([
+      { type: 'error', code: 'binary_not_supported', message: 'send text frames, not binary' },
+    ]);
+  });
+});

@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ChatClient, ofType, sleep } from '../support/chat-client.ts';
+import { startTestStack, type TestStack } from '../support/local-stack.ts';
+import { recordFigures } from '../support/reliability-figures.ts';
+
+const BUDGET = 20;
+const FLOOD = 200;
+
+describe('a client flooding the local stack', () => {
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    // A window longer than the test, so that every frame of the flood falls in one window.
+    stack = await startTestStack({ RATE_LIMIT_FRAMES: String(BUDGET), RATE_LIMIT_WINDOW_SECONDS: '3600' });
+  }, 90_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('is told once that it is rate limited, its excess is dropped, and everyone else keeps chatting', async () => {
+    const [flooder, bystander, talker] = await Promise.all([
+      ChatClient.connect(stack.websocketUrl),
+      ChatClient.connect(stack.websocketUrl),
+      ChatClient.connect(stack.websocketUrl),
+    ]);
+    try {
+      for (let i = 0; i < FLOOD; i += 1) {
+        flooder.send(`flood ${i}`);
+        // A bounded rate on loopback: the emulator runs every frame as its own invocation.
+        if (i % 20 === 19) await sleep(50);
+      }
+      await flooder.waitFor(ofType('error'));
+      talker.send('still here');
+      await bystander.waitFor((f) => f.type === 'message' && f['text'] === 'still here');
+      await sleep(1000);
+
+      const floodHeard = bystander.received.filter((f) => f.type === 'message' && String(f['text']).startsWith('flood ')).length;
+      const refusals = flooder.received.filter(ofType('error'));
+      await recordFigures('rate-limit', { frames: FLOOD, budget: BUDGET, delivered: floodHeard, rejections: FLOOD - floodHeard, errorFrames: refusals.length });
+
+      expect({ floodHeard, refusals: refusals.map((f) => f['code']) }).toEqual({ floodHeard: BUDGET, refusals: ['rate_limited'] });
+    } finally {
+      await Promise.all([flooder.close(), bystander.close(), talker.close()]);
+    }
+  });
+});
