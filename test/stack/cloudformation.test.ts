@@ -24,8 +24,15 @@ async function packaged(stage: string, params: string[], into: string): Promise<
   const dir = join(into, stage);
   await run(join(projectRoot, 'node_modules', '.bin', 'serverless'), ['package', '--stage', stage, '--package', dir, ...params.map((p) => `--param=${p}`)], {
     cwd: projectRoot,
-    // Packaging needs no AWS account: no credentials, no network.
-    env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: '' },
+    timeout: 150_000,
+    // Packaging needs no AWS account: no credentials, no network. Bundles go to a folder of this run's own.
+    env: {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_PROFILE: '',
+      CHAT_ESBUILD_DIR: join('.esbuild', `stack-${process.pid}-${stage}`),
+    },
   });
   const template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Resources };
   return template.Resources;
@@ -65,14 +72,15 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
 
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'chat-stack-'));
-    [dev, prod] = await Promise.all([
-      packaged('dev', [], workDir),
-      packaged('prod', ['authMode=jwt', 'allowedOrigins=https://chat.example.com'], workDir),
-    ]);
-  }, 180_000);
+    dev = await packaged('dev', [], workDir);
+    prod = await packaged('prod', ['authMode=jwt', 'allowedOrigins=https://chat.example.com', 'messageReservedConcurrency=100'], workDir);
+  }, 320_000);
 
   afterAll(async () => {
     await rm(workDir, { recursive: true, force: true });
+    for (const stage of ['dev', 'prod']) {
+      await rm(join(projectRoot, '.esbuild', `stack-${process.pid}-${stage}`), { recursive: true, force: true });
+    }
   });
 
   it('runs every function on nodejs24.x, arm64, with a timeout within API Gateway\'s 29 s', () => {
@@ -166,5 +174,12 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
       [...functions.flatMap((fn) => [`Errors ${fn}`, `Throttles ${fn}`]), 'FailedDeliveries ws-chat'].sort(),
     );
     for (const alarm of alarms) expect(alarm.Properties?.['AlarmActions']).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+
+  it('reserves concurrency for the message function only when asked to', () => {
+    const reserved = (resources: Resources) => resources['MessageLambdaFunction']?.Properties?.['ReservedConcurrentExecutions'];
+    expect(reserved(dev)).toEqual({ 'Fn::If': ['HasReservedConcurrency', 0, { Ref: 'AWS::NoValue' }] });
+    // A --param value arrives as a string, which CloudFormation accepts for a number.
+    expect(reserved(prod)).toEqual({ 'Fn::If': ['HasReservedConcurrency', '100', { Ref: 'AWS::NoValue' }] });
   });
 });
