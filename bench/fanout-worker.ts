@@ -8,7 +8,7 @@ import { DEFAULT_ROOM } from '../src/domain/connection.ts';
 import { InMemoryConnectionRepository } from '../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../src/adapters/in-memory-message-history.ts';
 import { type Fate, type LatencyModel, type RateLimit, SimulatedMessenger } from './simulated-messenger.ts';
-import { seededRandom } from './stats.ts';
+import { seededRandom } from '../test/support/seeded-random.ts';
 
 export interface FanoutParams {
   readonly n: number;

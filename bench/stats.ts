@@ -20,18 +20,6 @@ export function mean(values: readonly number[]): number {
   return sum / values.length;
 }
 
-/** A seeded pseudo-random generator (mulberry32), so runs are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** A standard normal sample (Box-Muller). */
 export function normal(random: () => number): number {
   const u = Math.max(random(), Number.EPSILON);
