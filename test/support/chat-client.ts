@@ -6,6 +6,25 @@ export interface ReceivedFrame {
   readonly [field: string]: unknown;
 }
 
+/** Opens a WebSocket and resolves once its handshake completes; fails after `timeoutMs`. */
+export function openSocket(url: string, timeoutMs: number): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error(`no WebSocket handshake with ${url} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('open', () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
 /** A real WebSocket client that keeps every frame it receives and can wait for the next matching one. */
 export class ChatClient {
   readonly received: ReceivedFrame[] = [];
@@ -20,22 +39,8 @@ export class ChatClient {
     });
   }
 
-  static connect(url: string, timeoutMs = 10_000): Promise<ChatClient> {
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url);
-      const timer = setTimeout(() => {
-        socket.terminate();
-        reject(new Error(`no WebSocket handshake with ${url} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('open', () => {
-        clearTimeout(timer);
-        resolve(new ChatClient(socket));
-      });
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
+  static async connect(url: string, timeoutMs = 10_000): Promise<ChatClient> {
+    return new ChatClient(await openSocket(url, timeoutMs));
   }
 
   send(frame: string | object): void {

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { openSocket } from './chat-client.ts';
 
 /** A frame as it arrived: parsed JSON, or the raw text when it was not JSON. */
 export type WireFrame = Readonly<Record<string, unknown>> | { readonly unparsable: string };
@@ -31,22 +32,8 @@ export class WireClient {
     });
   }
 
-  static connect(url: string, timeoutMs = 10_000): Promise<WireClient> {
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url);
-      const timer = setTimeout(() => {
-        socket.terminate();
-        reject(new Error(`no WebSocket handshake with ${url} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      socket.once('open', () => {
-        clearTimeout(timer);
-        resolve(new WireClient(socket));
-      });
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
+  static async connect(url: string, timeoutMs = 10_000): Promise<WireClient> {
+    return new WireClient(await openSocket(url, timeoutMs));
   }
 
   get open(): boolean {
