@@ -63,7 +63,7 @@ export function createConnectHandler(deps: DependencyProvider) {
     .use(observability(deps))
     .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('connect failed', describeError(error)) }))
     .handler(async (event) => {
-      const { service, authMode, allowedOrigins } = deps();
+      const { service, authMode, allowedOrigins, metrics } = deps();
       if (!isEventOfType(event, 'CONNECT')) {
         await service.reject(connectionIdOf(event), 'unknown_action', 'unknown action "$connect"');
         return { statusCode: 400 };
@@ -78,7 +78,7 @@ export function createConnectHandler(deps: DependencyProvider) {
       const identity = identitySchema.safeParse(event);
       if (authMode === 'jwt' && !identity.success) throw new HandshakeRefusedError(401, 'not authenticated');
       const verified = identity.success ? identity.data.requestContext.authorizer : undefined;
-      deps().metrics.count('Connections');
+      metrics.count('Connections');
       await service.connect(connectionId, {
         ...(handshake.room !== undefined ? { room: handshake.room } : {}),
         ...(verified !== undefined

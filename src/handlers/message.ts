@@ -1,13 +1,12 @@
 import middy from '@middy/core';
 import type { BroadcastReport } from '../domain/chat-service.ts';
 import { dependencies } from './composition-root.ts';
-import type { DependencyProvider } from './dependencies.ts';
+import type { Dependencies, DependencyProvider } from './dependencies.ts';
 import { errorFrames } from './error-frames.ts';
 import { type ChatRequest, InvalidFrameError, parseInboundFrame } from './inbound-frame.ts';
 import { countFanOut } from './metrics.ts';
 import { observability } from './observability.ts';
 import { rateLimit } from './rate-limit.ts';
-import type { Dependencies } from './dependencies.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
 async function dispatch(deps: Dependencies, connectionId: string, request: ChatRequest): Promise<BroadcastReport | undefined> {
