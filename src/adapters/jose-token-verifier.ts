@@ -1,4 +1,5 @@
 import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
+import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../domain/display-name.ts';
 
 /** Who a verified token says its bearer is. */
 export interface Identity {
@@ -20,14 +21,22 @@ export interface JoseTokenVerifierOptions {
   readonly audience?: string;
 }
 
-const UNSAFE = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+const UNSAFE = new RegExp(UNSAFE_NAME_CHARACTER.source, 'gu');
 
-/** A display name from a claim, held to the same rules as names chosen in the chat. */
+/** The claim held to the rules of names chosen in the chat, or `''` when nothing is left of it. */
+function cleaned(claim: string): string {
+  const visible = claim.replace(UNSAFE, '').trim();
+  return [...visible].slice(0, MAX_NAME_CHARACTERS).join('').trim();
+}
+
+/** A display name from the first name claim that is not empty once cleaned, else from the subject. */
 function displayName(payload: JWTPayload, userId: string): string {
-  const claims = [payload['name'], payload['preferred_username'], payload['cognito:username'], payload['email']];
-  const claim = claims.find((value): value is string => typeof value === 'string' && value.trim() !== '');
-  const cleaned = (claim ?? userId).replace(UNSAFE, '').trim();
-  return [...cleaned].slice(0, 32).join('') || 'Someone';
+  const claims = [payload['name'], payload['preferred_username'], payload['cognito:username'], payload['email'], userId];
+  for (const claim of claims) {
+    const name = typeof claim === 'string' ? cleaned(claim) : '';
+    if (name !== '') return name;
+  }
+  return 'Someone';
 }
 
 /** Verifies JWTs with jose: signature, expiry and not-before, and the issuer and audience when configured. */

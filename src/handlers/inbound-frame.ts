@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../domain/display-name.ts';
 import './zod.ts';
 
 /** What a client asked for, once its frame is known to be well formed. */
@@ -56,16 +57,13 @@ export const roomSchema = z
   .string()
   .check(z.regex(/^[A-Za-z0-9_-]{1,32}$/, 'a room name is 1 to 32 letters, digits, "-" or "_"'), z.toLowerCase());
 
-// Control characters and bidirectional overrides would let a name disguise itself or break a client's layout.
-const UNSAFE_IN_NAMES = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
-
-/** Display names: 1 to 32 characters once trimmed, without control or direction-changing characters. */
+/** Display names: 1 to 32 characters once trimmed, without control, invisible or direction-changing characters. */
 export const nameSchema = z
   .string()
   .check(
     z.trim(),
-    z.refine((name) => [...name].length >= 1 && [...name].length <= 32, 'a name is 1 to 32 characters'),
-    z.refine((name) => !UNSAFE_IN_NAMES.test(name), 'a name cannot contain control characters'),
+    z.refine((name) => [...name].length >= 1 && [...name].length <= MAX_NAME_CHARACTERS, 'a name is 1 to 32 characters'),
+    z.refine((name) => !UNSAFE_NAME_CHARACTER.test(name), 'a name cannot contain control, invisible or direction-changing characters'),
   );
 
 const clientMsgIdSchema = z

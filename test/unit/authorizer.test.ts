@@ -35,6 +35,32 @@ describe('JoseTokenVerifier with an HMAC secret', () => {
   });
 
   it.each([
+    ['U+061C ARABIC LETTER MARK (Bidi_Control)', '\u061c'],
+    ['U+200B ZERO WIDTH SPACE (Default_Ignorable_Code_Point)', '\u200b'],
+    ['U+200D ZERO WIDTH JOINER (Default_Ignorable_Code_Point)', '\u200d'],
+    ['U+2060 WORD JOINER (Default_Ignorable_Code_Point)', '\u2060'],
+    ['U+3164 HANGUL FILLER (Default_Ignorable_Code_Point)', '\u3164'],
+    ['U+FE0F VARIATION SELECTOR-16 (Default_Ignorable_Code_Point)', '\ufe0f'],
+    ['U+E0041 TAG LATIN CAPITAL LETTER A (a tag character)', '\u{e0041}'],
+    ['U+2028 LINE SEPARATOR (Zl)', '\u2028'],
+    ['U+2029 PARAGRAPH SEPARATOR (Zp)', '\u2029'],
+  ])('strips %s from a name claim', async (_label, invisible) => {
+    const identity = await verifier.verify(await token({ sub: 'u', name: `Ann${invisible}Lee` }));
+
+    expect(identity?.name).toBe('AnnLee');
+  });
+
+  it.each([
+    ['a zero-width space', '\u200b'],
+    ['tag characters', '\u{e0041}\u{e0042}'],
+    ['a Hangul filler between bidi controls', '\u061c\u3164\u2066'],
+  ])('falls back to the subject when the name claim is only %s', async (_label, invisible) => {
+    const identity = await verifier.verify(await token({ sub: 'user-7', name: invisible }));
+
+    expect(identity?.name).toBe('user-7');
+  });
+
+  it.each([
     ['an expired token', () => token({ sub: 'u' }, { expiresIn: '-1m' })],
     ['a token signed with another secret', () => token({ sub: 'u' }, { secret: new TextEncoder().encode('x'.repeat(40)) })],
     ['a malformed token', async () => 'not.a.jwt'],

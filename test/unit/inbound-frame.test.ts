@@ -236,6 +236,34 @@ describe('parseInboundFrame', () => {
     ])('refuses a name with %s', (_label, control) => {
       expect(refusalOf(JSON.stringify({ action: 'setname', name: `Ann${control}Lee` }), false, roomy).code).toBe('invalid_name');
     });
+
+    it.each([
+      ['U+061C ARABIC LETTER MARK (Bidi_Control)', '\u061c'],
+      ['U+200B ZERO WIDTH SPACE (Default_Ignorable_Code_Point)', '\u200b'],
+      ['U+200C ZERO WIDTH NON-JOINER (Default_Ignorable_Code_Point)', '\u200c'],
+      ['U+200D ZERO WIDTH JOINER (Default_Ignorable_Code_Point)', '\u200d'],
+      ['U+2060 WORD JOINER (Default_Ignorable_Code_Point)', '\u2060'],
+      ['U+00AD SOFT HYPHEN (Default_Ignorable_Code_Point)', '\u00ad'],
+      ['U+034F COMBINING GRAPHEME JOINER (Default_Ignorable_Code_Point)', '\u034f'],
+      ['U+3164 HANGUL FILLER (Default_Ignorable_Code_Point)', '\u3164'],
+      ['U+FE0F VARIATION SELECTOR-16 (Default_Ignorable_Code_Point)', '\ufe0f'],
+      ['U+E0041 TAG LATIN CAPITAL LETTER A (a tag character)', '\u{e0041}'],
+      ['U+E0001 LANGUAGE TAG (a tag character)', '\u{e0001}'],
+      ['U+E007F CANCEL TAG (a tag character)', '\u{e007f}'],
+      ['U+2028 LINE SEPARATOR (Zl)', '\u2028'],
+      ['U+2029 PARAGRAPH SEPARATOR (Zp)', '\u2029'],
+    ])('refuses a name with %s inside it', (_label, invisible) => {
+      expect(refusalOf(JSON.stringify({ action: 'setname', name: `Ann${invisible}Lee` }), false, roomy).code).toBe('invalid_name');
+    });
+
+    it.each([
+      ['a zero-width space', '\u200b'],
+      ['zero-width joiners and non-joiners', '\u200d\u200c\u200d'],
+      ['a Hangul filler', '\u3164'],
+      ['tag characters', '\u{e0041}\u{e0042}'],
+    ])('refuses a name made only of %s', (_label, invisible) => {
+      expect(refusalOf(JSON.stringify({ action: 'setname', name: invisible }), false, roomy).code).toBe('invalid_name');
+    });
   });
 
   describe('clientMsgId', () => {
