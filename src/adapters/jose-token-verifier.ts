@@ -1,4 +1,15 @@
-import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  errors,
+  type FetchImplementation,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  type JWTPayload,
+  jwtVerify,
+} from 'jose';
 import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../domain/display-name.ts';
 
 /** Who a verified token says its bearer is. */
@@ -18,8 +29,25 @@ export type TokenKeys =
 export interface JoseTokenVerifierOptions {
   readonly keys: TokenKeys;
   readonly issuer?: string;
+  /** The `aud` a token must carry (a Cognito ID token's audience is its app client id). */
   readonly audience?: string;
+  /** The `client_id` a token must carry (Cognito access tokens name their app client there, and have no `aud`). */
+  readonly clientId?: string;
+  /** How long a fetch of the JWKS URL may take; well inside the authorizer's 5 s timeout, so a slow one is logged. */
+  readonly keySetTimeoutMs?: number;
+  /** What fetches the JWKS URL; the platform's `fetch` unless a test gives another. */
+  readonly fetch?: FetchImplementation;
 }
+
+/** The key set could not be had (unreachable, too slow, or not a key set), so no token can be checked. */
+export class KeySetUnavailableError extends Error {
+  override readonly name = 'KeySetUnavailableError';
+}
+
+const DEFAULT_KEY_SET_TIMEOUT_MS = 3000;
+
+// Errors of the key lookup that are the token's fault: its `kid` or `alg` names no usable key of the set.
+const TOKEN_FAULTS = [errors.JWKSNoMatchingKey, errors.JWKSMultipleMatchingKeys, errors.JOSENotSupported];
 
 const UNSAFE = new RegExp(UNSAFE_NAME_CHARACTER.source, 'gu');
 
@@ -31,7 +59,15 @@ function cleaned(claim: string): string {
 
 /** A display name from the first name claim that is not empty once cleaned, else from the subject. */
 function displayName(payload: JWTPayload, userId: string): string {
-  const claims = [payload['name'], payload['preferred_username'], payload['cognito:username'], payload['email'], userId];
+  const claims = [
+    payload['name'],
+    payload['preferred_username'],
+    payload['cognito:username'],
+    // Cognito access tokens carry `username` instead of `cognito:username`.
+    payload['username'],
+    payload['email'],
+    userId,
+  ];
   for (const claim of claims) {
     const name = typeof claim === 'string' ? cleaned(claim) : '';
     if (name !== '') return name;
@@ -39,35 +75,66 @@ function displayName(payload: JWTPayload, userId: string): string {
   return 'Someone';
 }
 
-/** Verifies JWTs with jose: signature, expiry and not-before, and the issuer and audience when configured. */
+type KeyLookup = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
+
+/** The remote key set, with its failures told apart from the token's. */
+function remoteKeys(url: string, options: JoseTokenVerifierOptions): KeyLookup {
+  const keySet = createRemoteJWKSet(new URL(url), {
+    timeoutDuration: options.keySetTimeoutMs ?? DEFAULT_KEY_SET_TIMEOUT_MS,
+    ...(options.fetch !== undefined ? { [customFetch]: options.fetch } : {}),
+  });
+  return async (header, token) => {
+    try {
+      return await keySet(header, token);
+    } catch (error) {
+      if (TOKEN_FAULTS.some((fault) => error instanceof fault)) throw error;
+      const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      throw new KeySetUnavailableError(`could not fetch the key set from ${url} (${why})`, { cause: error });
+    }
+  };
+}
+
+/**
+ * Verifies JWTs with jose: signature, a required expiry, not-before, and the issuer, audience and client id
+ * when configured.
+ */
 export class JoseTokenVerifier {
   readonly #verify: (token: string) => Promise<JWTPayload>;
+  readonly #clientId: string | undefined;
 
   constructor(options: JoseTokenVerifierOptions) {
     const claims = {
+      // A token without `exp` would never expire.
+      requiredClaims: ['exp'],
       ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
       ...(options.audience !== undefined ? { audience: options.audience } : {}),
     };
+    this.#clientId = options.clientId;
     const { keys } = options;
     if ('secret' in keys) {
       const secret = new TextEncoder().encode(keys.secret);
       this.#verify = async (token) =>
         (await jwtVerify(token, secret, { ...claims, algorithms: ['HS256', 'HS384', 'HS512'] })).payload;
     } else {
-      const keySet = 'jwks' in keys ? createLocalJWKSet(keys.jwks) : createRemoteJWKSet(new URL(keys.jwksUrl));
+      const keySet = 'jwks' in keys ? createLocalJWKSet(keys.jwks) : remoteKeys(keys.jwksUrl, options);
       this.#verify = async (token) => (await jwtVerify(token, keySet, claims)).payload;
     }
   }
 
-  /** The bearer's identity, or `undefined` for a token that is malformed, expired, wrongly signed or not for us. */
+  /**
+   * The bearer's identity, or `undefined` for a token that is malformed, expired, wrongly signed or not for
+   * us. Throws {@link KeySetUnavailableError} when the key set cannot be fetched: that is no verdict on the token.
+   */
   async verify(token: string): Promise<Identity | undefined> {
     let payload: JWTPayload;
     try {
       payload = await this.#verify(token);
-    } catch {
+    } catch (error) {
+      if (error instanceof KeySetUnavailableError) throw error;
       return undefined;
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') return undefined;
+    if (this.#clientId !== undefined && payload['client_id'] !== this.#clientId) return undefined;
     return { userId: payload.sub, name: displayName(payload, payload.sub) };
   }
 }

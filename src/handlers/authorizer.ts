@@ -1,12 +1,15 @@
 import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { type Identity, JoseTokenVerifier, type TokenKeys } from '../adapters/jose-token-verifier.ts';
+import { type Identity, JoseTokenVerifier, KeySetUnavailableError, type TokenKeys } from '../adapters/jose-token-verifier.ts';
 import { ConfigError } from './config.ts';
-import { createPowertoolsLogger, describeError } from './logger.ts';
+import { createPowertoolsLogger, describeError, type Logger } from './logger.ts';
 import './zod.ts';
 
-/** Verifies a token and says who it belongs to; `undefined` when it does not verify. */
+/**
+ * Verifies a token and says who it belongs to; `undefined` when it does not verify. Throws when it cannot
+ * tell, e.g. {@link KeySetUnavailableError}.
+ */
 export type VerifyToken = (token: string) => Promise<Identity | undefined>;
 
 const unsetIfEmpty = (value: unknown): unknown => (value === '' ? undefined : value);
@@ -18,6 +21,7 @@ const authConfigSchema = z.object({
   AUTH_JWKS_URL: z.pipe(z.transform(unsetIfEmpty), z.optional(z.url({ protocol: /^https?$/ }))),
   AUTH_ISSUER: optionalSetting,
   AUTH_AUDIENCE: optionalSetting,
+  AUTH_CLIENT_ID: optionalSetting,
 });
 
 /** Builds the verifier from AUTH_* settings: exactly one of a secret, an inline JWKS or a JWKS URL. */
@@ -27,7 +31,7 @@ export function verifierFromEnv(env: Record<string, string | undefined>): Verify
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
-  const { AUTH_JWT_SECRET, AUTH_JWKS, AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE } = parsed.data;
+  const { AUTH_JWT_SECRET, AUTH_JWKS, AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE, AUTH_CLIENT_ID } = parsed.data;
   const sources: TokenKeys[] = [];
   if (AUTH_JWT_SECRET !== undefined) sources.push({ secret: AUTH_JWT_SECRET });
   if (AUTH_JWKS !== undefined) {
@@ -46,6 +50,7 @@ export function verifierFromEnv(env: Record<string, string | undefined>): Verify
     keys,
     ...(AUTH_ISSUER !== undefined ? { issuer: AUTH_ISSUER } : {}),
     ...(AUTH_AUDIENCE !== undefined ? { audience: AUTH_AUDIENCE } : {}),
+    ...(AUTH_CLIENT_ID !== undefined ? { clientId: AUTH_CLIENT_ID } : {}),
   });
   return (token) => verifier.verify(token);
 }
@@ -61,13 +66,21 @@ function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string)
   };
 }
 
+// Built on first use, so that importing the handler has no side effects.
+let log: Logger | undefined;
+
+function defaultLogger(): Logger {
+  log ??= createPowertoolsLogger();
+  return log;
+}
+
 /**
  * Builds the `$connect` REQUEST authorizer: browsers cannot set headers on a WebSocket handshake, so the
  * token comes from `?token=`. A handshake without a token is refused by API Gateway itself (401), since
  * the token is the authorizer's identity source; a malformed, expired or wrongly signed one gets a Deny
  * policy (403). A good one allows this connection and hands its user id and name to every later event.
  */
-export function createAuthorizer(verifier: () => VerifyToken) {
+export function createAuthorizer(verifier: () => VerifyToken, logger: () => Logger = defaultLogger) {
   return middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>().handler(async (event) => {
     // A Deny policy rather than a thrown "Unauthorized": both refuse the handshake on AWS, and only the
     // policy is understood by serverless-offline, which answers 500 to a rejected promise.
@@ -77,8 +90,10 @@ export function createAuthorizer(verifier: () => VerifyToken) {
     try {
       identity = await verifier()(parsed.data.queryStringParameters.token);
     } catch (error) {
-      // A configuration error must not read as a bad token in the logs; the client is refused all the same.
-      createPowertoolsLogger().error('authorizer failed', describeError(error));
+      // An unreachable key set or a configuration error must not read as a bad token in the logs; the
+      // client is refused all the same.
+      const what = error instanceof KeySetUnavailableError ? 'could not fetch the key set' : 'authorizer failed';
+      logger().error(what, describeError(error));
       return policy('anonymous', 'Deny', event.methodArn);
     }
     if (identity === undefined) return policy('anonymous', 'Deny', event.methodArn);

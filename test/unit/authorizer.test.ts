@@ -1,9 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { JoseTokenVerifier } from '../../src/adapters/jose-token-verifier.ts';
+import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { JoseTokenVerifier, KeySetUnavailableError } from '../../src/adapters/jose-token-verifier.ts';
 import { createAuthorizer, verifierFromEnv } from '../../src/handlers/authorizer.ts';
 import { ConfigError } from '../../src/handlers/config.ts';
+import { RecordingLogger } from '../fakes/recording-logger.ts';
 
 const SECRET = 'a-test-secret-that-is-at-least-32-characters-long';
 const key = new TextEncoder().encode(SECRET);
@@ -68,6 +69,18 @@ describe('JoseTokenVerifier with an HMAC secret', () => {
   ])('refuses %s', async (_, make) => {
     expect(await verifier.verify(await make())).toBeUndefined();
   });
+
+  it('refuses a token without an expiry, which would never expire', async () => {
+    const forever = await new SignJWT({ sub: 'u', name: 'Ann' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(key);
+
+    expect(await verifier.verify(forever)).toBeUndefined();
+  });
+
+  it('names the bearer of a Cognito access token by its username claim', async () => {
+    const identity = await verifier.verify(await token({ sub: 'f00d-1', username: 'ann', client_id: 'app-1', token_use: 'access' }));
+
+    expect(identity).toEqual({ userId: 'f00d-1', name: 'ann' });
+  });
 });
 
 describe('JoseTokenVerifier with a preloaded key set', () => {
@@ -90,6 +103,63 @@ describe('JoseTokenVerifier with a preloaded key set', () => {
   });
 });
 
+/** A key pair whose public half a fake JWKS endpoint serves, and tokens it signs. */
+async function signingKey(kid: string): Promise<{ jwk: JWK; sign: (claims: Record<string, unknown>) => Promise<string> }> {
+  const pair = await generateKeyPair('RS256');
+  return {
+    jwk: { ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256', use: 'sig' },
+    sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).setExpirationTime('5m').sign(pair.privateKey),
+  };
+}
+
+const JWKS_URL = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool/.well-known/jwks.json';
+
+/** A fetch that never answers until jose gives up on it. */
+const hangingFetch = (_url: string, options: { signal: AbortSignal }): Promise<Response> =>
+  new Promise((_resolve, reject) => options.signal.addEventListener('abort', () => reject(options.signal.reason)));
+
+describe('JoseTokenVerifier with a JWKS URL', () => {
+  it('accepts a token signed by a key the URL serves, and refuses one whose key it does not serve', async () => {
+    const served = await signingKey('k1');
+    const unknown = await signingKey('k2');
+    const remote = new JoseTokenVerifier({ keys: { jwksUrl: JWKS_URL }, fetch: async () => Response.json({ keys: [served.jwk] }) });
+
+    expect([await remote.verify(await served.sign({ sub: 'u1' })), await remote.verify(await unknown.sign({ sub: 'u2' }))]).toEqual([
+      { userId: 'u1', name: 'u1' },
+      undefined,
+    ]);
+  });
+
+  it.each([
+    ['the network fails', async (): Promise<Response> => Promise.reject(new TypeError('fetch failed'))],
+    ['the URL answers 503', async () => new Response('unavailable', { status: 503 })],
+    ['the URL answers something that is not a key set', async () => Response.json({ keys: 'none' })],
+    ['the URL answers something that is not JSON', async () => new Response('<html>', { status: 200 })],
+    ['the URL does not answer in time', hangingFetch],
+  ])('says the key set is unavailable, not that the token is bad, when %s', async (_, fetch) => {
+    const { sign } = await signingKey('k1');
+    const remote = new JoseTokenVerifier({ keys: { jwksUrl: JWKS_URL }, fetch, keySetTimeoutMs: 20 });
+
+    await expect(remote.verify(await sign({ sub: 'u1' }))).rejects.toThrow(KeySetUnavailableError);
+  });
+});
+
+describe('JoseTokenVerifier with a client id (Cognito access tokens)', () => {
+  const clientVerifier = new JoseTokenVerifier({ keys: { secret: SECRET }, clientId: 'app-1' });
+
+  it('accepts a token whose client_id is the configured one', async () => {
+    expect(await clientVerifier.verify(await token({ sub: 'u', client_id: 'app-1' }))).toEqual({ userId: 'u', name: 'u' });
+  });
+
+  it.each([
+    ['another client_id', { sub: 'u', client_id: 'app-2' }],
+    ['no client_id', { sub: 'u' }],
+    ['the client id as its audience only', { sub: 'u', aud: 'app-1' }],
+  ])('refuses a token with %s', async (_, claims) => {
+    expect(await clientVerifier.verify(await token(claims))).toBeUndefined();
+  });
+});
+
 describe('verifierFromEnv', () => {
   it('refuses a configuration with no key source or with two', () => {
     expect(() => verifierFromEnv({})).toThrow(ConfigError);
@@ -100,6 +170,24 @@ describe('verifierFromEnv', () => {
 
   it('refuses a short HMAC secret', () => {
     expect(() => verifierFromEnv({ AUTH_JWT_SECRET: 'short' })).toThrow(/AUTH_JWT_SECRET/);
+  });
+
+  it('checks the client_id of a token against AUTH_CLIENT_ID', async () => {
+    const verify = verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_CLIENT_ID: 'app-1' });
+
+    expect([await verify(await token({ sub: 'u', client_id: 'app-1' })), await verify(await token({ sub: 'u', client_id: 'app-2' }))]).toEqual([
+      { userId: 'u', name: 'u' },
+      undefined,
+    ]);
+  });
+
+  it('checks the audience of a token against AUTH_AUDIENCE', async () => {
+    const verify = verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_AUDIENCE: 'app-1' });
+
+    expect([await verify(await token({ sub: 'u', aud: 'app-1' })), await verify(await token({ sub: 'u', aud: 'app-2' }))]).toEqual([
+      { userId: 'u', name: 'u' },
+      undefined,
+    ]);
   });
 });
 
@@ -149,6 +237,29 @@ describe('$connect authorizer', () => {
         Version: '2012-10-17',
         Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/$connect' }],
       },
+    });
+  });
+
+  it('logs a bad token as nothing worse than a refusal', async () => {
+    const logger = new RecordingLogger();
+    const quiet = createAuthorizer(() => (t) => verifier.verify(t), () => logger);
+
+    await quiet(authorizerEvent({ token: await token({ sub: 'u' }, { expiresIn: '-1m' }) }), context);
+
+    expect(logger.entries).toEqual([]);
+  });
+
+  it('logs an unreachable key set as an error of its own, and still denies the handshake', async () => {
+    const logger = new RecordingLogger();
+    const { sign } = await signingKey('k1');
+    const offline = new JoseTokenVerifier({ keys: { jwksUrl: JWKS_URL }, fetch: () => Promise.reject(new TypeError('fetch failed')) });
+    const guarded = createAuthorizer(() => (t) => offline.verify(t), () => logger);
+
+    const result = await guarded(authorizerEvent({ token: await sign({ sub: 'u1' }) }), context);
+
+    expect({ effect: result.policyDocument.Statement[0], logged: logger.entries.map(({ level, message }) => ({ level, message })) }).toEqual({
+      effect: expect.objectContaining({ Effect: 'Deny' }),
+      logged: [{ level: 'error', message: 'could not fetch the key set' }],
     });
   });
 });
