@@ -1,85 +1,48 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { projectRoot } from '../../scripts/local-stack.ts';
-
-const run = promisify(execFile);
-
-interface Resource {
-  readonly Type: string;
-  readonly Properties?: Record<string, unknown>;
-}
-type Resources = Record<string, Resource>;
-interface Statement {
-  readonly Effect: string;
-  readonly Action: string | string[];
-  readonly Resource: unknown;
-}
-
-/** Packages the service offline, as `npm run package` does, and reads the stack CloudFormation would deploy. */
-async function packaged(stage: string, params: string[], into: string): Promise<Resources> {
-  const dir = join(into, stage);
-  await run(join(projectRoot, 'node_modules', '.bin', 'serverless'), ['package', '--stage', stage, '--package', dir, ...params.map((p) => `--param=${p}`)], {
-    cwd: projectRoot,
-    timeout: 150_000,
-    // Packaging needs no AWS account: no credentials, no network. Bundles go to a folder of this run's own.
-    env: {
-      ...process.env,
-      AWS_ACCESS_KEY_ID: '',
-      AWS_SECRET_ACCESS_KEY: '',
-      AWS_PROFILE: '',
-      CHAT_ESBUILD_DIR: join('.esbuild', `stack-${process.pid}-${stage}`),
-    },
-  });
-  const template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Resources };
-  return template.Resources;
-}
-
-const actionsOf = (statement: Statement): string[] => [statement.Action].flat();
-
-function statementsOf(resources: Resources, roleName: string): Statement[] {
-  const role = resources[roleName];
-  const policies = (role?.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>;
-  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
-}
-
-/** Our handlers' functions; the framework adds one of its own for API Gateway's logging role. */
-function functionsOf(resources: Resources): Array<[string, Resource]> {
-  return Object.entries(resources).filter(
-    ([, r]) => r.Type === 'AWS::Lambda::Function' && String(r.Properties?.['Handler']).startsWith('src/handlers/'),
-  );
-}
-
-function roleOfFunction(fn: Resource): string {
-  const role = fn.Properties?.['Role'] as { 'Fn::GetAtt'?: [string, string] } | undefined;
-  return role?.['Fn::GetAtt']?.[0] ?? '';
-}
-
-function dataActions(resources: Resources, roleName: string): string[] {
-  return statementsOf(resources, roleName)
-    .flatMap(actionsOf)
-    .filter((action) => action.startsWith('dynamodb:') || action.startsWith('execute-api:'))
-    .sort();
-}
+import { RECORDED_SERVICES, type RecordedFunctions, recordFunctionCalls } from './function-scenarios.ts';
+import {
+  actionsOf,
+  bundleFolder,
+  functionName,
+  functionsOf,
+  packaged,
+  type Resources,
+  roleOfFunction,
+  statementsOf,
+} from './packaged-template.ts';
+import { compareRole, type RoleComparison } from './role-grants.ts';
 
 describe('the CloudFormation stack that `npm run package` builds', () => {
   let workDir: string;
   let dev: Resources;
   let prod: Resources;
+  let recorded: RecordedFunctions;
 
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'chat-stack-'));
-    dev = await packaged('dev', [], workDir);
-    prod = await packaged('prod', ['authMode=jwt', 'allowedOrigins=https://chat.example.com', 'messageReservedConcurrency=100'], workDir);
+    const packaging = (async () => {
+      dev = await packaged('dev', [], workDir);
+      prod = await packaged('prod', ['authMode=jwt', 'allowedOrigins=https://chat.example.com', 'messageReservedConcurrency=100'], workDir);
+    })();
+    packaging.catch(() => undefined);
+    // The handlers' scenarios run while serverless packages: they take a second or two, packaging a minute.
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      recorded = await recordFunctionCalls('dev');
+    } finally {
+      warn.mockRestore();
+    }
+    await packaging;
   }, 320_000);
 
   afterAll(async () => {
     await rm(workDir, { recursive: true, force: true });
     for (const stage of ['dev', 'prod']) {
-      await rm(join(projectRoot, '.esbuild', `stack-${process.pid}-${stage}`), { recursive: true, force: true });
+      await rm(join(projectRoot, bundleFolder(stage)), { recursive: true, force: true });
     }
   });
 
@@ -99,22 +62,36 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     expect(retention(prod)).toEqual([90, 90, 90, 90]);
   });
 
-  it('gives each function a role of its own with only the data actions its handler uses', () => {
-    const byFunction = Object.fromEntries(functionsOf(dev).map(([name, fn]) => [name, dataActions(dev, roleOfFunction(fn))]));
-    expect(byFunction).toEqual({
-      AuthorizerLambdaFunction: [],
-      ConnectLambdaFunction: ['dynamodb:PutItem'],
-      DisconnectLambdaFunction: ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'execute-api:ManageConnections'],
-      MessageLambdaFunction: [
-        'dynamodb:BatchGetItem',
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:Query',
-        'dynamodb:Query',
-        'dynamodb:UpdateItem',
-        'execute-api:ManageConnections',
-      ],
-    });
+  it('gives each function a role of its own', () => {
+    const roles = functionsOf(dev).map(([, fn]) => roleOfFunction(fn));
+    expect(roles.filter((role) => role === '' || dev[role]?.Type !== 'AWS::IAM::Role')).toEqual([]);
+    expect(new Set(roles).size).toBe(roles.length);
+  });
+
+  it('runs every function of the stack through scenarios that each reach the path they are for', () => {
+    expect([...recorded.calls.keys()].sort()).toEqual(functionsOf(dev).map(([, fn]) => functionName(fn)).sort());
+    expect(recorded.unreached).toEqual([]);
+  });
+
+  /** Each function's recorded calls against its role in the dev template. */
+  const comparisons = (): RoleComparison[] =>
+    functionsOf(dev).map(([, fn]) =>
+      compareRole(dev, {
+        functionName: functionName(fn),
+        roleName: roleOfFunction(fn),
+        calls: recorded.calls.get(functionName(fn)) ?? [],
+        recordedServices: RECORDED_SERVICES,
+        // Lambda writes a function's logs with its role; no handler code calls CloudWatch Logs.
+        unrecordedServices: ['logs'],
+      }),
+    );
+
+  it('allows each function every AWS call its handler made in its scenarios', () => {
+    expect(comparisons().flatMap((c) => c.missing)).toEqual([]);
+  });
+
+  it('grants each function no data action that its handler did not make in its scenarios', () => {
+    expect(comparisons().flatMap((c) => c.excess)).toEqual([]);
   });
 
   it('grants no data action on a wildcard resource, and nothing on other tables or APIs', () => {

@@ -1,0 +1,394 @@
+import { createServer, type Server } from 'node:http';
+import type { APIGatewayAuthorizerResult, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
+import { createAuthorizer, verifierFromEnv } from '../../src/handlers/authorizer.ts';
+import { buildDependencies } from '../../src/handlers/composition-root.ts';
+import { createConnectHandler } from '../../src/handlers/connect.ts';
+import type { Dependencies, DependencyProvider } from '../../src/handlers/dependencies.ts';
+import { createDisconnectHandler } from '../../src/handlers/disconnect.ts';
+import { createMessageHandler } from '../../src/handlers/message.ts';
+import {
+  type AwsCall,
+  AwsCallRecorder,
+  connectionsCalls,
+  DYNAMODB_ACCESS_DENIED,
+  dynamoDbCalls,
+  RecordingProxy,
+} from '../support/aws-call-recorder.ts';
+import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
+import { FakeConnectionsApi } from '../support/fake-connections-api.ts';
+import { authorizerEvent, connectEvent, disconnectEvent, frameEvent, lambdaContext } from '../support/lambda-events.ts';
+
+/** The services whose calls the scenarios record, each through a proxy in front of a local endpoint. */
+export const RECORDED_SERVICES = ['dynamodb', 'execute-api'] as const;
+
+/** What the Lambda functions did in their scenarios. */
+export interface RecordedFunctions {
+  /** Each function's calls, by its serverless.yml name. */
+  readonly calls: ReadonlyMap<string, readonly AwsCall[]>;
+  /** Scenarios that did not reach the path they are for, each with what happened instead. */
+  readonly unreached: readonly string[];
+}
+
+/** A frame as the fake @connections API received it, loosely read. */
+interface SentFrame {
+  readonly type?: string;
+  readonly code?: string;
+  readonly event?: string;
+  readonly id?: string;
+  readonly seq?: number;
+}
+
+const HMAC_SECRET = 'a-stack-test-secret-of-at-least-32-characters';
+
+interface WorldParts {
+  readonly recorder: AwsCallRecorder;
+  readonly dynamodb: DynamoDbTarget;
+  readonly tableName: string;
+  readonly dynamoProxy: RecordingProxy;
+  readonly api: FakeConnectionsApi;
+  readonly apiProxy: RecordingProxy;
+}
+
+/** The local world the functions run in: dynalite and a fake @connections API, each behind a recording proxy. */
+class World {
+  readonly recorder: AwsCallRecorder;
+  readonly dynamodb: DynamoDbTarget;
+  readonly tableName: string;
+  readonly dynamoProxy: RecordingProxy;
+  readonly api: FakeConnectionsApi;
+  readonly apiProxy: RecordingProxy;
+  readonly unreached: string[] = [];
+  readonly #containers = new Map<string, Dependencies>();
+
+  constructor(parts: WorldParts) {
+    this.recorder = parts.recorder;
+    this.dynamodb = parts.dynamodb;
+    this.tableName = parts.tableName;
+    this.dynamoProxy = parts.dynamoProxy;
+    this.api = parts.api;
+    this.apiProxy = parts.apiProxy;
+  }
+
+  /** A container's dependencies from the real composition root, built once per distinct environment. */
+  deps(overrides: Record<string, string> = {}): DependencyProvider {
+    const env = {
+      CHAT_TABLE: this.tableName,
+      WEBSOCKET_MANAGEMENT_ENDPOINT: this.apiProxy.endpoint,
+      // One attempt: the scenarios that make deliveries fail need no backoff to reach their path.
+      SEND_MAX_ATTEMPTS: '1',
+      RATE_LIMIT_FRAMES: '100000',
+      RATE_LIMIT_WINDOW_SECONDS: '3600',
+      ...overrides,
+    };
+    const key = JSON.stringify(env);
+    let built = this.#containers.get(key);
+    if (built === undefined) {
+      built = buildDependencies(env);
+      this.#containers.set(key, built);
+    }
+    const container = built;
+    return () => container;
+  }
+
+  /** Frames sent to a connection from the `since`-th request of the fake API on. */
+  framesTo(connectionId: string, since = 0): SentFrame[] {
+    return this.api.received.slice(since).flatMap(({ connectionId: to, body }) => {
+      if (to !== connectionId) return [];
+      try {
+        return [JSON.parse(body) as SentFrame];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** Notes a scenario whose outcome shows it did not take the path it is for. */
+  expect(functionName: string, scenario: string, reached: boolean, instead: () => unknown): void {
+    if (!reached) this.unreached.push(`${functionName}: "${scenario}" did not reach its path; instead: ${JSON.stringify(instead())}`);
+  }
+
+  /** Connects a client through the real $connect handler, outside any recording, and says it is open. */
+  async arrangeConnected(connectionId: string, query: Record<string, string> = {}): Promise<void> {
+    const response = await createConnectHandler(this.deps())(connectEvent(connectionId, { query }), lambdaContext('connect'));
+    if (statusOf(response) !== 200) throw new Error(`could not arrange connection ${connectionId}: ${JSON.stringify(response)}`);
+    this.api.live(connectionId);
+  }
+
+  /**
+   * Connects a client whose socket has since closed without its $disconnect having run yet: API Gateway
+   * answers 410 for it. It connected long enough ago to be past its handshake, when a 410 means gone.
+   */
+  async arrangeGone(connectionId: string, query: Record<string, string>): Promise<void> {
+    await createConnectHandler(this.deps())(connectEvent(connectionId, { query }), lambdaContext('connect'));
+    const repository = new DynamoDbConnectionRepository(this.dynamodb.documentClient, { tableName: this.tableName });
+    const stored = await repository.get(connectionId);
+    if (stored === undefined) throw new Error(`could not arrange gone connection ${connectionId}`);
+    await repository.save({ ...stored, connectedAt: new Date(Date.now() - 10 * 60_000) });
+  }
+}
+
+function statusOf(response: unknown): number | undefined {
+  if (typeof response !== 'object' || response === null) return undefined;
+  const status = (response as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+const isError = (code: string) => (frame: SentFrame) => frame.type === 'error' && frame.code === code;
+const ofType = (type: string) => (frame: SentFrame) => frame.type === type;
+
+async function messageScenarios(world: World): Promise<void> {
+  const fn = 'message';
+  const deps = world.deps();
+  const handle = createMessageHandler(deps);
+  const context = lambdaContext(fn);
+  const send = async (from: string, frame: Parameters<typeof frameEvent>[1], handler = handle) => {
+    const since = world.api.received.length;
+    const response = await handler(frameEvent(from, frame), context);
+    return { status: statusOf(response), frames: world.framesTo(from, since), since };
+  };
+  await world.arrangeConnected('m-ann', { room: 'general', name: 'Ann' });
+  await world.arrangeConnected('m-bob', { room: 'general', name: 'Bob' });
+  await world.arrangeGone('m-ghost', { room: 'general', name: 'Ghost' });
+  await world.arrangeGone('m-leaving', { room: 'general', name: 'Leaving' });
+  await world.arrangeConnected('m-flood', { room: 'flood' });
+
+  await world.recorder.as(fn, async () => {
+    let result = await send('m-ann', { action: 'hello' });
+    world.expect(fn, 'hello', result.frames.some(ofType('welcome')), () => result);
+
+    result = await send('m-ann', { action: 'sendmessage', text: 'first', clientMsgId: 'c-1' });
+    const ack = result.frames.find(ofType('ack'));
+    world.expect(fn, 'sendmessage with clientMsgId', ack !== undefined, () => result);
+    world.expect(fn, 'a recipient reported gone (410)', world.api.requestsFor('m-ghost') > 0, () => world.api.received.slice(result.since));
+
+    result = await send('m-bob', { action: 'sendmessage', text: 'second' });
+    world.expect(fn, 'sendmessage without clientMsgId', result.frames.some(ofType('message')), () => result);
+
+    result = await send('m-bob', 'plain text, no JSON');
+    world.expect(fn, 'plain text in broadcast mode', result.frames.some(ofType('message')), () => result);
+
+    result = await send('m-ann', { action: 'echo', text: 'just me' });
+    world.expect(fn, 'echo', result.frames.some(ofType('echo')), () => result);
+
+    result = await send('m-bob', { action: 'hello', after: ack?.id ?? 'unknown', afterSeq: ack?.seq ?? 0 });
+    world.expect(fn, 'hello after a message', result.frames.some(ofType('welcome')), () => result);
+
+    result = await send('m-ann', { action: 'join', room: 'side', after: ack?.id ?? 'unknown', afterSeq: ack?.seq ?? 0 });
+    world.expect(fn, 'join another room', result.frames.some(ofType('welcome')), () => result);
+    result = await send('m-ann', { action: 'join', room: 'side' });
+    world.expect(fn, 'join the room it is in', result.status === 200, () => result);
+
+    result = await send('m-ann', { action: 'leave' });
+    world.expect(fn, 'leave', result.frames.some(ofType('welcome')), () => result);
+
+    result = await send('m-ann', { action: 'setname', name: 'Annie' });
+    world.expect(fn, 'setname', result.status === 200 && !result.frames.some(ofType('error')), () => result);
+    result = await send('m-ann', { action: 'setname', name: 'Annie' });
+    world.expect(fn, 'setname to the same name', result.status === 200, () => result);
+
+    result = await send('m-bob', { action: 'who' });
+    world.expect(fn, 'who', result.frames.some(ofType('roster')), () => result);
+
+    result = await send('m-bob', { action: 'ping' });
+    world.expect(fn, 'ping', result.frames.some(ofType('pong')), () => result);
+
+    // The sender's own socket closed: its welcome is answered 410.
+    result = await send('m-leaving', { action: 'hello' });
+    world.expect(fn, 'a sender reported gone (410)', world.api.requestsFor('m-leaving') > 0, () => result);
+
+    world.api.script('m-ann', { status: 500 });
+    result = await send('m-bob', { action: 'sendmessage', text: 'one delivery fails' });
+    world.expect(fn, 'a delivery that fails', result.status === 200, () => result);
+
+    for (const [scenario, frame, code] of [
+      ['invalid JSON', '{"action":', 'invalid_json'],
+      ['unknown action', { action: 'dance' }, 'unknown_action'],
+      ['empty message', { action: 'sendmessage', text: '  ' }, 'empty_message'],
+      ['binary frame', new Uint8Array([1, 2, 3]), 'binary_not_supported'],
+      ['bad room', { action: 'join', room: 'no spaces allowed' }, 'invalid_room'],
+    ] as const) {
+      result = await send('m-bob', frame);
+      world.expect(fn, scenario, result.frames.some(isError(code)), () => result);
+    }
+
+    result = await send('m-stranger', { action: 'sendmessage', text: 'who am I?' });
+    world.expect(fn, 'a frame from a connection that is not stored', result.frames.some(isError('unknown_connection')), () => result);
+
+    world.dynamoProxy.answerNext('dynamodb:GetItem', DYNAMODB_ACCESS_DENIED);
+    result = await send('m-bob', { action: 'sendmessage', text: 'the table refuses' });
+    world.expect(fn, 'a DynamoDB call that fails', result.frames.some(isError('internal_error')), () => result);
+
+    const locked = createMessageHandler(world.deps({ AUTH_MODE: 'jwt' }));
+    result = await send('m-bob', { action: 'setname', name: 'Robert' }, locked);
+    world.expect(fn, 'setname when names come from tokens', result.frames.some(isError('name_locked')), () => result);
+
+    const echoMode = createMessageHandler(world.deps({ CHAT_MODE: 'echo' }));
+    result = await send('m-bob', 'plain text in echo mode', echoMode);
+    world.expect(fn, 'plain text in echo mode', result.frames.some(ofType('echo')), () => result);
+
+    // A small budget, then frames until it is spent: the first refusal is answered, later ones are dropped.
+    const limited = createMessageHandler(world.deps({ RATE_LIMIT_FRAMES: '3' }));
+    let refusals = 0;
+    for (let frame = 0; frame < 20 && refusals === 0; frame += 1) {
+      result = await send('m-flood', { action: 'ping' }, limited);
+      refusals += result.frames.filter(isError('rate_limited')).length;
+    }
+    world.expect(fn, 'the rate limit hit', refusals === 1, () => result);
+    result = await send('m-flood', { action: 'ping' }, limited);
+    world.expect(fn, 'a frame over the limit after the refusal', result.frames.length === 0, () => result);
+  });
+}
+
+async function disconnectScenarios(world: World): Promise<void> {
+  const fn = 'disconnect';
+  const handle = createDisconnectHandler(world.deps());
+  const context = lambdaContext(fn);
+  await world.arrangeConnected('d-leaver', { room: 'exit', name: 'Leaver' });
+  await world.arrangeConnected('d-stayer', { room: 'exit', name: 'Stayer' });
+  await world.arrangeGone('d-ghost', { room: 'exit', name: 'Ghost' });
+  await world.arrangeConnected('d-alone', { room: 'solo' });
+  const leaves = (since: number) => world.framesTo('d-stayer', since).filter((f) => f.type === 'presence' && f.event === 'leave');
+
+  await world.recorder.as(fn, async () => {
+    let since = world.api.received.length;
+    await handle(disconnectEvent('d-leaver'), context);
+    world.expect(fn, 'a connection in a room with others', leaves(since).length === 1, () => world.api.received.slice(since));
+    world.expect(fn, 'a member found gone by the leave fan-out', world.api.requestsFor('d-ghost') > 0, () => world.api.received.slice(since));
+
+    since = world.api.received.length;
+    await handle(disconnectEvent('d-ghost'), context);
+    world.expect(fn, 'a connection retired by a fan-out', leaves(since).length === 1, () => world.api.received.slice(since));
+
+    since = world.api.received.length;
+    await handle(disconnectEvent('d-never-connected'), context);
+    world.expect(fn, 'an unknown connection', world.api.received.length === since, () => world.api.received.slice(since));
+
+    since = world.api.received.length;
+    const response = await handle(disconnectEvent('d-alone'), context);
+    world.expect(fn, 'the last member of a room', statusOf(response) === 200, () => response);
+  });
+}
+
+// Not here: a $connect or $disconnect handler refusing a frame that names its route. API Gateway never routes
+// a frame there (only the local emulator does), and the refusal's error frame needs @connections access that
+// the connect role rightly lacks.
+async function connectScenarios(world: World): Promise<void> {
+  const fn = 'connect';
+  const context = lambdaContext(fn);
+  const open = createConnectHandler(world.deps({ ALLOWED_ORIGINS: 'https://chat.example.com' }));
+  const authenticated = createConnectHandler(world.deps({ AUTH_MODE: 'jwt' }));
+  const cases: Array<[string, ReturnType<typeof createConnectHandler>, APIGatewayProxyWebsocketEventV2, number]> = [
+    ['no room, no name', open, connectEvent('c-plain'), 200],
+    ['a room and a name', open, connectEvent('c-named', { query: { room: 'general', name: 'Cleo' } }), 200],
+    ['an allowed origin', open, connectEvent('c-browser', { origin: 'https://chat.example.com' }), 200],
+    ['another origin', open, connectEvent('c-elsewhere', { origin: 'https://evil.example' }), 403],
+    ['a bad room', open, connectEvent('c-bad-room', { query: { room: 'no spaces allowed' } }), 400],
+    ['a verified identity', authenticated, connectEvent('c-user', { query: { room: 'general' }, authorizer: { userId: 'user-1', name: 'Uma' } }), 200],
+    ['a second connection of the same user', authenticated, connectEvent('c-user-2', { authorizer: { userId: 'user-1', name: 'Uma' } }), 200],
+    ['no identity when one is required', authenticated, connectEvent('c-anonymous'), 401],
+  ];
+  await world.recorder.as(fn, async () => {
+    for (const [scenario, handle, event, expected] of cases) {
+      const response = await handle(event, context);
+      world.expect(fn, scenario, statusOf(response) === expected, () => response);
+    }
+  });
+}
+
+async function authorizerScenarios(world: World): Promise<void> {
+  const fn = 'authorizer';
+  const key = new TextEncoder().encode(HMAC_SECRET);
+  const sign = (claims: Record<string, unknown>, secret = key) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(secret);
+  const withSecret = createAuthorizer(() => verifierFromEnv({ AUTH_JWT_SECRET: HMAC_SECRET }));
+
+  // A key set served over loopback: the authorizer's only network call, which is not an AWS call.
+  const pair = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  const keys: Server = createServer((_, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+  await new Promise<void>((resolve) => keys.listen(0, '127.0.0.1', resolve));
+  const address = keys.address();
+  const jwksUrl = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/jwks.json`;
+  const withKeySet = createAuthorizer(() => verifierFromEnv({ AUTH_JWKS_URL: jwksUrl }));
+  const signedByKeySet = await new SignJWT({ sub: 'user-2', name: 'Kim' })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setExpirationTime('5m')
+    .sign(pair.privateKey);
+
+  const effectOf = (result: APIGatewayAuthorizerResult) => result.policyDocument.Statement[0]?.Effect;
+  const context = lambdaContext(fn);
+  try {
+    await world.recorder.as(fn, async () => {
+      const cases: Array<[string, typeof withSecret, Record<string, string> | null, 'Allow' | 'Deny']> = [
+        ['a good token', withSecret, { token: await sign({ sub: 'user-1', name: 'Ann' }) }, 'Allow'],
+        ['a token signed with another secret', withSecret, { token: await sign({ sub: 'u' }, new TextEncoder().encode('x'.repeat(40))) }, 'Deny'],
+        ['a malformed token', withSecret, { token: 'not.a.jwt' }, 'Deny'],
+        ['no token', withSecret, null, 'Deny'],
+        ['a token checked against a key set URL', withKeySet, { token: signedByKeySet }, 'Allow'],
+      ];
+      for (const [scenario, handle, query, expected] of cases) {
+        const result = await handle(authorizerEvent(query), context);
+        world.expect(fn, scenario, effectOf(result) === expected, () => result);
+      }
+    });
+  } finally {
+    keys.closeAllConnections();
+    await new Promise((resolve) => keys.close(resolve));
+  }
+}
+
+/** Settings the AWS SDK and Powertools read from the process environment, as Lambda would set them. */
+function lambdaEnvironment(dynamoDbEndpoint: string): Record<string, string | undefined> {
+  return {
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    // Metrics then warn through the global console, which a test can silence, instead of one of their own.
+    POWERTOOLS_DEV: 'true',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  };
+}
+
+/**
+ * Runs every function's real handler, built by the real composition root, through scenarios covering each
+ * of its paths, one function after another, and records the AWS calls each made on the wire: DynamoDB
+ * (dynalite behind a proxy) and API Gateway's @connections API (a fake behind a proxy). `stage` is the
+ * stage whose API the @connections calls address.
+ */
+export async function recordFunctionCalls(stage: string): Promise<RecordedFunctions> {
+  const dynamodb = await startDynaliteTarget();
+  const saved = { ...process.env };
+  const proxies: RecordingProxy[] = [];
+  const api = await new FakeConnectionsApi().start();
+  try {
+    const tableName = await dynamodb.table();
+    const recorder = new AwsCallRecorder();
+    const dynamoProxy = await new RecordingProxy(dynamodb.endpoint, dynamoDbCalls({ [tableName]: '${ChatTable.Arn}' }), recorder).start();
+    proxies.push(dynamoProxy);
+    const stageResource = `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${stage}`;
+    const apiProxy = await new RecordingProxy(api.endpoint, connectionsCalls(stageResource), recorder).start();
+    proxies.push(apiProxy);
+    for (const [name, value] of Object.entries(lambdaEnvironment(dynamoProxy.endpoint))) {
+      if (value === undefined) Reflect.deleteProperty(process.env, name);
+      else process.env[name] = value;
+    }
+    const world = new World({ recorder, dynamodb, tableName, dynamoProxy, api, apiProxy });
+    await authorizerScenarios(world);
+    await connectScenarios(world);
+    await disconnectScenarios(world);
+    await messageScenarios(world);
+    return { calls: recorder.byFunction(), unreached: world.unreached };
+  } finally {
+    for (const name of Object.keys(process.env)) if (!(name in saved)) Reflect.deleteProperty(process.env, name);
+    Object.assign(process.env, saved);
+    for (const proxy of proxies) await proxy.stop();
+    await api.stop();
+    await dynamodb.stop();
+  }
+}

@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { projectRoot } from '../../scripts/local-stack.ts';
+
+const run = promisify(execFile);
+
+export interface Resource {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+}
+export type Resources = Record<string, Resource>;
+export interface Statement {
+  readonly Effect: string;
+  readonly Action?: string | string[];
+  readonly NotAction?: unknown;
+  readonly Resource?: unknown;
+  readonly NotResource?: unknown;
+  readonly Condition?: unknown;
+}
+
+// Taken before any test changes the environment (the stack tests point the AWS SDK at loopback endpoints).
+const environment = { ...process.env };
+
+/** The folder serverless-esbuild bundles a stage into, relative to the project; one per test run and stage. */
+export const bundleFolder = (stage: string): string => join('.esbuild', `stack-${process.pid}-${stage}`);
+
+/** Packages the service offline, as `npm run package` does, and reads the stack CloudFormation would deploy. */
+export async function packaged(stage: string, params: string[], into: string): Promise<Resources> {
+  const dir = join(into, stage);
+  await run(join(projectRoot, 'node_modules', '.bin', 'serverless'), ['package', '--stage', stage, '--package', dir, ...params.map((p) => `--param=${p}`)], {
+    cwd: projectRoot,
+    timeout: 150_000,
+    // Packaging needs no AWS account: no credentials, no network. Bundles go to a folder of this run's own.
+    env: {
+      ...environment,
+      AWS_ACCESS_KEY_ID: '',
+      AWS_SECRET_ACCESS_KEY: '',
+      AWS_PROFILE: '',
+      CHAT_ESBUILD_DIR: bundleFolder(stage),
+    },
+  });
+  const template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Resources };
+  return template.Resources;
+}
+
+export const actionsOf = (statement: Statement): string[] => (statement.Action === undefined ? [] : [statement.Action].flat());
+
+export function statementsOf(resources: Resources, roleName: string): Statement[] {
+  const role = resources[roleName];
+  const policies = (role?.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>;
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+/** Our handlers' functions; the framework adds one of its own for API Gateway's logging role. */
+export function functionsOf(resources: Resources): Array<[string, Resource]> {
+  return Object.entries(resources).filter(
+    ([, r]) => r.Type === 'AWS::Lambda::Function' && String(r.Properties?.['Handler']).startsWith('src/handlers/'),
+  );
+}
+
+/** The serverless.yml name of a packaged function: `src/handlers/connect.handler` is `connect`. */
+export function functionName(fn: Resource): string {
+  return String(fn.Properties?.['Handler']).replace(/^src\/handlers\//, '').replace(/\.handler$/, '');
+}
+
+export function roleOfFunction(fn: Resource): string {
+  const role = fn.Properties?.['Role'] as { 'Fn::GetAtt'?: [string, string] } | undefined;
+  return role?.['Fn::GetAtt']?.[0] ?? '';
+}
