@@ -61,6 +61,7 @@ class World {
   readonly apiProxy: RecordingProxy;
   readonly unreached: string[] = [];
   readonly #containers = new Map<string, Dependencies>();
+  #clients = 0;
 
   constructor(parts: WorldParts) {
     this.recorder = parts.recorder;
@@ -109,9 +110,15 @@ class World {
     if (!reached) this.unreached.push(`${functionName}: "${scenario}" did not reach its path; instead: ${JSON.stringify(instead())}`);
   }
 
+  /** A handshake from a client of its own address, so that no per-address limit refuses an arranged connection. */
+  #handshake(connectionId: string, query: Record<string, string>): APIGatewayProxyWebsocketEventV2 {
+    this.#clients += 1;
+    return connectEvent(connectionId, { query, sourceIp: `203.0.113.${this.#clients % 250}` });
+  }
+
   /** Connects a client through the real $connect handler, outside any recording, and says it is open. */
   async arrangeConnected(connectionId: string, query: Record<string, string> = {}): Promise<void> {
-    const response = await createConnectHandler(this.deps())(connectEvent(connectionId, { query }), lambdaContext('connect'));
+    const response = await createConnectHandler(this.deps())(this.#handshake(connectionId, query), lambdaContext('connect'));
     if (statusOf(response) !== 200) throw new Error(`could not arrange connection ${connectionId}: ${JSON.stringify(response)}`);
     this.api.live(connectionId);
   }
@@ -121,7 +128,7 @@ class World {
    * answers 410 for it. It connected long enough ago to be past its handshake, when a 410 means gone.
    */
   async arrangeGone(connectionId: string, query: Record<string, string>): Promise<void> {
-    await createConnectHandler(this.deps())(connectEvent(connectionId, { query }), lambdaContext('connect'));
+    await createConnectHandler(this.deps())(this.#handshake(connectionId, query), lambdaContext('connect'));
     const repository = new DynamoDbConnectionRepository(this.dynamodb.documentClient, { tableName: this.tableName });
     const stored = await repository.get(connectionId);
     if (stored === undefined) throw new Error(`could not arrange gone connection ${connectionId}`);
@@ -280,14 +287,15 @@ async function connectScenarios(world: World): Promise<void> {
   const open = createConnectHandler(world.deps({ ALLOWED_ORIGINS: 'https://chat.example.com' }));
   const authenticated = createConnectHandler(world.deps({ AUTH_MODE: 'jwt' }));
   const cases: Array<[string, ReturnType<typeof createConnectHandler>, APIGatewayProxyWebsocketEventV2, number]> = [
-    ['no room, no name', open, connectEvent('c-plain'), 200],
-    ['a room and a name', open, connectEvent('c-named', { query: { room: 'general', name: 'Cleo' } }), 200],
-    ['an allowed origin', open, connectEvent('c-browser', { origin: 'https://chat.example.com' }), 200],
-    ['another origin', open, connectEvent('c-elsewhere', { origin: 'https://evil.example' }), 403],
-    ['a bad room', open, connectEvent('c-bad-room', { query: { room: 'no spaces allowed' } }), 400],
-    ['a verified identity', authenticated, connectEvent('c-user', { query: { room: 'general' }, authorizer: { userId: 'user-1', name: 'Uma' } }), 200],
-    ['a second connection of the same user', authenticated, connectEvent('c-user-2', { authorizer: { userId: 'user-1', name: 'Uma' } }), 200],
-    ['no identity when one is required', authenticated, connectEvent('c-anonymous'), 401],
+    ['no room, no name', open, connectEvent('c-plain', { sourceIp: '192.0.2.1' }), 200],
+    ['a room and a name', open, connectEvent('c-named', { sourceIp: '192.0.2.2', query: { room: 'general', name: 'Cleo' } }), 200],
+    ['a second connection from one address', open, connectEvent('c-named-2', { sourceIp: '192.0.2.2', query: { name: 'Cleo' } }), 200],
+    ['an allowed origin', open, connectEvent('c-browser', { sourceIp: '192.0.2.3', origin: 'https://chat.example.com' }), 200],
+    ['another origin', open, connectEvent('c-elsewhere', { sourceIp: '192.0.2.4', origin: 'https://evil.example' }), 403],
+    ['a bad room', open, connectEvent('c-bad-room', { sourceIp: '192.0.2.5', query: { room: 'no spaces allowed' } }), 400],
+    ['a verified identity', authenticated, connectEvent('c-user', { sourceIp: '192.0.2.6', query: { room: 'general' }, authorizer: { userId: 'user-1', name: 'Uma' } }), 200],
+    ['a second connection of one user', authenticated, connectEvent('c-user-2', { sourceIp: '192.0.2.7', authorizer: { userId: 'user-1', name: 'Uma' } }), 200],
+    ['no identity when one is required', authenticated, connectEvent('c-anonymous', { sourceIp: '192.0.2.8' }), 401],
   ];
   await world.recorder.as(fn, async () => {
     for (const [scenario, handle, event, expected] of cases) {
