@@ -183,7 +183,7 @@ async function measureTarget(
         recorder.reset();
         if (layout === 'as stored today') {
           recorder.firstItem = undefined;
-          await inBatches(ids, 16, (id) => repository.save({ id, room: DEFAULT_ROOM, name: `Guest ${id.slice(-5, -1)}`, connectedAt: now, expiresAt }));
+          await inBatches(ids, 16, (id) => repository.save({ id, room: DEFAULT_ROOM, name: `Guest ${id.slice(-5, -1)}`, connectedAt: now, expiresAt, revision: 0, announced: false }));
           stored = recorder.firstItem;
           const put = recorder.byOperation.get('PutItemCommand');
           if (put !== undefined && rows === Math.max(...sizes)) {

@@ -66,7 +66,7 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
   const connections = new InMemoryConnectionRepository({ pageSize: params.pageSize });
   const connectedAt = new Date();
   const expiresAt = new Date(connectedAt.getTime() + 3_600_000);
-  for (let i = 0; i < params.n; i += 1) await connections.save({ id: idOf(i), room: DEFAULT_ROOM, name: `Guest ${i}`, connectedAt, expiresAt });
+  for (let i = 0; i < params.n; i += 1) await connections.save({ id: idOf(i), room: DEFAULT_ROOM, name: `Guest ${i}`, connectedAt, expiresAt, revision: 0, announced: false });
   const messenger = new SimulatedMessenger({
     latency: params.latency,
     rateLimit: params.rateLimit,

@@ -9,8 +9,10 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { Connection, ConnectionChange, Member } from '../domain/connection.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Connection, ConnectionChange, ConnectionChanges, Member } from '../domain/connection.ts';
 import type { ConnectionRepository } from '../domain/connection-repository.ts';
+import { ConcurrentChangeError } from '../domain/errors.ts';
 
 const CONNECTION_PREFIX = 'conn#';
 const ROOM_PREFIX = 'room#';
@@ -18,6 +20,13 @@ const ROOM_PREFIX = 'room#';
 export const ROOM_INDEX = 'byRoom';
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_LIMIT = 100;
+/**
+ * Each failed attempt of an update means another change won, so this many concurrent changes of one
+ * connection all apply; past it the caller is told the truth rather than that the connection is unknown.
+ */
+const UPDATE_ATTEMPTS = 8;
+/** Applies to the item only as it was read: the same revision, not retired, not being removed. */
+const AS_READ = 'attribute_exists(pk) AND attribute_not_exists(retired) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)';
 
 /**
  * The index's sort key: the expiry (zero-padded epoch seconds) before the id, so that a key condition skips
@@ -38,7 +47,7 @@ type Item = Record<string, unknown>;
 
 function toConnection(item: Item | undefined): Connection | undefined {
   if (item === undefined) return undefined;
-  const { pk, room, name, userId, connectedAt, expiresAt } = item;
+  const { pk, room, name, userId, connectedAt, expiresAt, rev, announced } = item;
   if (typeof pk !== 'string' || typeof room !== 'string' || typeof name !== 'string') return undefined;
   if (typeof connectedAt !== 'number' || typeof expiresAt !== 'number') return undefined;
   return {
@@ -48,7 +57,20 @@ function toConnection(item: Item | undefined): Connection | undefined {
     ...(typeof userId === 'string' ? { userId } : {}),
     connectedAt: new Date(connectedAt),
     expiresAt: new Date(expiresAt * 1000),
+    // Rows written before revisions existed count as revision 0, never announced.
+    revision: typeof rev === 'number' ? rev : 0,
+    announced: announced === true,
   };
+}
+
+/** A token that tells this write apart from a concurrent one, when the SDK replays it. */
+function newChangeId(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+/** Jittered, growing pauses between attempts, so that racing writers spread out. */
+function backoff(attempt: number): Promise<void> {
+  return sleep(Math.random() * 5 * (attempt + 1));
 }
 
 /**
@@ -84,65 +106,70 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           ...(connection.userId !== undefined ? { userId: connection.userId } : {}),
           connectedAt: connection.connectedAt.getTime(),
           expiresAt,
+          rev: connection.revision,
+          announced: connection.announced,
         },
       }),
     );
   }
 
   async get(connectionId: string): Promise<Connection | undefined> {
-    const { Item } = await this.#client.send(
-      new GetCommand({ TableName: this.#tableName, Key: this.#key(connectionId), ConsistentRead: true }),
-    );
-    const connection = Item?.['retired'] === true ? undefined : toConnection(Item);
+    const item = await this.#read(connectionId);
+    const connection = item?.['retired'] === true || item?.['removedBy'] !== undefined ? undefined : toConnection(item);
     return connection !== undefined && connection.expiresAt.getTime() > this.#now().getTime() ? connection : undefined;
   }
 
   /**
-   * Reads the connection, then writes the change on condition that nobody changed it meanwhile. Reading
-   * first keeps the answer right when the SDK replays a write whose first answer was lost: the replay would
-   * otherwise report the already-changed item as the one before the change.
+   * Reads the connection, then writes the change on condition that its revision is still the one read.
+   * A write whose condition fails is either a replay by the SDK of this very write (its first answer lost),
+   * recognised by the change id it wrote, or lost to another change: then it is made again on top of that.
    */
-  async update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined> {
-    for (let attempt = 0; attempt < 3; attempt += 1) {
+  async update(connectionId: string, changes: ConnectionChanges): Promise<ConnectionChange | undefined> {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt += 1) {
       const before = await this.get(connectionId);
       if (before === undefined) return undefined;
       const after: Connection = {
         ...before,
         ...(changes.room !== undefined ? { room: changes.room } : {}),
         ...(changes.name !== undefined ? { name: changes.name } : {}),
+        ...(changes.announced !== undefined ? { announced: changes.announced } : {}),
+        revision: before.revision + 1,
       };
-      if (after.room === before.room && after.name === before.name) return { before, after };
+      if (after.room === before.room && after.name === before.name && after.announced === before.announced) {
+        return { before, after: before };
+      }
+      const changeId = newChangeId();
       try {
         await this.#client.send(
           new UpdateCommand({
             TableName: this.#tableName,
             Key: this.#key(connectionId),
-            UpdateExpression: 'SET room = :room, gsi1pk = :gsi1pk, #name = :name',
-            // Applies only to the item as it was read, and never creates an item for a gone connection.
-            ConditionExpression:
-              'attribute_exists(pk) AND attribute_not_exists(retired) AND room = :beforeRoom AND #name = :beforeName',
+            UpdateExpression: 'SET room = :room, gsi1pk = :gsi1pk, #name = :name, announced = :announced, rev = :next, changeId = :changeId',
+            ConditionExpression: AS_READ,
             ExpressionAttributeNames: { '#name': 'name' },
             ExpressionAttributeValues: {
               ':room': after.room,
               ':gsi1pk': ROOM_PREFIX + after.room,
               ':name': after.name,
-              ':beforeRoom': before.room,
-              ':beforeName': before.name,
+              ':announced': after.announced,
+              ':next': after.revision,
+              ':changeId': changeId,
+              ':rev': before.revision,
             },
           }),
         );
         return { before, after };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        // Either a replay of this very write found it applied, or another change came between; read again.
-        const now = await this.get(connectionId);
-        if (now !== undefined && now.room === after.room && now.name === after.name) return { before, after: now };
+        const now = await this.#read(connectionId);
+        if (now?.['changeId'] === changeId) return { before, after };
+        await backoff(attempt);
       }
     }
-    return undefined;
+    throw new ConcurrentChangeError(connectionId);
   }
 
-  async retire(connectionId: string): Promise<void> {
+  async retire(connectionId: string, connectedBefore: Date): Promise<boolean> {
     try {
       await this.#client.send(
         new UpdateCommand({
@@ -150,25 +177,50 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           Key: this.#key(connectionId),
           // Without its index keys the item leaves the room's listing; its room and name stay for $disconnect.
           UpdateExpression: 'REMOVE gsi1pk, gsi1sk SET retired = :true',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':true': true },
+          ConditionExpression: 'attribute_exists(pk) AND connectedAt < :cutoff',
+          ExpressionAttributeValues: { ':true': true, ':cutoff': connectedBefore.getTime() },
         }),
       );
+      return true;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return false;
     }
   }
 
   /**
-   * Reads the connection, retired or not, then deletes it. A delete's own `ALL_OLD` would come back empty
-   * when the SDK replays a delete whose first answer was lost, and the room would never hear the member left.
+   * Marks the connection as being removed, on condition that nobody changed or removed it since it was
+   * read, then deletes it. The mark names this removal, so a replayed write is recognised as its own and a
+   * racing removal returns nothing: the room hears the member leave once, from the room it was last in.
    */
   async remove(connectionId: string): Promise<Connection | undefined> {
-    const { Item } = await this.#client.send(
-      new GetCommand({ TableName: this.#tableName, Key: this.#key(connectionId), ConsistentRead: true }),
-    );
-    await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: this.#key(connectionId) }));
-    return toConnection(Item);
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt += 1) {
+      const item = await this.#read(connectionId);
+      const connection = toConnection(item);
+      if (connection === undefined || item?.['removedBy'] !== undefined) return undefined;
+      const removal = newChangeId();
+      try {
+        await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#tableName,
+            Key: this.#key(connectionId),
+            UpdateExpression: 'REMOVE gsi1pk, gsi1sk SET removedBy = :removal',
+            ConditionExpression:
+              'attribute_exists(pk) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)',
+            ExpressionAttributeValues: { ':removal': removal, ':rev': connection.revision },
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if ((await this.#read(connectionId))?.['removedBy'] !== removal) {
+          await backoff(attempt);
+          continue;
+        }
+      }
+      await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: this.#key(connectionId) }));
+      return connection;
+    }
+    throw new ConcurrentChangeError(connectionId);
   }
 
   async *list(room: string): AsyncIterable<readonly string[]> {
@@ -208,6 +260,9 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   }
 
   async *#roomPages(room: string, pageSize: number | undefined): AsyncIterable<string[]> {
+    // One cut-off for the whole listing: a later page's key condition must still hold for the key the
+    // previous page stopped at, or DynamoDB refuses the start key when that row expired in between.
+    const from = String(this.#nowSeconds() + 1).padStart(10, '0');
     let exclusiveStartKey: Record<string, unknown> | undefined;
     do {
       // Expired rows sort before :from, so the key condition skips them unread; TTL deletion lags up to 48 h.
@@ -219,7 +274,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           ProjectionExpression: 'pk',
           ExpressionAttributeValues: {
             ':room': ROOM_PREFIX + room,
-            ':from': String(this.#nowSeconds() + 1).padStart(10, '0'),
+            ':from': from,
           },
           ExclusiveStartKey: exclusiveStartKey,
           Limit: pageSize,
@@ -233,6 +288,13 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
       yield ids;
       exclusiveStartKey = page.LastEvaluatedKey;
     } while (exclusiveStartKey !== undefined);
+  }
+
+  async #read(connectionId: string): Promise<Item | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: this.#key(connectionId), ConsistentRead: true }),
+    );
+    return Item;
   }
 
   #key(connectionId: string): { pk: string; sk: string } {

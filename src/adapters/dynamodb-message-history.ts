@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ChatMessage } from '../domain/frames.ts';
-import { HISTORY_LENGTH, type MessageHistory, type NewMessage } from '../domain/message-history.ts';
+import { HISTORY_LENGTH, type MessageHistory, type NewMessage, type ReplayPoint, replayAfter } from '../domain/message-history.ts';
 
 /**
  * Slots in a room's ring: more than the history keeps, so that a gap in the numbers (a counter increment
@@ -29,7 +29,7 @@ function toMessage(item: Item): ChatMessage | undefined {
 
 /**
  * Keeps each room's newest messages as a ring of slots in one partition: an atomic counter numbers each
- * message, and message n overwrites slot n mod 60, so a room never holds more than 60 items, a read is one
+ * message, and message n overwrites slot n mod {@link RING_SLOTS}, so a room never holds more than that many items, a read is one
  * Query, and it returns the newest {@link HISTORY_LENGTH}. Items expire through the table's TTL and are
  * filtered on read.
  */
@@ -83,7 +83,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
     return numbered;
   }
 
-  async recent(room: string, afterId?: string): Promise<readonly ChatMessage[]> {
+  async recent(room: string, from?: ReplayPoint): Promise<readonly ChatMessage[]> {
     const messages: ChatMessage[] = [];
     let exclusiveStartKey: Record<string, unknown> | undefined;
     do {
@@ -106,8 +106,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
     } while (exclusiveStartKey !== undefined);
     messages.sort((a, b) => a.seq - b.seq);
     messages.splice(0, Math.max(0, messages.length - HISTORY_LENGTH));
-    const seen = afterId === undefined ? -1 : messages.findIndex((message) => message.id === afterId);
-    return messages.slice(seen + 1);
+    return replayAfter(messages, from);
   }
 
   #nowSeconds(): number {

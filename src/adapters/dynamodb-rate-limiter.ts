@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Admission, RateLimit, RateLimiter } from '../domain/rate-limiter.ts';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Admission, judge, type RateLimit, type RateLimiter } from '../domain/rate-limiter.ts';
 
 export interface DynamoDbRateLimiterOptions {
   readonly tableName: string;
@@ -9,8 +9,10 @@ export interface DynamoDbRateLimiterOptions {
 }
 
 /**
- * A fixed-window budget kept on the connection's own item, so every Lambda container sees the same count:
- * each admission is one conditional `UpdateItem` (two when a window rolls over). The attributes are not
+ * A fixed-window budget kept on the connection's own item, so every Lambda container sees the same count.
+ * A frame costs one `UpdateItem` that adds its weight to the stored window and returns the new count, over
+ * budget or not: refusing is the cheapest path. A window rolling over costs one more. A container whose
+ * clock is a little behind counts into the newer window another container started. The attributes are not
  * in the keys-only room index, so counting costs no index writes.
  */
 export class DynamoDbRateLimiter implements RateLimiter {
@@ -26,58 +28,50 @@ export class DynamoDbRateLimiter implements RateLimiter {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async admit(connectionId: string): Promise<Admission> {
+  async admit(connectionId: string, weight = 1): Promise<Admission> {
     const window = Math.floor(this.#now().getTime() / 1000 / this.#limit.windowSeconds);
     const key = { pk: `conn#${connectionId}`, sk: 'connection' };
-    // Within the current window and under budget: count this frame.
-    const count = () =>
-      this.#tryUpdate(key, 'SET rlCount = rlCount + :one', 'rlWindow = :window AND rlCount < :limit', {
-        ':one': 1,
-        ':window': window,
-        ':limit': this.#limit.frames,
-      });
-    if (await count()) return 'allowed';
+    const counted = await this.#count(key, window, weight);
+    if (counted !== undefined) return judge(counted, weight, this.#limit);
     // A new window (or the first frame ever): start counting afresh. Only an existing connection may count.
-    const restarted = await this.#tryUpdate(
-      key,
-      'SET rlWindow = :window, rlCount = :one',
-      'attribute_exists(pk) AND (attribute_not_exists(rlWindow) OR rlWindow < :window)',
-      { ':one': 1, ':window': window },
-    );
-    if (restarted) return 'allowed';
-    // A concurrent frame may have started this window between the two updates above: count against it.
-    if (await count()) return 'allowed';
-    // Over budget, or not a stored connection at all: say so once per window.
-    const notified = await this.#tryUpdate(
-      key,
-      'SET rlNotified = :window',
-      'attribute_exists(pk) AND (attribute_not_exists(rlNotified) OR rlNotified <> :window)',
-      { ':window': window },
-    );
-    if (notified) return 'limited-notify';
-    // Every condition failed: over budget, or no item at all. A connection that is not registered is
-    // admitted, so that the service can tell it so; this read happens only on the refusal path.
-    const { Item } = await this.#client.send(
-      new GetCommand({ TableName: this.#tableName, Key: key, ProjectionExpression: 'pk', ConsistentRead: true }),
-    );
-    return Item === undefined ? 'allowed' : 'limited';
+    if (await this.#restart(key, window, weight)) return judge(weight, weight, this.#limit);
+    // A concurrent frame started this window (or a newer one) between the two updates above: count against it.
+    const recounted = await this.#count(key, window, weight);
+    // Neither a stored window nor a stored connection: admitted, so that the service can say it is unknown.
+    return recounted === undefined ? 'allowed' : judge(recounted, weight, this.#limit);
   }
 
-  /** `true` when the update applied, `false` when its condition failed. */
-  async #tryUpdate(
-    key: Record<string, string>,
-    update: string,
-    condition: string,
-    values: Record<string, number>,
-  ): Promise<boolean> {
+  /** Adds the weight to the stored window when it is this one or a newer one; the new count, or `undefined`. */
+  async #count(key: Record<string, string>, window: number, weight: number): Promise<number | undefined> {
+    try {
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: key,
+          UpdateExpression: 'ADD rlCount :weight',
+          ConditionExpression: 'rlWindow >= :window',
+          ExpressionAttributeValues: { ':weight': weight, ':window': window },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      const count = Attributes?.['rlCount'];
+      if (typeof count !== 'number') throw new Error(`the rate-limit counter of ${key['pk']} returned no number`);
+      return count;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async #restart(key: Record<string, string>, window: number, weight: number): Promise<boolean> {
     try {
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: key,
-          UpdateExpression: update,
-          ConditionExpression: condition,
-          ExpressionAttributeValues: values,
+          UpdateExpression: 'SET rlWindow = :window, rlCount = :weight',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(rlWindow) OR rlWindow < :window)',
+          ExpressionAttributeValues: { ':weight': weight, ':window': window },
         }),
       );
       return true;

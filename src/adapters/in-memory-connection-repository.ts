@@ -1,4 +1,4 @@
-import type { Connection, ConnectionChange, Member } from '../domain/connection.ts';
+import type { Connection, ConnectionChange, ConnectionChanges, Member } from '../domain/connection.ts';
 import type { ConnectionRepository } from '../domain/connection-repository.ts';
 
 export interface InMemoryConnectionRepositoryOptions {
@@ -28,20 +28,27 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
   }
 
   async get(connectionId: string): Promise<Connection | undefined> {
-    const row = this.#rows.get(connectionId);
-    return row !== undefined && this.#live(row) ? row : undefined;
+    return this.#liveRow(connectionId);
   }
 
-  async update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined> {
-    const before = await this.get(connectionId);
+  async update(connectionId: string, changes: ConnectionChanges): Promise<ConnectionChange | undefined> {
+    // Read and write with no await between them: concurrent updates apply one on top of the other.
+    const before = this.#liveRow(connectionId);
     if (before === undefined) return undefined;
-    const after: Connection = { ...before, ...definedOnly(changes) };
+    const changed = { ...before, ...definedOnly(changes) };
+    if (changed.room === before.room && changed.name === before.name && changed.announced === before.announced) {
+      return { before, after: before };
+    }
+    const after: Connection = { ...changed, revision: before.revision + 1 };
     this.#rows.set(connectionId, after);
     return { before, after };
   }
 
-  async retire(connectionId: string): Promise<void> {
-    if (this.#rows.has(connectionId)) this.#retired.add(connectionId);
+  async retire(connectionId: string, connectedBefore: Date): Promise<boolean> {
+    const row = this.#rows.get(connectionId);
+    if (row === undefined || row.connectedAt.getTime() >= connectedBefore.getTime()) return false;
+    this.#retired.add(connectionId);
+    return true;
   }
 
   async remove(connectionId: string): Promise<Connection | undefined> {
@@ -71,11 +78,16 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
       .map((row) => ({ id: row.id, name: row.name }));
   }
 
+  #liveRow(connectionId: string): Connection | undefined {
+    const row = this.#rows.get(connectionId);
+    return row !== undefined && this.#live(row) ? row : undefined;
+  }
+
   #live(row: Connection): boolean {
     return !this.#retired.has(row.id) && row.expiresAt.getTime() > this.#now().getTime();
   }
 }
 
-function definedOnly(changes: { room?: string; name?: string }): { room?: string; name?: string } {
+function definedOnly(changes: ConnectionChanges): ConnectionChanges {
   return Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
 }

@@ -1,5 +1,5 @@
 import type { ChatMessage } from '../domain/frames.ts';
-import { HISTORY_LENGTH, type MessageHistory, type NewMessage } from '../domain/message-history.ts';
+import { HISTORY_LENGTH, type MessageHistory, type NewMessage, type ReplayPoint, replayAfter } from '../domain/message-history.ts';
 
 /** Keeps each room's newest messages in this process's memory: for a single process, and for tests. */
 export class InMemoryMessageHistory implements MessageHistory {
@@ -15,9 +15,7 @@ export class InMemoryMessageHistory implements MessageHistory {
     return numbered;
   }
 
-  async recent(room: string, afterId?: string): Promise<readonly ChatMessage[]> {
-    const messages = this.#rooms.get(room)?.messages ?? [];
-    const seen = afterId === undefined ? -1 : messages.findIndex((message) => message.id === afterId);
-    return messages.slice(seen + 1);
+  async recent(room: string, from?: ReplayPoint): Promise<readonly ChatMessage[]> {
+    return replayAfter(this.#rooms.get(room)?.messages ?? [], from);
   }
 }

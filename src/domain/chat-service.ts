@@ -1,13 +1,20 @@
 import { type Connection, DEFAULT_ROOM } from './connection.ts';
+import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
 import { DeliveryError, type DeliveryFailureReason, UnknownConnectionError } from './errors.ts';
 import type { ChatMessage, EchoFrame, ErrorFrame, PresenceFrame, ServerFrame } from './frames.ts';
-import type { MessageHistory } from './message-history.ts';
+import type { MessageHistory, ReplayPoint } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import { runBounded } from './run-bounded.ts';
 
 /** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
 export const CONNECTION_LIFETIME_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000;
+
+/**
+ * API Gateway answers 410 for a connection until its handshake completes, and gives $connect at most 29 s:
+ * a connection younger than this is never taken for gone.
+ */
+export const HANDSHAKE_GRACE_MS = 30_000;
 
 /** A roster names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
 export const MAX_ROSTER = 1000;
@@ -22,6 +29,8 @@ export interface ChatServiceOptions {
   readonly messenger: Messenger;
   /** How many deliveries of one fan-out may be in flight at once. */
   readonly concurrency: number;
+  /** Caps the connections of each user and each address; without it nothing is capped. */
+  readonly quota?: ConnectionQuota;
   readonly now?: () => Date;
   readonly newId?: () => string;
 }
@@ -37,7 +46,10 @@ export interface BroadcastReport {
   readonly recipients: number;
   readonly delivered: number;
   readonly gone: number;
-  /** Gone connections taken out of the room; lower than `gone` only when that failed. */
+  /**
+   * Gone connections taken out of the room; lower than `gone` when that failed, or when a connection was
+   * young enough to be still in its handshake (API Gateway answers 410 until it completes).
+   */
   readonly removed: number;
   readonly failed: number;
   readonly failures: readonly DeliveryFailure[];
@@ -53,7 +65,14 @@ export interface ConnectOptions {
   readonly name?: string;
   /** The verified user, when the handshake was authenticated; its messages carry it. */
   readonly userId?: string;
+  /** The address the handshake came from; connections are capped per address. */
+  readonly sourceIp?: string;
 }
+
+/** A recorded connection, or the owner whose connection cap refused it (then nothing was stored). */
+export type ConnectResult =
+  | { readonly outcome: 'connected'; readonly connection: Connection }
+  | { readonly outcome: 'user_at_cap' | 'ip_at_cap' };
 
 /** The chat rules: who is connected where, and who receives what. */
 export class ChatService {
@@ -61,6 +80,7 @@ export class ChatService {
   readonly #history: MessageHistory;
   readonly #messenger: Messenger;
   readonly #concurrency: number;
+  readonly #quota: ConnectionQuota | undefined;
   readonly #now: () => Date;
   readonly #newId: () => string;
 
@@ -72,12 +92,16 @@ export class ChatService {
     this.#history = options.history;
     this.#messenger = options.messenger;
     this.#concurrency = options.concurrency;
+    this.#quota = options.quota;
     this.#now = options.now ?? (() => new Date());
     this.#newId = options.newId ?? (() => globalThis.crypto.randomUUID());
   }
 
-  /** Records a new connection in its room. Nothing can be sent to it until its handshake completes. */
-  async connect(connectionId: string, options: ConnectOptions = {}): Promise<Connection> {
+  /**
+   * Records a new connection in its room, unless its user or its address already holds as many
+   * connections as its cap allows. Nothing can be sent to it until its handshake completes.
+   */
+  async connect(connectionId: string, options: ConnectOptions = {}): Promise<ConnectResult> {
     const connectedAt = this.#now();
     const connection: Connection = {
       id: connectionId,
@@ -86,37 +110,67 @@ export class ChatService {
       ...(options.userId !== undefined ? { userId: options.userId } : {}),
       connectedAt,
       expiresAt: new Date(connectedAt.getTime() + CONNECTION_LIFETIME_MS),
+      revision: 0,
+      announced: false,
     };
-    await this.#connections.save(connection);
-    return connection;
+    const owners: ConnectionOwners = {
+      ...(options.userId !== undefined ? { userId: options.userId } : {}),
+      ...(options.sourceIp !== undefined ? { sourceIp: options.sourceIp } : {}),
+    };
+    const claim = (await this.#quota?.claim(connectionId, owners, connection.expiresAt)) ?? 'claimed';
+    if (claim !== 'claimed') return { outcome: claim };
+    try {
+      await this.#connections.save(connection);
+    } catch (error) {
+      // A connection that was never stored must not hold its owners' slots until they expire.
+      await this.#quota?.release(connectionId, owners).catch((releaseError: unknown) => {
+        throw new AggregateError([error, releaseError], 'saving the connection failed, and so did giving its slots back');
+      });
+      throw error;
+    }
+    return { outcome: 'connected', connection };
   }
 
-  /** Forgets a closed connection and tells its room it left. */
-  async disconnect(connectionId: string): Promise<BroadcastReport | undefined> {
+  /**
+   * Forgets a closed connection, gives its slots back to its user and address, and tells its room it left.
+   * `owners` are as the closing event names them; the user the connection was stored with comes first.
+   */
+  async disconnect(connectionId: string, owners: ConnectionOwners = {}): Promise<BroadcastReport | undefined> {
     const removed = await this.#connections.remove(connectionId);
+    // Released even when the row is gone already: the slots would otherwise be held until they expire.
+    const userId = removed?.userId ?? owners.userId;
+    await this.#quota?.release(connectionId, { ...owners, ...(userId !== undefined ? { userId } : {}) });
     if (removed === undefined) return undefined;
-    return this.#fanOut(removed.room, this.#presence('leave', removed));
+    // Removal is the connection's last change: its leave outranks any frame about it still in flight.
+    return this.#fanOut(removed.room, this.#presence('leave', { ...removed, revision: removed.revision + 1 }));
   }
 
   /**
    * The first frame after the socket opens: tells the caller who and where it is, replays the room's
-   * history (after `afterId` when the caller saw messages before), and tells the room it joined.
+   * history (from `from` when the caller saw messages before), and tells the room it joined. Repeating it
+   * replays again but announces nothing: a member is announced once per room.
    */
-  async hello(connectionId: string, afterId?: string): Promise<BroadcastReport | undefined> {
-    const connection = await this.#require(connectionId);
-    if ((await this.#welcome(connection, afterId)) === 'gone') return undefined;
-    return this.#fanOut(connection.room, this.#presence('join', connection));
-  }
-
-  /** Moves the caller to another room: the old room hears it leave, the new one hears it join. */
-  async join(connectionId: string, room: string, afterId?: string): Promise<BroadcastReport | undefined> {
-    const change = await this.#connections.update(connectionId, { room });
+  async hello(connectionId: string, from?: ReplayPoint): Promise<BroadcastReport | undefined> {
+    const change = await this.#connections.update(connectionId, { announced: true });
     if (change === undefined) throw new UnknownConnectionError(connectionId);
     const { before, after } = change;
-    if (before.room !== after.room) await this.#fanOut(before.room, this.#presence('leave', before));
-    const welcomed = await this.#welcome(after, afterId);
+    if ((await this.#welcome(after, from)) === 'gone' || before.announced) return undefined;
+    return this.#fanOut(after.room, this.#presence('join', after));
+  }
+
+  /**
+   * Moves the caller to another room: the old room hears it leave, the new one hears it join. Joining the
+   * room it is in already only welcomes it again.
+   */
+  async join(connectionId: string, room: string, from?: ReplayPoint): Promise<BroadcastReport | undefined> {
+    const change = await this.#connections.update(connectionId, { room, announced: true });
+    if (change === undefined) throw new UnknownConnectionError(connectionId);
+    const { before, after } = change;
+    const moved = before.room !== after.room;
+    if (moved) await this.#fanOut(before.room, this.#presence('leave', after, before.room));
+    const welcomed = await this.#welcome(after, from);
     // A caller found gone during its welcome never arrived; its $disconnect announces that it left.
-    if (before.room === after.room || welcomed === 'gone') return undefined;
+    if (welcomed === 'gone' || (!moved && before.announced)) return undefined;
     return this.#fanOut(after.room, this.#presence('join', after));
   }
 
@@ -205,10 +259,10 @@ export class ChatService {
     return connection;
   }
 
-  async #welcome(connection: Connection, afterId: string | undefined): Promise<DeliveryOutcome> {
-    const replay = await this.#history.recent(connection.room, afterId);
-    const { id: connectionId, room, name } = connection;
-    const welcome = { type: 'welcome', connectionId, room, name, replay: replay.length } as const;
+  async #welcome(connection: Connection, from: ReplayPoint | undefined): Promise<DeliveryOutcome> {
+    const replay = await this.#history.recent(connection.room, from);
+    const { id: connectionId, room, name, revision: rev } = connection;
+    const welcome = { type: 'welcome', connectionId, room, name, replay: replay.length, rev } as const;
     if ((await this.#sendOrForget(connectionId, welcome)) === 'gone') return 'gone';
     for (const message of replay) {
       if ((await this.#sendOrForget(connectionId, message)) === 'gone') return 'gone';
@@ -219,18 +273,25 @@ export class ChatService {
   /** Sends to one connection; a connection found gone is retired (its $disconnect will announce it). */
   async #sendOrForget(connectionId: string, frame: ServerFrame): Promise<DeliveryOutcome> {
     const outcome = await this.#messenger.send(connectionId, frame);
-    if (outcome === 'gone') await this.#connections.retire(connectionId);
+    if (outcome === 'gone') await this.#connections.retire(connectionId, this.#handshakeCutoff());
     return outcome;
   }
 
-  #presence(event: PresenceFrame['event'], connection: Connection): PresenceFrame {
+  /** Connections that connected at or after this instant may still be in their handshake. */
+  #handshakeCutoff(): Date {
+    return new Date(this.#now().getTime() - HANDSHAKE_GRACE_MS);
+  }
+
+  /** A presence frame about the connection as it is after the change; a leave names the room it left. */
+  #presence(event: PresenceFrame['event'], connection: Connection, room = connection.room): PresenceFrame {
     return {
       type: 'presence',
       event,
-      room: connection.room,
+      room,
       connectionId: connection.id,
       name: connection.name,
       ...(connection.userId !== undefined ? { userId: connection.userId } : {}),
+      rev: connection.revision,
       at: this.#now().toISOString(),
     };
   }
@@ -251,6 +312,7 @@ export class ChatService {
       if (failures.length < MAX_REPORTED_FAILURES) failures.push(failure);
     };
 
+    const cutoff = this.#handshakeCutoff();
     await runBounded(this.#connections.list(room), this.#concurrency, async (recipientId) => {
       recipients += 1;
       let outcome;
@@ -267,8 +329,7 @@ export class ChatService {
       }
       gone += 1;
       try {
-        await this.#connections.retire(recipientId);
-        removed += 1;
+        if (await this.#connections.retire(recipientId, cutoff)) removed += 1;
       } catch {
         fail({ connectionId: recipientId, reason: 'remove_failed' });
       }

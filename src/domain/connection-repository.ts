@@ -1,19 +1,30 @@
-import type { Connection, ConnectionChange, Member } from './connection.ts';
+import type { Connection, ConnectionChange, ConnectionChanges, Member } from './connection.ts';
 
 /** Stores the live connections, each in one room, that the chat can deliver to. */
 export interface ConnectionRepository {
   save(connection: Connection): Promise<void>;
   /** The stored connection, or `undefined` when it is not stored or has expired. */
   get(connectionId: string): Promise<Connection | undefined>;
-  /** Moves a connection to another room and/or renames it in one atomic step; `undefined` if not stored. */
-  update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined>;
+  /**
+   * Applies the changes in one atomic step on top of the connection as it is now, and returns it before and
+   * after; `undefined` if not stored. A change that changes nothing writes nothing and returns `before`
+   * equal to `after`. Each applied change raises the revision by one. Concurrent updates never both apply
+   * to the same revision: one of them is applied on top of the other. Throws a `ConcurrentChangeError`
+   * only when other changes kept winning for longer than it is worth retrying.
+   */
+  update(connectionId: string, changes: ConnectionChanges): Promise<ConnectionChange | undefined>;
   /**
    * Takes a connection found gone out of its room: no listing, roster, get or update sees it again, but
    * its record stays for {@link remove}, so the $disconnect that follows can still tell its room it left.
-   * Retiring an id that is not stored is not an error.
+   * A connection that connected at or after `connectedBefore` is kept (`false`): API Gateway answers 410 for
+   * a connection still in its handshake. Retiring an id that is not stored is not an error (`false`).
    */
-  retire(connectionId: string): Promise<void>;
-  /** Forgets a connection, retired or not, and returns what was stored; an id that is not stored is not an error. */
+  retire(connectionId: string, connectedBefore: Date): Promise<boolean>;
+  /**
+   * Forgets a connection, retired or not, and returns it as it was last (its revision included). When
+   * removals or updates race, exactly one removal returns the connection; the others, and any removal of
+   * an id that is not stored, return `undefined`.
+   */
   remove(connectionId: string): Promise<Connection | undefined>;
   /**
    * Yields the ids of every connection of a room that has not expired, one page at a time, until all are

@@ -13,6 +13,20 @@ export interface Connection {
   readonly connectedAt: Date;
   /** API Gateway closes every connection after two hours; past this instant the row is stale. */
   readonly expiresAt: Date;
+  /**
+   * Counts the changes made to this connection (0 when saved). Presence frames carry it, so that a client
+   * receiving two of them out of order keeps the newer one.
+   */
+  readonly revision: number;
+  /** Whether its room has been told it joined; a member is announced once per room. */
+  readonly announced: boolean;
+}
+
+/** What one atomic update of a connection may change. */
+export interface ConnectionChanges {
+  readonly room?: string;
+  readonly name?: string;
+  readonly announced?: boolean;
 }
 
 /** One entry of a room's roster. */

@@ -24,3 +24,14 @@ export class UnknownConnectionError extends Error {
     this.connectionId = connectionId;
   }
 }
+
+/** A connection's record kept changing under an update for longer than it is worth retrying. */
+export class ConcurrentChangeError extends Error {
+  override readonly name = 'ConcurrentChangeError';
+  readonly connectionId: string;
+
+  constructor(connectionId: string) {
+    super(`connection ${connectionId} kept changing during an update`);
+    this.connectionId = connectionId;
+  }
+}

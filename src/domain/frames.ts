@@ -34,6 +34,8 @@ export interface PresenceFrame {
   readonly userId?: string;
   /** The name before a rename. */
   readonly previousName?: string;
+  /** The member's revision after this change: of two frames about one member, the higher `rev` is current. */
+  readonly rev: number;
   readonly at: string;
 }
 
@@ -52,6 +54,8 @@ export interface WelcomeFrame {
   readonly name: string;
   /** How many history messages follow this frame. */
   readonly replay: number;
+  /** The connection's revision: of two welcomes (racing joins), the one with the higher `rev` is current. */
+  readonly rev: number;
 }
 
 /** Confirms to a sender that its message was stored and fanned out. */

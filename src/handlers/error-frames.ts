@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core';
-import { UnknownConnectionError } from '../domain/errors.ts';
+import { ConcurrentChangeError, UnknownConnectionError } from '../domain/errors.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { clientMsgIdOfBody, type ErrorCode, InvalidFrameError } from './inbound-frame.ts';
 import { describeError, loggerOf } from './logger.ts';
@@ -19,6 +19,9 @@ function refusalFor(error: unknown): Refusal | undefined {
   if (error instanceof InvalidFrameError) return { code: error.code, message: error.message, clientMsgId: error.clientMsgId };
   if (error instanceof UnknownConnectionError) {
     return { code: 'unknown_connection', message: 'this connection is not registered; reconnect' };
+  }
+  if (error instanceof ConcurrentChangeError) {
+    return { code: 'conflict', message: 'too many changes to this connection at once; nothing was changed by this frame, try again' };
   }
   return undefined;
 }

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../domain/display-name.ts';
+import type { ReplayPoint } from '../domain/message-history.ts';
 import './zod.ts';
 
 /** What a client asked for, once its frame is known to be well formed. */
@@ -11,8 +12,8 @@ export type ChatRequest =
       readonly clientMsgId?: string;
     }
   | { readonly action: 'ping' | 'who' | 'leave' }
-  | { readonly action: 'hello'; readonly after?: string }
-  | { readonly action: 'join'; readonly room: string; readonly after?: string }
+  | { readonly action: 'hello'; readonly from?: ReplayPoint }
+  | { readonly action: 'join'; readonly room: string; readonly from?: ReplayPoint }
   | { readonly action: 'setname'; readonly name: string };
 
 export interface FrameLimits {
@@ -33,6 +34,7 @@ export type ErrorCode =
   | 'invalid_name'
   | 'name_locked'
   | 'unknown_connection'
+  | 'conflict'
   | 'rate_limited'
   | 'internal_error';
 
@@ -70,6 +72,15 @@ const clientMsgIdSchema = z
   .string()
   .check(z.regex(/^[\x21-\x7e]{1,64}$/, 'clientMsgId is 1 to 64 visible ASCII characters'));
 const afterSchema = z.string().check(z.minLength(1), z.maxLength(64));
+const afterSeqSchema = z.number().check(z.int(), z.gte(0), z.lte(Number.MAX_SAFE_INTEGER));
+
+/** Where a hello or join asks its replay to start: `afterSeq` (what the client has) wins over `after`. */
+const replayFromSchema = z.pipe(
+  z.object({ after: z.optional(afterSchema), afterSeq: z.optional(afterSeqSchema) }),
+  z.transform(({ after, afterSeq }): { from?: ReplayPoint } =>
+    afterSeq !== undefined ? { from: { seq: afterSeq } } : after !== undefined ? { from: { id: after } } : {},
+  ),
+);
 
 const envelopeSchema = z.object({ action: z.optional(z.string().check(z.maxLength(64))) });
 
@@ -163,14 +174,12 @@ export function parseInboundFrame(body: unknown, isBase64Encoded: boolean | unde
     case 'who':
     case 'leave':
       return { action };
-    case 'hello': {
-      const { after } = parseWith(z.object({ after: z.optional(afterSchema) }), json, 'invalid_frame');
-      return after === undefined ? { action } : { action, after };
-    }
+    case 'hello':
+      return { action, ...parseWith(replayFromSchema, json, 'invalid_frame') };
     case 'join': {
-      const { after } = parseWith(z.object({ after: z.optional(afterSchema) }), json, 'invalid_frame');
+      const from = parseWith(replayFromSchema, json, 'invalid_frame');
       const { room } = parseWith(z.object({ room: roomSchema }), json, 'invalid_room');
-      return after === undefined ? { action, room } : { action, room, after };
+      return { action, room, ...from };
     }
     case 'setname':
       return { action, name: parseWith(z.object({ name: nameSchema }), json, 'invalid_name').name };
@@ -184,4 +193,26 @@ export function parseInboundFrame(body: unknown, isBase64Encoded: boolean | unde
         : { action, text: checked, clientMsgId: frame.clientMsgId };
     }
   }
+}
+
+/**
+ * What a frame costs against its connection's rate limit, in units of a chat message: by the work it can
+ * cause. A `hello` or `join` replays up to 50 messages and tells one or two rooms; `who` reads up to 1,000
+ * names. A frame that does not parse costs one.
+ */
+export const FRAME_WEIGHTS: Readonly<Record<NonNullable<ChatRequest['action']> | 'text', number>> = {
+  text: 1,
+  sendmessage: 1,
+  echo: 1,
+  ping: 1,
+  setname: 2,
+  who: 5,
+  hello: 10,
+  join: 10,
+  leave: 10,
+};
+
+/** The weight of a parsed frame. */
+export function weightOf(request: ChatRequest | undefined): number {
+  return request === undefined ? 1 : FRAME_WEIGHTS[request.action ?? 'text'];
 }

@@ -3,9 +3,10 @@ import type { BroadcastReport } from '../domain/chat-service.ts';
 import { dependencies } from './composition-root.ts';
 import type { Dependencies, DependencyProvider } from './dependencies.ts';
 import { errorFrames } from './error-frames.ts';
-import { type ChatRequest, InvalidFrameError, parseInboundFrame } from './inbound-frame.ts';
+import { type ChatRequest, InvalidFrameError } from './inbound-frame.ts';
 import { countFanOut } from './metrics.ts';
 import { observability } from './observability.ts';
+import { type FrameContext, parseFrame, requestOf } from './parse-frame.ts';
 import { rateLimit } from './rate-limit.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
@@ -19,9 +20,9 @@ async function dispatch(deps: Dependencies, connectionId: string, request: ChatR
       await service.who(connectionId);
       return undefined;
     case 'hello':
-      return service.hello(connectionId, request.after);
+      return service.hello(connectionId, request.from);
     case 'join':
-      return service.join(connectionId, request.room, request.after);
+      return service.join(connectionId, request.room, request.from);
     case 'leave':
       return service.leave(connectionId);
     case 'setname':
@@ -44,14 +45,15 @@ async function dispatch(deps: Dependencies, connectionId: string, request: ChatR
  * service method it asks for, and log the fan-out report. A text without an action follows the chat mode.
  */
 export function createMessageHandler(deps: DependencyProvider) {
-  return middy<WebSocketEvent, WebSocketResult>()
+  return middy<WebSocketEvent, WebSocketResult, Error, FrameContext>()
     .use(observability(deps))
+    .use(parseFrame(deps))
     .use(rateLimit(deps))
     .use(errorFrames(deps))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const resolved = deps();
       const connectionId = connectionIdOf(event);
-      const request = parseInboundFrame(event.body, event.isBase64Encoded, resolved.limits);
+      const request = requestOf(context);
       const report = await dispatch(resolved, connectionId, request);
       if (request.action === 'sendmessage' || request.action === undefined) resolved.metrics.count('Messages');
       if (report !== undefined) {

@@ -1,5 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { DependencyProvider } from './dependencies.ts';
+import type { FrameContext } from './parse-frame.ts';
+import { weightOf } from './inbound-frame.ts';
 import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
 /** A frame over its connection's budget; `notify` is true for the first one of a window only. */
@@ -14,21 +16,24 @@ export class RateLimitedError extends Error {
 }
 
 /**
- * Counts every inbound frame, valid or not, against its connection's budget before anything else runs, so
- * that a flood costs one counter update per frame and reaches neither the parser nor the fan-out.
+ * Counts every inbound frame, valid or not, against its connection's budget by the work it can cause,
+ * before any I/O of the frame's own runs: a flood costs one counter update per frame and reaches neither
+ * the service nor the fan-out. It runs after {@link parseFrame}, which only reads the frame.
  */
-export function rateLimit(dependencies: DependencyProvider): MiddlewareObj<WebSocketEvent, WebSocketResult> {
+export function rateLimit(dependencies: DependencyProvider): MiddlewareObj<WebSocketEvent, WebSocketResult, Error, FrameContext> {
   return {
     before: async (request) => {
       const connectionId = maybeConnectionIdOf(request.event);
       if (connectionId === undefined) return;
       const { rateLimiter, rateLimit: limit } = dependencies();
-      const admission = await rateLimiter.admit(connectionId);
+      const parsed = request.context.frame;
+      const admission = await rateLimiter.admit(connectionId, weightOf(parsed !== undefined && 'request' in parsed ? parsed.request : undefined));
       if (admission === 'allowed') return;
       throw new RateLimitedError(
         admission === 'limited-notify',
-        `too many frames: at most ${limit.frames} every ${limit.windowSeconds} s; the rest of this window's frames are dropped`,
+        `too many frames: at most ${limit.frames} every ${limit.windowSeconds} s (joins and replays count more); the rest of this window's frames are dropped`,
       );
     },
   };
 }
+

@@ -10,6 +10,8 @@ export interface RepositoryFactory {
 // Real time: DynamoDB Local's TTL sweeper deletes rows whose expiry is in the real past.
 const T0 = new Date(Math.floor(Date.now() / 1000) * 1000);
 const HOUR = 3_600_000;
+/** A handshake cut-off after every connection here connected. */
+const AFTER_HANDSHAKES = new Date(T0.getTime() + 60_000);
 
 function connection(id: string, room = 'lobby', options: { name?: string; expiresAt?: Date } = {}): Connection {
   return {
@@ -18,6 +20,8 @@ function connection(id: string, room = 'lobby', options: { name?: string; expire
     name: options.name ?? `name of ${id}`,
     connectedAt: T0,
     expiresAt: options.expiresAt ?? new Date(T0.getTime() + 2 * HOUR),
+    revision: 0,
+    announced: false,
   };
 }
 
@@ -113,7 +117,7 @@ export function connectionRepositoryContract(adapter: string, create: Repository
 
       expect(change).toEqual({
         before: connection('alpha', 'red', { name: 'Alice' }),
-        after: connection('alpha', 'blue', { name: 'Alice' }),
+        after: { ...connection('alpha', 'blue', { name: 'Alice' }), revision: 1 },
       });
       expect([await listAll(repository, 'red'), await listAll(repository, 'blue')]).toEqual([[], ['alpha']]);
     });
@@ -149,7 +153,7 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       const repository = await create({ now: clock });
       await saveAll(repository, [connection('a', 'red', { name: 'Ann' }), connection('b', 'red')]);
 
-      await repository.retire('a');
+      await repository.retire('a', AFTER_HANDSHAKES);
 
       expect(await listAll(repository, 'red')).toEqual(['b']);
       expect((await repository.members('red', 10)).map((m) => m.id)).toEqual(['b']);
@@ -160,7 +164,7 @@ export function connectionRepositoryContract(adapter: string, create: Repository
 
     it('accepts retiring a connection that is not stored, and stores nothing', async () => {
       const repository = await create({ now: clock });
-      await repository.retire('ghost');
+      await repository.retire('ghost', AFTER_HANDSHAKES);
       expect(await repository.remove('ghost')).toBeUndefined();
     });
 
@@ -179,6 +183,77 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       expect((await repository.members('lobby', 10)).map((m) => m.id)).toEqual(['live']);
       expect(await repository.get('stale')).toBeUndefined();
       expect(await repository.update('stale', { name: 'zombie' })).toBeUndefined();
+    });
+
+    it('applies two identical updates made at once one on top of the other: the second changes nothing', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('alpha', 'red'));
+
+      const changes = await Promise.all([repository.update('alpha', { room: 'blue' }), repository.update('alpha', { room: 'blue' })]);
+
+      const moved = changes.filter((change) => change !== undefined && change.before.room !== change.after.room);
+      expect({ moved: moved.length, revision: (await repository.get('alpha'))?.revision }).toEqual({ moved: 1, revision: 1 });
+    });
+
+    it('applies six renames made at once, each on top of another, and answers every one', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('alpha'));
+      const names = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
+
+      const changes = await Promise.all(names.map((name) => repository.update('alpha', { name })));
+
+      const stored = await repository.get('alpha');
+      expect({
+        answered: changes.every((change) => change !== undefined),
+        revision: stored?.revision,
+        lastApplied: names.includes(stored?.name ?? ''),
+        revisions: changes.map((change) => change?.after.revision).sort(),
+      }).toEqual({ answered: true, revision: 6, lastApplied: true, revisions: [1, 2, 3, 4, 5, 6] });
+    });
+
+    it('keeps a connection reported gone while it may still be in its handshake', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('young', 'red'));
+
+      const retired = await repository.retire('young', T0);
+
+      expect({ retired, listed: await listAll(repository, 'red') }).toEqual({ retired: false, listed: ['young'] });
+    });
+
+    it('returns a connection to one of two removals made at once, so its room hears one leave', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('alpha', 'red'));
+
+      const removed = await Promise.all([repository.remove('alpha'), repository.remove('alpha')]);
+
+      expect(removed.filter((connection) => connection !== undefined).map((c) => c.room)).toEqual(['red']);
+      expect(await repository.get('alpha')).toBeUndefined();
+    });
+
+    it('returns a removed connection as it was last changed, revision included', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('alpha', 'red'));
+      await repository.update('alpha', { room: 'blue' });
+
+      expect(await repository.remove('alpha')).toEqual({ ...connection('alpha', 'blue'), revision: 1 });
+    });
+
+    it('lists every live connection when a row a page stopped at expires before the next page is read', async () => {
+      let now = T0;
+      const repository = await create({ now: () => now, pageSize: 1 });
+      await saveAll(repository, [
+        connection('a', 'red', { expiresAt: new Date(T0.getTime() + 10_000) }),
+        connection('b', 'red', { expiresAt: new Date(T0.getTime() + 20_000) }),
+        connection('c', 'red'),
+      ]);
+
+      const listed: string[] = [];
+      for await (const page of repository.list('red')) {
+        listed.push(...page);
+        now = new Date(T0.getTime() + 15_000);
+      }
+
+      expect(listed).toContain('c');
     });
 
     it('keeps ids with characters API Gateway uses, such as = and +', async () => {

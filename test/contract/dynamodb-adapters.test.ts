@@ -1,16 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Connection } from '../../src/domain/connection.ts';
+import { localDynamoDbClient } from '../../scripts/local-stack.ts';
+import { DynamoDbConnectionQuota } from '../../src/adapters/dynamodb-connection-quota.ts';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { DynamoDbMessageHistory } from '../../src/adapters/dynamodb-message-history.ts';
+import { InMemoryConnectionQuota } from '../../src/adapters/in-memory-connection-quota.ts';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import { DynamoDbRateLimiter } from '../../src/adapters/dynamodb-rate-limiter.ts';
 import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
 import { rateLimiterContract } from './rate-limiter.contract.ts';
 import { type DynamoDbTarget, startSelectedDynamoDb } from '../support/dynamodb.ts';
+import { connectionQuotaContract } from './connection-quota.contract.ts';
 import { connectionRepositoryContract } from './connection-repository.contract.ts';
 import { messageHistoryContract } from './message-history.contract.ts';
 
 const onlyDynamoDbLocal = process.env['CONTRACT_TARGET'] === 'dynamodb-local';
+
+function liveConnection(id: string): Connection {
+  return { id, room: 'lobby', name: id, connectedAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000), revision: 0, announced: false };
+}
 
 if (!onlyDynamoDbLocal) {
   connectionRepositoryContract('InMemoryConnectionRepository', async (options) => new InMemoryConnectionRepository(options));
@@ -19,6 +29,7 @@ if (!onlyDynamoDbLocal) {
     limiter: new InMemoryRateLimiter(limit, now),
     register: async () => undefined,
   }));
+  connectionQuotaContract('InMemoryConnectionQuota', async (caps, now) => new InMemoryConnectionQuota(caps, now));
 }
 
 describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalite'}`, () => {
@@ -53,9 +64,35 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     const connections = new DynamoDbConnectionRepository(target.documentClient, { tableName });
     return {
       limiter: new DynamoDbRateLimiter(target.documentClient, { tableName, limit, now }),
-      register: (id) =>
-        connections.save({ id, room: 'lobby', name: id, connectedAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000) }),
+      register: (id) => connections.save(liveConnection(id)),
     };
+  });
+
+  connectionQuotaContract('DynamoDbConnectionQuota', async (caps, now) => {
+    const target = started();
+    return new DynamoDbConnectionQuota(target.documentClient, { tableName: await target.table(), caps, now });
+  });
+
+  it('refuses a frame over budget with one request, the cheapest path there is', async () => {
+    const target = started();
+    const tableName = await target.table();
+    const client = DynamoDBDocumentClient.from(localDynamoDbClient(target.endpoint));
+    let requests = 0;
+    client.middlewareStack.add((next) => (args) => {
+      requests += 1;
+      return next(args);
+    });
+    const limit = { frames: 2, windowSeconds: 60 };
+    const at = () => new Date('2030-01-01T00:00:30.000Z');
+    await new DynamoDbConnectionRepository(client, { tableName }).save(liveConnection('a'));
+    const limiter = new DynamoDbRateLimiter(client, { tableName, limit, now: at });
+    await Promise.all([limiter.admit('a'), limiter.admit('a'), limiter.admit('a')]);
+    requests = 0;
+
+    const admissions = [await limiter.admit('a'), await limiter.admit('a', 10)];
+
+    client.destroy();
+    expect({ admissions, requests }).toEqual({ admissions: ['limited', 'limited'], requests: 2 });
   });
 
   it('admits a frame from a connection that is not stored, so that the service can say it is unknown', async () => {

@@ -48,20 +48,33 @@ export function messageHistoryContract(adapter: string, create: () => Promise<Me
     it('returns only the messages after a given id', async () => {
       const history = await create();
       const stored = await appendAll(history, 'red', 5);
-      expect(await history.recent('red', 'red-3')).toEqual(stored.slice(3));
+      expect(await history.recent('red', { id: 'red-3' })).toEqual(stored.slice(3));
     });
 
     it('returns nothing after the newest message', async () => {
       const history = await create();
       await appendAll(history, 'red', 3);
-      expect(await history.recent('red', 'red-3')).toEqual([]);
+      expect(await history.recent('red', { id: 'red-3' })).toEqual([]);
     });
 
     it('returns everything kept after an id it no longer keeps, so nothing kept is missed', async () => {
       const history = await create();
       const stored = await appendAll(history, 'red', HISTORY_LENGTH + 2);
-      expect(await history.recent('red', 'red-1')).toEqual(stored.slice(2));
+      expect(await history.recent('red', { id: 'red-1' })).toEqual(stored.slice(2));
     }, 60_000);
+
+    it('returns only the messages numbered above a given seq, whatever order the client received them in', async () => {
+      const history = await create();
+      const stored = await appendAll(history, 'red', 5);
+      // The client has 1 and 2, and 4 arrived before 3: it has everything up to 2, so it asks after 2.
+      expect(await history.recent('red', { seq: stored[1]?.seq ?? 0 })).toEqual(stored.slice(2));
+    });
+
+    it('returns everything kept after a seq it no longer keeps', async () => {
+      const history = await create();
+      const stored = await appendAll(history, 'red', 3);
+      expect(await history.recent('red', { seq: 0 })).toEqual(stored);
+    });
 
     it('numbers concurrent appends uniquely', async () => {
       const history = await create();

@@ -60,5 +60,36 @@ export function rateLimiterContract(adapter: string, create: RateLimiterFactory)
       expect(admissions.filter((a) => a === 'allowed')).toHaveLength(5);
       expect(admissions.filter((a) => a === 'limited-notify')).toHaveLength(1);
     });
+
+    it('counts a frame from a container whose clock is a little behind into the newer window, under budget', async () => {
+      let now = new Date(start.getTime() + 10_500);
+      const { limiter, register } = await create({ frames: 3, windowSeconds: 10 }, () => now);
+      await register('a');
+      await limiter.admit('a');
+
+      now = new Date(start.getTime() + 9_500);
+
+      expect(await admitMany(limiter, 'a', 3)).toEqual(['allowed', 'allowed', 'limited-notify']);
+    });
+
+    it('says limited once per window even when containers disagree about the window a little', async () => {
+      let now = new Date(start.getTime() + 10_500);
+      const { limiter, register } = await create({ frames: 1, windowSeconds: 10 }, () => now);
+      await register('a');
+      const ahead = await admitMany(limiter, 'a', 2);
+
+      now = new Date(start.getTime() + 9_500);
+
+      expect([...ahead, ...(await admitMany(limiter, 'a', 2))]).toEqual(['allowed', 'limited-notify', 'limited', 'limited']);
+    });
+
+    it('counts each frame by its weight, and tells the frame that crosses the budget', async () => {
+      const { limiter, register } = await create({ frames: 10, windowSeconds: 10 }, () => start);
+      await register('a');
+
+      const admissions = [await limiter.admit('a', 4), await limiter.admit('a', 4), await limiter.admit('a', 4), await limiter.admit('a', 1)];
+
+      expect(admissions).toEqual(['allowed', 'allowed', 'limited-notify', 'limited']);
+    });
   });
 }

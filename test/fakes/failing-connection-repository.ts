@@ -1,13 +1,14 @@
-import type { Connection, ConnectionChange, Member } from '../../src/domain/connection.ts';
+import type { Connection, ConnectionChange, ConnectionChanges, Member } from '../../src/domain/connection.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 
 /**
- * Delegates to a real repository, except where told to fail: every `save`, `remove` or `retire` of chosen ids, or `list`
+ * Delegates to a real repository, except where told to fail: every `save` or `update`, `remove` or `retire` of chosen ids, or `list`
  * after a number of pages.
  */
 export class FailingConnectionRepository implements ConnectionRepository {
   readonly #inner: ConnectionRepository;
   #saveError: Error | undefined;
+  #updateError: Error | undefined;
   readonly #removeErrors = new Map<string, Error>();
   #listFailure: { error: Error; afterPages: number } | undefined;
 
@@ -17,6 +18,11 @@ export class FailingConnectionRepository implements ConnectionRepository {
 
   failSave(error: Error): this {
     this.#saveError = error;
+    return this;
+  }
+
+  failUpdate(error: Error): this {
+    this.#updateError = error;
     return this;
   }
 
@@ -40,15 +46,16 @@ export class FailingConnectionRepository implements ConnectionRepository {
     return this.#inner.get(connectionId);
   }
 
-  update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined> {
+  async update(connectionId: string, changes: ConnectionChanges): Promise<ConnectionChange | undefined> {
+    if (this.#updateError) throw this.#updateError;
     return this.#inner.update(connectionId, changes);
   }
 
   /** Fails as `remove` does for the ids told to: both take a connection out. */
-  async retire(connectionId: string): Promise<void> {
+  async retire(connectionId: string, connectedBefore: Date): Promise<boolean> {
     const error = this.#removeErrors.get(connectionId);
     if (error) throw error;
-    await this.#inner.retire(connectionId);
+    return this.#inner.retire(connectionId, connectedBefore);
   }
 
   async remove(connectionId: string): Promise<Connection | undefined> {

@@ -66,6 +66,8 @@ describe('the DynamoDB adapters behind a proxy that throttles and drops connecti
         name: `Name ${i}`,
         connectedAt: new Date(now),
         expiresAt: new Date(now + 3_600_000),
+        revision: 0,
+        announced: false,
       }),
     );
     changes = await inPool(all.slice(0, MOVED), CONCURRENCY, (i) => connections.update(idOf(i), { room: movedRoomOf(i) }));

@@ -57,7 +57,7 @@ describe('rows whose expiry has passed, through the DynamoDB adapter and the rea
     for (const id of [...live, ...expired]) api.fate(id, 'healthy');
     for (const id of live) await service.connect(id, { room: 'attic', name: id });
     for (const id of expired) {
-      await connections.save({ id, room: 'attic', name: id, connectedAt: new Date(now - 3 * 3_600_000), expiresAt: new Date(now - 60_000) });
+      await connections.save({ id, room: 'attic', name: id, connectedAt: new Date(now - 3 * 3_600_000), expiresAt: new Date(now - 60_000), revision: 0, announced: false });
     }
 
     result = await service.post(live[0] ?? 'none', 'is anyone still here?');

@@ -12,6 +12,7 @@ export const DOCUMENTED_ERROR_CODES = [
   'invalid_room',
   'invalid_name',
   'unknown_connection',
+  'conflict',
   'rate_limited',
   'name_locked',
   'internal_error',
@@ -25,8 +26,8 @@ void everyCodeDocumented;
 const FIELDS: Readonly<Record<string, readonly string[]>> = {
   message: ['type', 'id', 'seq', 'room', 'from', 'name', 'userId?', 'text', 'sentAt'],
   echo: ['type', 'id', 'from', 'text', 'sentAt'],
-  welcome: ['type', 'connectionId', 'room', 'name', 'replay'],
-  presence: ['type', 'event', 'room', 'connectionId', 'name', 'userId?', 'previousName?', 'at'],
+  welcome: ['type', 'connectionId', 'room', 'name', 'replay', 'rev'],
+  presence: ['type', 'event', 'room', 'connectionId', 'name', 'userId?', 'previousName?', 'rev', 'at'],
   roster: ['type', 'room', 'members'],
   ack: ['type', 'clientMsgId', 'id', 'seq', 'recipients', 'delivered', 'gone', 'failed'],
   pong: ['type', 'connectionId'],

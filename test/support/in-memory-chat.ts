@@ -3,7 +3,7 @@ import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-conne
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
 import { ChatService } from '../../src/domain/chat-service.ts';
-import type { Connection, ConnectionChange, Member } from '../../src/domain/connection.ts';
+import type { Connection, ConnectionChange, ConnectionChanges, Member } from '../../src/domain/connection.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { loadConfig } from '../../src/handlers/config.ts';
@@ -33,13 +33,13 @@ export class WatchedConnectionRepository implements ConnectionRepository {
     return this.#inner.get(connectionId);
   }
 
-  update(connectionId: string, changes: { room?: string; name?: string }): Promise<ConnectionChange | undefined> {
+  update(connectionId: string, changes: ConnectionChanges): Promise<ConnectionChange | undefined> {
     return this.#inner.update(connectionId, changes);
   }
 
-  retire(connectionId: string): Promise<void> {
+  retire(connectionId: string, connectedBefore: Date): Promise<boolean> {
     this.calls.retire += 1;
-    return this.#inner.retire(connectionId);
+    return this.#inner.retire(connectionId, connectedBefore);
   }
 
   remove(connectionId: string): Promise<Connection | undefined> {

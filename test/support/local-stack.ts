@@ -67,8 +67,11 @@ export async function startTestStack(
         id: connectionId,
         room,
         name: 'Ghost',
-        connectedAt: new Date(),
+        // Connected an hour ago: a row whose $disconnect was lost is long past its handshake.
+        connectedAt: new Date(Date.now() - 3_600_000),
         expiresAt: new Date(expiresAtSeconds * 1000),
+        revision: 0,
+        announced: false,
       });
     },
     async stop() {

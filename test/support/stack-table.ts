@@ -67,8 +67,11 @@ export class StackTable {
       id: connectionId,
       room,
       name: 'Ghost',
-      connectedAt: new Date(),
+      // An hour ago: a client that does not exist is long past any handshake.
+      connectedAt: new Date(Date.now() - 3_600_000),
       expiresAt: new Date(expiresAtSeconds * 1000),
+      revision: 0,
+      announced: false,
     });
   }
 

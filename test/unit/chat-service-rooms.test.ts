@@ -16,8 +16,11 @@ interface Chat {
   readonly service: ChatService;
 }
 
-/** A chat whose members are seated in rooms (`{ kitchen: ['A', 'B'] }`), each named "Name <id>". */
-async function chatWith(rooms: Record<string, readonly string[]>, pageSize = 1000): Promise<Chat> {
+/**
+ * A chat whose members are seated in rooms (`{ kitchen: ['A', 'B'] }`), each named "Name <id>", connected
+ * an hour ago and announced to their rooms, as after their hello.
+ */
+async function chatWith(rooms: Record<string, readonly string[]>, pageSize = 1000, announced = true): Promise<Chat> {
   const connections = new InMemoryConnectionRepository({ pageSize, now: () => T0 });
   const history = new InMemoryMessageHistory();
   const messenger = new RecordingMessenger();
@@ -36,8 +39,10 @@ async function chatWith(rooms: Record<string, readonly string[]>, pageSize = 100
         id,
         room,
         name: `Name ${id}`,
-        connectedAt: T0,
+        connectedAt: new Date(T0.getTime() - 3_600_000),
         expiresAt: new Date(T0.getTime() + CONNECTION_LIFETIME_MS),
+        revision: 0,
+        announced,
       });
     }
   }
@@ -108,7 +113,7 @@ describe('ChatService rooms', () => {
 
   describe('hello', () => {
     it('welcomes the caller with its connection id, room and name', async () => {
-      const chat = await chatWith({ kitchen: ['A'] });
+      const chat = await chatWith({ kitchen: ['A'] }, 1000, false);
 
       await chat.service.hello('A');
 
@@ -118,15 +123,16 @@ describe('ChatService rooms', () => {
         room: 'kitchen',
         name: 'Name A',
         replay: 0,
+        rev: 1,
       });
     });
 
     it('tells every member of the caller\'s room, the caller included, that it joined', async () => {
-      const chat = await chatWith({ kitchen: ['A', 'B', 'C'] });
+      const chat = await chatWith({ kitchen: ['A', 'B', 'C'] }, 1000, false);
 
       await chat.service.hello('A');
 
-      const join = { type: 'presence', event: 'join', room: 'kitchen', connectionId: 'A', name: 'Name A', at: AT };
+      const join = { type: 'presence', event: 'join', room: 'kitchen', connectionId: 'A', name: 'Name A', rev: 1, at: AT };
       expect(chat.messenger.sent.filter((s) => s.frame.type === 'presence')).toEqual([
         { connectionId: 'A', frame: join },
         { connectionId: 'B', frame: join },
@@ -135,7 +141,7 @@ describe('ChatService rooms', () => {
     });
 
     it('tells no other room that the caller joined', async () => {
-      const chat = await chatWith({ kitchen: ['A'], garden: ['G'] });
+      const chat = await chatWith({ kitchen: ['A'], garden: ['G'] }, 1000, false);
 
       await chat.service.hello('A');
 
@@ -143,7 +149,7 @@ describe('ChatService rooms', () => {
     });
 
     it('sends the caller its welcome before its own join presence', async () => {
-      const chat = await chatWith({ kitchen: ['A'] });
+      const chat = await chatWith({ kitchen: ['A'] }, 1000, false);
 
       await chat.service.hello('A');
 
@@ -151,7 +157,7 @@ describe('ChatService rooms', () => {
     });
 
     it('returns the report of the join presence fan-out', async () => {
-      const chat = await chatWith({ kitchen: ['A', 'B'] });
+      const chat = await chatWith({ kitchen: ['A', 'B'] }, 1000, false);
 
       const report = await chat.service.hello('A');
 
@@ -159,7 +165,7 @@ describe('ChatService rooms', () => {
     });
 
     it('rejects with UnknownConnectionError and sends nothing when the caller is not stored', async () => {
-      const chat = await chatWith({ lobby: ['A'] });
+      const chat = await chatWith({ lobby: ['A'] }, 1000, false);
 
       await expect(chat.service.hello('ghost')).rejects.toBeInstanceOf(UnknownConnectionError);
       expect(chat.messenger.sent).toEqual([]);
@@ -181,7 +187,7 @@ describe('ChatService rooms', () => {
       await chat.service.join('A', 'kitchen');
 
       expect(chat.messenger.framesTo('B')).toEqual([
-        { type: 'presence', event: 'leave', room: 'lobby', connectionId: 'A', name: 'Name A', at: AT },
+        { type: 'presence', event: 'leave', room: 'lobby', connectionId: 'A', name: 'Name A', rev: 1, at: AT },
       ]);
     });
 
@@ -218,7 +224,7 @@ describe('ChatService rooms', () => {
       for (const text of ['soup', 'bread', 'cheese']) await chat.service.post('K', text);
       chat.messenger.sent.length = 0;
 
-      await chat.service.join('A', 'kitchen', 'msg-1');
+      await chat.service.join('A', 'kitchen', { id: 'msg-1' });
 
       expect(chat.messenger.framesTo('A').filter((f) => f.type !== 'presence').map(summary)).toEqual([
         'welcome kitchen replay=2',
@@ -285,6 +291,72 @@ describe('ChatService rooms', () => {
     });
   });
 
+  describe('repeated and racing changes', () => {
+    it('announces a member once however often it says hello, and replays only what it asks for', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B'] }, 1000, false);
+      await chat.service.post('B', 'one');
+      await chat.service.post('B', 'two');
+      chat.messenger.sent.length = 0;
+
+      await chat.service.hello('A');
+      await chat.service.hello('A', { seq: 2 });
+      await chat.service.hello('A', { seq: 1 });
+
+      expect({
+        toA: chat.messenger.framesTo('A').map(summary),
+        toB: chat.messenger.framesTo('B').map(summary),
+      }).toEqual({
+        toA: [
+          'welcome kitchen replay=2',
+          'message one',
+          'message two',
+          'presence join kitchen A',
+          'welcome kitchen replay=0',
+          'welcome kitchen replay=1',
+          'message two',
+        ],
+        toB: ['presence join kitchen A'],
+      });
+    });
+
+    it('announces a double-clicked join once: one leave, one join', async () => {
+      const chat = await chatWith({ lobby: ['A', 'B'], kitchen: ['K'] });
+
+      await Promise.all([chat.service.join('A', 'kitchen'), chat.service.join('A', 'kitchen')]);
+
+      expect(chat.messenger.sent.filter((s) => s.frame.type === 'presence').map((s) => [s.connectionId, summary(s.frame)])).toEqual([
+        ['B', 'presence leave lobby A'],
+        ['A', 'presence join kitchen A'],
+        ['K', 'presence join kitchen A'],
+      ]);
+    });
+
+    it('announces two identical renames at once as one rename', async () => {
+      const chat = await chatWith({ kitchen: ['A', 'B'] });
+
+      await Promise.all([chat.service.rename('A', 'Ann'), chat.service.rename('A', 'Ann')]);
+
+      expect(chat.messenger.framesTo('B').map(summary)).toEqual(['presence rename kitchen A']);
+    });
+
+    it('gives each change of a member a higher rev, its removal the highest, so clients keep the latest', async () => {
+      const chat = await chatWith({ lobby: ['A'], red: ['R'], blue: ['U'] });
+
+      await Promise.all([chat.service.join('A', 'red'), chat.service.join('A', 'blue')]);
+      await chat.service.disconnect('A');
+
+      const aboutA = chat.messenger.sent
+        .map((s) => s.frame)
+        .filter((f) => f.type === 'presence' || f.type === 'welcome')
+        .map((f) => `${f.type === 'presence' ? f.event : 'welcome'} ${f.room} rev=${f.rev}`);
+      const finalWelcome = chat.messenger.framesTo('A').filter((f) => f.type === 'welcome').sort((x, y) => (x.type === 'welcome' && y.type === 'welcome' ? y.rev - x.rev : 0))[0];
+      expect({ aboutA: [...new Set(aboutA)].sort(), finalRoom: finalWelcome?.type === 'welcome' ? finalWelcome.room : undefined }).toEqual({
+        aboutA: ['join blue rev=2', 'join red rev=1', 'leave blue rev=3', 'leave red rev=2', 'welcome blue rev=2', 'welcome red rev=1'],
+        finalRoom: 'blue',
+      });
+    });
+  });
+
   describe('leave', () => {
     it('returns the caller to the lobby', async () => {
       const chat = await chatWith({ kitchen: ['A'] });
@@ -334,6 +406,7 @@ describe('ChatService rooms', () => {
         connectionId: 'A',
         name: 'Ann',
         previousName: 'Name A',
+        rev: 1,
         at: AT,
       };
       expect(chat.messenger.sent).toEqual([

@@ -21,7 +21,8 @@ function sequentialIds(): () => string {
 }
 
 function liveRow(id: string, room = 'lobby', expiresAt = LIFETIME_END): Connection {
-  return { id, room, name: `Name ${id}`, connectedAt: T0, expiresAt };
+  // Connected an hour before T0: long past its handshake, so a 410 means gone.
+  return { id, room, name: `Name ${id}`, connectedAt: new Date(T0.getTime() - 3_600_000), expiresAt, revision: 0, announced: false };
 }
 
 async function repositoryWith(ids: readonly string[], pageSize = 1000, room = 'lobby'): Promise<InMemoryConnectionRepository> {
@@ -99,6 +100,8 @@ describe('ChatService', () => {
         name: 'Ann',
         connectedAt: T0,
         expiresAt: LIFETIME_END,
+        revision: 0,
+        announced: false,
       });
     });
 
@@ -114,15 +117,16 @@ describe('ChatService', () => {
     it('names a connection that gives no name "Guest" and the last four letters or digits of its id', async () => {
       const service = serviceOver(new InMemoryConnectionRepository({ now: atT0 }), new RecordingMessenger());
 
-      const connection = await service.connect('L0SM9cOFvHc-CIh=w=');
+      const result = await service.connect('L0SM9cOFvHc-CIh=w=');
 
-      expect(connection.name).toBe('Guest CIhw');
+      expect(result).toMatchObject({ outcome: 'connected', connection: { name: 'Guest CIhw' } });
     });
 
     it('gives two connections that give no name different default names', async () => {
       const service = serviceOver(new InMemoryConnectionRepository({ now: atT0 }), new RecordingMessenger());
 
-      const names = [(await service.connect('L0SM9cOFvHcCIhw=')).name, (await service.connect('L0SM9cOFvHcCJkQ=')).name];
+      const results = [await service.connect('L0SM9cOFvHcCIhw='), await service.connect('L0SM9cOFvHcCJkQ=')];
+      const names = results.map((result) => (result.outcome === 'connected' ? result.connection.name : result.outcome));
 
       expect(new Set(names).size).toBe(2);
     });
@@ -131,9 +135,9 @@ describe('ChatService', () => {
       const connections = new InMemoryConnectionRepository({ now: atT0 });
       const service = serviceOver(connections, new RecordingMessenger());
 
-      const connection = await service.connect('A', { room: 'kitchen' });
+      const result = await service.connect('A', { room: 'kitchen' });
 
-      expect(await connections.get('A')).toEqual(connection);
+      expect(result).toEqual({ outcome: 'connected', connection: await connections.get('A') });
     });
 
     it('sends nothing, since API Gateway cannot deliver to a connection before its $connect returns', async () => {
@@ -175,7 +179,7 @@ describe('ChatService', () => {
 
       await service.disconnect('A');
 
-      const leave = { type: 'presence', event: 'leave', room: 'kitchen', connectionId: 'A', name: 'Ann', at: T0.toISOString() };
+      const leave = { type: 'presence', event: 'leave', room: 'kitchen', connectionId: 'A', name: 'Ann', rev: 1, at: T0.toISOString() };
       expect(messenger.sent).toEqual([
         { connectionId: 'B', frame: leave },
         { connectionId: 'C', frame: leave },
@@ -502,6 +506,36 @@ describe('ChatService', () => {
     });
   });
 
+  describe('handshakes', () => {
+    it('keeps a member that a fan-out finds gone while it is still in its handshake, and welcomes its hello', async () => {
+      const connections = await repositoryWith(['A']);
+      const messenger = new RecordingMessenger();
+      const service = serviceOver(connections, messenger);
+      // B's $connect has stored it, but API Gateway answers 410 until the handshake completes.
+      await service.connect('B');
+      messenger.on('B', 'gone');
+      await service.post('A', 'while B connects');
+      messenger.on('B', 'delivered');
+
+      await service.hello('B');
+
+      expect({ listed: await listed(connections), toB: messenger.framesTo('B').map((f) => f.type) }).toEqual({
+        listed: ['A', 'B'],
+        toB: ['message', 'welcome', 'message', 'presence'],
+      });
+    });
+
+    it('retires a member reported gone once its handshake is long over', async () => {
+      const connections = await repositoryWith(['A', 'B']);
+      const messenger = new RecordingMessenger().on('B', 'gone');
+      const service = serviceOver(connections, messenger);
+
+      await service.post('A', 'hello');
+
+      expect(await listed(connections)).toEqual(['A']);
+    });
+  });
+
   describe('history', () => {
     it('appends each posted message to its room\'s history with an increasing seq', async () => {
       const history = new InMemoryMessageHistory();
@@ -584,7 +618,7 @@ describe('ChatService', () => {
       for (const text of ['one', 'two', 'three', 'four']) await service.post('A', text);
       messenger.sent.length = 0;
 
-      await service.hello('A', 'msg-2');
+      await service.hello('A', { id: 'msg-2' });
 
       expect(messenger.framesTo('A').map(summary)).toEqual([
         'welcome lobby replay=2',
@@ -600,7 +634,7 @@ describe('ChatService', () => {
       for (const text of ['one', 'two']) await service.post('A', text);
       messenger.sent.length = 0;
 
-      await service.hello('A', 'an-id-from-long-ago');
+      await service.hello('A', { id: 'an-id-from-long-ago' });
 
       expect(messenger.framesTo('A').filter(ofType('message')).map((m) => m.text)).toEqual(['one', 'two']);
     });

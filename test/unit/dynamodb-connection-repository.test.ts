@@ -13,6 +13,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import type { Connection } from '../../src/domain/connection.ts';
+import { ConcurrentChangeError } from '../../src/domain/errors.ts';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
@@ -34,6 +35,8 @@ const itemOfA = {
   name: 'Ann',
   connectedAt: 1_900_000_000_123,
   expiresAt: 1_900_008_100,
+  rev: 0,
+  announced: false,
 };
 
 const connectionA: Connection = {
@@ -42,6 +45,8 @@ const connectionA: Connection = {
   name: 'Ann',
   connectedAt: new Date(1_900_000_000_123),
   expiresAt: new Date(1_900_008_100_000),
+  revision: 0,
+  announced: false,
 };
 
 async function pagesOf(connections: DynamoDbConnectionRepository, room = 'kitchen'): Promise<string[][]> {
@@ -153,8 +158,8 @@ describe('DynamoDbConnectionRepository', () => {
   });
 
   describe('update', () => {
-    it('reads the connection, then moves it with one update conditioned on the room and name it read', async () => {
-      dynamo.on(GetCommand).resolves({ Item: itemOfA });
+    it('reads the connection, then moves it with one update conditioned on the revision it read', async () => {
+      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, rev: 4 } });
       dynamo.on(UpdateCommand).resolves({});
 
       await repository().update('A', { room: 'garden' });
@@ -163,27 +168,30 @@ describe('DynamoDbConnectionRepository', () => {
         {
           TableName: 'chat-table',
           Key: { pk: 'conn#A', sk: 'connection' },
-          UpdateExpression: 'SET room = :room, gsi1pk = :gsi1pk, #name = :name',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(retired) AND room = :beforeRoom AND #name = :beforeName',
+          UpdateExpression: 'SET room = :room, gsi1pk = :gsi1pk, #name = :name, announced = :announced, rev = :next, changeId = :changeId',
+          ConditionExpression:
+            'attribute_exists(pk) AND attribute_not_exists(retired) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)',
           ExpressionAttributeNames: { '#name': 'name' },
           ExpressionAttributeValues: {
             ':room': 'garden',
             ':gsi1pk': 'room#garden',
             ':name': 'Ann',
-            ':beforeRoom': 'kitchen',
-            ':beforeName': 'Ann',
+            ':announced': false,
+            ':next': 5,
+            ':changeId': expect.any(String),
+            ':rev': 4,
           },
         },
       ]);
     });
 
-    it('returns the connection before and after the change', async () => {
+    it('returns the connection before and after the change, one revision up', async () => {
       dynamo.on(GetCommand).resolves({ Item: itemOfA });
       dynamo.on(UpdateCommand).resolves({});
 
       expect(await repository().update('A', { name: 'Annie' })).toEqual({
         before: connectionA,
-        after: { ...connectionA, name: 'Annie' },
+        after: { ...connectionA, name: 'Annie', revision: 1 },
       });
     });
 
@@ -202,32 +210,60 @@ describe('DynamoDbConnectionRepository', () => {
     });
 
     it('reports the change it asked for when its condition fails because a replay of it already applied', async () => {
-      dynamo
-        .on(GetCommand)
-        .resolvesOnce({ Item: itemOfA })
-        .resolvesOnce({ Item: { ...itemOfA, room: 'garden', gsi1pk: 'room#garden' } });
-      dynamo.on(UpdateCommand).rejects(conditionFailed());
+      let written: Record<string, unknown> = itemOfA;
+      dynamo.on(GetCommand).callsFake(() => ({ Item: written }));
+      dynamo.on(UpdateCommand).callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) => {
+        // The first attempt applied, but its answer was lost: the SDK's replay finds its condition false.
+        const values = input.ExpressionAttributeValues;
+        written = { ...itemOfA, room: 'garden', gsi1pk: 'room#garden', rev: values[':next'], changeId: values[':changeId'] };
+        throw conditionFailed();
+      });
 
       expect(await repository().update('A', { room: 'garden' })).toEqual({
         before: connectionA,
-        after: { ...connectionA, room: 'garden' },
+        after: { ...connectionA, room: 'garden', revision: 1 },
       });
+      expect(updateInputs()).toHaveLength(1);
+    });
+
+    it('applies an identical change that lost the race on top of the winner, which changes nothing', async () => {
+      dynamo
+        .on(GetCommand)
+        .resolvesOnce({ Item: itemOfA })
+        .resolves({ Item: { ...itemOfA, room: 'garden', gsi1pk: 'room#garden', rev: 1, changeId: 'another-request' } });
+      dynamo.on(UpdateCommand).rejects(conditionFailed());
+
+      const change = await repository().update('A', { room: 'garden' });
+
+      const garden = { ...connectionA, room: 'garden', revision: 1 };
+      expect(change).toEqual({ before: garden, after: garden });
     });
 
     it('starts again from a fresh read when another change came between its read and its write', async () => {
       dynamo
         .on(GetCommand)
         .resolvesOnce({ Item: itemOfA })
-        .resolvesOnce({ Item: { ...itemOfA, name: 'Ann B' } })
-        .resolves({ Item: { ...itemOfA, name: 'Ann B' } });
+        .resolvesOnce({ Item: { ...itemOfA, name: 'Ann B', rev: 1, changeId: 'another-request' } })
+        .resolves({ Item: { ...itemOfA, name: 'Ann B', rev: 1, changeId: 'another-request' } });
       dynamo.on(UpdateCommand).rejectsOnce(conditionFailed()).resolves({});
 
       const change = await repository().update('A', { room: 'garden' });
 
       expect(change).toEqual({
-        before: { ...connectionA, name: 'Ann B' },
-        after: { ...connectionA, name: 'Ann B', room: 'garden' },
+        before: { ...connectionA, name: 'Ann B', revision: 1 },
+        after: { ...connectionA, name: 'Ann B', room: 'garden', revision: 2 },
       });
+    });
+
+    it('says the connection kept changing, rather than that it is unknown, when every attempt loses', async () => {
+      let rev = 0;
+      dynamo.on(GetCommand).callsFake(() => ({ Item: { ...itemOfA, rev, changeId: `other-${rev}` } }));
+      dynamo.on(UpdateCommand).callsFake(() => {
+        rev += 1;
+        throw conditionFailed();
+      });
+
+      await expect(repository().update('A', { name: 'Annie' })).rejects.toBeInstanceOf(ConcurrentChangeError);
     });
 
     it('rethrows any other failure', async () => {
@@ -239,8 +275,9 @@ describe('DynamoDbConnectionRepository', () => {
   });
 
   describe('remove', () => {
-    it('reads the connection consistently, then deletes its item', async () => {
-      dynamo.on(GetCommand).resolves({ Item: itemOfA });
+    it('reads the connection consistently, marks it as being removed at the revision it read, then deletes its item', async () => {
+      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, rev: 3 } });
+      dynamo.on(UpdateCommand).resolves({});
       dynamo.on(DeleteCommand).resolves({});
 
       const removed = await repository().remove('A');
@@ -248,15 +285,47 @@ describe('DynamoDbConnectionRepository', () => {
       expect({
         removed,
         read: dynamo.commandCalls(GetCommand).map((call) => call.args[0].input.ConsistentRead),
+        marked: updateInputs().map((input) => [input.ConditionExpression, input.ExpressionAttributeValues?.[':rev']]),
         deleted: dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key),
-      }).toEqual({ removed: connectionA, read: [true], deleted: [{ pk: 'conn#A', sk: 'connection' }] });
+      }).toEqual({
+        removed: { ...connectionA, revision: 3 },
+        read: [true],
+        marked: [['attribute_exists(pk) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)', 3]],
+        deleted: [{ pk: 'conn#A', sk: 'connection' }],
+      });
     });
 
-    it('returns what it read even when the delete was a replay whose first answer was lost', async () => {
-      dynamo.on(GetCommand).resolves({ Item: itemOfA });
-      dynamo.on(DeleteCommand).resolves({ Attributes: undefined });
+    it('returns what it read when the mark was a replay whose first answer was lost', async () => {
+      let item: Record<string, unknown> = itemOfA;
+      dynamo.on(GetCommand).callsFake(() => ({ Item: item }));
+      dynamo.on(UpdateCommand).callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) => {
+        item = { ...itemOfA, removedBy: input.ExpressionAttributeValues[':removal'] };
+        throw conditionFailed();
+      });
+      dynamo.on(DeleteCommand).resolves({});
 
       expect(await repository().remove('A')).toEqual(connectionA);
+      expect(dynamo.commandCalls(DeleteCommand)).toHaveLength(1);
+    });
+
+    it('returns undefined to a removal that lost the race to another, so the room hears one leave', async () => {
+      dynamo
+        .on(GetCommand)
+        .resolvesOnce({ Item: itemOfA })
+        .resolves({ Item: { ...itemOfA, removedBy: 'another-removal' } });
+      dynamo.on(UpdateCommand).rejects(conditionFailed());
+
+      expect(await repository().remove('A')).toBeUndefined();
+      expect(dynamo.commandCalls(DeleteCommand)).toHaveLength(0);
+    });
+
+    it('returns the room a join moved the connection to between the read and the mark', async () => {
+      const moved = { ...itemOfA, room: 'garden', gsi1pk: 'room#garden', rev: 1, changeId: 'a-join' };
+      dynamo.on(GetCommand).resolvesOnce({ Item: itemOfA }).resolves({ Item: moved });
+      dynamo.on(UpdateCommand).rejectsOnce(conditionFailed()).resolves({});
+      dynamo.on(DeleteCommand).resolves({});
+
+      expect(await repository().remove('A')).toEqual({ ...connectionA, room: 'garden', revision: 1 });
     });
 
     it('returns undefined when nothing was stored', async () => {
@@ -284,6 +353,20 @@ describe('DynamoDbConnectionRepository', () => {
         ],
         scans: 0,
       });
+    });
+
+    it('keeps one expiry cut-off across every page, so a start key that expired meanwhile still matches it', async () => {
+      threePages();
+      let seconds = 1_900_000_000;
+      // The clock moves a second per read: a page's start key may belong to a row that expired in between.
+      const ticking = new DynamoDbConnectionRepository(client, {
+        tableName: 'chat-table',
+        now: () => new Date((seconds += 1) * 1000),
+      });
+
+      await pagesOf(ticking);
+
+      expect(new Set(queryInputs().map((input) => input.ExpressionAttributeValues?.[':from']))).toEqual(new Set(['1900000002']));
     });
 
     it('reads only the key of each connection', async () => {

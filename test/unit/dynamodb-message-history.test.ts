@@ -204,7 +204,7 @@ describe('DynamoDbMessageHistory', () => {
     it('returns only the messages after the id it is given', async () => {
       dynamo.on(QueryCommand).resolves({ Items: [3, 1, 4, 2].map((seq) => slotItem(numbered(seq))) });
 
-      const recent = await history().recent('red', 'msg-2');
+      const recent = await history().recent('red', { id: 'msg-2' });
 
       expect(recent.map((m) => m.seq)).toEqual([3, 4]);
     });
@@ -212,7 +212,7 @@ describe('DynamoDbMessageHistory', () => {
     it('returns everything kept after an id it does not keep', async () => {
       dynamo.on(QueryCommand).resolves({ Items: [2, 1].map((seq) => slotItem(numbered(seq))) });
 
-      const recent = await history().recent('red', 'long-gone');
+      const recent = await history().recent('red', { id: 'long-gone' });
 
       expect(recent.map((m) => m.seq)).toEqual([1, 2]);
     });

@@ -5,6 +5,7 @@ import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.t
 import type { RateLimit } from '../../src/domain/rate-limiter.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import { ChatService } from '../../src/domain/chat-service.ts';
+import { ConcurrentChangeError } from '../../src/domain/errors.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { ConfigError } from '../../src/handlers/config.ts';
@@ -47,7 +48,8 @@ async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const messenger = new RecordingMessenger();
   const logger = new RecordingLogger();
   const metrics = new RecordingMetrics();
-  const plain = new ChatService({ connections, history, messenger, concurrency: 4 });
+  // Connected an hour ago: long past their handshakes, so a 410 means gone.
+  const plain = new ChatService({ connections, history, messenger, concurrency: 4, now: () => new Date(Date.now() - 3_600_000) });
   for (const [room, ids] of Object.entries(options.rooms ?? { lobby: ['A', 'B', 'C'] })) {
     for (const id of ids) await plain.connect(id, { room, name: `Name ${id}` });
   }
@@ -621,6 +623,7 @@ describe('message handler', () => {
           connectionId: 'A',
           name: 'Ann',
           previousName: 'Name A',
+          rev: 1,
           at: expect.any(String),
         },
       ]);
@@ -888,6 +891,47 @@ describe('message handler', () => {
 });
 
 describe('message handler under a flood', () => {
+  it('tells a live connection whose change kept losing to others that it conflicted, not that it is unknown', async () => {
+    const h = await harness({
+      rooms: { kitchen: ['A', 'B'] },
+      repository: (table) => new FailingConnectionRepository(table).failUpdate(new ConcurrentChangeError('A')),
+    });
+
+    await createMessageHandler(h.deps)(actionEvent('A', { action: 'setname', name: 'Ann' }), context);
+
+    expect(h.messenger.framesTo('A')).toEqual([{ type: 'error', code: 'conflict', message: expect.stringContaining('try again') }]);
+  });
+
+  it('weighs a hello by the replay and presence it causes: a budget of 30 admits three', async () => {
+    const h = await harness({ rooms: { kitchen: ['A', 'B'] }, rateLimit: { frames: 30, windowSeconds: 10 } });
+    const handler = createMessageHandler(h.deps);
+
+    for (let i = 0; i < 5; i += 1) await handler(actionEvent('A', { action: 'hello' }), context);
+
+    const toA = h.messenger.framesTo('A').map((frame) => (frame.type === 'error' ? `error ${frame.code}` : frame.type));
+    expect(toA.filter((type) => type === 'welcome' || type.startsWith('error'))).toEqual([
+      'welcome',
+      'welcome',
+      'welcome',
+      'error rate_limited',
+    ]);
+  });
+
+  it('counts a frame that does not parse as one frame', async () => {
+    const h = await harness({ rateLimit: { frames: 2, windowSeconds: 10 } });
+    const handler = createMessageHandler(h.deps);
+
+    await handler(websocketEvent('A', '{bad'), context);
+    await handler(websocketEvent('A', '{bad'), context);
+    await handler(websocketEvent('A', '{bad'), context);
+
+    expect(h.messenger.framesTo('A').map((frame) => (frame.type === 'error' ? frame.code : frame.type))).toEqual([
+      'invalid_json',
+      'invalid_json',
+      'rate_limited',
+    ]);
+  });
+
   it('tells a flooding connection once per window that it is rate limited, and drops its excess frames', async () => {
     const h = await harness({ rateLimit: { frames: 3, windowSeconds: 10 } });
     const handler = createMessageHandler(h.deps);

@@ -6,7 +6,7 @@ const T0 = new Date('2030-01-01T00:00:00.000Z');
 const HOUR_MS = 60 * 60 * 1000;
 
 function row(id: string, room = 'lobby', expiresInMs = HOUR_MS): Connection {
-  return { id, room, name: `Name ${id}`, connectedAt: T0, expiresAt: new Date(T0.getTime() + expiresInMs) };
+  return { id, room, name: `Name ${id}`, connectedAt: T0, expiresAt: new Date(T0.getTime() + expiresInMs), revision: 0, announced: false };
 }
 
 async function pagesOf(repository: InMemoryConnectionRepository, room = 'lobby'): Promise<string[][]> {
@@ -61,7 +61,7 @@ describe('InMemoryConnectionRepository', () => {
 
       const change = await repository.update('a', { room: 'kitchen' });
 
-      expect(change).toEqual({ before: row('a', 'lobby'), after: row('a', 'kitchen') });
+      expect(change).toEqual({ before: row('a', 'lobby'), after: { ...row('a', 'kitchen'), revision: 1 } });
     });
 
     it('renames a connection and keeps its room', async () => {
@@ -70,7 +70,7 @@ describe('InMemoryConnectionRepository', () => {
 
       await repository.update('a', { name: 'Ann' });
 
-      expect(await repository.get('a')).toEqual({ ...row('a', 'kitchen'), name: 'Ann' });
+      expect(await repository.get('a')).toEqual({ ...row('a', 'kitchen'), name: 'Ann', revision: 1 });
     });
 
     it('changes room and name in one step', async () => {

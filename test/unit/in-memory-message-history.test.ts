@@ -75,21 +75,21 @@ describe('InMemoryMessageHistory', () => {
     const history = new InMemoryMessageHistory();
     const numbered = await appended(history, 'red', 5);
 
-    expect(await history.recent('red', 'red-3')).toEqual(numbered.slice(3));
+    expect(await history.recent('red', { id: 'red-3' })).toEqual(numbered.slice(3));
   });
 
   it('returns nothing after the newest message', async () => {
     const history = new InMemoryMessageHistory();
     await appended(history, 'red', 3);
 
-    expect(await history.recent('red', 'red-3')).toEqual([]);
+    expect(await history.recent('red', { id: 'red-3' })).toEqual([]);
   });
 
   it('returns everything kept after an id it no longer keeps', async () => {
     const history = new InMemoryMessageHistory();
     const numbered = await appended(history, 'red', HISTORY_LENGTH + 2);
 
-    expect(await history.recent('red', 'red-1')).toEqual(numbered.slice(2));
+    expect(await history.recent('red', { id: 'red-1' })).toEqual(numbered.slice(2));
   });
 
   it('returns a copy that later appends do not change', async () => {

@@ -113,10 +113,31 @@ describe('parseInboundFrame', () => {
       expect(parseInboundFrame('{"action":"hello"}', false, limits)).toStrictEqual({ action: 'hello' });
     });
 
+    it('reads the seq a hello has every message up to, which wins over an id', () => {
+      expect(parseInboundFrame('{"action":"hello","afterSeq":41,"after":"msg-9"}', false, limits)).toStrictEqual({
+        action: 'hello',
+        from: { seq: 41 },
+      });
+    });
+
+    it('reads the seq a join has every message up to', () => {
+      expect(parseInboundFrame('{"action":"join","room":"kitchen","afterSeq":0}', false, limits)).toStrictEqual({
+        action: 'join',
+        room: 'kitchen',
+        from: { seq: 0 },
+      });
+    });
+
+    it.each(['-1', '1.5', '"7"', '1e300'])('refuses afterSeq %s as an invalid frame', (afterSeq) => {
+      expect(() => parseInboundFrame(`{"action":"hello","afterSeq":${afterSeq}}`, false, limits)).toThrow(
+        expect.objectContaining({ code: 'invalid_frame' }),
+      );
+    });
+
     it('reads the id a hello has seen messages up to', () => {
       expect(parseInboundFrame('{"action":"hello","after":"msg-9"}', false, limits)).toStrictEqual({
         action: 'hello',
-        after: 'msg-9',
+        from: { id: 'msg-9' },
       });
     });
 
@@ -131,7 +152,7 @@ describe('parseInboundFrame', () => {
       expect(parseInboundFrame('{"action":"join","room":"kitchen","after":"msg-9"}', false, limits)).toStrictEqual({
         action: 'join',
         room: 'kitchen',
-        after: 'msg-9',
+        from: { id: 'msg-9' },
       });
     });
 
