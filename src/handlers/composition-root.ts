@@ -5,6 +5,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ApiGatewayMessenger } from '../adapters/api-gateway-messenger.ts';
+import { DynamoDbConnectionQuota } from '../adapters/dynamodb-connection-quota.ts';
 import { DynamoDbConnectionRepository } from '../adapters/dynamodb-connection-repository.ts';
 import { DynamoDbMessageHistory } from '../adapters/dynamodb-message-history.ts';
 import { DynamoDbRateLimiter } from '../adapters/dynamodb-rate-limiter.ts';
@@ -35,6 +36,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     }),
     messenger: new ApiGatewayMessenger(management, { timeoutMs: config.sendTimeoutMs }),
     concurrency: config.broadcastConcurrency,
+    quota: new DynamoDbConnectionQuota(dynamo, { tableName: config.chatTable, caps: config.connectionCaps }),
   });
   const rateLimiter = new DynamoDbRateLimiter(dynamo, { tableName: config.chatTable, limit: config.rateLimit });
   return {

@@ -7,6 +7,10 @@ const unsetIfEmpty = (value: unknown): unknown => (value === '' ? undefined : va
 const positiveInt = (fallback: number, max: number) =>
   z.pipe(z.transform(unsetIfEmpty), z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(1), z.lte(max))), fallback));
 
+/** A count where 0 means "no limit". */
+const countOrZero = (fallback: number, max: number) =>
+  z.pipe(z.transform(unsetIfEmpty), z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(0), z.lte(max))), fallback));
+
 const DEFAULT_MAX_FRAME_BYTES = 16_384;
 const DEFAULT_MAX_TEXT_BYTES = 4_096;
 
@@ -32,6 +36,10 @@ const configSchema = z.pipe(
     MAX_FRAME_BYTES: positiveInt(DEFAULT_MAX_FRAME_BYTES, 32_768),
     // JSON escaping can grow text up to six times; 16 KiB of text stays under PostToConnection's 128 KB.
     MAX_TEXT_BYTES: positiveInt(DEFAULT_MAX_TEXT_BYTES, 16_384),
+    // Live connections per user (token sub) and per source address; 0 caps nothing. Each owner's slots are
+    // one item, written whole on every claim, so a cap stays small enough to keep that item a few KB.
+    MAX_CONNECTIONS_PER_USER: countOrZero(10, 1000),
+    MAX_CONNECTIONS_PER_IP: countOrZero(100, 1000),
   }),
   z.transform((c) => ({
     chatTable: c.CHAT_TABLE,
@@ -47,6 +55,7 @@ const configSchema = z.pipe(
     historyRetentionSeconds: c.HISTORY_RETENTION_SECONDS,
     rateLimit: { frames: c.RATE_LIMIT_FRAMES, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS },
     limits: { maxFrameBytes: c.MAX_FRAME_BYTES, maxTextBytes: c.MAX_TEXT_BYTES },
+    connectionCaps: { perUser: c.MAX_CONNECTIONS_PER_USER, perIp: c.MAX_CONNECTIONS_PER_IP },
   })),
 );
 

@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import * as z from 'zod/mini';
 import { dependencies } from './composition-root.ts';
+import { ownersOf } from './connection-owners.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { nameSchema, roomSchema } from './inbound-frame.ts';
 import { describeError, loggerOf } from './logger.ts';
@@ -9,7 +10,7 @@ import { observability } from './observability.ts';
 import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 import './zod.ts';
 
-/** A refused handshake; its status code (400, 401, 403) is all the client learns. */
+/** A refused handshake; its status code (400, 401, 403, 429) is all the client learns. */
 class HandshakeRefusedError extends Error {
   override readonly name = 'HandshakeRefusedError';
   readonly statusCode: number;
@@ -55,8 +56,9 @@ function originOf(event: unknown): string | undefined {
 /**
  * Builds the `$connect` handler: checks the browser's Origin against the allow-list (403), takes the user
  * and name the authorizer verified (401 if the chat requires them and they are missing), and records the
- * connection in the room (`?room=`, default lobby) under its name (`?name=` when unauthenticated). A bad
- * room or name refuses the handshake with 400, any other failure with 500.
+ * connection in the room (`?room=`, default lobby) under its name (`?name=` when unauthenticated), unless
+ * its user or its address holds as many connections as its cap allows (429). A bad room or name refuses
+ * the handshake with 400, any other failure with 500.
  */
 export function createConnectHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
@@ -78,15 +80,19 @@ export function createConnectHandler(deps: DependencyProvider) {
       const identity = identitySchema.safeParse(event);
       if (authMode === 'jwt' && !identity.success) throw new HandshakeRefusedError(401, 'not authenticated');
       const verified = identity.success ? identity.data.requestContext.authorizer : undefined;
-      metrics.count('Connections');
-      await service.connect(connectionId, {
+      const { sourceIp } = ownersOf(event);
+      const result = await service.connect(connectionId, {
         ...(handshake.room !== undefined ? { room: handshake.room } : {}),
         ...(verified !== undefined
           ? { name: verified.name, userId: verified.userId }
           : handshake.name !== undefined
             ? { name: handshake.name }
             : {}),
+        ...(sourceIp !== undefined ? { sourceIp } : {}),
       });
+      if (result.outcome === 'user_at_cap') throw new HandshakeRefusedError(429, 'too many connections for this user');
+      if (result.outcome === 'ip_at_cap') throw new HandshakeRefusedError(429, 'too many connections from this address');
+      metrics.count('Connections');
       return { statusCode: 200 };
     });
 }

@@ -1,13 +1,17 @@
 import middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import { dependencies } from './composition-root.ts';
+import { ownersOf } from './connection-owners.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { describeError, loggerOf } from './logger.ts';
 import { countFanOut } from './metrics.ts';
 import { observability } from './observability.ts';
 import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
-/** Builds the `$disconnect` handler: forgets the connection and tells its room. API Gateway ignores its response. */
+/**
+ * Builds the `$disconnect` handler: forgets the connection, gives its slots back to its user and address,
+ * and tells its room. API Gateway ignores its response.
+ */
 export function createDisconnectHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
     .use(observability(deps))
@@ -18,7 +22,7 @@ export function createDisconnectHandler(deps: DependencyProvider) {
         await service.reject(connectionIdOf(event), 'unknown_action', 'unknown action "$disconnect"');
         return { statusCode: 400 };
       }
-      const report = await service.disconnect(connectionIdOf(event));
+      const report = await service.disconnect(connectionIdOf(event), ownersOf(event));
       metrics.count('Disconnections');
       if (report !== undefined) {
         countFanOut(metrics, report);

@@ -6,6 +6,8 @@ import { startTestStack, type TestStack } from '../support/local-stack.ts';
 
 const SECRET = 'an-e2e-secret-that-is-at-least-32-characters';
 const ALLOWED_ORIGIN = 'http://127.0.0.1:8080';
+/** Connections one user may hold at once in this stack. */
+const USER_CAP = 3;
 
 function token(claims: Record<string, unknown>, expiresIn = '1h', secret = SECRET): Promise<string> {
   return new SignJWT(claims)
@@ -36,7 +38,10 @@ describe('the local stack with authentication and an origin allow-list', () => {
   let stack: TestStack;
 
   beforeAll(async () => {
-    stack = await startTestStack({ AUTH_JWT_SECRET: SECRET }, { authMode: 'jwt', allowedOrigins: ALLOWED_ORIGIN });
+    stack = await startTestStack(
+      { AUTH_JWT_SECRET: SECRET },
+      { authMode: 'jwt', allowedOrigins: ALLOWED_ORIGIN, maxConnectionsPerUser: String(USER_CAP) },
+    );
   }, 90_000);
 
   afterAll(async () => {
@@ -53,6 +58,7 @@ describe('the local stack with authentication and an origin allow-list', () => {
     ['an expired token', () => token({ sub: 'u1', name: 'Ann' }, '-1m')],
     ['a token signed with another secret', () => token({ sub: 'u1', name: 'Ann' }, '1h', 'x'.repeat(40))],
     ['a malformed token', async () => 'not-a-jwt'],
+    ['a token without an expiry', () => new SignJWT({ sub: 'u1', name: 'Ann' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET))],
   ])('refuses a handshake with %s with 403', async (_, make) => {
     expect(await handshakeStatus(`${stack.websocketUrl}/?token=${encodeURIComponent(await make())}`)).toBe(403);
   });
@@ -82,6 +88,33 @@ describe('the local stack with authentication and an origin allow-list', () => {
       });
     } finally {
       await Promise.all([ann.close(), bob.close()]);
+    }
+  });
+
+  it('refuses a user\'s connection past its cap with 429 while the first ones chat, and a closed one frees its slot', async () => {
+    const url = `${stack.websocketUrl}/?token=${await token({ sub: 'user-many', name: 'Many' })}`;
+    const clients: ChatClient[] = [];
+    try {
+      for (let i = 0; i < USER_CAP; i += 1) clients.push(await ChatClient.connect(url));
+      const welcomes = await Promise.all(
+        clients.map(async (client) => {
+          client.send({ action: 'hello' });
+          return (await client.waitFor(ofType('welcome')))[0]?.['name'];
+        }),
+      );
+      const over = await handshakeStatus(url);
+      const [first, second] = clients;
+      if (first === undefined || second === undefined) throw new Error('the clients did not connect');
+      const firstId = await first.whoAmI();
+
+      await first.close();
+      // Its slot is given back before its room hears it leave.
+      await second.waitFor((frame) => frame.type === 'presence' && frame['event'] === 'leave' && frame['connectionId'] === firstId);
+      const again = await handshakeStatus(url);
+
+      expect({ welcomes, over, again }).toEqual({ welcomes: Array(USER_CAP).fill('Many'), over: 429, again: 101 });
+    } finally {
+      await Promise.all(clients.map((client) => client.close()));
     }
   });
 });

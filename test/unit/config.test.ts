@@ -31,7 +31,23 @@ describe('loadConfig', () => {
       historyRetentionSeconds: 7 * 86_400,
       limits: { maxFrameBytes: 16_384, maxTextBytes: 4_096 },
       rateLimit: { frames: 30, windowSeconds: 10 },
+      connectionCaps: { perUser: 10, perIp: 100 },
     });
+  });
+
+  it('reads the connection caps per user and per address, where 0 caps nothing', () => {
+    const config = loadConfig({ ...required, MAX_CONNECTIONS_PER_USER: '3', MAX_CONNECTIONS_PER_IP: '0' });
+
+    expect(config.connectionCaps).toEqual({ perUser: 3, perIp: 0 });
+  });
+
+  it.each([
+    ['a negative cap', { MAX_CONNECTIONS_PER_USER: '-1' }, 'MAX_CONNECTIONS_PER_USER'],
+    ['a fractional cap', { MAX_CONNECTIONS_PER_IP: '2.5' }, 'MAX_CONNECTIONS_PER_IP'],
+    ['a cap that is not a number', { MAX_CONNECTIONS_PER_IP: 'many' }, 'MAX_CONNECTIONS_PER_IP'],
+    ['a cap too large for one item', { MAX_CONNECTIONS_PER_USER: '100000' }, 'MAX_CONNECTIONS_PER_USER'],
+  ])('refuses %s, naming the setting', (_label, env, setting) => {
+    expect(configErrorOf({ ...required, ...env }).message).toContain(setting);
   });
 
   it('reads every setting from its environment variable', () => {

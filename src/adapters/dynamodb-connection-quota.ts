@@ -1,0 +1,191 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ConnectionCaps, ConnectionOwners, ConnectionQuota, QuotaClaim } from '../domain/connection-quota.ts';
+
+/** Quota items: `quota#user#<sub>` and `quota#ip#<address>`, one per owner, carrying no room-index keys. */
+export const QUOTA_PREFIX = 'quota#';
+const QUOTA_SORT_KEY = 'quota';
+/** Expired slots dropped per write, which keeps the update expression far below DynamoDB's 4 KB. */
+const DROP_BATCH = 50;
+/**
+ * A claim retries only when the owner's slots changed between its failed write and its read (a slot was
+ * freed meanwhile); this many such races in a row mean something is wrong.
+ */
+const CLAIM_ATTEMPTS = 8;
+
+export interface DynamoDbConnectionQuotaOptions {
+  readonly tableName: string;
+  readonly caps: ConnectionCaps;
+  readonly now?: () => Date;
+}
+
+/** A claim kept losing races with other writers of the same owner's slots. */
+export class QuotaContentionError extends Error {
+  override readonly name = 'QuotaContentionError';
+}
+
+interface CappedOwner {
+  readonly key: { readonly pk: string; readonly sk: string };
+  readonly cap: number;
+  readonly refusal: QuotaClaim;
+}
+
+/**
+ * Keeps each owner's slots in one item, a map of connection id to expiry (epoch seconds), so every Lambda
+ * container counts the same slots. Claiming under the cap is one conditional `UpdateItem` that adds the
+ * connection only while the map is smaller than the cap, so concurrent claims never both take the last
+ * slot. Only a refused write reads the item: to see whether the connection holds a slot already, to drop
+ * expired slots, or to create the item. The item carries the table's TTL attribute, `expiresAt`.
+ */
+export class DynamoDbConnectionQuota implements ConnectionQuota {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #caps: ConnectionCaps;
+  readonly #now: () => Date;
+
+  constructor(client: DynamoDBDocumentClient, options: DynamoDbConnectionQuotaOptions) {
+    this.#client = client;
+    this.#tableName = options.tableName;
+    this.#caps = options.caps;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async claim(connectionId: string, owners: ConnectionOwners, expiresAt: Date): Promise<QuotaClaim> {
+    const expiry = Math.ceil(expiresAt.getTime() / 1000);
+    const claimed: CappedOwner[] = [];
+    for (const owner of this.#capped(owners)) {
+      if (!(await this.#claimOne(owner, connectionId, expiry))) {
+        // All or none: a connection refused by one owner holds no slot of another.
+        await Promise.all(claimed.map((taken) => this.#releaseOne(taken, connectionId)));
+        return owner.refusal;
+      }
+      claimed.push(owner);
+    }
+    return 'claimed';
+  }
+
+  async release(connectionId: string, owners: ConnectionOwners): Promise<void> {
+    await Promise.all(this.#capped(owners).map((owner) => this.#releaseOne(owner, connectionId)));
+  }
+
+  /** `true` once the connection holds a slot of this owner, `false` when the owner is at its cap. */
+  async #claimOne(owner: CappedOwner, connectionId: string, expiry: number): Promise<boolean> {
+    for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; ) {
+      if (await this.#tryAdd(owner, connectionId, expiry)) return true;
+      const slots = await this.#read(owner);
+      if (slots === undefined) {
+        if (await this.#tryCreate(owner, connectionId, expiry)) return true;
+        attempt += 1;
+        continue;
+      }
+      // A replayed claim (the SDK retries a write whose answer was lost) finds its own slot.
+      if (Object.hasOwn(slots, connectionId)) return true;
+      const now = this.#now().getTime() / 1000;
+      const expired = Object.keys(slots).filter((id) => (slots[id] ?? 0) <= now);
+      if (expired.length > 0) {
+        // Dropping expired slots makes progress of its own, so it does not count as an attempt.
+        await this.#drop(owner, expired.slice(0, DROP_BATCH));
+        continue;
+      }
+      if (Object.keys(slots).length >= owner.cap) return false;
+      attempt += 1;
+    }
+    throw new QuotaContentionError(`could not claim a slot of ${owner.key.pk} in ${CLAIM_ATTEMPTS} attempts`);
+  }
+
+  /** Adds the slot while the owner's map exists, lacks this connection, and is under the cap. */
+  async #tryAdd(owner: CappedOwner, connectionId: string, expiry: number): Promise<boolean> {
+    return this.#conditionally(() =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: owner.key,
+          UpdateExpression: 'SET #slots.#id = :expiry, expiresAt = :expiry',
+          ConditionExpression: 'attribute_exists(#slots) AND attribute_not_exists(#slots.#id) AND size(#slots) < :cap',
+          ExpressionAttributeNames: { '#slots': 'slots', '#id': connectionId },
+          ExpressionAttributeValues: { ':expiry': expiry, ':cap': owner.cap },
+        }),
+      ),
+    );
+  }
+
+  /** The owner's first slot: creates the item, unless another claim created it first. */
+  async #tryCreate(owner: CappedOwner, connectionId: string, expiry: number): Promise<boolean> {
+    return this.#conditionally(() =>
+      this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: { ...owner.key, slots: { [connectionId]: expiry }, expiresAt: expiry },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      ),
+    );
+  }
+
+  async #read(owner: CappedOwner): Promise<Record<string, number> | undefined> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: owner.key, ProjectionExpression: 'slots', ConsistentRead: true }),
+    );
+    const slots: unknown = Item?.['slots'];
+    if (Item === undefined || typeof slots !== 'object' || slots === null) return undefined;
+    return slots as Record<string, number>;
+  }
+
+  /** Removes slots whose connections expired; removing one that is gone already changes nothing. */
+  async #drop(owner: CappedOwner, connectionIds: readonly string[]): Promise<void> {
+    const names = Object.fromEntries(connectionIds.map((id, i) => [`#c${i}`, id]));
+    await this.#conditionally(() =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: owner.key,
+          UpdateExpression: `REMOVE ${Object.keys(names).map((name) => `#slots.${name}`).join(', ')}`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#slots': 'slots', ...names },
+        }),
+      ),
+    );
+  }
+
+  async #releaseOne(owner: CappedOwner, connectionId: string): Promise<void> {
+    // Conditional, so that releasing a slot that is not held never creates an item.
+    await this.#conditionally(() =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: owner.key,
+          UpdateExpression: 'REMOVE #slots.#id',
+          ConditionExpression: 'attribute_exists(#slots.#id)',
+          ExpressionAttributeNames: { '#slots': 'slots', '#id': connectionId },
+        }),
+      ),
+    );
+  }
+
+  /** `true` when the write applied, `false` when its condition failed. */
+  async #conditionally(write: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await write();
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /** The owners whose cap applies, each with its item's key and the refusal it gives. */
+  #capped(owners: ConnectionOwners): CappedOwner[] {
+    const capped: CappedOwner[] = [];
+    if (owners.userId !== undefined && this.#caps.perUser > 0) {
+      capped.push({ key: this.#key('user', owners.userId), cap: this.#caps.perUser, refusal: 'user_at_cap' });
+    }
+    if (owners.sourceIp !== undefined && this.#caps.perIp > 0) {
+      capped.push({ key: this.#key('ip', owners.sourceIp), cap: this.#caps.perIp, refusal: 'ip_at_cap' });
+    }
+    return capped;
+  }
+
+  #key(kind: 'user' | 'ip', id: string): CappedOwner['key'] {
+    return { pk: `${QUOTA_PREFIX}${kind}#${id}`, sk: QUOTA_SORT_KEY };
+  }
+}

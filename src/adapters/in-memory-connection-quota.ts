@@ -1,0 +1,49 @@
+import type { ConnectionCaps, ConnectionOwners, ConnectionQuota, QuotaClaim } from '../domain/connection-quota.ts';
+
+/** Connection slots per user and per address in this process's memory: for a single process, and for tests. */
+export class InMemoryConnectionQuota implements ConnectionQuota {
+  readonly #caps: ConnectionCaps;
+  readonly #now: () => Date;
+  /** Owner key → connection id → expiry in epoch milliseconds. */
+  readonly #slots = new Map<string, Map<string, number>>();
+
+  constructor(caps: ConnectionCaps, now: () => Date = () => new Date()) {
+    this.#caps = caps;
+    this.#now = now;
+  }
+
+  async claim(connectionId: string, owners: ConnectionOwners, expiresAt: Date): Promise<QuotaClaim> {
+    const capped = this.#capped(owners);
+    for (const { key, cap, refusal } of capped) {
+      const slots = this.#live(key);
+      if (!slots.has(connectionId) && slots.size >= cap) return refusal;
+    }
+    for (const { key } of capped) this.#live(key).set(connectionId, expiresAt.getTime());
+    return 'claimed';
+  }
+
+  async release(connectionId: string, owners: ConnectionOwners): Promise<void> {
+    for (const { key } of this.#capped(owners)) this.#slots.get(key)?.delete(connectionId);
+  }
+
+  /** The owners whose cap applies, with the refusal each gives. */
+  #capped(owners: ConnectionOwners): Array<{ key: string; cap: number; refusal: QuotaClaim }> {
+    const capped: Array<{ key: string; cap: number; refusal: QuotaClaim }> = [];
+    if (owners.userId !== undefined && this.#caps.perUser > 0) {
+      capped.push({ key: `user#${owners.userId}`, cap: this.#caps.perUser, refusal: 'user_at_cap' });
+    }
+    if (owners.sourceIp !== undefined && this.#caps.perIp > 0) {
+      capped.push({ key: `ip#${owners.sourceIp}`, cap: this.#caps.perIp, refusal: 'ip_at_cap' });
+    }
+    return capped;
+  }
+
+  /** The owner's slots, without those that expired. */
+  #live(key: string): Map<string, number> {
+    const now = this.#now().getTime();
+    const slots = this.#slots.get(key) ?? new Map<string, number>();
+    for (const [id, expiresAt] of slots) if (expiresAt <= now) slots.delete(id);
+    this.#slots.set(key, slots);
+    return slots;
+  }
+}

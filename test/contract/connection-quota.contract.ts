@@ -1,0 +1,148 @@
+import { describe, expect, it } from '@jest/globals';
+import type { ConnectionCaps, ConnectionOwners, ConnectionQuota, QuotaClaim } from '../../src/domain/connection-quota.ts';
+
+export interface ConnectionQuotaFactory {
+  /** A quota with those caps over an empty store, whose clock reads `now`. */
+  (caps: ConnectionCaps, now: () => Date): Promise<ConnectionQuota>;
+}
+
+// Real time: DynamoDB Local's TTL sweeper deletes items whose expiry is in the real past.
+const T0 = new Date(Math.floor(Date.now() / 1000) * 1000);
+const HOUR = 3_600_000;
+const LIFETIME = new Date(T0.getTime() + 2 * HOUR);
+
+const ann: ConnectionOwners = { userId: 'user-ann', sourceIp: '198.51.100.1' };
+
+async function claimEach(quota: ConnectionQuota, ids: readonly string[], owners: ConnectionOwners): Promise<QuotaClaim[]> {
+  const claims: QuotaClaim[] = [];
+  for (const id of ids) claims.push(await quota.claim(id, owners, LIFETIME));
+  return claims;
+}
+
+/** What every ConnectionQuota adapter must do; run once per adapter. */
+export function connectionQuotaContract(adapter: string, create: ConnectionQuotaFactory): void {
+  describe(`ConnectionQuota contract: ${adapter}`, () => {
+    const fixed = () => T0;
+
+    it('gives a user as many connections as its cap, then refuses the next with user_at_cap', async () => {
+      const quota = await create({ perUser: 2, perIp: 0 }, fixed);
+
+      expect(await claimEach(quota, ['a', 'b', 'c'], ann)).toEqual(['claimed', 'claimed', 'user_at_cap']);
+    });
+
+    it('gives an address as many connections as its cap, whoever the users, then refuses with ip_at_cap', async () => {
+      const quota = await create({ perUser: 10, perIp: 2 }, fixed);
+      const from = (userId: string) => ({ userId, sourceIp: '203.0.113.9' });
+
+      const claims = [
+        await quota.claim('a', from('u1'), LIFETIME),
+        await quota.claim('b', from('u2'), LIFETIME),
+        await quota.claim('c', from('u3'), LIFETIME),
+      ];
+
+      expect(claims).toEqual(['claimed', 'claimed', 'ip_at_cap']);
+    });
+
+    it('takes no slot from the user of a connection refused for its address', async () => {
+      const quota = await create({ perUser: 2, perIp: 1 }, fixed);
+      await quota.claim('a', { userId: 'u1', sourceIp: '203.0.113.1' }, LIFETIME);
+      await quota.claim('b', { userId: 'u1', sourceIp: '203.0.113.1' }, LIFETIME);
+
+      expect(await quota.claim('c', { userId: 'u1', sourceIp: '203.0.113.2' }, LIFETIME)).toBe('claimed');
+    });
+
+    it('frees a slot when its connection is released', async () => {
+      const quota = await create({ perUser: 1, perIp: 0 }, fixed);
+      await quota.claim('a', ann, LIFETIME);
+      const refused = await quota.claim('b', ann, LIFETIME);
+
+      await quota.release('a', ann);
+
+      expect([refused, await quota.claim('b', ann, LIFETIME)]).toEqual(['user_at_cap', 'claimed']);
+    });
+
+    it('frees the slots of both owners on release', async () => {
+      const quota = await create({ perUser: 1, perIp: 1 }, fixed);
+      await quota.claim('a', ann, LIFETIME);
+
+      await quota.release('a', ann);
+
+      expect([
+        await quota.claim('b', { userId: 'user-ann' }, LIFETIME),
+        await quota.claim('c', { sourceIp: ann.sourceIp }, LIFETIME),
+      ]).toEqual(['claimed', 'claimed']);
+    });
+
+    it('counts a connection claimed twice once', async () => {
+      const quota = await create({ perUser: 2, perIp: 0 }, fixed);
+
+      expect(await claimEach(quota, ['a', 'a', 'b', 'c'], ann)).toEqual(['claimed', 'claimed', 'claimed', 'user_at_cap']);
+    });
+
+    it('changes nothing when releasing a connection that holds no slot', async () => {
+      const quota = await create({ perUser: 1, perIp: 1 }, fixed);
+      await quota.release('ghost', { userId: 'nobody', sourceIp: '192.0.2.1' });
+      await quota.claim('a', ann, LIFETIME);
+
+      await quota.release('ghost', ann);
+
+      expect(await quota.claim('b', ann, LIFETIME)).toBe('user_at_cap');
+    });
+
+    it('stops counting a slot once its connection has expired', async () => {
+      let now = T0;
+      const quota = await create({ perUser: 1, perIp: 1 }, () => now);
+      await quota.claim('a', ann, new Date(T0.getTime() + HOUR));
+
+      now = new Date(T0.getTime() + HOUR + 1000);
+
+      expect(await quota.claim('b', ann, new Date(now.getTime() + HOUR))).toBe('claimed');
+    });
+
+    it('keeps owners apart: other users, other addresses, and a user named like an address', async () => {
+      const quota = await create({ perUser: 1, perIp: 1 }, fixed);
+      await quota.claim('a', { userId: '192.0.2.1', sourceIp: '192.0.2.1' }, LIFETIME);
+
+      expect([
+        await quota.claim('b', { userId: 'someone-else' }, LIFETIME),
+        await quota.claim('c', { sourceIp: '192.0.2.2' }, LIFETIME),
+        await quota.claim('d', { userId: '192.0.2.2', sourceIp: '192.0.2.3' }, LIFETIME),
+      ]).toEqual(['claimed', 'claimed', 'claimed']);
+    });
+
+    it('caps nothing with caps of 0', async () => {
+      const quota = await create({ perUser: 0, perIp: 0 }, fixed);
+      const ids = Array.from({ length: 30 }, (_, i) => `c${i}`);
+
+      expect(new Set(await claimEach(quota, ids, ann))).toEqual(new Set(['claimed']));
+    });
+
+    it('counts a connection with no known owner against nothing', async () => {
+      const quota = await create({ perUser: 1, perIp: 1 }, fixed);
+
+      expect(await claimEach(quota, ['a', 'b', 'c'], {})).toEqual(['claimed', 'claimed', 'claimed']);
+    });
+
+    it('gives exactly the cap when many connections of one user claim at once, as from many containers', async () => {
+      const quota = await create({ perUser: 5, perIp: 0 }, fixed);
+
+      const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => quota.claim(`c${i}`, ann, LIFETIME)));
+
+      expect({
+        claimed: claims.filter((claim) => claim === 'claimed').length,
+        refused: claims.filter((claim) => claim === 'user_at_cap').length,
+      }).toEqual({ claimed: 5, refused: 15 });
+    });
+
+    it('loses no release when many connections of one user close at once', async () => {
+      const quota = await create({ perUser: 8, perIp: 0 }, fixed);
+      const first = Array.from({ length: 8 }, (_, i) => `first${i}`);
+      await Promise.all(first.map((id) => quota.claim(id, ann, LIFETIME)));
+
+      await Promise.all(first.map((id) => quota.release(id, ann)));
+      const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => quota.claim(`second${i}`, ann, LIFETIME)));
+
+      expect(new Set(claims)).toEqual(new Set(['claimed']));
+    });
+  });
+}
