@@ -107,8 +107,16 @@ describe('a fan-out through the real messenger against a @connections API that f
       side.push(`s-${i}`);
       api.fate(`s-${i}`, 'healthy');
     }
-    for (const id of hall) await service.connect(id, { room: ROOM, name: `Member ${id}` });
-    for (const id of side) await service.connect(id, { room: SIDE_ROOM, name: `Side ${id}` });
+    // Seated an hour ago, long past their handshakes: a 410 then means gone.
+    const seating = new ChatService({
+      connections,
+      history: new InMemoryMessageHistory(),
+      messenger: new ApiGatewayMessenger(client, { timeoutMs: TIMEOUT_MS }),
+      concurrency: CONCURRENCY,
+      now: () => new Date(Date.now() - 3_600_000),
+    });
+    for (const id of hall) await seating.connect(id, { room: ROOM, name: `Member ${id}` });
+    for (const id of side) await seating.connect(id, { room: SIDE_ROOM, name: `Side ${id}` });
     const senderId = ids('healthy')[0] ?? 'none';
     const row = await connections.get(senderId);
     if (row === undefined) throw new Error(`the sender ${senderId} was not stored`);
