@@ -62,6 +62,24 @@ describe('rooms, names, presence, history and acks through the local stack', () 
     expect(messages(returning).map((m) => m['text'])).toEqual(['three']);
   });
 
+  it('replays after afterSeq, the seq below which a reconnecting client has every message', async () => {
+    const ann = await join('room=afterseq&name=Ann');
+    for (const text of ['one', 'two', 'three', 'four']) {
+      ann.send(text);
+      await ann.waitFor((f) => f.type === 'message' && f['text'] === text);
+    }
+    const seqOf = (text: string): number => Number(messages(ann).find((m) => m['text'] === text)?.['seq']);
+
+    // It has one and two, and three was still in flight when it dropped, though four arrived.
+    const back = await ChatClient.connect(`${stack.websocketUrl}/?room=afterseq&name=Back`);
+    clients.push(back);
+    back.send({ action: 'hello', afterSeq: seqOf('two') });
+
+    const [welcome] = await back.waitFor(ofType('welcome'));
+    await back.waitFor(ofType('message'), 2);
+    expect({ replay: welcome?.['replay'], texts: messages(back).map((m) => m['text']) }).toEqual({ replay: 2, texts: ['three', 'four'] });
+  });
+
   it('tells the room when someone joins, renames and leaves', async () => {
     const watcher = await join('room=presence&name=Watcher');
     const visitor = await join('room=presence&name=Visitor');
