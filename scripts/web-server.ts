@@ -47,6 +47,16 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
+/**
+ * The Host headers a request to this server may carry. The server listens on loopback only, but a page on
+ * another site can rebind its own DNS name to 127.0.0.1 and then read config.json, with its development
+ * token, as same-origin; such a request still names that site in Host, so anything but loopback is refused.
+ */
+function loopbackHosts(port: number): ReadonlySet<string> {
+  const names = ['127.0.0.1', 'localhost', '[::1]'];
+  return new Set([...names.map((name) => `${name}:${port}`), ...(port === 80 ? names : [])]);
+}
+
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
   const [app, html, css] = await Promise.all([
     bundlePage(),
@@ -64,7 +74,14 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   const config = async (): Promise<string> =>
     JSON.stringify({ websocketUrl: options.websocketUrl, ...(mintToken ? { token: await mintToken() } : {}) });
 
+  let allowedHosts: ReadonlySet<string> = new Set();
+
   const server: Server = createServer((request, response) => {
+    if (!allowedHosts.has(request.headers.host?.toLowerCase() ?? '')) {
+      // 421 Misdirected Request: this server does not serve that name.
+      response.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request');
+      return;
+    }
     const path = new URL(request.url ?? '/', 'http://localhost').pathname;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -87,6 +104,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port, '127.0.0.1', resolve));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('the web server has no port');
+  allowedHosts = loopbackHosts(address.port);
 
   return {
     url: `http://127.0.0.1:${address.port}/`,
