@@ -11,6 +11,8 @@ const SENTENCES: Record<string, string> = {
   invalid_name: 'That is not a valid name.',
   name_locked: 'Your name comes from your sign-in and cannot be changed here.',
   rate_limited: 'You are sending too fast; wait a few seconds.',
+  conflict: 'Too much was changing at once on the server; try again.',
+  too_many_connections: 'Too many chats are open for you; close one and try again.',
   unknown_connection: 'The server lost track of this connection; reload the page.',
   internal_error: 'Something went wrong on the server. Please try again.',
 };
