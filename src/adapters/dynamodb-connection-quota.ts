@@ -1,10 +1,8 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { quotaKey } from './dynamodb-keys.ts';
 import type { ConnectionCaps, ConnectionOwners, ConnectionQuota, QuotaClaim } from '../domain/connection-quota.ts';
 
-/** Quota items: `quota#user#<sub>` and `quota#ip#<address>`, one per owner, carrying no room-index keys. */
-export const QUOTA_PREFIX = 'quota#';
-const QUOTA_SORT_KEY = 'quota';
 /** Expired slots dropped per write, which keeps the update expression far below DynamoDB's 4 KB. */
 const DROP_BATCH = 50;
 /**
@@ -186,6 +184,6 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
   }
 
   #key(kind: 'user' | 'ip', id: string): CappedOwner['key'] {
-    return { pk: `${QUOTA_PREFIX}${kind}#${id}`, sk: QUOTA_SORT_KEY };
+    return quotaKey(kind, id);
   }
 }

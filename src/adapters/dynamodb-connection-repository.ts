@@ -13,11 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection, ConnectionChange, ConnectionChanges, Member } from '../domain/connection.ts';
 import type { ConnectionRepository } from '../domain/connection-repository.ts';
 import { ConcurrentChangeError } from '../domain/errors.ts';
+import { connectionIdOfKey, connectionKey, expiryKey, ROOM_INDEX, roomIndexKey, roomSortKey, type TableKey } from './dynamodb-keys.ts';
 
-const CONNECTION_PREFIX = 'conn#';
-const ROOM_PREFIX = 'room#';
-/** The sparse, keys-only index that lists a room's connections; only connection items carry its keys. */
-export const ROOM_INDEX = 'byRoom';
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_LIMIT = 100;
 /**
@@ -27,14 +24,6 @@ const BATCH_GET_LIMIT = 100;
 const UPDATE_ATTEMPTS = 8;
 /** Applies to the item only as it was read: the same revision, not retired, not being removed. */
 const AS_READ = 'attribute_exists(pk) AND attribute_not_exists(retired) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)';
-
-/**
- * The index's sort key: the expiry (zero-padded epoch seconds) before the id, so that a key condition skips
- * expired rows without reading them, and a room listing reads nothing but keys.
- */
-function roomSortKey(expiresAtSeconds: number, connectionId: string): string {
-  return `${String(expiresAtSeconds).padStart(10, '0')}#${connectionId}`;
-}
 
 export interface DynamoDbConnectionRepositoryOptions {
   readonly tableName: string;
@@ -51,7 +40,7 @@ function toConnection(item: Item | undefined): Connection | undefined {
   if (typeof pk !== 'string' || typeof room !== 'string' || typeof name !== 'string') return undefined;
   if (typeof connectedAt !== 'number' || typeof expiresAt !== 'number') return undefined;
   return {
-    id: pk.slice(CONNECTION_PREFIX.length),
+    id: connectionIdOfKey(pk) ?? pk,
     room,
     name,
     ...(typeof userId === 'string' ? { userId } : {}),
@@ -97,9 +86,8 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
       new PutCommand({
         TableName: this.#tableName,
         Item: {
-          pk: CONNECTION_PREFIX + connection.id,
-          sk: 'connection',
-          gsi1pk: ROOM_PREFIX + connection.room,
+          ...connectionKey(connection.id),
+          gsi1pk: roomIndexKey(connection.room),
           gsi1sk: roomSortKey(expiresAt, connection.id),
           room: connection.room,
           name: connection.name,
@@ -149,7 +137,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
             ExpressionAttributeNames: { '#name': 'name' },
             ExpressionAttributeValues: {
               ':room': after.room,
-              ':gsi1pk': ROOM_PREFIX + after.room,
+              ':gsi1pk': roomIndexKey(after.room),
               ':name': after.name,
               ':announced': after.announced,
               ':next': after.revision,
@@ -235,7 +223,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     }
     const names = new Map<string, string>();
     for (let start = 0; start < ids.length; start += BATCH_GET_LIMIT) {
-      let keys: Record<string, unknown>[] | undefined = ids.slice(start, start + BATCH_GET_LIMIT).map((id) => this.#key(id));
+      let keys: Record<string, unknown>[] | undefined = ids.slice(start, start + BATCH_GET_LIMIT).map((id) => ({ ...this.#key(id) }));
       // BatchGetItem may return some keys unprocessed under load; ask again for exactly those.
       for (let attempt = 0; keys !== undefined && keys.length > 0 && attempt < 5; attempt += 1) {
         const result: BatchGetCommandOutput = await this.#client.send(
@@ -247,7 +235,8 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
         );
         for (const item of result.Responses?.[this.#tableName] ?? []) {
           const { pk, name } = item;
-          if (typeof pk === 'string' && typeof name === 'string') names.set(pk.slice(CONNECTION_PREFIX.length), name);
+          const id = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
+          if (id !== undefined && typeof name === 'string') names.set(id, name);
         }
         keys = result.UnprocessedKeys?.[this.#tableName]?.Keys;
       }
@@ -262,7 +251,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   async *#roomPages(room: string, pageSize: number | undefined): AsyncIterable<string[]> {
     // One cut-off for the whole listing: a later page's key condition must still hold for the key the
     // previous page stopped at, or DynamoDB refuses the start key when that row expired in between.
-    const from = String(this.#nowSeconds() + 1).padStart(10, '0');
+    const from = expiryKey(this.#nowSeconds() + 1);
     let exclusiveStartKey: Record<string, unknown> | undefined;
     do {
       // Expired rows sort before :from, so the key condition skips them unread; TTL deletion lags up to 48 h.
@@ -273,7 +262,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           KeyConditionExpression: 'gsi1pk = :room AND gsi1sk >= :from',
           ProjectionExpression: 'pk',
           ExpressionAttributeValues: {
-            ':room': ROOM_PREFIX + room,
+            ':room': roomIndexKey(room),
             ':from': from,
           },
           ExclusiveStartKey: exclusiveStartKey,
@@ -283,7 +272,8 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
       const ids: string[] = [];
       for (const item of page.Items ?? []) {
         const { pk } = item;
-        if (typeof pk === 'string' && pk.startsWith(CONNECTION_PREFIX)) ids.push(pk.slice(CONNECTION_PREFIX.length));
+        const id = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
+        if (id !== undefined) ids.push(id);
       }
       yield ids;
       exclusiveStartKey = page.LastEvaluatedKey;
@@ -297,8 +287,8 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     return Item;
   }
 
-  #key(connectionId: string): { pk: string; sk: string } {
-    return { pk: CONNECTION_PREFIX + connectionId, sk: 'connection' };
+  #key(connectionId: string): TableKey {
+    return connectionKey(connectionId);
   }
 
   #nowSeconds(): number {

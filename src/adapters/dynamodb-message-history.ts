@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ChatMessage } from '../domain/frames.ts';
+import { historyPartition, historySlotKey, sequenceKey } from './dynamodb-keys.ts';
 import { HISTORY_LENGTH, type MessageHistory, type NewMessage, type ReplayPoint, replayAfter } from '../domain/message-history.ts';
 
 /**
@@ -52,7 +53,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
     const { Attributes } = await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
-        Key: { pk: `room#${message.room}`, sk: 'sequence' },
+        Key: sequenceKey(message.room),
         // The counter outlives the messages it numbered, so a room's numbers never restart under old slots.
         UpdateExpression: 'ADD seq :one SET expiresAt = :counterExpiry',
         ExpressionAttributeValues: { ':one': 1, ':counterExpiry': expiresAt + 86_400 },
@@ -67,8 +68,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
         new PutCommand({
           TableName: this.#tableName,
           Item: {
-            pk: `history#${message.room}`,
-            sk: `slot#${String(seq % RING_SLOTS).padStart(2, '0')}`,
+            ...historySlotKey(message.room, seq % RING_SLOTS),
             ...numbered,
             expiresAt,
           },
@@ -94,7 +94,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
           FilterExpression: 'expiresAt > :now',
           // A message stored a moment before a hello must be in its replay.
           ConsistentRead: true,
-          ExpressionAttributeValues: { ':pk': `history#${room}`, ':now': this.#nowSeconds() },
+          ExpressionAttributeValues: { ':pk': historyPartition(room), ':now': this.#nowSeconds() },
           ExclusiveStartKey: exclusiveStartKey,
         }),
       );

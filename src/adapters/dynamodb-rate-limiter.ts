@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type Admission, judge, type RateLimit, type RateLimiter } from '../domain/rate-limiter.ts';
+import { connectionKey, type TableKey } from './dynamodb-keys.ts';
 
 export interface DynamoDbRateLimiterOptions {
   readonly tableName: string;
@@ -30,7 +31,7 @@ export class DynamoDbRateLimiter implements RateLimiter {
 
   async admit(connectionId: string, weight = 1): Promise<Admission> {
     const window = Math.floor(this.#now().getTime() / 1000 / this.#limit.windowSeconds);
-    const key = { pk: `conn#${connectionId}`, sk: 'connection' };
+    const key = connectionKey(connectionId);
     const counted = await this.#count(key, window, weight);
     if (counted !== undefined) return judge(counted, weight, this.#limit);
     // A new window (or the first frame ever): start counting afresh. Only an existing connection may count.
@@ -42,7 +43,7 @@ export class DynamoDbRateLimiter implements RateLimiter {
   }
 
   /** Adds the weight to the stored window when it is this one or a newer one; the new count, or `undefined`. */
-  async #count(key: Record<string, string>, window: number, weight: number): Promise<number | undefined> {
+  async #count(key: TableKey, window: number, weight: number): Promise<number | undefined> {
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
@@ -63,7 +64,7 @@ export class DynamoDbRateLimiter implements RateLimiter {
     }
   }
 
-  async #restart(key: Record<string, string>, window: number, weight: number): Promise<boolean> {
+  async #restart(key: TableKey, window: number, weight: number): Promise<boolean> {
     try {
       await this.#client.send(
         new UpdateCommand({

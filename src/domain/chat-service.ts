@@ -2,7 +2,7 @@ import { type Connection, DEFAULT_ROOM } from './connection.ts';
 import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
 import { DeliveryError, type DeliveryFailureReason, UnknownConnectionError } from './errors.ts';
-import type { ChatMessage, EchoFrame, ErrorFrame, PresenceFrame, ServerFrame } from './frames.ts';
+import type { ChatMessage, EchoFrame, ErrorCode, ErrorFrame, PresenceFrame, ServerFrame } from './frames.ts';
 import type { MessageHistory, ReplayPoint } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import { runBounded } from './run-bounded.ts';
@@ -248,7 +248,7 @@ export class ChatService {
   }
 
   /** Tells one connection why its frame was refused. */
-  reject(connectionId: string, code: string, message: string, clientMsgId?: string): Promise<DeliveryOutcome> {
+  reject(connectionId: string, code: ErrorCode, message: string, clientMsgId?: string): Promise<DeliveryOutcome> {
     const frame: ErrorFrame = clientMsgId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, clientMsgId };
     return this.#sendOrForget(connectionId, frame);
   }

@@ -70,10 +70,27 @@ export interface AckFrame {
   readonly failed: number;
 }
 
+/** The codes of the error frames a client can receive. */
+export type ErrorCode =
+  | 'binary_not_supported'
+  | 'frame_too_large'
+  | 'invalid_json'
+  | 'invalid_frame'
+  | 'unknown_action'
+  | 'empty_message'
+  | 'message_too_large'
+  | 'invalid_room'
+  | 'invalid_name'
+  | 'name_locked'
+  | 'unknown_connection'
+  | 'conflict'
+  | 'rate_limited'
+  | 'internal_error';
+
 /** A refusal sent to the one connection whose frame was refused. */
 export interface ErrorFrame {
   readonly type: 'error';
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly message: string;
   /** The client's id of the refused message, when it named one. */
   readonly clientMsgId?: string;

@@ -1,7 +1,8 @@
 import type { MiddlewareObj } from '@middy/core';
 import { ConcurrentChangeError, UnknownConnectionError } from '../domain/errors.ts';
 import type { DependencyProvider } from './dependencies.ts';
-import { clientMsgIdOfBody, type ErrorCode, InvalidFrameError } from './inbound-frame.ts';
+import type { ErrorCode } from '../domain/frames.ts';
+import { clientMsgIdOfBody, InvalidFrameError } from './inbound-frame.ts';
 import { describeError, loggerOf } from './logger.ts';
 import { RateLimitedError } from './rate-limit.ts';
 import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../domain/display-name.ts';
+import type { ErrorCode } from '../domain/frames.ts';
 import type { ReplayPoint } from '../domain/message-history.ts';
 import './zod.ts';
 
@@ -21,22 +22,6 @@ export interface FrameLimits {
   readonly maxTextBytes: number;
 }
 
-/** The codes of the error frames a client can receive. */
-export type ErrorCode =
-  | 'binary_not_supported'
-  | 'frame_too_large'
-  | 'invalid_json'
-  | 'invalid_frame'
-  | 'unknown_action'
-  | 'empty_message'
-  | 'message_too_large'
-  | 'invalid_room'
-  | 'invalid_name'
-  | 'name_locked'
-  | 'unknown_connection'
-  | 'conflict'
-  | 'rate_limited'
-  | 'internal_error';
 
 /** A frame the client must fix; its message is safe to show the client. */
 export class InvalidFrameError extends Error {

@@ -1,3 +1,4 @@
+import { CONNECTION_PREFIX, sequenceKey } from '../../src/adapters/dynamodb-keys.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -114,11 +115,11 @@ describe('the DynamoDB adapters behind a proxy that throttles and drops connecti
         new ScanCommand({
           TableName: tableName,
           FilterExpression: 'begins_with(pk, :prefix)',
-          ExpressionAttributeValues: { ':prefix': 'conn#' },
+          ExpressionAttributeValues: { ':prefix': CONNECTION_PREFIX },
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of page.Items ?? []) rooms.set(String(item['pk']).slice('conn#'.length), String(item['room']));
+      for (const item of page.Items ?? []) rooms.set(String(item['pk']).slice(CONNECTION_PREFIX.length), String(item['room']));
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
     return rooms;
@@ -155,7 +156,7 @@ describe('the DynamoDB adapters behind a proxy that throttles and drops connecti
   it('numbers every message once, and a replayed counter increment only leaves a gap', async () => {
     const seqs = appended.map((m) => m.seq);
     const { Item } = await target.documentClient.send(
-      new GetCommand({ TableName: tableName, Key: { pk: `room#${HISTORY_ROOM}`, sk: 'sequence' } }),
+      new GetCommand({ TableName: tableName, Key: sequenceKey(HISTORY_ROOM) }),
     );
     const replayedIncrements = proxy.byOperation.get('UpdateItem room# dropAfter') ?? 0;
 

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../../src/handlers/inbound-frame.ts';
+import type { ErrorCode } from '../../src/domain/frames.ts';
 
 /** Every error code a client may receive; a code added to {@link ErrorCode} without being listed here fails the typecheck. */
 export const DOCUMENTED_ERROR_CODES = [

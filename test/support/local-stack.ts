@@ -1,3 +1,4 @@
+import { CONNECTION_PREFIX } from '../../src/adapters/dynamodb-keys.ts';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -47,11 +48,11 @@ export async function startTestStack(
           new ScanCommand({
             TableName: stack.tableName,
             FilterExpression: 'begins_with(pk, :prefix)',
-            ExpressionAttributeValues: { ':prefix': 'conn#' },
+            ExpressionAttributeValues: { ':prefix': CONNECTION_PREFIX },
             ExclusiveStartKey: start,
           }),
         );
-        for (const item of page.Items ?? []) ids.push(String(item['pk']).replace(/^conn#/, ''));
+        for (const item of page.Items ?? []) ids.push(String(item['pk']).slice(CONNECTION_PREFIX.length));
         start = page.LastEvaluatedKey;
       } while (start !== undefined);
       return ids.sort();

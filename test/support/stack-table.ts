@@ -1,3 +1,4 @@
+import { CONNECTION_PREFIX } from '../../src/adapters/dynamodb-keys.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
@@ -33,13 +34,13 @@ export class StackTable {
         new ScanCommand({
           TableName: this.#tableName,
           FilterExpression: 'begins_with(pk, :prefix)',
-          ExpressionAttributeValues: { ':prefix': 'conn#' },
+          ExpressionAttributeValues: { ':prefix': CONNECTION_PREFIX },
           ExclusiveStartKey: start,
         }),
       );
       for (const item of page.Items ?? []) {
         items.push({
-          id: String(item['pk']).slice('conn#'.length),
+          id: String(item['pk']).slice(CONNECTION_PREFIX.length),
           room: String(item['room']),
           retired: item['retired'] === true,
           expiresAt: Number(item['expiresAt']),

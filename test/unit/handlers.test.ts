@@ -12,7 +12,7 @@ import { ConfigError } from '../../src/handlers/config.ts';
 import { createConnectHandler } from '../../src/handlers/connect.ts';
 import type { Dependencies, DependencyProvider } from '../../src/handlers/dependencies.ts';
 import { createDisconnectHandler } from '../../src/handlers/disconnect.ts';
-import type { ErrorCode } from '../../src/handlers/inbound-frame.ts';
+import type { ErrorCode } from '../../src/domain/frames.ts';
 import { createMessageHandler } from '../../src/handlers/message.ts';
 import { FailingConnectionRepository } from '../fakes/failing-connection-repository.ts';
 import { RecordingLogger } from '../fakes/recording-logger.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import type { ErrorCode } from '../../src/domain/frames.ts';
 import {
-  type ErrorCode,
   type FrameLimits,
   InvalidFrameError,
   parseInboundFrame,

@@ -1,0 +1,67 @@
+/**
+ * The chat table's key scheme, the one place every DynamoDB adapter and the test support take it from.
+ * One table holds four kinds of item, told apart by the prefix of their partition key:
+ *
+ * | item | pk | sk | room index (`gsi1pk`, `gsi1sk`) |
+ * | --- | --- | --- | --- |
+ * | a connection | `conn#<connection id>` | `connection` | `room#<room>`, `<expiry>#<connection id>` |
+ * | a room's sequence counter | `room#<room>` | `sequence` | none |
+ * | a room's history slot | `history#<room>` | `slot#NN` | none |
+ * | an owner's connection quota | `quota#user#<sub>` or `quota#ip#<address>` | `quota` | none |
+ */
+
+/** The sparse, keys-only index that lists a room's connections; only connection items carry its keys. */
+export const ROOM_INDEX = 'byRoom';
+
+export const CONNECTION_PREFIX = 'conn#';
+export const ROOM_PREFIX = 'room#';
+export const HISTORY_PREFIX = 'history#';
+export const QUOTA_PREFIX = 'quota#';
+
+export interface TableKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+export function connectionKey(connectionId: string): TableKey {
+  return { pk: CONNECTION_PREFIX + connectionId, sk: 'connection' };
+}
+
+/** The connection id of a connection item's partition key, or `undefined` for any other item. */
+export function connectionIdOfKey(pk: string): string | undefined {
+  return pk.startsWith(CONNECTION_PREFIX) ? pk.slice(CONNECTION_PREFIX.length) : undefined;
+}
+
+/** The room index's partition key of a room. */
+export function roomIndexKey(room: string): string {
+  return ROOM_PREFIX + room;
+}
+
+/** Zero-padded epoch seconds, so that the index sorts expiries as numbers. */
+export function expiryKey(expiresAtSeconds: number): string {
+  return String(expiresAtSeconds).padStart(10, '0');
+}
+
+/**
+ * The room index's sort key: the expiry before the id, so that a key condition skips expired rows without
+ * reading them, and a room listing reads nothing but keys.
+ */
+export function roomSortKey(expiresAtSeconds: number, connectionId: string): string {
+  return `${expiryKey(expiresAtSeconds)}#${connectionId}`;
+}
+
+export function sequenceKey(room: string): TableKey {
+  return { pk: ROOM_PREFIX + room, sk: 'sequence' };
+}
+
+export function historyPartition(room: string): string {
+  return HISTORY_PREFIX + room;
+}
+
+export function historySlotKey(room: string, slot: number): TableKey {
+  return { pk: historyPartition(room), sk: `slot#${String(slot).padStart(2, '0')}` };
+}
+
+export function quotaKey(kind: 'user' | 'ip', owner: string): TableKey {
+  return { pk: `${QUOTA_PREFIX}${kind}#${owner}`, sk: 'quota' };
+}
