@@ -6,7 +6,7 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
+  paginateQuery,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -252,23 +252,18 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     // One cut-off for the whole listing: a later page's key condition must still hold for the key the
     // previous page stopped at, or DynamoDB refuses the start key when that row expired in between.
     const from = expiryKey(this.#nowSeconds() + 1);
-    let exclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      // Expired rows sort before :from, so the key condition skips them unread; TTL deletion lags up to 48 h.
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          IndexName: ROOM_INDEX,
-          KeyConditionExpression: 'gsi1pk = :room AND gsi1sk >= :from',
-          ProjectionExpression: 'pk',
-          ExpressionAttributeValues: {
-            ':room': roomIndexKey(room),
-            ':from': from,
-          },
-          ExclusiveStartKey: exclusiveStartKey,
-          Limit: pageSize,
-        }),
-      );
+    const pages = paginateQuery(
+      { client: this.#client, ...(pageSize !== undefined ? { pageSize } : {}) },
+      {
+        TableName: this.#tableName,
+        IndexName: ROOM_INDEX,
+        // Expired rows sort before :from, so the key condition skips them unread; TTL deletion lags up to 48 h.
+        KeyConditionExpression: 'gsi1pk = :room AND gsi1sk >= :from',
+        ProjectionExpression: 'pk',
+        ExpressionAttributeValues: { ':room': roomIndexKey(room), ':from': from },
+      },
+    );
+    for await (const page of pages) {
       const ids: string[] = [];
       for (const item of page.Items ?? []) {
         const { pk } = item;
@@ -276,8 +271,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
         if (id !== undefined) ids.push(id);
       }
       yield ids;
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined);
+    }
   }
 
   async #read(connectionId: string): Promise<Item | undefined> {

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ChatMessage } from '../domain/frames.ts';
 import { historyPartition, historySlotKey, sequenceKey } from './dynamodb-keys.ts';
 import { HISTORY_LENGTH, type MessageHistory, type NewMessage, type ReplayPoint, replayAfter } from '../domain/message-history.ts';
@@ -85,25 +85,23 @@ export class DynamoDbMessageHistory implements MessageHistory {
 
   async recent(room: string, from?: ReplayPoint): Promise<readonly ChatMessage[]> {
     const messages: ChatMessage[] = [];
-    let exclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          KeyConditionExpression: 'pk = :pk',
-          FilterExpression: 'expiresAt > :now',
-          // A message stored a moment before a hello must be in its replay.
-          ConsistentRead: true,
-          ExpressionAttributeValues: { ':pk': historyPartition(room), ':now': this.#nowSeconds() },
-          ExclusiveStartKey: exclusiveStartKey,
-        }),
-      );
+    const pages = paginateQuery(
+      { client: this.#client },
+      {
+        TableName: this.#tableName,
+        KeyConditionExpression: 'pk = :pk',
+        FilterExpression: 'expiresAt > :now',
+        // A message stored a moment before a hello must be in its replay.
+        ConsistentRead: true,
+        ExpressionAttributeValues: { ':pk': historyPartition(room), ':now': this.#nowSeconds() },
+      },
+    );
+    for await (const page of pages) {
       for (const item of page.Items ?? []) {
         const message = toMessage(item);
         if (message !== undefined) messages.push(message);
       }
-      exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey !== undefined);
+    }
     messages.sort((a, b) => a.seq - b.seq);
     messages.splice(0, Math.max(0, messages.length - HISTORY_LENGTH));
     return replayAfter(messages, from);

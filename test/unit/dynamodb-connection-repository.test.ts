@@ -395,11 +395,21 @@ describe('DynamoDbConnectionRepository', () => {
     });
 
     it('follows LastEvaluatedKey from page to page until there is none', async () => {
-      threePages();
+      const answers = [
+        { Items: [{ pk: 'conn#A' }], LastEvaluatedKey: firstKey },
+        { Items: [{ pk: 'conn#C' }], LastEvaluatedKey: secondKey },
+        { Items: [{ pk: 'conn#D' }] },
+      ];
+      // Read at call time: the paginator reuses one input object from page to page.
+      const startKeys: unknown[] = [];
+      dynamo.on(QueryCommand).callsFake((input: { ExclusiveStartKey?: unknown }) => {
+        startKeys.push(input.ExclusiveStartKey);
+        return answers.shift();
+      });
 
       await pagesOf(repository());
 
-      expect(queryInputs().map((input) => input.ExclusiveStartKey)).toEqual([undefined, firstKey, secondKey]);
+      expect(startKeys).toEqual([undefined, firstKey, secondKey]);
     });
 
     it('yields the ids of each page without the key prefix', async () => {

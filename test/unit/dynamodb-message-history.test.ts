@@ -219,15 +219,18 @@ describe('DynamoDbMessageHistory', () => {
 
     it('follows LastEvaluatedKey until there is none', async () => {
       const firstKey = { pk: 'history#red', sk: 'slot#01' };
-      dynamo
-        .on(QueryCommand)
-        .resolvesOnce({ Items: [slotItem(numbered(1))], LastEvaluatedKey: firstKey })
-        .resolvesOnce({ Items: [slotItem(numbered(2))] });
+      const answers = [{ Items: [slotItem(numbered(1))], LastEvaluatedKey: firstKey }, { Items: [slotItem(numbered(2))] }];
+      // Read at call time: the paginator reuses one input object from page to page.
+      const startKeys: unknown[] = [];
+      dynamo.on(QueryCommand).callsFake((input: { ExclusiveStartKey?: unknown }) => {
+        startKeys.push(input.ExclusiveStartKey);
+        return answers.shift();
+      });
 
       const recent = await history().recent('red');
 
       expect({
-        startKeys: queryInputs().map((input) => input.ExclusiveStartKey),
+        startKeys,
         seqs: recent.map((m) => m.seq),
       }).toEqual({ startKeys: [undefined, firstKey], seqs: [1, 2] });
     });
