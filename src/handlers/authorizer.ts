@@ -3,7 +3,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import * as z from 'zod/mini';
 import { type Identity, JoseTokenVerifier, KeySetUnavailableError, type TokenKeys } from '../adapters/jose-token-verifier.ts';
 import { ConfigError } from './config.ts';
-import { createPowertoolsLogger, describeError, type Logger } from './logger.ts';
+import { createPowertoolsLogger, type Logger } from './logger.ts';
 import './zod.ts';
 
 /**
@@ -93,7 +93,7 @@ export function createAuthorizer(verifier: () => VerifyToken, logger: () => Logg
       // An unreachable key set or a configuration error must not read as a bad token in the logs; the
       // client is refused all the same.
       const what = error instanceof KeySetUnavailableError ? 'could not fetch the key set' : 'authorizer failed';
-      logger().error(what, describeError(error));
+      logger().error(what, { error: error });
       return policy('anonymous', 'Deny', event.methodArn);
     }
     if (identity === undefined) return policy('anonymous', 'Deny', event.methodArn);

@@ -5,7 +5,7 @@ import { dependencies } from './composition-root.ts';
 import { ownersOf } from './connection-owners.ts';
 import type { DependencyProvider } from './dependencies.ts';
 import { nameSchema, roomSchema } from './inbound-frame.ts';
-import { describeError, loggerOf } from './logger.ts';
+import { loggerOf } from './logger.ts';
 import { observability } from './observability.ts';
 import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 import './zod.ts';
@@ -63,7 +63,7 @@ function originOf(event: unknown): string | undefined {
 export function createConnectHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
     .use(observability(deps))
-    .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('connect failed', describeError(error)) }))
+    .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('connect failed', { error: error }) }))
     .handler(async (event) => {
       const { service, authMode, allowedOrigins, metrics } = deps();
       if (!isEventOfType(event, 'CONNECT')) {

@@ -3,7 +3,7 @@ import httpErrorHandler from '@middy/http-error-handler';
 import { dependencies } from './composition-root.ts';
 import { ownersOf } from './connection-owners.ts';
 import type { DependencyProvider } from './dependencies.ts';
-import { describeError, loggerOf } from './logger.ts';
+import { loggerOf } from './logger.ts';
 import { countFanOut } from './metrics.ts';
 import { observability } from './observability.ts';
 import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
@@ -15,7 +15,7 @@ import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResul
 export function createDisconnectHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
     .use(observability(deps))
-    .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('disconnect failed', describeError(error)) }))
+    .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('disconnect failed', { error: error }) }))
     .handler(async (event) => {
       const { service, logger, metrics } = deps();
       if (!isEventOfType(event, 'DISCONNECT')) {

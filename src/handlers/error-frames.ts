@@ -3,7 +3,7 @@ import { ConcurrentChangeError, UnknownConnectionError } from '../domain/errors.
 import type { DependencyProvider } from './dependencies.ts';
 import type { ErrorCode } from '../domain/frames.ts';
 import { clientMsgIdOfBody, InvalidFrameError } from './inbound-frame.ts';
-import { describeError, loggerOf } from './logger.ts';
+import { loggerOf } from './logger.ts';
 import { RateLimitedError } from './rate-limit.ts';
 import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
 
@@ -41,7 +41,7 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
       try {
         deps = dependencies();
       } catch (configError) {
-        loggerOf(dependencies).error('cannot build dependencies', describeError(configError));
+        loggerOf(dependencies).error('cannot build dependencies', { error: configError });
         request.response = { statusCode: 500 };
         return;
       }
@@ -50,7 +50,7 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
         if (error.notify && connectionId !== undefined) {
           await deps.service
             .reject(connectionId, 'rate_limited', error.message)
-            .catch((sendError: unknown) => deps.logger.error('could not send error frame', { connectionId, ...describeError(sendError) }));
+            .catch((sendError: unknown) => deps.logger.error('could not send error frame', { connectionId, error: sendError }));
         }
         deps.metrics.count('RateLimited');
         if (error.notify) deps.logger.info('rate limited', { connectionId });
@@ -62,7 +62,7 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
         deps.metrics.count('RefusedFrames');
         deps.logger.info('frame refused', { connectionId, code: refusal.code });
       }
-      else deps.logger.error('message route failed', { connectionId, ...describeError(error) });
+      else deps.logger.error('message route failed', { connectionId, error: error });
       if (connectionId === undefined) {
         request.response = { statusCode: 400 };
         return;
@@ -73,7 +73,7 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
       try {
         await deps.service.reject(connectionId, frame.code, frame.message, clientMsgId);
       } catch (sendError) {
-        deps.logger.error('could not send error frame', { connectionId, ...describeError(sendError) });
+        deps.logger.error('could not send error frame', { connectionId, error: sendError });
       }
       request.response = { statusCode: refusal !== undefined ? 400 : 500 };
     },

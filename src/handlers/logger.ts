@@ -1,18 +1,16 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 
-/** Structured log lines; the composition root decides where they go (Powertools in Lambda, a recorder in tests). */
+/**
+ * Structured log lines; the composition root decides where they go (Powertools in Lambda, a recorder in
+ * tests). An error goes in a field as the Error itself, so that the logger formats it whole: its cause,
+ * and its own fields such as a DeliveryError's connection and reason.
+ */
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
   /** Keys added to every line until {@link resetKeys}: the connection, route and request of an invocation. */
   appendKeys(keys: Record<string, unknown>): void;
   resetKeys(): void;
-}
-
-/** Describes an error for a log line without dumping request payloads or credentials. */
-export function describeError(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { error: String(error) };
-  return { error: { name: error.name, message: error.message, stack: error.stack } };
 }
 
 /** The service's JSON logger: AWS Lambda Powertools, one JSON object per line, which CloudWatch Logs keeps as is. */

@@ -126,10 +126,14 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     const settings = stage['DefaultRouteSettings'] as Record<string, unknown>;
     const format = String((stage['AccessLogSettings'] as { Format?: string } | undefined)?.Format);
     expect(settings).toMatchObject({ DataTraceEnabled: false, LoggingLevel: 'ERROR' });
-    expect(Number(settings['ThrottlingBurstLimit'])).toBeGreaterThan(0);
-    expect(Number(settings['ThrottlingRateLimit'])).toBeGreaterThan(0);
+    expect([Number(settings['ThrottlingBurstLimit']), Number(settings['ThrottlingRateLimit'])]).toEqual([500, 1000]);
     expect(() => JSON.parse(format)).not.toThrow();
     expect(format).not.toMatch(/querystring|requestOverride|token/i);
+  });
+
+  it('throttles the prod stage at its own, higher limits', () => {
+    const settings = prod['WebsocketsDeploymentStage']?.Properties?.['DefaultRouteSettings'] as Record<string, unknown>;
+    expect([Number(settings['ThrottlingBurstLimit']), Number(settings['ThrottlingRateLimit'])]).toEqual([2000, 5000]);
   });
 
   it('guards $connect with the token authorizer when authMode is jwt, and not otherwise', () => {

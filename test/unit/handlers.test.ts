@@ -5,7 +5,7 @@ import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.t
 import type { RateLimit } from '../../src/domain/rate-limiter.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import { ChatService } from '../../src/domain/chat-service.ts';
-import { ConcurrentChangeError } from '../../src/domain/errors.ts';
+import { ConcurrentChangeError, DeliveryError } from '../../src/domain/errors.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { ConfigError } from '../../src/handlers/config.ts';
@@ -859,6 +859,15 @@ describe('message handler', () => {
           }),
         },
       ]);
+    });
+
+    it('logs the error itself, so that the logger keeps its cause and its own fields', async () => {
+      const failure = new DeliveryError('B', 'unavailable', { cause: new Error(SECRET_DETAIL) });
+      const h = await harness({ repository: (table) => new FailingConnectionRepository(table).failList(failure) });
+
+      await createMessageHandler(h.deps)(websocketEvent('A', 'hello all'), context);
+
+      expect(h.logger.find('message route failed')[0]?.fields['error']).toBe(failure);
     });
 
     it('resolves even when the internal_error frame cannot be sent', async () => {
