@@ -1,17 +1,23 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
-/** How the fake answers a POST to one connection id. */
-export type Answer = { status: number; body?: string } | 'hang';
+/**
+ * How the fake answers a POST to one connection id: a status with an optional JSON body, error type (the
+ * `x-amzn-errortype` header API Gateway names its errors by) and delay, or never.
+ */
+export type Answer = { status: number; body?: string; errorType?: string; afterMs?: number } | 'hang';
 
 /**
  * A loopback stand-in for API Gateway's `@connections` API: POST /@connections/{id} answers 200 for live
- * ids, 410 with an empty body (as serverless-offline does) for others, or a scripted sequence per id.
+ * ids, 410 with an empty body (as serverless-offline does) for others, a scripted sequence per id, or one
+ * standing answer per id.
  */
 export class FakeConnectionsApi {
   readonly received: Array<{ connectionId: string; body: string }> = [];
   readonly #live = new Set<string>();
   readonly #scripts = new Map<string, Answer[]>();
-  readonly #hanging = new Set<ServerResponse>();
+  readonly #standing = new Map<string, Answer>();
+  readonly #unanswered = new Set<ServerResponse>();
+  readonly #timers = new Set<NodeJS.Timeout>();
   readonly #server: Server;
   #port = 0;
 
@@ -42,12 +48,19 @@ export class FakeConnectionsApi {
     return this;
   }
 
+  /** Answers every request for `id` this way, once its script (if any) has run out. */
+  always(id: string, answer: Answer): this {
+    this.#standing.set(id, answer);
+    return this;
+  }
+
   requestsFor(id: string): number {
     return this.received.filter((r) => r.connectionId === id).length;
   }
 
   async stop(): Promise<void> {
-    for (const response of this.#hanging) response.destroy();
+    for (const timer of this.#timers) clearTimeout(timer);
+    for (const response of this.#unanswered) response.destroy();
     this.#server.closeAllConnections();
     await new Promise((resolve) => this.#server.close(resolve));
   }
@@ -62,11 +75,28 @@ export class FakeConnectionsApi {
     }
     const connectionId = decodeURIComponent(match[1]);
     this.received.push({ connectionId, body: Buffer.concat(chunks).toString('utf8') });
-    const answer = this.#scripts.get(connectionId)?.shift() ?? { status: this.#live.has(connectionId) ? 200 : 410 };
+    const answer = this.#scripts.get(connectionId)?.shift() ??
+      this.#standing.get(connectionId) ?? { status: this.#live.has(connectionId) ? 200 : 410 };
     if (answer === 'hang') {
-      this.#hanging.add(response);
+      this.#unanswered.add(response);
       return;
     }
-    response.writeHead(answer.status, answer.body ? { 'content-type': 'application/json' } : {}).end(answer.body ?? '');
+    const reply = (): void => {
+      const headers: Record<string, string> = {};
+      if (answer.body) headers['content-type'] = 'application/json';
+      if (answer.errorType !== undefined) headers['x-amzn-errortype'] = answer.errorType;
+      response.writeHead(answer.status, headers).end(answer.body ?? '');
+    };
+    if (answer.afterMs === undefined) {
+      reply();
+      return;
+    }
+    this.#unanswered.add(response);
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#unanswered.delete(response);
+      reply();
+    }, answer.afterMs);
+    this.#timers.add(timer);
   }
 }
