@@ -218,7 +218,7 @@ export async function runColdStart(
       const result = await build({
         ...variant.options(base),
         absWorkingDir: projectRoot,
-        entryPoints: [join(projectRoot, 'src', 'handlers', `${handler}.ts`)],
+        entryPoints: [join(projectRoot, 'src', 'handlers', 'functions', `${handler}.ts`)],
         outfile,
         metafile: true,
         logLevel: 'silent',

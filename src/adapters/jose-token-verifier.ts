@@ -11,12 +11,7 @@ import {
   jwtVerify,
 } from 'jose';
 import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../domain/display-name.ts';
-
-/** Who a verified token says its bearer is. */
-export interface Identity {
-  readonly userId: string;
-  readonly name: string;
-}
+import { type Identity, KeySetUnavailableError, type TokenVerifier } from '../domain/token-verifier.ts';
 
 export type TokenKeys =
   /** A shared HMAC secret (HS256/384/512): simple deployments and local development. */
@@ -37,11 +32,6 @@ export interface JoseTokenVerifierOptions {
   readonly keySetTimeoutMs?: number;
   /** What fetches the JWKS URL; the platform's `fetch` unless a test gives another. */
   readonly fetch?: FetchImplementation;
-}
-
-/** The key set could not be had (unreachable, too slow, or not a key set), so no token can be checked. */
-export class KeySetUnavailableError extends Error {
-  override readonly name = 'KeySetUnavailableError';
 }
 
 const DEFAULT_KEY_SET_TIMEOUT_MS = 3000;
@@ -98,7 +88,7 @@ function remoteKeys(url: string, options: JoseTokenVerifierOptions): KeyLookup {
  * Verifies JWTs with jose: signature, a required expiry, not-before, and the issuer, audience and client id
  * when configured.
  */
-export class JoseTokenVerifier {
+export class JoseTokenVerifier implements TokenVerifier {
   readonly #verify: (token: string) => Promise<JWTPayload>;
   readonly #clientId: string | undefined;
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../../src/handlers/logger.ts';
+import type { Logger } from '../../src/domain/observability.ts';
 
 export interface LogEntry {
   readonly level: 'info' | 'error';

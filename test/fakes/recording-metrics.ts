@@ -1,4 +1,4 @@
-import type { ChatMetrics, MetricName } from '../../src/handlers/metrics.ts';
+import type { ChatMetrics, MetricName } from '../../src/domain/observability.ts';
 
 /** Sums every count, and counts how many times the invocation's metrics were published. */
 export class RecordingMetrics implements ChatMetrics {

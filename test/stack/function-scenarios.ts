@@ -2,12 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
-import { createAuthorizer, verifierFromEnv } from '../../src/handlers/authorizer.ts';
-import { buildDependencies } from '../../src/handlers/composition-root.ts';
-import { createConnectHandler } from '../../src/handlers/connect.ts';
-import type { Dependencies, DependencyProvider } from '../../src/handlers/dependencies.ts';
-import { createDisconnectHandler } from '../../src/handlers/disconnect.ts';
-import { createMessageHandler } from '../../src/handlers/message.ts';
+import { createAuthorizer } from '../../src/handlers/functions/authorizer.ts';
+import { buildAuthorizerDependencies, buildDependencies } from '../../src/handlers/wiring/composition-root.ts';
+import { createConnectHandler } from '../../src/handlers/functions/connect.ts';
+import type { Dependencies, DependencyProvider } from '../../src/handlers/wiring/dependencies.ts';
+import { createDisconnectHandler } from '../../src/handlers/functions/disconnect.ts';
+import { createMessageHandler } from '../../src/handlers/functions/message.ts';
 import {
   type AwsCall,
   AwsCallRecorder,
@@ -310,7 +310,7 @@ async function authorizerScenarios(world: World): Promise<void> {
   const key = new TextEncoder().encode(HMAC_SECRET);
   const sign = (claims: Record<string, unknown>, secret = key) =>
     new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(secret);
-  const withSecret = createAuthorizer(() => verifierFromEnv({ AUTH_JWT_SECRET: HMAC_SECRET }));
+  const withSecret = createAuthorizer(() => buildAuthorizerDependencies({ AUTH_JWT_SECRET: HMAC_SECRET }));
 
   // A key set served over loopback: the authorizer's only network call, which is not an AWS call.
   const pair = await generateKeyPair('RS256');
@@ -319,7 +319,7 @@ async function authorizerScenarios(world: World): Promise<void> {
   await new Promise<void>((resolve) => keys.listen(0, '127.0.0.1', resolve));
   const address = keys.address();
   const jwksUrl = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/jwks.json`;
-  const withKeySet = createAuthorizer(() => verifierFromEnv({ AUTH_JWKS_URL: jwksUrl }));
+  const withKeySet = createAuthorizer(() => buildAuthorizerDependencies({ AUTH_JWKS_URL: jwksUrl }));
   const signedByKeySet = await new SignJWT({ sub: 'user-2', name: 'Kim' })
     .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
     .setExpirationTime('5m')

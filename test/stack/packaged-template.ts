@@ -60,9 +60,9 @@ export function functionsOf(resources: Resources): Array<[string, Resource]> {
   );
 }
 
-/** The serverless.yml name of a packaged function: `src/handlers/connect.handler` is `connect`. */
+/** The serverless.yml name of a packaged function: `src/handlers/functions/connect.handler` is `connect`. */
 export function functionName(fn: Resource): string {
-  return String(fn.Properties?.['Handler']).replace(/^src\/handlers\//, '').replace(/\.handler$/, '');
+  return String(fn.Properties?.['Handler']).replace(/^src\/handlers\/functions\//, '').replace(/\.handler$/, '');
 }
 
 export function roleOfFunction(fn: Resource): string {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
-import { JoseTokenVerifier, KeySetUnavailableError } from '../../src/adapters/jose-token-verifier.ts';
-import { createAuthorizer, verifierFromEnv } from '../../src/handlers/authorizer.ts';
-import { ConfigError } from '../../src/handlers/config.ts';
+import { JoseTokenVerifier } from '../../src/adapters/jose-token-verifier.ts';
+import { KeySetUnavailableError, type TokenVerifier } from '../../src/domain/token-verifier.ts';
+import { createAuthorizer } from '../../src/handlers/functions/authorizer.ts';
+import { buildAuthorizerDependencies } from '../../src/handlers/wiring/composition-root.ts';
+import { ConfigError } from '../../src/handlers/wiring/config.ts';
 import { RecordingLogger } from '../fakes/recording-logger.ts';
 
 const SECRET = 'a-test-secret-that-is-at-least-32-characters-long';
@@ -160,7 +162,13 @@ describe('JoseTokenVerifier with a client id (Cognito access tokens)', () => {
   });
 });
 
-describe('verifierFromEnv', () => {
+/** The verifier the composition root builds from these settings. */
+const verifierFromEnv = (env: Record<string, string | undefined>): ((token: string) => ReturnType<TokenVerifier['verify']>) => {
+  const { verifier } = buildAuthorizerDependencies(env);
+  return (token) => verifier.verify(token);
+};
+
+describe('the authorizer\'s AUTH_* settings', () => {
   it('refuses a configuration with no key source or with two', () => {
     expect(() => verifierFromEnv({})).toThrow(ConfigError);
     expect(() => verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: 'https://issuer.example/jwks.json' })).toThrow(
@@ -211,7 +219,7 @@ function authorizerEvent(query: Record<string, string> | null): APIGatewayReques
 }
 
 describe('$connect authorizer', () => {
-  const authorizer = createAuthorizer(() => (t) => verifier.verify(t));
+  const authorizer = createAuthorizer(() => ({ verifier, logger: new RecordingLogger() }));
 
   it('allows this connection only, and hands the user id and name on as context', async () => {
     const result = await authorizer(authorizerEvent({ token: await token({ sub: 'user-1', name: 'Ann' }) }), context);
@@ -242,7 +250,7 @@ describe('$connect authorizer', () => {
 
   it('logs a bad token as nothing worse than a refusal', async () => {
     const logger = new RecordingLogger();
-    const quiet = createAuthorizer(() => (t) => verifier.verify(t), () => logger);
+    const quiet = createAuthorizer(() => ({ verifier, logger }));
 
     await quiet(authorizerEvent({ token: await token({ sub: 'u' }, { expiresIn: '-1m' }) }), context);
 
@@ -253,7 +261,7 @@ describe('$connect authorizer', () => {
     const logger = new RecordingLogger();
     const { sign } = await signingKey('k1');
     const offline = new JoseTokenVerifier({ keys: { jwksUrl: JWKS_URL }, fetch: () => Promise.reject(new TypeError('fetch failed')) });
-    const guarded = createAuthorizer(() => (t) => offline.verify(t), () => logger);
+    const guarded = createAuthorizer(() => ({ verifier: offline, logger }));
 
     const result = await guarded(authorizerEvent({ token: await sign({ sub: 'u1' }) }), context);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig } from '../../src/handlers/config.ts';
+import { ConfigError, loadConfig } from '../../src/handlers/wiring/config.ts';
 
 const required = {
   CHAT_TABLE: 'chat-table',

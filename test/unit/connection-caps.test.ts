@@ -5,9 +5,9 @@ import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-his
 import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
 import { ChatService } from '../../src/domain/chat-service.ts';
 import type { ConnectionCaps } from '../../src/domain/connection-quota.ts';
-import { createConnectHandler } from '../../src/handlers/connect.ts';
-import type { Dependencies } from '../../src/handlers/dependencies.ts';
-import { createDisconnectHandler } from '../../src/handlers/disconnect.ts';
+import { createConnectHandler } from '../../src/handlers/functions/connect.ts';
+import type { Dependencies } from '../../src/handlers/wiring/dependencies.ts';
+import { createDisconnectHandler } from '../../src/handlers/functions/disconnect.ts';
 import { RecordingLogger } from '../fakes/recording-logger.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { RecordingMetrics } from '../fakes/recording-metrics.ts';

@@ -4,7 +4,7 @@ import {
   type FrameLimits,
   InvalidFrameError,
   parseInboundFrame,
-} from '../../src/handlers/inbound-frame.ts';
+} from '../../src/handlers/frames/inbound-frame.ts';
 
 const limits: FrameLimits = { maxFrameBytes: 100, maxTextBytes: 20 };
 /** Room enough for long names and ids, with the same text limit. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { DeliveryError } from '../../src/domain/errors.ts';
-import { createPowertoolsLogger } from '../../src/handlers/logger.ts';
+import { PowertoolsLogger } from '../../src/adapters/powertools-logger.ts';
 
 describe('the Powertools logger', () => {
   afterEach(() => {
@@ -16,7 +16,7 @@ describe('the Powertools logger', () => {
         return true;
       });
     }
-    const logger = createPowertoolsLogger();
+    const logger = new PowertoolsLogger();
 
     logger.error('delivery failed', { error: new DeliveryError('A', 'throttled', { cause: new Error('429 Too Many Requests') }) });
 

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import './zod.ts';
+import '../frames/zod.ts';
 
 // An empty variable means "not set", as it does in a shell.
 const unsetIfEmpty = (value: unknown): unknown => (value === '' ? undefined : value);
@@ -81,4 +81,61 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   if (parsed.success && problems.length === 0) return parsed.data;
   throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, { cause: parsed.error });
+}
+
+const optionalSetting = z.pipe(z.transform(unsetIfEmpty), z.optional(z.string()));
+
+const authConfigSchema = z.object({
+  AUTH_JWT_SECRET: z.pipe(z.transform(unsetIfEmpty), z.optional(z.string().check(z.minLength(32, 'at least 32 characters')))),
+  AUTH_JWKS: optionalSetting,
+  AUTH_JWKS_URL: z.pipe(z.transform(unsetIfEmpty), z.optional(z.url({ protocol: /^https?$/ }))),
+  AUTH_ISSUER: optionalSetting,
+  AUTH_AUDIENCE: optionalSetting,
+  AUTH_CLIENT_ID: optionalSetting,
+});
+
+/** Where the authorizer's keys come from: exactly one of a shared secret, an inline key set or a key set URL. */
+export type AuthKeys = { readonly secret: string } | { readonly jwks: { readonly keys: readonly unknown[] } } | { readonly jwksUrl: string };
+
+/** The authorizer's settings, checked once per container. */
+export interface AuthConfig {
+  readonly keys: AuthKeys;
+  readonly issuer?: string;
+  readonly audience?: string;
+  readonly clientId?: string;
+}
+
+/** Reads and checks the AUTH_* settings; throws a {@link ConfigError} naming what is wrong. */
+export function loadAuthConfig(env: Record<string, string | undefined>): AuthConfig {
+  const parsed = authConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const { AUTH_JWT_SECRET, AUTH_JWKS, AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE, AUTH_CLIENT_ID } = parsed.data;
+  const sources: AuthKeys[] = [];
+  if (AUTH_JWT_SECRET !== undefined) sources.push({ secret: AUTH_JWT_SECRET });
+  if (AUTH_JWKS !== undefined) {
+    let jwks: unknown;
+    try {
+      jwks = JSON.parse(AUTH_JWKS);
+    } catch (error) {
+      throw new ConfigError('invalid configuration: AUTH_JWKS: not JSON', { cause: error });
+    }
+    if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) {
+      throw new ConfigError('invalid configuration: AUTH_JWKS: not a key set ({"keys":[...]})');
+    }
+    sources.push({ jwks: jwks as { keys: unknown[] } });
+  }
+  if (AUTH_JWKS_URL !== undefined) sources.push({ jwksUrl: AUTH_JWKS_URL });
+  const [keys, ...others] = sources;
+  if (keys === undefined || others.length > 0) {
+    throw new ConfigError('invalid configuration: set exactly one of AUTH_JWT_SECRET, AUTH_JWKS, AUTH_JWKS_URL');
+  }
+  return {
+    keys,
+    ...(AUTH_ISSUER !== undefined ? { issuer: AUTH_ISSUER } : {}),
+    ...(AUTH_AUDIENCE !== undefined ? { audience: AUTH_AUDIENCE } : {}),
+    ...(AUTH_CLIENT_ID !== undefined ? { clientId: AUTH_CLIENT_ID } : {}),
+  };
 }

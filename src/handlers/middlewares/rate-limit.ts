@@ -1,8 +1,8 @@
 import type { MiddlewareObj } from '@middy/core';
-import type { DependencyProvider } from './dependencies.ts';
+import type { DependencyProvider } from '../wiring/dependencies.ts';
 import type { FrameContext } from './parse-frame.ts';
-import { weightOf } from './inbound-frame.ts';
-import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
+import { weightOf } from '../frames/inbound-frame.ts';
+import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';
 
 /** A frame over its connection's budget; `notify` is true for the first one of a window only. */
 export class RateLimitedError extends Error {

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import type { ConnectionOwners } from '../domain/connection-quota.ts';
+import type { ConnectionOwners } from '../../domain/connection-quota.ts';
 import './zod.ts';
 
 const ownersSchema = z.object({

@@ -1,14 +1,14 @@
 import middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import * as z from 'zod/mini';
-import { dependencies } from './composition-root.ts';
-import { ownersOf } from './connection-owners.ts';
-import type { DependencyProvider } from './dependencies.ts';
-import { nameSchema, roomSchema } from './inbound-frame.ts';
-import { loggerOf } from './logger.ts';
-import { observability } from './observability.ts';
-import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
-import './zod.ts';
+import { dependencies } from '../wiring/composition-root.ts';
+import { ownersOf } from '../frames/connection-owners.ts';
+import type { DependencyProvider } from '../wiring/dependencies.ts';
+import { nameSchema, roomSchema } from '../frames/inbound-frame.ts';
+import { loggerOf } from '../wiring/composition-root.ts';
+import { observability } from '../middlewares/observability.ts';
+import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';
+import '../frames/zod.ts';
 
 /** A refused handshake; its status code (400, 401, 403, 429) is all the client learns. */
 class HandshakeRefusedError extends Error {

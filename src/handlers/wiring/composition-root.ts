@@ -4,16 +4,18 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { ApiGatewayMessenger } from '../adapters/api-gateway-messenger.ts';
-import { DynamoDbConnectionQuota } from '../adapters/dynamodb-connection-quota.ts';
-import { DynamoDbConnectionRepository } from '../adapters/dynamodb-connection-repository.ts';
-import { DynamoDbMessageHistory } from '../adapters/dynamodb-message-history.ts';
-import { DynamoDbRateLimiter } from '../adapters/dynamodb-rate-limiter.ts';
-import { ChatService } from '../domain/chat-service.ts';
-import { loadConfig } from './config.ts';
-import type { Dependencies } from './dependencies.ts';
-import { createPowertoolsLogger } from './logger.ts';
-import { createPowertoolsMetrics } from './metrics.ts';
+import { ApiGatewayMessenger } from '../../adapters/api-gateway-messenger.ts';
+import { DynamoDbConnectionQuota } from '../../adapters/dynamodb-connection-quota.ts';
+import { DynamoDbConnectionRepository } from '../../adapters/dynamodb-connection-repository.ts';
+import { DynamoDbMessageHistory } from '../../adapters/dynamodb-message-history.ts';
+import { DynamoDbRateLimiter } from '../../adapters/dynamodb-rate-limiter.ts';
+import { ChatService } from '../../domain/chat-service.ts';
+import { loadAuthConfig, loadConfig } from './config.ts';
+import type { AuthorizerDependencies, Dependencies } from './dependencies.ts';
+import { JoseTokenVerifier, type TokenKeys } from '../../adapters/jose-token-verifier.ts';
+import { PowertoolsLogger } from '../../adapters/powertools-logger.ts';
+import { PowertoolsChatMetrics } from '../../adapters/powertools-metrics.ts';
+import type { Logger } from '../../domain/observability.ts';
 
 /** Builds every client and adapter from the environment. Called once per container. */
 export function buildDependencies(env: Record<string, string | undefined>): Dependencies {
@@ -45,8 +47,8 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     authMode: config.authMode,
     allowedOrigins: config.allowedOrigins,
     limits: config.limits,
-    logger: createPowertoolsLogger(),
-    metrics: createPowertoolsMetrics(),
+    logger: new PowertoolsLogger(),
+    metrics: new PowertoolsChatMetrics(),
     rateLimiter,
     rateLimit: config.rateLimit,
   };
@@ -58,4 +60,31 @@ let built: Dependencies | undefined;
 export function dependencies(): Dependencies {
   built ??= buildDependencies(process.env);
   return built;
+}
+
+/** Builds the $connect authorizer's verifier and logger from its AUTH_* settings; it reads no data. */
+export function buildAuthorizerDependencies(env: Record<string, string | undefined>): AuthorizerDependencies {
+  const { keys, ...claims } = loadAuthConfig(env);
+  // The config checked the key set's shape; jose checks each key when it is used.
+  return { verifier: new JoseTokenVerifier({ keys: keys as TokenKeys, ...claims }), logger: new PowertoolsLogger() };
+}
+
+let builtAuthorizer: AuthorizerDependencies | undefined;
+
+/** The authorizer container's dependencies, built on first use. */
+export function authorizerDependencies(): AuthorizerDependencies {
+  builtAuthorizer ??= buildAuthorizerDependencies(process.env);
+  return builtAuthorizer;
+}
+
+let fallback: Logger | undefined;
+
+/** The dependencies' logger, or a plain Powertools logger when the dependencies cannot be built. */
+export function loggerOf(provider: () => { readonly logger: Logger }): Logger {
+  try {
+    return provider().logger;
+  } catch {
+    fallback ??= new PowertoolsLogger();
+    return fallback;
+  }
 }

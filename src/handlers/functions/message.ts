@@ -1,14 +1,14 @@
 import middy from '@middy/core';
-import type { BroadcastReport } from '../domain/chat-service.ts';
-import { dependencies } from './composition-root.ts';
-import type { Dependencies, DependencyProvider } from './dependencies.ts';
-import { errorFrames } from './error-frames.ts';
-import { type ChatRequest, InvalidFrameError } from './inbound-frame.ts';
-import { countFanOut } from './metrics.ts';
-import { observability } from './observability.ts';
-import { type FrameContext, parseFrame, requestOf } from './parse-frame.ts';
-import { rateLimit } from './rate-limit.ts';
-import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
+import type { BroadcastReport } from '../../domain/chat-service.ts';
+import { dependencies } from '../wiring/composition-root.ts';
+import type { Dependencies, DependencyProvider } from '../wiring/dependencies.ts';
+import { errorFrames } from '../middlewares/error-frames.ts';
+import { type ChatRequest, InvalidFrameError } from '../frames/inbound-frame.ts';
+import { countFanOut } from '../../domain/observability.ts';
+import { observability } from '../middlewares/observability.ts';
+import { type FrameContext, parseFrame, requestOf } from '../middlewares/parse-frame.ts';
+import { rateLimit } from '../middlewares/rate-limit.ts';
+import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';
 
 async function dispatch(deps: Dependencies, connectionId: string, request: ChatRequest): Promise<BroadcastReport | undefined> {
   const { service, chatMode } = deps;

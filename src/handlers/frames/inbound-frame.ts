@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
-import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../domain/display-name.ts';
-import type { ErrorCode } from '../domain/frames.ts';
-import type { ReplayPoint } from '../domain/message-history.ts';
+import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../../domain/display-name.ts';
+import type { ErrorCode } from '../../domain/frames.ts';
+import type { ReplayPoint } from '../../domain/message-history.ts';
 import './zod.ts';
 
 /** What a client asked for, once its frame is known to be well formed. */

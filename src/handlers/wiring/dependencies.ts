@@ -1,8 +1,8 @@
-import type { ChatService } from '../domain/chat-service.ts';
-import type { RateLimit, RateLimiter } from '../domain/rate-limiter.ts';
-import type { FrameLimits } from './inbound-frame.ts';
-import type { Logger } from './logger.ts';
-import type { ChatMetrics } from './metrics.ts';
+import type { ChatService } from '../../domain/chat-service.ts';
+import type { RateLimit, RateLimiter } from '../../domain/rate-limiter.ts';
+import type { FrameLimits } from '../frames/inbound-frame.ts';
+import type { ChatMetrics, Logger } from '../../domain/observability.ts';
+import type { TokenVerifier } from '../../domain/token-verifier.ts';
 
 /** What the handlers need, built once per container by the composition root or by a test. */
 export interface Dependencies {
@@ -21,3 +21,9 @@ export interface Dependencies {
 
 /** Returns the same dependencies on every call after the first. */
 export type DependencyProvider = () => Dependencies;
+
+/** What the $connect authorizer needs. */
+export interface AuthorizerDependencies {
+  readonly verifier: TokenVerifier;
+  readonly logger: Logger;
+}

@@ -1,12 +1,12 @@
 import middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
-import { dependencies } from './composition-root.ts';
-import { ownersOf } from './connection-owners.ts';
-import type { DependencyProvider } from './dependencies.ts';
-import { loggerOf } from './logger.ts';
-import { countFanOut } from './metrics.ts';
-import { observability } from './observability.ts';
-import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
+import { dependencies } from '../wiring/composition-root.ts';
+import { ownersOf } from '../frames/connection-owners.ts';
+import type { DependencyProvider } from '../wiring/dependencies.ts';
+import { loggerOf } from '../wiring/composition-root.ts';
+import { countFanOut } from '../../domain/observability.ts';
+import { observability } from '../middlewares/observability.ts';
+import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';
 
 /**
  * Builds the `$disconnect` handler: forgets the connection, gives its slots back to its user and address,

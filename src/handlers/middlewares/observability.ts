@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { DependencyProvider } from './dependencies.ts';
-import type { WebSocketEvent, WebSocketResult } from './websocket-event.ts';
+import type { DependencyProvider } from '../wiring/dependencies.ts';
+import type { WebSocketEvent, WebSocketResult } from '../frames/websocket-event.ts';
 
 /**
  * Tags every log line of an invocation with its connection, route and request, and publishes the

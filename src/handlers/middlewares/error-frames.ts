@@ -1,11 +1,11 @@
 import type { MiddlewareObj } from '@middy/core';
-import { ConcurrentChangeError, UnknownConnectionError } from '../domain/errors.ts';
-import type { DependencyProvider } from './dependencies.ts';
-import type { ErrorCode } from '../domain/frames.ts';
-import { clientMsgIdOfBody, InvalidFrameError } from './inbound-frame.ts';
-import { loggerOf } from './logger.ts';
+import { ConcurrentChangeError, UnknownConnectionError } from '../../domain/errors.ts';
+import type { DependencyProvider } from '../wiring/dependencies.ts';
+import type { ErrorCode } from '../../domain/frames.ts';
+import { clientMsgIdOfBody, InvalidFrameError } from '../frames/inbound-frame.ts';
+import { loggerOf } from '../wiring/composition-root.ts';
 import { RateLimitedError } from './rate-limit.ts';
-import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from './websocket-event.ts';
+import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';
 
 const INTERNAL_MESSAGE = 'the server could not handle this frame; nothing was sent';
 

@@ -1,8 +1,8 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { DependencyProvider } from './dependencies.ts';
-import { type ChatRequest, parseInboundFrame } from './inbound-frame.ts';
-import type { WebSocketEvent, WebSocketResult } from './websocket-event.ts';
+import type { DependencyProvider } from '../wiring/dependencies.ts';
+import { type ChatRequest, parseInboundFrame } from '../frames/inbound-frame.ts';
+import type { WebSocketEvent, WebSocketResult } from '../frames/websocket-event.ts';
 
 /** The frame as {@link parseFrame} read it: the request, or why it was refused. */
 export type ParsedFrame = { readonly request: ChatRequest } | { readonly error: unknown };

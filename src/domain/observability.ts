@@ -1,5 +1,17 @@
-import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import type { BroadcastReport } from '../domain/chat-service.ts';
+import type { BroadcastReport } from './chat-service.ts';
+
+/**
+ * Structured log lines; the composition root decides where they go (Powertools in Lambda, a recorder in
+ * tests). An error goes in a field as the Error itself, so that the logger formats it whole: its cause,
+ * and its own fields such as a DeliveryError's connection and reason.
+ */
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  /** Keys added to every line until {@link resetKeys}: the connection, route and request of an invocation. */
+  appendKeys(keys: Record<string, unknown>): void;
+  resetKeys(): void;
+}
 
 /** The counts operators watch; each is a CloudWatch metric in the `WsChat` namespace. */
 export type MetricName =
@@ -25,17 +37,4 @@ export function countFanOut(metrics: ChatMetrics, report: BroadcastReport): void
   metrics.count('Gone', report.gone);
   metrics.count('FailedDeliveries', report.failed);
   metrics.count('Throttled', report.failures.filter((f) => f.reason === 'throttled').length);
-}
-
-/** Powertools Metrics: CloudWatch embedded metric format, written to the log, no API calls. */
-export function createPowertoolsMetrics(): ChatMetrics {
-  const metrics = new Metrics({ namespace: 'WsChat', serviceName: 'ws-chat' });
-  return {
-    count: (name, value = 1) => {
-      if (value > 0) metrics.addMetric(name, MetricUnit.Count, value);
-    },
-    publish: () => {
-      metrics.publishStoredMetrics();
-    },
-  };
 }
