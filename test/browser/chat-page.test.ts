@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startWebServer, type WebServer } from '../../scripts/web-server.ts';
-import { type LaunchedBrowser, launchChromium, screenshot } from '../support/browser.ts';
+import { accessibilityViolations, type LaunchedBrowser, launchChromium, screenshot } from '../support/browser.ts';
 import { startTestStack, type TestStack } from '../support/local-stack.ts';
 
 /** The page, as a person at one browser tab uses it. */
@@ -47,10 +47,20 @@ describe('the chat page in Chromium', () => {
 
   let testRoom = 0;
 
-  /** Opens the page; unless the query names a room, each test gets a room of its own, with no history. */
-  async function openTab(query = ''): Promise<Tab> {
-    const context = await chromium.browser.newContext({ viewport: { width: 900, height: 700 } });
+  /**
+   * Opens the page; unless the query names a room, each test gets a room of its own, with no history. With
+   * `audit`, the page's CSP lets axe-core be injected; with `clock`, its timers run on a clock the test moves.
+   */
+  async function openTab(
+    query = '',
+    options: { viewport?: { width: number; height: number }; audit?: boolean; clock?: boolean } = {},
+  ): Promise<Tab> {
+    const context = await chromium.browser.newContext({
+      viewport: options.viewport ?? { width: 900, height: 700 },
+      bypassCSP: options.audit ?? false,
+    });
     const page = await context.newPage();
+    if (options.clock) await page.clock.install();
     const search = new URLSearchParams(query);
     if (!search.has('room')) search.set('room', `test${testRoom}`);
     await page.goto(`${web.url}?${search.toString()}`);
@@ -178,22 +188,86 @@ describe('the chat page in Chromium', () => {
     expect(await bob.messageTexts()).toEqual([]);
   });
 
-  it('pings on its own while idle, so API Gateway does not drop the open tab', async () => {
-    const context = await chromium.browser.newContext();
-    const page = await context.newPage();
-    const pings: number[] = [];
-    page.on('websocket', (socket) =>
-      socket.on('framesent', ({ payload }) => {
-        if (payload === '{"action":"ping"}') pings.push(Date.now());
-      }),
+  it('pings every 5 minutes on its own while idle, so API Gateway does not drop the open tab', async () => {
+    const tab = await openTab('', { clock: true });
+    const sent: string[] = [];
+    const marker = new Promise<void>((resolve) =>
+      tab.page.on('websocket', (socket) =>
+        socket.on('framesent', ({ payload }) => {
+          sent.push(String(payload));
+          if (String(payload).includes('"text":"still here"')) resolve();
+        }),
+      ),
     );
-    tabs.push(new Tab(page, context));
+    await tab.connected();
 
-    await page.goto(`${web.url}?keepalive=250&room=pings`);
-    await page.waitForTimeout(1_400);
+    await tab.page.clock.runFor(10 * 60 * 1000 + 1_000);
+    await tab.say('still here');
+    await marker;
 
-    // One ping on open, then one every 250 ms while nobody types.
-    expect(pings.length).toBeGreaterThanOrEqual(4);
+    expect(sent.filter((payload) => payload === '{"action":"ping"}')).toHaveLength(2);
+  });
+
+  it('can be used by keyboard alone: the room, name and server controls are a Tab away, and Enter sends', async () => {
+    const tab = await openTab('?name=Kim');
+    await tab.connected();
+    const focused = (): Promise<string> =>
+      tab.page.evaluate(() => {
+        const element = document.activeElement;
+        return element?.id || element?.textContent?.trim() || element?.tagName.toLowerCase() || '';
+      });
+    const startedIn = await focused();
+    const backwards: string[] = [];
+    const forwards: string[] = [];
+
+    while (backwards.at(-1) !== 'room' && backwards.length < 20) {
+      await tab.page.keyboard.press('Shift+Tab');
+      backwards.push(await focused());
+    }
+    while (forwards.at(-1) !== 'message' && forwards.length < 20) {
+      await tab.page.keyboard.press('Tab');
+      forwards.push(await focused());
+    }
+    await tab.page.keyboard.type('typed, not clicked');
+    await tab.page.keyboard.press('Enter');
+    await tab.waitForMessage('typed, not clicked');
+
+    const controls = ['room', 'Join', 'name', 'Save', 'Server', 'message'];
+    expect(startedIn).toBe('message');
+    expect(backwards.filter((stop) => controls.includes(stop)).reverse()).toEqual(controls.slice(0, -1));
+    expect(forwards.filter((stop) => controls.includes(stop))).toEqual(controls.slice(1));
+  });
+
+  it.each([
+    ['a desktop window', { width: 900, height: 700 }],
+    ['a 360 px phone', { width: 360, height: 740 }],
+  ])('passes an axe-core audit with no violations in %s, with messages, presence and a refusal shown', async (_, viewport) => {
+    const tab = await openTab('?name=Alice', { viewport, audit: true });
+    await tab.connected();
+    const bob = await openTab(`?room=test${testRoom}&name=Bob`);
+    await bob.connected();
+    await tab.page.locator('#messages li.notice', { hasText: 'Bob joined' }).waitFor();
+    await bob.say('Hello Alice');
+    await tab.say('Hello Bob');
+    await tab.page.locator('#messages li.message.acked', { hasText: 'Hello Bob' }).waitFor();
+    await tab.say('x'.repeat(5000));
+    await tab.page.locator('#messages li.notice.error').waitFor();
+
+    const violations = await accessibilityViolations(tab.page);
+
+    expect(violations).toEqual([]);
+  });
+
+  it('announces new messages to screen readers through a polite log', async () => {
+    const [alice, bob] = [await openTab(), await openTab()];
+    await Promise.all([alice.connected(), bob.connected()]);
+
+    await bob.say('can you hear me');
+    await alice.waitForMessage('can you hear me');
+
+    const log = alice.page.getByRole('log');
+    expect(await log.locator('li.message', { hasText: 'can you hear me' }).count()).toBe(1);
+    expect(await log.evaluate((element) => getComputedStyle(element).display)).not.toBe('none');
   });
 
   it('fits a phone-width window without sideways scrolling', async () => {

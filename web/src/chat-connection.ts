@@ -1,6 +1,10 @@
 import { backoffDelay } from './backoff.ts';
+import type { SendLimiter } from './send-limiter.ts';
 
 export type ConnectionState = 'connecting' | 'open' | 'waiting' | 'closed';
+
+/** What became of a frame: sent, refused because the socket is not open, or refused by the send limiter. */
+export type SendOutcome = 'sent' | 'closed' | 'limited';
 
 /** A frame from the server, as far as the page needs to know its shape. */
 export interface IncomingFrame {
@@ -17,6 +21,8 @@ export interface ChatConnectionOptions {
   readonly keepAliveMs: number;
   readonly backoffBaseMs: number;
   readonly backoffCapMs: number;
+  /** Every frame passes it; shared by every connection the page makes, so reconnecting refills nothing. */
+  readonly limiter: SendLimiter;
   readonly onFrame: (frame: IncomingFrame) => void;
   readonly onState: (state: ConnectionState, detail: { retryInMs?: number; attempt: number }) => void;
 }
@@ -24,7 +30,7 @@ export interface ChatConnectionOptions {
 /**
  * One WebSocket to the chat that reopens itself after any close, waiting a jittered, growing delay between
  * attempts, and pings while open. API Gateway closes idle connections after 10 minutes and every connection
- * after 2 hours, so a page that stays open relies on both.
+ * after 2 hours, so a page that stays open relies on both. Nothing leaves faster than the send limiter allows.
  */
 export class ChatConnection {
   readonly #options: ChatConnectionOptions;
@@ -32,10 +38,17 @@ export class ChatConnection {
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #keepAliveTimer: ReturnType<typeof setInterval> | undefined;
+  /** Frames waiting for the limiter, at most one per purpose, each built when it finally goes. */
+  readonly #pending = new Map<string, () => object>();
+  #pendingTimer: ReturnType<typeof setTimeout> | undefined;
   #stopped = false;
 
   constructor(options: ChatConnectionOptions) {
     this.#options = options;
+  }
+
+  get isOpen(): boolean {
+    return this.#socket?.readyState === WebSocket.OPEN;
   }
 
   start(): void {
@@ -48,16 +61,51 @@ export class ChatConnection {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
     clearInterval(this.#keepAliveTimer);
+    this.#dropPending();
     this.#socket?.close(1000, 'page closed the chat');
     this.#socket = undefined;
     this.#options.onState('closed', { attempt: this.#attempt });
   }
 
-  /** Sends a frame; returns false when the socket is not open, so the caller can keep the text. */
-  send(frame: object): boolean {
-    if (this.#socket?.readyState !== WebSocket.OPEN) return false;
-    this.#socket.send(JSON.stringify(frame));
-    return true;
+  /** Sends a frame now, or says why not, so the caller can keep the person's text. */
+  send(frame: object): SendOutcome {
+    if (!this.isOpen) return 'closed';
+    if (!this.#options.limiter.tryTake()) return 'limited';
+    this.#socket?.send(JSON.stringify(frame));
+    return 'sent';
+  }
+
+  /**
+   * Sends a frame the page needs but no person is waiting on (handshake, roster, keep-alive) as soon as the
+   * limiter allows, while this socket stays open. A second request for the same purpose replaces the first.
+   */
+  sendSoon(purpose: string, build: () => object): void {
+    if (!this.isOpen) return;
+    this.#pending.set(purpose, build);
+    this.#flushPending();
+  }
+
+  #flushPending(): void {
+    clearTimeout(this.#pendingTimer);
+    this.#pendingTimer = undefined;
+    for (const [purpose, build] of this.#pending) {
+      if (!this.isOpen) {
+        this.#dropPending();
+        return;
+      }
+      if (!this.#options.limiter.tryTake()) break;
+      this.#pending.delete(purpose);
+      this.#socket?.send(JSON.stringify(build()));
+    }
+    if (this.#pending.size > 0) {
+      this.#pendingTimer = setTimeout(() => this.#flushPending(), Math.max(1, this.#options.limiter.msUntilNext()));
+    }
+  }
+
+  #dropPending(): void {
+    clearTimeout(this.#pendingTimer);
+    this.#pendingTimer = undefined;
+    this.#pending.clear();
   }
 
   #open(): void {
@@ -74,7 +122,10 @@ export class ChatConnection {
       this.#attempt = 0;
       this.#options.onState('open', { attempt: 0 });
       this.#options.onOpen();
-      this.#keepAliveTimer = setInterval(() => this.send({ action: 'ping' }), this.#options.keepAliveMs);
+      this.#keepAliveTimer = setInterval(
+        () => this.sendSoon('ping', () => ({ action: 'ping' })),
+        this.#options.keepAliveMs,
+      );
     });
     socket.addEventListener('message', (event: MessageEvent) => {
       if (typeof event.data !== 'string') return;
@@ -90,7 +141,9 @@ export class ChatConnection {
     });
     socket.addEventListener('close', () => {
       clearInterval(this.#keepAliveTimer);
-      if (this.#socket === socket) this.#socket = undefined;
+      if (this.#socket !== socket) return;
+      this.#socket = undefined;
+      this.#dropPending();
       if (!this.#stopped) this.#scheduleRetry();
     });
   }

@@ -1,5 +1,9 @@
 import { ChatConnection, type ConnectionState, type IncomingFrame } from './chat-connection.ts';
 import { describeErrorFrame } from './error-text.ts';
+import { readPageParams, validName, validRoom, validServerUrl, validToken } from './page-params.ts';
+import { Revisions } from './revisions.ts';
+import { RoomProgress } from './room-progress.ts';
+import { SendLimiter } from './send-limiter.ts';
 
 interface ShownMessage {
   readonly id: string;
@@ -28,24 +32,41 @@ const nameForm = element('name-form', HTMLFormElement);
 const nameInput = element('name', HTMLInputElement);
 const serverForm = element('server-form', HTMLFormElement);
 const serverInput = element('server-url', HTMLInputElement);
+const serverNotice = element('server-notice', HTMLElement);
+const serverNoticeText = element('server-notice-text', HTMLElement);
+const serverNoticeButton = element('server-notice-action', HTMLButtonElement);
 
-const params = new URLSearchParams(location.search);
-const keepAliveMs = Number(params.get('keepalive') ?? 5 * 60 * 1000);
-const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+const params = readPageParams(new URLSearchParams(location.search));
+/** A person sends a line a second at most, for a while; the server lets a connection send 30 frames in 10 s. */
+const limiter = new SendLimiter(8, 1_000);
+/** How long a missing message may stay missing, while later ones are shown, before the page asks for it. */
+const GAP_WAIT_MS = 3_000;
 
 /** The page's state: who we are, where, and what we have shown. */
 const state = {
+  /** The server the page was configured with (config.json): the only one its sign-in token is sent to. */
+  homeServer: '',
   serverUrl: '',
+  /** A server a link asked for, not yet agreed to by the person. */
+  offeredServer: undefined as string | undefined,
   /** A sign-in token for chats that require one: from `?token=`, or the development token config.json gives. */
-  token: params.get('token') ?? undefined as string | undefined,
-  room: (params.get('room') ?? 'lobby').toLowerCase(),
-  name: params.get('name') ?? localStorage.getItem('chat.name') ?? '',
+  token: params.token,
+  room: params.room ?? 'lobby',
+  name: params.name ?? validName(localStorage.getItem('chat.name')) ?? '',
   ownId: undefined as string | undefined,
-  /** Messages of the current room by id, so a replay after a reconnect shows nothing twice. */
+  /** Messages of the current room by id: a replay or a redelivery shows nothing twice. */
   shown: new Map<string, ShownMessage>(),
-  /** The newest message id seen per room: a reconnect asks only for what came after it. */
-  lastSeen: new Map<string, { id: string; seq: number }>(),
+  /** How much of the current room's history the page has, so a reconnect asks only for the rest. */
+  progress: new RoomProgress(),
+  gapTimer: undefined as ReturnType<typeof setTimeout> | undefined,
+  /** Watermarks the page has already asked the server to fill a gap after: once per gap. */
+  requestedGaps: new Set<number>(),
+  /** The revision of the last welcome applied per connection, and of the last presence per member. */
+  welcomeRevisions: new Revisions(),
+  memberRevisions: new Revisions(),
   members: new Map<string, string>(),
+  /** Members whose last applied presence in this room was a leave: a roster taken earlier may still list them. */
+  departed: new Set<string>(),
   /** Acks that arrived before their message was shown. */
   acks: new Map<string, number>(),
   nextClientMsgId: 1,
@@ -62,6 +83,21 @@ function textElement(tag: string, className: string, text: string): HTMLElement 
   return node;
 }
 
+/**
+ * A name in its own bidirectional isolate: whatever direction characters it holds stay inside it, so they
+ * cannot reorder the words around it.
+ */
+function isolatedName(name: string): HTMLElement {
+  const node = document.createElement('bdi');
+  node.textContent = name;
+  return node;
+}
+
+/** The name, marked when it is this page's own connection. */
+function nameParts(connectionId: string, name: string): Array<Node | string> {
+  return connectionId === state.ownId ? [isolatedName(name), ' (you)'] : [isolatedName(name)];
+}
+
 function scrollToEnd(): void {
   list.lastElementChild?.scrollIntoView({ block: 'end' });
 }
@@ -74,10 +110,6 @@ function asNumber(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-function displayName(connectionId: string, name: string): string {
-  return connectionId === state.ownId ? `${name} (you)` : name;
-}
-
 function renderMessage(message: ShownMessage): HTMLLIElement {
   const item = document.createElement('li');
   item.className = message.from === state.ownId ? 'message own' : 'message';
@@ -86,12 +118,17 @@ function renderMessage(message: ShownMessage): HTMLLIElement {
   item.dataset['from'] = message.from;
   const meta = document.createElement('div');
   meta.className = 'meta';
-  meta.append(textElement('span', 'from', displayName(message.from, message.name)));
+  const from = document.createElement('span');
+  from.className = 'from';
+  from.append(...nameParts(message.from, message.name));
   const sent = new Date(message.sentAt);
   const time = textElement('time', 'time', Number.isNaN(sent.getTime()) ? '' : timeFormat.format(sent));
   time.setAttribute('datetime', message.sentAt);
-  meta.append(time);
-  item.append(meta, textElement('p', 'text', message.text));
+  meta.append(from, time);
+  const text = textElement('p', 'text', message.text);
+  // The text's own first strong character sets its direction, and nothing in it leaks out.
+  text.dir = 'auto';
+  item.append(meta, text);
   return item;
 }
 
@@ -108,8 +145,6 @@ function markAcknowledged(messageId: string, delivered: number): void {
 
 /** Inserts in the room's `seq` order, once per id. */
 function showMessage(message: ShownMessage): void {
-  const seen = state.lastSeen.get(state.room);
-  if (seen === undefined || message.seq > seen.seq) state.lastSeen.set(state.room, { id: message.id, seq: message.seq });
   if (state.shown.has(message.id)) return;
   state.shown.set(message.id, message);
   const item = renderMessage(message);
@@ -125,9 +160,12 @@ function showMessage(message: ShownMessage): void {
   scrollToEnd();
 }
 
-function showNotice(text: string, kind: 'error' | 'info'): void {
-  const item = textElement('li', `notice ${kind}`, text);
-  item.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+/** A line in the log between messages: the log region reads it out politely, like a message. */
+function showNotice(parts: Array<Node | string>, kind: 'error' | 'info'): void {
+  const item = document.createElement('li');
+  item.className = `notice ${kind}`;
+  item.dir = 'auto';
+  item.append(...parts);
   list.append(item);
   scrollToEnd();
 }
@@ -136,20 +174,31 @@ function renderRoster(): void {
   const items = [...state.members.entries()]
     .sort(([, a], [, b]) => a.localeCompare(b))
     .map(([id, name]) => {
-      const item = textElement('li', id === state.ownId ? 'own' : '', displayName(id, name));
+      const item = document.createElement('li');
+      if (id === state.ownId) item.className = 'own';
       item.dataset['id'] = id;
+      item.append(...nameParts(id, name));
       return item;
     });
   roster.replaceChildren(...items);
 }
 
-function enterRoom(room: string): void {
-  if (room === state.room && list.childElementCount > 0) return;
-  state.room = room;
+/** Forgets what the page showed of a room (its messages, members and progress): a new room starts clean. */
+function clearRoomView(): void {
+  clearTimeout(state.gapTimer);
+  state.gapTimer = undefined;
   state.shown.clear();
   state.members.clear();
+  state.departed.clear();
+  state.progress = new RoomProgress();
+  state.requestedGaps.clear();
   list.replaceChildren();
   renderRoster();
+}
+
+function enterRoom(room: string): void {
+  state.room = room;
+  clearRoomView();
   roomTitle.textContent = room;
   roomInput.value = room;
   const next = new URL(location.href);
@@ -157,17 +206,63 @@ function enterRoom(room: string): void {
   history.replaceState(null, '', next);
 }
 
+/** The handshake frame: asks for the history after the watermark, or all that is kept when there is none. */
+function helloFrame(): object {
+  const afterSeq = state.progress.watermark;
+  return afterSeq === undefined ? { action: 'hello' } : { action: 'hello', afterSeq };
+}
+
+/**
+ * When messages above the watermark are shown but the one right after it is missing for a while (lost, or
+ * stored after the replay was read), asks the server once to replay what follows the watermark.
+ */
+function watchForGap(): void {
+  const gap = state.progress.gapAfter;
+  if (gap === undefined || state.gapTimer !== undefined || state.requestedGaps.has(gap)) return;
+  state.gapTimer = setTimeout(() => {
+    state.gapTimer = undefined;
+    if (state.progress.gapAfter === gap && connection?.isOpen) {
+      state.requestedGaps.add(gap);
+      connection.sendSoon('hello', helloFrame);
+    } else {
+      watchForGap();
+    }
+  }, GAP_WAIT_MS);
+}
+
 function onWelcome(frame: IncomingFrame): void {
   const connectionId = asString(frame['connectionId']);
   const room = asString(frame['room']);
   const name = asString(frame['name']);
   if (!connectionId || !room || !name) return;
+  const rev = asNumber(frame['rev']);
+  // Of two welcomes racing (two joins in quick succession), the older one must not move the page back.
+  if (!state.welcomeRevisions.accept(connectionId, rev)) return;
+  state.memberRevisions.accept(connectionId, rev);
+  const newConnectionOrRoom = connectionId !== state.ownId || room !== state.room;
   state.ownId = connectionId;
   statusView.dataset['connectionId'] = connectionId;
-  enterRoom(room);
+  if (room !== state.room) enterRoom(room);
   state.name = name;
   nameInput.value = name;
-  connection?.send({ action: 'who' });
+  state.progress.startReplay(asNumber(frame['replay']) ?? 0);
+  watchForGap();
+  if (newConnectionOrRoom) connection?.sendSoon('who', () => ({ action: 'who' }));
+}
+
+function onMessage(frame: IncomingFrame): void {
+  const seq = asNumber(frame['seq']);
+  if (asString(frame['room']) !== state.room || seq === undefined) return;
+  // Counted even when already shown: a replay's messages tell the page how far the history goes.
+  state.progress.saw(seq);
+  const id = asString(frame['id']);
+  const from = asString(frame['from']);
+  const text = asString(frame['text']);
+  const sentAt = asString(frame['sentAt']);
+  if (id && from && text !== undefined && sentAt) {
+    showMessage({ id, seq, from, name: asString(frame['name']) ?? 'Someone', text, sentAt });
+  }
+  watchForGap();
 }
 
 function onPresence(frame: IncomingFrame): void {
@@ -175,16 +270,19 @@ function onPresence(frame: IncomingFrame): void {
   const connectionId = asString(frame['connectionId']);
   const name = asString(frame['name']);
   if (!connectionId || !name || asString(frame['room']) !== state.room) return;
-  const who = displayName(connectionId, name);
+  if (!state.memberRevisions.accept(connectionId, asNumber(frame['rev']))) return;
+  const who = nameParts(connectionId, name);
   if (event === 'join') {
     state.members.set(connectionId, name);
-    showNotice(`${who} joined`, 'info');
+    state.departed.delete(connectionId);
+    showNotice([...who, ' joined'], 'info');
   } else if (event === 'leave') {
     state.members.delete(connectionId);
-    showNotice(`${who} left`, 'info');
+    state.departed.add(connectionId);
+    showNotice([...who, ' left'], 'info');
   } else if (event === 'rename') {
     state.members.set(connectionId, name);
-    showNotice(`${asString(frame['previousName']) ?? 'Someone'} is now ${who}`, 'info');
+    showNotice([isolatedName(asString(frame['previousName']) ?? 'Someone'), ' is now ', ...who], 'info');
   }
   renderRoster();
 }
@@ -196,24 +294,18 @@ function onRoster(frame: IncomingFrame): void {
   for (const member of members as unknown[]) {
     if (typeof member !== 'object' || member === null) continue;
     const { connectionId, name } = member as { connectionId?: unknown; name?: unknown };
-    if (typeof connectionId === 'string' && typeof name === 'string') state.members.set(connectionId, name);
+    if (typeof connectionId === 'string' && typeof name === 'string' && !state.departed.has(connectionId)) {
+      state.members.set(connectionId, name);
+    }
   }
   renderRoster();
 }
 
 function onFrame(frame: IncomingFrame): void {
   switch (frame.type) {
-    case 'message': {
-      const id = asString(frame['id']);
-      const seq = asNumber(frame['seq']);
-      const from = asString(frame['from']);
-      const text = asString(frame['text']);
-      const sentAt = asString(frame['sentAt']);
-      if (id && seq !== undefined && from && text !== undefined && sentAt && asString(frame['room']) === state.room) {
-        showMessage({ id, seq, from, name: asString(frame['name']) ?? 'Someone', text, sentAt });
-      }
+    case 'message':
+      onMessage(frame);
       return;
-    }
     case 'welcome':
       onWelcome(frame);
       return;
@@ -230,7 +322,7 @@ function onFrame(frame: IncomingFrame): void {
       return;
     }
     case 'error':
-      showNotice(describeErrorFrame(frame['code'], frame['message']), 'error');
+      showNotice([describeErrorFrame(frame['code'], frame['message'])], 'error');
       return;
   }
 }
@@ -252,40 +344,85 @@ function onState(connectionState: ConnectionState, detail: { retryInMs?: number;
   }
 }
 
+function atHome(): boolean {
+  return state.serverUrl === state.homeServer;
+}
+
 function socketUrl(): string {
   const url = new URL(state.serverUrl);
   url.searchParams.set('room', state.room);
   if (state.name !== '') url.searchParams.set('name', state.name);
-  if (state.token !== undefined) url.searchParams.set('token', state.token);
+  // A sign-in token is for the page's own server; any other server could use it to act as this person.
+  if (state.token !== undefined && atHome()) url.searchParams.set('token', state.token);
   return url.toString();
 }
 
-/** The handshake: API Gateway cannot send during $connect, so the page asks for its welcome and history. */
-function hello(): void {
-  const after = state.lastSeen.get(state.room)?.id;
-  connection?.send(after === undefined ? { action: 'hello' } : { action: 'hello', after });
+/** Says, whenever the page is on (or is asked to go to) another server than its own, which and what it means. */
+function renderServerNotice(): void {
+  if (!atHome()) {
+    serverNoticeText.textContent = `Connected to ${state.serverUrl}, not this page's own server: you are not signed in there.`;
+    serverNoticeButton.textContent = `Back to ${state.homeServer}`;
+    serverNotice.hidden = false;
+  } else if (state.offeredServer !== undefined) {
+    serverNoticeText.textContent = `This link asks to connect to ${state.offeredServer}, not this page's own server (${state.homeServer}). Your sign-in is never sent to another server.`;
+    serverNoticeButton.textContent = `Connect to ${state.offeredServer} without signing in`;
+    serverNotice.hidden = false;
+  } else {
+    serverNotice.hidden = true;
+  }
+}
+
+function setServerInAddress(url: string | undefined): void {
+  const next = new URL(location.href);
+  if (url === undefined) next.searchParams.delete('ws');
+  else next.searchParams.set('ws', url);
+  history.replaceState(null, '', next);
 }
 
 function connect(url: string): void {
   connection?.stop();
+  if (state.serverUrl !== '' && url !== state.serverUrl) {
+    // Another server keeps another history: its seqs, revisions and members mean nothing here.
+    state.welcomeRevisions = new Revisions();
+    state.memberRevisions = new Revisions();
+    clearRoomView();
+  }
   state.serverUrl = url;
   serverInput.value = url;
-  connection = new ChatConnection({ url: socketUrl, onOpen: hello, keepAliveMs, backoffBaseMs: 500, backoffCapMs: 30_000, onFrame, onState });
+  renderServerNotice();
+  connection = new ChatConnection({
+    url: socketUrl,
+    onOpen: () => connection?.sendSoon('hello', helloFrame),
+    keepAliveMs: params.keepAliveMs,
+    backoffBaseMs: 500,
+    backoffCapMs: 30_000,
+    limiter,
+    onFrame,
+    onState,
+  });
   connection.start();
 }
 
-async function defaultServerUrl(): Promise<string> {
-  const fromQuery = params.get('ws');
-  if (fromQuery) return fromQuery;
+/** The server and token config.json names, when the page is served with one (npm start). */
+async function readConfig(): Promise<{ server?: string; token?: string }> {
   try {
     const response = await fetch('config.json', { cache: 'no-store' });
     const config = (await response.json()) as { websocketUrl?: unknown; token?: unknown };
-    if (typeof config.token === 'string' && state.token === undefined) state.token = config.token;
-    if (typeof config.websocketUrl === 'string') return config.websocketUrl;
+    const server = typeof config.websocketUrl === 'string' ? validServerUrl(config.websocketUrl) : undefined;
+    const token = typeof config.token === 'string' ? validToken(config.token) : undefined;
+    return { ...(server ? { server } : {}), ...(token ? { token } : {}) };
   } catch {
-    // A page served without config.json (e.g. from a static host) falls back to the field.
+    // A page served without config.json (e.g. from a static host) is configured by its address alone.
+    return {};
   }
-  return `ws://${location.hostname}:3001`;
+}
+
+/** Sends a frame a person asked for; when it cannot go, says why. */
+function sendForPerson(frame: object, notSent: string): boolean {
+  const outcome = connection?.send(frame) ?? 'closed';
+  if (outcome === 'limited') showNotice([`Not sent: you are sending too fast; wait a moment.${notSent}`], 'error');
+  if (outcome === 'closed') showNotice([`Not sent: the chat is not connected right now.${notSent}`], 'error');
+  return outcome === 'sent';
 }
 
 composer.addEventListener('submit', (event) => {
@@ -293,48 +430,61 @@ composer.addEventListener('submit', (event) => {
   const text = input.value;
   if (text.trim() === '') return;
   const clientMsgId = `m${Date.now().toString(36)}-${state.nextClientMsgId++}`;
-  if (connection?.send({ action: 'sendmessage', text, clientMsgId })) {
-    input.value = '';
-  } else {
-    showNotice('Not sent: the chat is not connected right now. Your text is still in the box.', 'error');
-  }
+  if (sendForPerson({ action: 'sendmessage', text, clientMsgId }, ' Your text is still in the box.')) input.value = '';
 });
 
 roomForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  const room = roomInput.value.trim();
-  if (!ROOM_PATTERN.test(room)) {
-    showNotice('A room name is 1 to 32 letters, digits, "-" or "_".', 'error');
+  const room = validRoom(roomInput.value);
+  if (room === undefined) {
+    showNotice(['A room name is 1 to 32 letters, digits, "-" or "_".'], 'error');
     return;
   }
-  const after = state.lastSeen.get(room.toLowerCase())?.id;
-  connection?.send(after === undefined ? { action: 'join', room } : { action: 'join', room, after });
+  const afterSeq = room === state.room ? state.progress.watermark : undefined;
+  sendForPerson(afterSeq === undefined ? { action: 'join', room } : { action: 'join', room, afterSeq }, '');
 });
 
 nameForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  const name = nameInput.value.trim();
-  if (name === '') return;
+  const name = validName(nameInput.value);
+  if (name === undefined) {
+    showNotice(['A name is 1 to 32 characters, without invisible or direction-changing ones.'], 'error');
+    return;
+  }
   localStorage.setItem('chat.name', name);
   state.name = name;
-  connection?.send({ action: 'setname', name });
+  sendForPerson({ action: 'setname', name }, '');
 });
 
 serverForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  const url = serverInput.value.trim();
-  if (!/^wss?:\/\//.test(url)) {
-    showNotice('The server address must start with ws:// or wss://.', 'error');
+  const url = validServerUrl(serverInput.value);
+  if (url === undefined) {
+    showNotice(['The server address must be a ws:// or wss:// URL.'], 'error');
     return;
   }
-  const next = new URL(location.href);
-  next.searchParams.set('ws', url);
-  history.replaceState(null, '', next);
+  state.offeredServer = undefined;
+  setServerInAddress(url === state.homeServer ? undefined : url);
   connect(url);
+});
+
+serverNoticeButton.addEventListener('click', () => {
+  if (!atHome()) {
+    setServerInAddress(undefined);
+    connect(state.homeServer);
+  } else if (state.offeredServer !== undefined) {
+    const offered = state.offeredServer;
+    state.offeredServer = undefined;
+    connect(offered);
+  }
 });
 
 roomTitle.textContent = state.room;
 roomInput.value = state.room;
 nameInput.value = state.name;
-connect(await defaultServerUrl());
+const config = await readConfig();
+state.homeServer = config.server ?? params.server ?? validServerUrl(`ws://${location.hostname}:3001`) ?? '';
+state.token ??= config.token;
+if (params.server !== undefined && params.server !== state.homeServer) state.offeredServer = params.server;
+connect(state.homeServer);
 input.focus();

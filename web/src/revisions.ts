@@ -1,0 +1,16 @@
+/**
+ * The newest revision applied per connection. The server numbers each change to a member; frames about one
+ * member may arrive in any order, so one older than what the page already applied is stale.
+ */
+export class Revisions {
+  readonly #applied = new Map<string, number>();
+
+  /** True, and recorded, when a frame with this revision may be applied; a frame without one always may. */
+  accept(connectionId: string, rev: number | undefined): boolean {
+    if (rev === undefined) return true;
+    const applied = this.#applied.get(connectionId);
+    if (applied !== undefined && rev < applied) return false;
+    this.#applied.set(connectionId, rev);
+    return true;
+  }
+}
