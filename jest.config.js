@@ -17,6 +17,8 @@ export default {
     {
       ...shared,
       displayName: 'browser',
+      // The page's tests drive a DOM; they type-check with the page's own configuration.
+      transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'web/tsconfig.json' }] },
       testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
       globalSetup: '<rootDir>/test/browser/global-setup.ts',
       testTimeout: 90_000,
