@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the benchmark suite of issue 6. Writes a markdown report, a PNG chart and raw JSON under
+ * `npm run bench`: the benchmark suite of issue 6. Writes a markdown report, the chart (SVG and PNG) and raw JSON under
  * .results/bench/, prints the summary to stdout and a progress bar to stderr.
  *
  *   node bench/run.ts [--part fanout|dynamodb|coldstart|e2e]... [--sizes 1000,10000,100000] [--quick]
@@ -14,7 +14,7 @@ import { type DynamoDbResult, runDynamoDb } from './dynamodb.ts';
 import { type E2eResult, e2eSteps, runE2e } from './e2e.ts';
 import { DEFAULT_LATENCY, fanoutRuns, runFanout } from './fanout.ts';
 import type { FanoutResult } from './fanout-worker.ts';
-import { drawChart } from './chart.ts';
+import { chartPng, chartSvg } from './chart.ts';
 import { ProgressBar } from './progress.ts';
 import { formatBytes, formatInt, formatMs, markdownTable } from './stats.ts';
 
@@ -357,7 +357,9 @@ if (e2e !== undefined) {
 const report = `${sections.join('\n\n')}\n`;
 writeFileSync(join(outDir, 'report.md'), report);
 writeFileSync(join(outDir, 'results.json'), `${JSON.stringify({ started, parts, fanout, dynamodb, coldStart, e2e }, null, 2)}\n`);
-writeFileSync(join(outDir, 'chart.png'), drawChart({ fanout, dynamodb, coldStart, e2e }));
+const svg = await chartSvg({ fanout, dynamodb, coldStart, e2e });
+writeFileSync(join(outDir, 'chart.svg'), svg);
+writeFileSync(join(outDir, 'chart.png'), chartPng(svg));
 
 console.log(report.replace(/!\[chart\]\(chart\.png\)\n\n/, ''));
 console.log(`Report: ${join(outDir, 'report.md')}\nChart:  ${join(outDir, 'chart.png')}`);
