@@ -1,70 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
-import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
-import { CONNECTION_LIFETIME_MS, ChatService, MAX_ROSTER } from '../../src/domain/chat-service.ts';
+import { MAX_ROSTER } from '../../src/domain/chat-service.ts';
 import { UnknownConnectionError } from '../../src/domain/errors.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
-import { RecordingMessenger } from '../fakes/recording-messenger.ts';
+import { summary } from '../support/frame-summary.ts';
+import { type Chat, chatWith, T0 } from '../support/service-fixtures.ts';
 
-const T0 = new Date('2030-01-01T00:00:00.000Z');
 const AT = T0.toISOString();
-
-interface Chat {
-  readonly connections: InMemoryConnectionRepository;
-  readonly history: InMemoryMessageHistory;
-  readonly messenger: RecordingMessenger;
-  readonly service: ChatService;
-}
-
-/**
- * A chat whose members are seated in rooms (`{ kitchen: ['A', 'B'] }`), each named "Name <id>", connected
- * an hour ago and announced to their rooms, as after their hello.
- */
-async function chatWith(rooms: Record<string, readonly string[]>, pageSize = 1000, announced = true): Promise<Chat> {
-  const connections = new InMemoryConnectionRepository({ pageSize, now: () => T0 });
-  const history = new InMemoryMessageHistory();
-  const messenger = new RecordingMessenger();
-  let next = 0;
-  const service = new ChatService({
-    connections,
-    history,
-    messenger,
-    concurrency: 4,
-    now: () => T0,
-    newId: () => `msg-${++next}`,
-  });
-  for (const [room, ids] of Object.entries(rooms)) {
-    for (const id of ids) {
-      await connections.save({
-        id,
-        room,
-        name: `Name ${id}`,
-        connectedAt: new Date(T0.getTime() - 3_600_000),
-        expiresAt: new Date(T0.getTime() + CONNECTION_LIFETIME_MS),
-        revision: 0,
-        announced,
-      });
-    }
-  }
-  return { connections, history, messenger, service };
-}
 
 async function roomOf(chat: Chat, connectionId: string): Promise<string | undefined> {
   return (await chat.connections.get(connectionId))?.room;
-}
-
-/** A short line per frame, so that a test can assert the order of what one connection received. */
-function summary(frame: ServerFrame): string {
-  switch (frame.type) {
-    case 'welcome':
-      return `welcome ${frame.room} replay=${frame.replay}`;
-    case 'message':
-      return `message ${frame.text}`;
-    case 'presence':
-      return `presence ${frame.event} ${frame.room} ${frame.connectionId}`;
-    default:
-      return frame.type;
-  }
 }
 
 function recipientsOf(chat: Chat, type: ServerFrame['type']): string[] {

@@ -1,73 +1,16 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from '@jest/globals';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
-import { CONNECTION_LIFETIME_MS, ChatService } from '../../src/domain/chat-service.ts';
-import type { Connection } from '../../src/domain/connection.ts';
-import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
+import { ChatService } from '../../src/domain/chat-service.ts';
 import { DeliveryError, UnknownConnectionError } from '../../src/domain/errors.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { HISTORY_LENGTH, type MessageHistory } from '../../src/domain/message-history.ts';
 import type { DeliveryOutcome } from '../../src/domain/messenger.ts';
 import { FailingConnectionRepository } from '../fakes/failing-connection-repository.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
-
-const T0 = new Date('2030-01-01T00:00:00.000Z');
-const atT0 = (): Date => T0;
-const LIFETIME_END = new Date(T0.getTime() + CONNECTION_LIFETIME_MS);
-
-function sequentialIds(): () => string {
-  let next = 0;
-  return () => `msg-${++next}`;
-}
-
-function liveRow(id: string, room = 'lobby', expiresAt = LIFETIME_END): Connection {
-  // Connected an hour before T0: long past its handshake, so a 410 means gone.
-  return { id, room, name: `Name ${id}`, connectedAt: new Date(T0.getTime() - 3_600_000), expiresAt, revision: 0, announced: false };
-}
-
-async function repositoryWith(ids: readonly string[], pageSize = 1000, room = 'lobby'): Promise<InMemoryConnectionRepository> {
-  const connections = new InMemoryConnectionRepository({ pageSize, now: atT0 });
-  for (const id of ids) await connections.save(liveRow(id, room));
-  return connections;
-}
-
-async function listed(connections: ConnectionRepository, room = 'lobby'): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const page of connections.list(room)) ids.push(...page);
-  return ids.sort();
-}
-
-interface ServiceOptions {
-  readonly concurrency?: number;
-  readonly history?: MessageHistory;
-}
-
-function serviceOver(connections: ConnectionRepository, messenger: RecordingMessenger, options: ServiceOptions = {}): ChatService {
-  return new ChatService({
-    connections,
-    history: options.history ?? new InMemoryMessageHistory(),
-    messenger,
-    concurrency: options.concurrency ?? 4,
-    now: atT0,
-    newId: sequentialIds(),
-  });
-}
-
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A short line per frame, so that a test can assert the order of what one connection received. */
-function summary(frame: ServerFrame): string {
-  switch (frame.type) {
-    case 'welcome':
-      return `welcome ${frame.room} replay=${frame.replay}`;
-    case 'message':
-      return `message ${frame.text}`;
-    case 'presence':
-      return `presence ${frame.event} ${frame.connectionId}`;
-    default:
-      return frame.type;
-  }
-}
+import { summary } from '../support/frame-summary.ts';
+import { atT0, LIFETIME_END, listed, liveRow, repositoryWith, serviceOver, T0 } from '../support/service-fixtures.ts';
 
 const ofType =
   <T extends ServerFrame['type']>(type: T) =>
@@ -213,7 +156,7 @@ describe('ChatService', () => {
 
       await service.disconnect('C');
 
-      expect(messenger.framesTo('B').filter(ofType('presence')).map(summary)).toEqual(['presence leave C']);
+      expect(messenger.framesTo('B').filter(ofType('presence')).map(summary)).toEqual(['presence leave kitchen C']);
     });
 
     it('sends nothing and returns no report for an id that is not stored', async () => {
@@ -405,7 +348,7 @@ describe('ChatService', () => {
       const messenger = new RecordingMessenger().otherwise(async (): Promise<DeliveryOutcome> => {
         inFlight += 1;
         peak = Math.max(peak, inFlight);
-        await delay(1);
+        await sleep(1);
         inFlight -= 1;
         return 'delivered';
       });
@@ -419,9 +362,9 @@ describe('ChatService', () => {
     it('does not send to connections whose rows have expired', async () => {
       const connections = new InMemoryConnectionRepository({ now: atT0 });
       await connections.save(liveRow('A'));
-      await connections.save(liveRow('B', 'lobby', new Date(T0.getTime() - 1)));
-      await connections.save(liveRow('C', 'lobby', T0));
-      await connections.save(liveRow('D', 'lobby', new Date(T0.getTime() + 1)));
+      await connections.save(liveRow('B', 'lobby', { expiresAt: new Date(T0.getTime() - 1) }));
+      await connections.save(liveRow('C', 'lobby', { expiresAt: T0 }));
+      await connections.save(liveRow('D', 'lobby', { expiresAt: new Date(T0.getTime() + 1) }));
       const messenger = new RecordingMessenger();
       const service = serviceOver(connections, messenger);
 
@@ -447,7 +390,7 @@ describe('ChatService', () => {
       let inFlight = 0;
       const messenger = new RecordingMessenger().otherwise(async (): Promise<DeliveryOutcome> => {
         inFlight += 1;
-        await delay(5);
+        await sleep(5);
         inFlight -= 1;
         return 'delivered';
       });
@@ -485,7 +428,7 @@ describe('ChatService', () => {
 
     it('treats a sender whose row has expired as unknown', async () => {
       const connections = new InMemoryConnectionRepository({ now: atT0 });
-      await connections.save(liveRow('A', 'lobby', T0));
+      await connections.save(liveRow('A', 'lobby', { expiresAt: T0 }));
       const service = serviceOver(connections, new RecordingMessenger());
 
       await expect(service.post('A', 'hello')).rejects.toBeInstanceOf(UnknownConnectionError);
@@ -592,7 +535,7 @@ describe('ChatService', () => {
         'message one',
         'message two',
         'message three',
-        'presence join B',
+        'presence join lobby B',
       ]);
     });
 
@@ -624,7 +567,7 @@ describe('ChatService', () => {
         'welcome lobby replay=2',
         'message three',
         'message four',
-        'presence join A',
+        'presence join lobby A',
       ]);
     });
 
@@ -694,7 +637,7 @@ describe('ChatService', () => {
           settledWhenAcked = settled;
           return 'delivered';
         }
-        await delay(2);
+        await sleep(2);
         settled += 1;
         return 'delivered';
       });
