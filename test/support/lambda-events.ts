@@ -11,6 +11,9 @@ const API_ID = 'abc123';
 const STAGE = 'dev';
 const DOMAIN = `${API_ID}.execute-api.us-east-1.amazonaws.com`;
 
+/** The ARN of the API's `$connect` route, which an authorizer's policy allows or denies. */
+export const CONNECT_ROUTE_ARN = `arn:aws:execute-api:us-east-1:123456789012:${API_ID}/${STAGE}/$connect`;
+
 let requests = 0;
 
 function requestContext(
@@ -73,16 +76,19 @@ export function disconnectEvent(connectionId: string, options: ClientOrigin = {}
   };
 }
 
-/** A frame from a client, on the route its JSON `action` selects (`$default` otherwise); binary frames arrive base64-encoded. */
+/**
+ * A frame from a client, on the route its JSON `action` selects (`$default` otherwise, or the `routeKey`
+ * given, for a text frame that names its action); binary frames arrive base64-encoded.
+ */
 export function frameEvent(
   connectionId: string,
   frame: string | Uint8Array | Record<string, unknown>,
-  options: ClientOrigin = {},
+  options: ClientOrigin & { routeKey?: string } = {},
 ): APIGatewayProxyWebsocketEventV2 {
   const binary = frame instanceof Uint8Array;
   const body = binary ? Buffer.from(frame).toString('base64') : typeof frame === 'string' ? frame : JSON.stringify(frame);
   const action = !binary && typeof frame === 'object' ? frame['action'] : undefined;
-  const routeKey = typeof action === 'string' ? action : '$default';
+  const routeKey = options.routeKey ?? (typeof action === 'string' ? action : '$default');
   return {
     requestContext: requestContext(connectionId, 'MESSAGE', routeKey, options.sourceIp ?? '198.51.100.7'),
     body,
@@ -94,7 +100,7 @@ export function frameEvent(
 export function authorizerEvent(query: Record<string, string> | null): APIGatewayRequestAuthorizerEvent {
   return {
     type: 'REQUEST',
-    methodArn: `arn:aws:execute-api:us-east-1:123456789012:${API_ID}/${STAGE}/$connect`,
+    methodArn: CONNECT_ROUTE_ARN,
     resource: '$connect',
     path: '',
     httpMethod: 'GET',

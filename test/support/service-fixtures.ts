@@ -19,7 +19,11 @@ export function sequentialIds(): () => string {
 }
 
 /** A stored connection named "Name <id>", connected an hour before T0: long past its handshake, so a 410 means gone. */
-export function liveRow(id: string, room = 'lobby', options: { expiresAt?: Date; announced?: boolean } = {}): Connection {
+export function liveRow(
+  id: string,
+  room = 'lobby',
+  options: { expiresAt?: Date; announced?: boolean } = {},
+): Connection {
   return {
     id,
     room,
@@ -32,7 +36,11 @@ export function liveRow(id: string, room = 'lobby', options: { expiresAt?: Date;
 }
 
 /** An in-memory table at T0 with these connections in `room`, not yet announced to it. */
-export async function repositoryWith(ids: readonly string[], pageSize = 1000, room = 'lobby'): Promise<InMemoryConnectionRepository> {
+export async function repositoryWith(
+  ids: readonly string[],
+  pageSize = 1000,
+  room = 'lobby',
+): Promise<InMemoryConnectionRepository> {
   const connections = new InMemoryConnectionRepository({ pageSize, now: atT0 });
   for (const id of ids) await connections.save(liveRow(id, room));
   return connections;
@@ -44,7 +52,11 @@ export interface ServiceOptions {
 }
 
 /** The service at T0 over these connections, numbering its messages msg-1, msg-2, ... */
-export function serviceOver(connections: ConnectionRepository, messenger: RecordingMessenger, options: ServiceOptions = {}): ChatService {
+export function serviceOver(
+  connections: ConnectionRepository,
+  messenger: RecordingMessenger,
+  options: ServiceOptions = {},
+): ChatService {
   return new ChatService({
     connections,
     history: options.history ?? new InMemoryMessageHistory(),
@@ -67,7 +79,11 @@ export interface Chat {
  * A chat at T0 whose members are seated in rooms (`{ kitchen: ['A', 'B'] }`), each named "Name <id>",
  * connected an hour ago and, by default, announced to their rooms, as after their hello.
  */
-export async function chatWith(rooms: Record<string, readonly string[]>, pageSize = 1000, announced = true): Promise<Chat> {
+export async function chatWith(
+  rooms: Record<string, readonly string[]>,
+  pageSize = 1000,
+  announced = true,
+): Promise<Chat> {
   const connections = new InMemoryConnectionRepository({ pageSize, now: atT0 });
   for (const [room, ids] of Object.entries(rooms)) {
     for (const id of ids) await connections.save(liveRow(id, room, { announced }));
