@@ -2,7 +2,7 @@
  * `npm run bench`: the benchmark suite of issue 6. Writes a markdown report, the chart (SVG and PNG) and raw JSON under
  * .results/bench/, prints the summary to stdout and a progress bar to stderr.
  *
- *   node bench/run.ts [--part fanout|dynamodb|coldstart|e2e]... [--sizes 1000,10000,100000] [--quick]
+ *   node bench/run.ts [--part fanout|dynamodb|coldstart|e2e|messenger]... [--sizes 1000,10000,100000] [--quick]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -16,9 +16,10 @@ import { DEFAULT_LATENCY, fanoutRuns, runFanout } from './fanout.ts';
 import type { FanoutResult } from './fanout-worker.ts';
 import { chartPng, chartSvg } from './chart.ts';
 import { ProgressBar } from './progress.ts';
+import { type MessengerReport, messengerMarkdown, messengerSteps, runMessenger } from './messenger.ts';
 import { formatBytes, formatInt, formatMs, markdownTable } from './stats.ts';
 
-const PARTS = ['fanout', 'dynamodb', 'coldstart', 'e2e'] as const;
+const PARTS = ['fanout', 'dynamodb', 'coldstart', 'e2e', 'messenger'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     'page-size': { type: 'string' },
     runs: { type: 'string' },
     messages: { type: 'string' },
+    'messenger-sends': { type: 'string' },
+    'messenger-runs': { type: 'string' },
     'no-dynamodb-local': { type: 'boolean', default: false },
     'no-reject-mode': { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -51,7 +54,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(`usage: npm run bench -- [options]
-  --part P            fanout | dynamodb | coldstart | e2e (repeatable; default fanout, dynamodb, coldstart)
+  --part P            fanout | dynamodb | coldstart | e2e | messenger (repeatable; default fanout, dynamodb, coldstart)
   --sizes a,b,c       sizes for every selected part (or --fanout-sizes, --db-sizes, --e2e-sizes)
   --concurrency a,b   fan-out concurrency values (default 50,200,1000)
   --quick             a small smoke run
@@ -59,6 +62,7 @@ if (values.help) {
   --gone-share F --throttled-share F --rate PER_S --burst N --page-size N   simulated answers and budget
   --runs N            fresh processes per bundle for the cold start (default 15)
   --messages M        messages per size in the end-to-end part (default 20)
+  --messenger-sends N --messenger-runs R   sends per measurement (default 20000) and runs in the messenger part (default 3)
   --no-dynamodb-local skip DynamoDB Local (Java) in the dynamodb part
   --no-reject-mode    skip the fan-out runs where the budget answers 429 instead of pacing
   --out DIR           results folder (default .results/bench)`);
@@ -110,6 +114,11 @@ const withDynamoDbLocal = !values['no-dynamodb-local'];
 const coldStartRuns = number(values.runs, quick ? 3 : 15);
 const e2eSizes = sizesFor(values['e2e-sizes'], [10, 100, 1000], [10, 100]);
 const e2eMessages = number(values.messages, quick ? 5 : 20);
+const messengerPlan = {
+  sends: number(values['messenger-sends'], quick ? 2000 : 20_000),
+  inFlight: 200,
+  runs: number(values['messenger-runs'], quick ? 1 : 3),
+};
 
 const fanoutParams = parts.includes('fanout') ? fanoutRuns(fanoutPlan) : [];
 const dbTargets = withDynamoDbLocal ? 2 : 1;
@@ -117,7 +126,8 @@ const totalSteps =
   fanoutParams.length +
   (parts.includes('dynamodb') ? dbTargets * (1 + dbSizes.length * 2) : 0) +
   (parts.includes('coldstart') ? coldStartSteps() : 0) +
-  (parts.includes('e2e') ? e2eSteps(e2eSizes) : 0);
+  (parts.includes('e2e') ? e2eSteps(e2eSizes) : 0) +
+  (parts.includes('messenger') ? messengerSteps(messengerPlan) : 0);
 const bar = new ProgressBar(totalSteps);
 
 /** Counts the previous labelled step done whenever a new one starts. */
@@ -141,6 +151,7 @@ let fanout: FanoutResult[] = [];
 let dynamodb: DynamoDbResult | undefined;
 let coldStart: ColdStartResult | undefined;
 let e2e: E2eResult | undefined;
+let messenger: MessengerReport | undefined;
 
 if (parts.includes('fanout')) {
   for (const params of fanoutParams) {
@@ -155,12 +166,24 @@ if (parts.includes('dynamodb')) {
   steps.end();
 }
 if (parts.includes('coldstart')) {
-  coldStart = await runColdStart(join(outDir, 'bundles'), coldStartRuns, (label) => bar.step(label), () => bar.tick());
+  coldStart = await runColdStart(
+    join(outDir, 'bundles'),
+    coldStartRuns,
+    (label) => bar.step(label),
+    () => bar.tick(),
+  );
 }
 if (parts.includes('e2e')) {
   const steps = stepper();
   e2e = await runE2e(e2eSizes, e2eMessages, steps.step);
   steps.end();
+}
+if (parts.includes('messenger')) {
+  messenger = await runMessenger(
+    messengerPlan,
+    (label) => bar.step(label),
+    () => bar.tick(),
+  );
 }
 bar.finish();
 fanout = fanout.sort((a, b) => (a.onLimit === b.onLimit ? 0 : a.onLimit === 'queue' ? -1 : 1));
@@ -228,6 +251,18 @@ if (e2e !== undefined && e2e.rows.length > 0) {
   }
 }
 
+if (messenger !== undefined) {
+  const ours = messenger.summary.find((s) => s.variant === 'ours');
+  const naive = messenger.summary.find((s) => s.variant === 'naive');
+  if (ours !== undefined) {
+    targets.push({
+      target: 'messenger CPU per delivery ≤ 1.5× the signed floor (same run)',
+      measured: `${ours.cpuUsPerDelivery.toFixed(0)} µs, ${ours.ratioToSignedFloor.toFixed(2)}× signed floor${naive === undefined ? '' : `, ${(ours.cpuUsPerDelivery / naive.cpuUsPerDelivery).toFixed(2)}× naive`}`,
+      met: ours.ratioToSignedFloor <= 1.5,
+    });
+  }
+}
+
 // ---- report ----
 const sections: string[] = [];
 sections.push(`# Benchmark report
@@ -241,7 +276,10 @@ sections.push(`# Benchmark report
 
 ## Targets
 
-${markdownTable(['target', 'measured', 'status'], targets.map((t) => [t.target, t.measured, yes(t.met)]))}`);
+${markdownTable(
+  ['target', 'measured', 'status'],
+  targets.map((t) => [t.target, t.measured, yes(t.met)]),
+)}`);
 
 if (fanout.length > 0) {
   const l = fanoutPlan.latency;
@@ -258,7 +296,21 @@ time is the simulated round trips and backoff (token waits excluded). "served on
 exactly one call and the report's counts match the fates drawn.
 
 ${markdownTable(
-  ['N', 'C', 'budget', 'wall', 'bound (rate / latency)', 'ratio', 'mean service', 'peak heap (baseline)', 'peak RSS', 'loop p99', 'delivered / gone / failed', 'healthy missed', 'correct'],
+  [
+    'N',
+    'C',
+    'budget',
+    'wall',
+    'bound (rate / latency)',
+    'ratio',
+    'mean service',
+    'peak heap (baseline)',
+    'peak RSS',
+    'loop p99',
+    'delivered / gone / failed',
+    'healthy missed',
+    'correct',
+  ],
   fanout.map((r) => [
     formatInt(r.n),
     String(r.concurrency),
@@ -287,16 +339,38 @@ DynamoDB's rules (attribute names + values; numbers ≈ 1 byte per 2 significant
 the items it reads, before \`FilterExpression\` and \`ProjectionExpression\`. Connection ids are 16 characters, as API
 Gateway's are.${dynamodb.skipped.length > 0 ? `\n\nSkipped: ${dynamodb.skipped.join('; ')}` : ''}
 
-Does the emulator report consumed capacity? ${Object.entries(dynamodb.reportsCapacity).map(([k, v]) => `${k}: ${v ? 'yes' : 'no'}`).join(', ')}.
+Does the emulator report consumed capacity? ${Object.entries(dynamodb.reportsCapacity)
+    .map(([k, v]) => `${k}: ${v ? 'yes' : 'no'}`)
+    .join(', ')}.
 Scan in src/: ${dynamodb.scanInSrc.length === 0 ? 'none' : dynamodb.scanInSrc.join(', ')}.
 
 ${markdownTable(
   ['target', 'operation', 'requests', 'mean units', 'max units', 'responses without capacity'],
-  dynamodb.writes.map((w) => [w.target, w.operation, formatInt(w.requests), w.meanUnits.toFixed(2), String(w.maxUnits), String(w.missing)]),
+  dynamodb.writes.map((w) => [
+    w.target,
+    w.operation,
+    formatInt(w.requests),
+    w.meanUnits.toFixed(2),
+    String(w.maxUnits),
+    String(w.missing),
+  ]),
 )}
 
 ${markdownTable(
-  ['target', 'rows as', 'rows', 'page size', 'pages', 'RCU', 'item bytes', 'ideal (stored items)', 'ideal (keys only)', 'ratio to keys-only', 'listed', 'time'],
+  [
+    'target',
+    'rows as',
+    'rows',
+    'page size',
+    'pages',
+    'RCU',
+    'item bytes',
+    'ideal (stored items)',
+    'ideal (keys only)',
+    'ratio to keys-only',
+    'listed',
+    'time',
+  ],
   dynamodb.listings.map((l) => [
     l.target,
     l.layout,
@@ -353,10 +427,16 @@ ${markdownTable(
 if (e2e !== undefined) {
   sections.push(e2e.markdown);
 }
+if (messenger !== undefined) {
+  sections.push(messengerMarkdown(messenger));
+}
 
 const report = `${sections.join('\n\n')}\n`;
 writeFileSync(join(outDir, 'report.md'), report);
-writeFileSync(join(outDir, 'results.json'), `${JSON.stringify({ started, parts, fanout, dynamodb, coldStart, e2e }, null, 2)}\n`);
+writeFileSync(
+  join(outDir, 'results.json'),
+  `${JSON.stringify({ started, parts, fanout, dynamodb, coldStart, e2e, messenger }, null, 2)}\n`,
+);
 const svg = await chartSvg({ fanout, dynamodb, coldStart, e2e });
 writeFileSync(join(outDir, 'chart.svg'), svg);
 writeFileSync(join(outDir, 'chart.png'), chartPng(svg));

@@ -10,18 +10,16 @@ import { DynamoDbConnectionRepository } from '../../adapters/dynamodb-connection
 import { DynamoDbMessageHistory } from '../../adapters/dynamodb-message-history.ts';
 import { DynamoDbRateLimiter } from '../../adapters/dynamodb-rate-limiter.ts';
 import { ChatService } from '../../domain/chat-service.ts';
-import { loadAuthConfig, loadConfig } from './config.ts';
+import { type Config, loadAuthConfig, loadConfig } from './config.ts';
 import type { AuthorizerDependencies, Dependencies } from './dependencies.ts';
 import { JoseTokenVerifier, type TokenKeys } from '../../adapters/jose-token-verifier.ts';
 import { PowertoolsLogger } from '../../adapters/powertools-logger.ts';
 import { PowertoolsChatMetrics } from '../../adapters/powertools-metrics.ts';
 import type { Logger } from '../../domain/observability.ts';
 
-/** Builds every client and adapter from the environment. Called once per container. */
-export function buildDependencies(env: Record<string, string | undefined>): Dependencies {
-  const config = loadConfig(env);
+/** The `@connections` client and the messenger over it, as every function uses them (and bench/messenger.ts measures). */
+export function buildMessenger(config: Config): ApiGatewayMessenger {
   const sockets = { keepAlive: true, maxSockets: config.broadcastConcurrency };
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}));
   const management = new ApiGatewayManagementApiClient({
     endpoint: config.managementEndpoint,
     maxAttempts: config.sendMaxAttempts,
@@ -30,13 +28,20 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
       httpsAgent: new HttpsAgent(sockets),
     }),
   });
+  return new ApiGatewayMessenger(management, { timeoutMs: config.sendTimeoutMs });
+}
+
+/** Builds every client and adapter from the environment. Called once per container. */
+export function buildDependencies(env: Record<string, string | undefined>): Dependencies {
+  const config = loadConfig(env);
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}));
   const service = new ChatService({
     connections: new DynamoDbConnectionRepository(dynamo, { tableName: config.chatTable }),
     history: new DynamoDbMessageHistory(dynamo, {
       tableName: config.chatTable,
       retentionSeconds: config.historyRetentionSeconds,
     }),
-    messenger: new ApiGatewayMessenger(management, { timeoutMs: config.sendTimeoutMs }),
+    messenger: buildMessenger(config),
     concurrency: config.broadcastConcurrency,
     quota: new DynamoDbConnectionQuota(dynamo, { tableName: config.chatTable, caps: config.connectionCaps }),
   });
