@@ -1,5 +1,4 @@
 import { describe, expect, it } from '@jest/globals';
-import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { JoseTokenVerifier } from '../../src/adapters/jose-token-verifier.ts';
 import { KeySetUnavailableError, type TokenVerifier } from '../../src/domain/token-verifier.ts';
@@ -7,6 +6,7 @@ import { createAuthorizer } from '../../src/handlers/functions/authorizer.ts';
 import { buildAuthorizerDependencies } from '../../src/handlers/wiring/composition-root.ts';
 import { ConfigError } from '../../src/handlers/wiring/config.ts';
 import { RecordingLogger } from '../fakes/recording-logger.ts';
+import { authorizerEvent, CONNECT_ROUTE_ARN, lambdaContext } from '../support/lambda-events.ts';
 
 const SECRET = 'a-test-secret-that-is-at-least-32-characters-long';
 const key = new TextEncoder().encode(SECRET);
@@ -199,36 +199,17 @@ describe('the authorizer\'s AUTH_* settings', () => {
   });
 });
 
-const context = {} as Context;
-
-function authorizerEvent(query: Record<string, string> | null): APIGatewayRequestAuthorizerEvent {
-  return {
-    type: 'REQUEST',
-    methodArn: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/$connect',
-    resource: '$connect',
-    path: '/',
-    httpMethod: 'GET',
-    headers: {},
-    multiValueHeaders: {},
-    pathParameters: null,
-    queryStringParameters: query,
-    multiValueQueryStringParameters: null,
-    stageVariables: null,
-    requestContext: {} as APIGatewayRequestAuthorizerEvent['requestContext'],
-  };
-}
-
 describe('$connect authorizer', () => {
   const authorizer = createAuthorizer(() => ({ verifier, logger: new RecordingLogger() }));
 
   it('allows this connection only, and hands the user id and name on as context', async () => {
-    const result = await authorizer(authorizerEvent({ token: await token({ sub: 'user-1', name: 'Ann' }) }), context);
+    const result = await authorizer(authorizerEvent({ token: await token({ sub: 'user-1', name: 'Ann' }) }), lambdaContext('authorizer'));
 
     expect(result).toEqual({
       principalId: 'user-1',
       policyDocument: {
         Version: '2012-10-17',
-        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/$connect' }],
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: CONNECT_ROUTE_ARN }],
       },
       context: { userId: 'user-1', name: 'Ann' },
     });
@@ -239,11 +220,11 @@ describe('$connect authorizer', () => {
     ['no token', {}],
     ['a bad token', { token: 'not.a.jwt' }],
   ])('denies the handshake (403) for %s, and hands nothing on', async (_, query) => {
-    expect(await authorizer(authorizerEvent(query), context)).toEqual({
+    expect(await authorizer(authorizerEvent(query), lambdaContext('authorizer'))).toEqual({
       principalId: 'anonymous',
       policyDocument: {
         Version: '2012-10-17',
-        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: 'arn:aws:execute-api:eu-west-1:123456789012:abc123/dev/$connect' }],
+        Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: CONNECT_ROUTE_ARN }],
       },
     });
   });
@@ -252,7 +233,7 @@ describe('$connect authorizer', () => {
     const logger = new RecordingLogger();
     const quiet = createAuthorizer(() => ({ verifier, logger }));
 
-    await quiet(authorizerEvent({ token: await token({ sub: 'u' }, { expiresIn: '-1m' }) }), context);
+    await quiet(authorizerEvent({ token: await token({ sub: 'u' }, { expiresIn: '-1m' }) }), lambdaContext('authorizer'));
 
     expect(logger.entries).toEqual([]);
   });
@@ -263,7 +244,7 @@ describe('$connect authorizer', () => {
     const offline = new JoseTokenVerifier({ keys: { jwksUrl: JWKS_URL }, fetch: () => Promise.reject(new TypeError('fetch failed')) });
     const guarded = createAuthorizer(() => ({ verifier: offline, logger }));
 
-    const result = await guarded(authorizerEvent({ token: await sign({ sub: 'u1' }) }), context);
+    const result = await guarded(authorizerEvent({ token: await sign({ sub: 'u1' }) }), lambdaContext('authorizer'));
 
     expect({ effect: result.policyDocument.Statement[0], logged: logger.entries.map(({ level, message }) => ({ level, message })) }).toEqual({
       effect: expect.objectContaining({ Effect: 'Deny' }),
