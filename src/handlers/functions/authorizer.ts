@@ -2,7 +2,8 @@ import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { type Identity, KeySetUnavailableError } from '../../domain/token-verifier.ts';
-import { authorizerDependencies, loggerOf } from '../wiring/composition-root.ts';
+import { authorizerDependencies } from '../wiring/authorizer-composition-root.ts';
+import { loggerOf } from '../wiring/logger-of.ts';
 import type { AuthorizerDependencies } from '../wiring/dependencies.ts';
 import '../frames/zod.ts';
 

@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { fromEnv } from '@aws-sdk/credential-provider-env';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ApiGatewayMessenger } from '../../adapters/api-gateway-messenger.ts';
@@ -10,17 +11,16 @@ import { DynamoDbConnectionRepository } from '../../adapters/dynamodb-connection
 import { DynamoDbMessageHistory } from '../../adapters/dynamodb-message-history.ts';
 import { DynamoDbRateLimiter } from '../../adapters/dynamodb-rate-limiter.ts';
 import { ChatService } from '../../domain/chat-service.ts';
-import { type Config, loadAuthConfig, loadConfig } from './config.ts';
-import type { AuthorizerDependencies, Dependencies } from './dependencies.ts';
-import { JoseTokenVerifier, type TokenKeys } from '../../adapters/jose-token-verifier.ts';
+import { type Config, loadConfig } from './config.ts';
+import type { Dependencies } from './dependencies.ts';
 import { PowertoolsLogger } from '../../adapters/powertools-logger.ts';
 import { PowertoolsChatMetrics } from '../../adapters/powertools-metrics.ts';
-import type { Logger } from '../../domain/observability.ts';
 
 /** The `@connections` client and the messenger over it, as every function uses them (and bench/messenger.ts measures). */
 export function buildMessenger(config: Config): ApiGatewayMessenger {
   const sockets = { keepAlive: true, maxSockets: config.broadcastConcurrency };
   const management = new ApiGatewayManagementApiClient({
+    credentials: fromEnv(),
     endpoint: config.managementEndpoint,
     maxAttempts: config.sendMaxAttempts,
     requestHandler: new NodeHttpHandler({
@@ -34,7 +34,8 @@ export function buildMessenger(config: Config): ApiGatewayMessenger {
 /** Builds every client and adapter from the environment. Called once per container. */
 export function buildDependencies(env: Record<string, string | undefined>): Dependencies {
   const config = loadConfig(env);
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+  // Lambda sets the role's credentials in the environment; the rest of the SDK's default chain never runs there.
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ credentials: fromEnv() }));
   const service = new ChatService({
     connections: new DynamoDbConnectionRepository(dynamo, { tableName: config.chatTable }),
     history: new DynamoDbMessageHistory(dynamo, {
@@ -67,29 +68,6 @@ export function dependencies(): Dependencies {
   return built;
 }
 
-/** Builds the $connect authorizer's verifier and logger from its AUTH_* settings; it reads no data. */
-export function buildAuthorizerDependencies(env: Record<string, string | undefined>): AuthorizerDependencies {
-  const { keys, ...claims } = loadAuthConfig(env);
-  // The config checked the key set's shape; jose checks each key when it is used.
-  return { verifier: new JoseTokenVerifier({ keys: keys as TokenKeys, ...claims }), logger: new PowertoolsLogger() };
-}
-
-let builtAuthorizer: AuthorizerDependencies | undefined;
-
-/** The authorizer container's dependencies, built on first use. */
-export function authorizerDependencies(): AuthorizerDependencies {
-  builtAuthorizer ??= buildAuthorizerDependencies(process.env);
-  return builtAuthorizer;
-}
-
-let fallback: Logger | undefined;
-
-/** The dependencies' logger, or a plain Powertools logger when the dependencies cannot be built. */
-export function loggerOf(provider: () => { readonly logger: Logger }): Logger {
-  try {
-    return provider().logger;
-  } catch {
-    fallback ??= new PowertoolsLogger();
-    return fallback;
-  }
-}
+// The authorizer has a root of its own (no AWS SDK in its bundle); both are named here too, for the tests.
+export { authorizerDependencies, buildAuthorizerDependencies } from './authorizer-composition-root.ts';
+export { loggerOf } from './logger-of.ts';
