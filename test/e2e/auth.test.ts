@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { ChatClient, ofType } from '../support/chat-client.ts';
-import { startTestStack, type TestStack } from '../support/local-stack.ts';
+import { type ChatClient, ofType } from '../support/chat-client.ts';
+import { stackPerFile } from '../support/stack-per-file.ts';
 
 const SECRET = 'an-e2e-secret-that-is-at-least-32-characters';
 const ALLOWED_ORIGIN = 'http://127.0.0.1:8080';
@@ -35,23 +35,15 @@ function handshakeStatus(url: string, origin?: string): Promise<number> {
 }
 
 describe('the local stack with authentication and an origin allow-list', () => {
-  let stack: TestStack;
-
-  beforeAll(async () => {
-    stack = await startTestStack(
-      { AUTH_JWT_SECRET: SECRET },
-      { authMode: 'jwt', allowedOrigins: ALLOWED_ORIGIN, maxConnectionsPerUser: String(USER_CAP) },
-    );
-  }, 90_000);
-
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  const local = stackPerFile(
+    { AUTH_JWT_SECRET: SECRET },
+    { authMode: 'jwt', allowedOrigins: ALLOWED_ORIGIN, maxConnectionsPerUser: String(USER_CAP) },
+  );
 
   // API Gateway itself answers 401 to a handshake without the token (its identity source); the emulator
   // runs the authorizer anyway, whose Deny policy it answers with 403.
   it('refuses a handshake without a token', async () => {
-    expect(await handshakeStatus(stack.websocketUrl)).toBe(403);
+    expect(await handshakeStatus(local.stack.websocketUrl)).toBe(403);
   });
 
   it.each([
@@ -60,61 +52,54 @@ describe('the local stack with authentication and an origin allow-list', () => {
     ['a malformed token', async () => 'not-a-jwt'],
     ['a token without an expiry', () => new SignJWT({ sub: 'u1', name: 'Ann' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET))],
   ])('refuses a handshake with %s with 403', async (_, make) => {
-    expect(await handshakeStatus(`${stack.websocketUrl}/?token=${encodeURIComponent(await make())}`)).toBe(403);
+    expect(await handshakeStatus(`${local.stack.websocketUrl}/?token=${encodeURIComponent(await make())}`)).toBe(403);
   });
 
   it('refuses a browser handshake from another origin with 403, even with a good token', async () => {
-    const url = `${stack.websocketUrl}/?token=${await token({ sub: 'u1', name: 'Ann' })}`;
+    const url = `${local.stack.websocketUrl}/?token=${await token({ sub: 'u1', name: 'Ann' })}`;
     expect(await handshakeStatus(url, 'https://evil.example')).toBe(403);
   });
 
   it('makes the verified user the sender: the token names it, and the client cannot rename itself', async () => {
     const [ann, bob] = await Promise.all([
-      ChatClient.connect(`${stack.websocketUrl}/?name=Mallory&token=${await token({ sub: 'user-ann', name: 'Ann' })}`),
-      ChatClient.connect(`${stack.websocketUrl}/?token=${await token({ sub: 'user-bob', name: 'Bob' })}`),
+      local.connect(`name=Mallory&token=${await token({ sub: 'user-ann', name: 'Ann' })}`),
+      local.connect(`token=${await token({ sub: 'user-bob', name: 'Bob' })}`),
     ]);
-    try {
-      ann.send({ action: 'hello' });
-      const [welcome] = await ann.waitFor(ofType('welcome'));
-      ann.send({ action: 'setname', name: 'Bob' });
-      const [refusal] = await ann.waitFor(ofType('error'));
-      ann.send('signed and sealed');
-      const [message] = await bob.waitFor(ofType('message'));
 
-      expect({ name: welcome?.['name'], refusal: refusal?.['code'], message }).toMatchObject({
-        name: 'Ann',
-        refusal: 'name_locked',
-        message: { name: 'Ann', userId: 'user-ann', text: 'signed and sealed' },
-      });
-    } finally {
-      await Promise.all([ann.close(), bob.close()]);
-    }
+    ann.send({ action: 'hello' });
+    const [welcome] = await ann.waitFor(ofType('welcome'));
+    ann.send({ action: 'setname', name: 'Bob' });
+    const [refusal] = await ann.waitFor(ofType('error'));
+    ann.send('signed and sealed');
+    const [message] = await bob.waitFor(ofType('message'));
+
+    expect({ name: welcome?.['name'], refusal: refusal?.['code'], message }).toMatchObject({
+      name: 'Ann',
+      refusal: 'name_locked',
+      message: { name: 'Ann', userId: 'user-ann', text: 'signed and sealed' },
+    });
   });
 
   it('refuses a user\'s connection past its cap with 429 while the first ones chat, and a closed one frees its slot', async () => {
-    const url = `${stack.websocketUrl}/?token=${await token({ sub: 'user-many', name: 'Many' })}`;
+    const query = `token=${await token({ sub: 'user-many', name: 'Many' })}`;
     const clients: ChatClient[] = [];
-    try {
-      for (let i = 0; i < USER_CAP; i += 1) clients.push(await ChatClient.connect(url));
-      const welcomes = await Promise.all(
-        clients.map(async (client) => {
-          client.send({ action: 'hello' });
-          return (await client.waitFor(ofType('welcome')))[0]?.['name'];
-        }),
-      );
-      const over = await handshakeStatus(url);
-      const [first, second] = clients;
-      if (first === undefined || second === undefined) throw new Error('the clients did not connect');
-      const firstId = await first.whoAmI();
+    for (let i = 0; i < USER_CAP; i += 1) clients.push(await local.connect(query));
+    const welcomes = await Promise.all(
+      clients.map(async (client) => {
+        client.send({ action: 'hello' });
+        return (await client.waitFor(ofType('welcome')))[0]?.['name'];
+      }),
+    );
+    const over = await handshakeStatus(`${local.stack.websocketUrl}/?${query}`);
+    const [first, second] = clients;
+    if (first === undefined || second === undefined) throw new Error('the clients did not connect');
+    const firstId = await first.whoAmI();
 
-      await first.close();
-      // Its slot is given back before its room hears it leave.
-      await second.waitFor((frame) => frame.type === 'presence' && frame['event'] === 'leave' && frame['connectionId'] === firstId);
-      const again = await handshakeStatus(url);
+    await first.close();
+    // Its slot is given back before its room hears it leave.
+    await second.waitFor((frame) => frame.type === 'presence' && frame['event'] === 'leave' && frame['connectionId'] === firstId);
+    const again = await handshakeStatus(`${local.stack.websocketUrl}/?${query}`);
 
-      expect({ welcomes, over, again }).toEqual({ welcomes: Array(USER_CAP).fill('Many'), over: 429, again: 101 });
-    } finally {
-      await Promise.all(clients.map((client) => client.close()));
-    }
+    expect({ welcomes, over, again }).toEqual({ welcomes: Array(USER_CAP).fill('Many'), over: 429, again: 101 });
   });
 });

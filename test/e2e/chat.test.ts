@@ -1,42 +1,23 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { ChatClient, ofType, sleep } from '../support/chat-client.ts';
-import { startTestStack, type TestStack } from '../support/local-stack.ts';
+import { describe, expect, it } from '@jest/globals';
+import { ofType } from '../support/chat-client.ts';
+import { stackPerFile } from '../support/stack-per-file.ts';
+import { waitUntil } from '../support/wait.ts';
 
 describe('the local stack, through real WebSocket clients', () => {
-  let stack: TestStack;
-  const clients: ChatClient[] = [];
-
-  async function connect(): Promise<ChatClient> {
-    const client = await ChatClient.connect(stack.websocketUrl);
-    clients.push(client);
-    return client;
-  }
-
-  beforeAll(async () => {
-    stack = await startTestStack();
-  }, 90_000);
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-    // $disconnect runs after the socket closes; let it finish before the next test counts rows.
-    await sleep(300);
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  const local = stackPerFile();
+  const connect = () => local.connect();
 
   it('stores a connection on connect and removes it when the client closes', async () => {
     const client = await connect();
     const id = await client.whoAmI();
-    expect(await stack.storedConnectionIds()).toContain(id);
+    expect(await local.stack.table.connectionIds()).toContain(id);
 
     await client.close();
-    await waitUntil(async () => !(await stack.storedConnectionIds()).includes(id));
-    expect(await stack.storedConnectionIds()).not.toContain(id);
+    await waitUntil(`${id} to leave the table`, async () => !(await local.stack.table.connectionIds()).includes(id));
+    expect(await local.stack.table.connectionIds()).not.toContain(id);
   });
 
-  it('answers a ping with a pong carrying the caller\'s own connection id', async () => {
+  it("answers a ping with a pong carrying the caller's own connection id", async () => {
     const client = await connect();
     const id = await client.whoAmI();
 
@@ -53,8 +34,10 @@ describe('the local stack, through real WebSocket clients', () => {
 
     const [echo] = await alice.waitFor(ofType('echo'));
     expect(echo).toMatchObject({ type: 'echo', text: 'just me' });
-    await sleep(300);
-    expect(bob.received).toEqual([]);
+    // A message alice sends after her echo reached her: bob must hear it, and nothing before it.
+    alice.send('after the echo');
+    const [marker] = await bob.waitFor((f) => f.type === 'message' && f['text'] === 'after the echo');
+    expect(bob.received).toEqual([marker]);
   });
 
   it('delivers every broadcast to every client, the sender included', async () => {
@@ -82,8 +65,9 @@ describe('the local stack, through real WebSocket clients', () => {
 
   it('takes a stale connection row out of the room during the next broadcast while everyone else still receives it', async () => {
     const [alice, bob, carol] = [await connect(), await connect(), await connect()];
-    await stack.insertConnectionRow('stale-connection-id');
-    expect(await stack.roomMembers()).toContain('stale-connection-id');
+    const { table } = local.stack;
+    await table.plant('stale-connection-id');
+    expect(await table.roomMembers('lobby')).toContain('stale-connection-id');
 
     alice.send('is anyone there?');
 
@@ -91,15 +75,18 @@ describe('the local stack, through real WebSocket clients', () => {
       const [message] = await client.waitFor(ofType('message'));
       expect(message).toMatchObject({ text: 'is anyone there?' });
     }
-    await waitUntil(async () => !(await stack.roomMembers()).includes('stale-connection-id'));
-    const stored = await stack.roomMembers();
+    await waitUntil(
+      'the stale row to leave the lobby',
+      async () => !(await table.roomMembers('lobby')).includes('stale-connection-id'),
+    );
+    const stored = await table.roomMembers('lobby');
     expect(stored).not.toContain('stale-connection-id');
     for (const client of [alice, bob, carol]) expect(stored).toContain(await client.whoAmI());
   });
 
   it('answers each bad frame with an error frame to its sender only and changes nothing else', async () => {
     const [mallory, bob] = [await connect(), await connect()];
-    const before = await stack.storedConnectionIds();
+    const before = await local.stack.table.connectionIds();
     const bad: Array<[string, string]> = [
       ['{"action":"sendmessage","data":', 'invalid_json'],
       ['{"action":"teleport","text":"x"}', 'unknown_action'],
@@ -116,19 +103,10 @@ describe('the local stack, through real WebSocket clients', () => {
       expect(String(error?.['message'])).not.toMatch(/\n\s+at /);
     }
 
-    await sleep(300);
-    expect(bob.received).toEqual([]);
-    expect(await stack.storedConnectionIds()).toEqual(before);
+    // A message mallory sends after every refusal reached her: bob hears it, and nothing before it.
     mallory.send('still here');
-    const [message] = await bob.waitFor(ofType('message'));
-    expect(message).toMatchObject({ text: 'still here' });
+    const [marker] = await bob.waitFor((f) => f.type === 'message' && f['text'] === 'still here');
+    expect(bob.received).toEqual([marker]);
+    expect(await local.stack.table.connectionIds()).toEqual(before);
   });
 });
-
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await sleep(100);
-  }
-}

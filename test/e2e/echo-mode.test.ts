@@ -1,41 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ChatClient, ofType, sleep } from '../support/chat-client.ts';
-import { startTestStack, type TestStack } from '../support/local-stack.ts';
+import { describe, expect, it } from '@jest/globals';
+import { ofType } from '../support/chat-client.ts';
+import { stackPerFile } from '../support/stack-per-file.ts';
 
 describe('the local stack with CHAT_MODE=echo', () => {
-  let stack: TestStack;
-
-  beforeAll(async () => {
-    stack = await startTestStack({ CHAT_MODE: 'echo' });
-  }, 90_000);
-
-  afterAll(async () => {
-    await stack?.stop();
-  });
+  const local = stackPerFile({ CHAT_MODE: 'echo' });
 
   it('echoes a plain text frame to its sender and to no one else', async () => {
-    const [alice, bob] = await Promise.all([ChatClient.connect(stack.websocketUrl), ChatClient.connect(stack.websocketUrl)]);
-    try {
-      alice.send('hello, echo');
+    const [alice, bob] = await Promise.all([local.connect(), local.connect()]);
 
-      const [echo] = await alice.waitFor(ofType('echo'));
-      expect(echo).toMatchObject({ type: 'echo', text: 'hello, echo' });
-      await sleep(300);
-      expect(bob.received).toEqual([]);
-    } finally {
-      await Promise.all([alice.close(), bob.close()]);
-    }
+    alice.send('hello, echo');
+
+    const [echo] = await alice.waitFor(ofType('echo'));
+    expect(echo).toMatchObject({ type: 'echo', text: 'hello, echo' });
+    // A broadcast alice sends after her echo reached her: bob hears it, and nothing before it.
+    alice.send({ action: 'sendmessage', text: 'after the echo' });
+    const [marker] = await bob.waitFor((f) => f.type === 'message' && f['text'] === 'after the echo');
+    expect(bob.received).toEqual([marker]);
   });
 
   it('still broadcasts an explicit sendmessage action', async () => {
-    const [alice, bob] = await Promise.all([ChatClient.connect(stack.websocketUrl), ChatClient.connect(stack.websocketUrl)]);
-    try {
-      alice.send({ action: 'sendmessage', text: 'to everyone' });
+    const [alice, bob] = await Promise.all([local.connect(), local.connect()]);
 
-      const [message] = await bob.waitFor(ofType('message'));
-      expect(message).toMatchObject({ type: 'message', text: 'to everyone' });
-    } finally {
-      await Promise.all([alice.close(), bob.close()]);
-    }
+    alice.send({ action: 'sendmessage', text: 'to everyone' });
+
+    const [message] = await bob.waitFor(ofType('message'));
+    expect(message).toMatchObject({ type: 'message', text: 'to everyone' });
   });
 });

@@ -1,34 +1,19 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { ChatClient, ofType, type ReceivedFrame, sleep } from '../support/chat-client.ts';
-import { startTestStack, type TestStack } from '../support/local-stack.ts';
+import { describe, expect, it } from '@jest/globals';
+import { type ChatClient, ofType, type ReceivedFrame } from '../support/chat-client.ts';
+import { stackPerFile } from '../support/stack-per-file.ts';
 
 describe('rooms, names, presence, history and acks through the local stack', () => {
-  let stack: TestStack;
-  const clients: ChatClient[] = [];
+  const local = stackPerFile();
 
   /** Connects with the given query string and completes the handshake with `hello`. */
   async function join(query: string, after?: string): Promise<ChatClient> {
-    const client = await ChatClient.connect(`${stack.websocketUrl}/?${query}`);
-    clients.push(client);
+    const client = await local.connect(query);
     client.send(after === undefined ? { action: 'hello' } : { action: 'hello', after });
     await client.waitFor(ofType('welcome'));
     return client;
   }
 
   const messages = (client: ChatClient): ReceivedFrame[] => client.received.filter(ofType('message'));
-
-  beforeAll(async () => {
-    stack = await startTestStack();
-  }, 90_000);
-
-  afterEach(async () => {
-    await Promise.all(clients.splice(0).map((client) => client.close()));
-    await sleep(300);
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-  });
 
   it('keeps two rooms apart: each hears only its own messages', async () => {
     const [ann, bob] = [await join('room=red&name=Ann'), await join('room=red&name=Bob')];
@@ -39,9 +24,13 @@ describe('rooms, names, presence, history and acks through the local stack', () 
 
     await bob.waitFor((f) => f.type === 'message' && f['text'] === 'for red only');
     await cat.waitFor((f) => f.type === 'message' && f['text'] === 'for blue only');
-    await sleep(500);
-    expect(messages(bob).map((m) => m['text'])).toEqual(['for red only']);
-    expect(messages(cat).map((m) => m['text'])).toEqual(['for blue only']);
+    // A message to each room after both arrived: each hears its own, and nothing else before it.
+    ann.send('red again');
+    cat.send('blue again');
+    await bob.waitFor((f) => f.type === 'message' && f['text'] === 'red again');
+    await cat.waitFor((f) => f.type === 'message' && f['text'] === 'blue again');
+    expect(messages(bob).map((m) => m['text'])).toEqual(['for red only', 'red again']);
+    expect(messages(cat).map((m) => m['text'])).toEqual(['for blue only', 'blue again']);
     expect(messages(bob)[0]).toMatchObject({ room: 'red', name: 'Ann', seq: expect.any(Number) });
   });
 
@@ -71,8 +60,7 @@ describe('rooms, names, presence, history and acks through the local stack', () 
     const seqOf = (text: string): number => Number(messages(ann).find((m) => m['text'] === text)?.['seq']);
 
     // It has one and two, and three was still in flight when it dropped, though four arrived.
-    const back = await ChatClient.connect(`${stack.websocketUrl}/?room=afterseq&name=Back`);
-    clients.push(back);
+    const back = await local.connect('room=afterseq&name=Back');
     back.send({ action: 'hello', afterSeq: seqOf('two') });
 
     const [welcome] = await back.waitFor(ofType('welcome'));
@@ -134,11 +122,7 @@ describe('rooms, names, presence, history and acks through the local stack', () 
   });
 
   it('lands an AWS sample client in the lobby, where it chats as before', async () => {
-    const [old, modern] = await Promise.all([
-      ChatClient.connect(stack.websocketUrl),
-      ChatClient.connect(`${stack.websocketUrl}/?room=lobby&name=Modern`),
-    ]);
-    clients.push(old, modern);
+    const [old, modern] = await Promise.all([local.connect(), local.connect('room=lobby&name=Modern')]);
 
     old.send({ action: 'sendmessage', data: 'hello from 2019' });
 
@@ -147,7 +131,7 @@ describe('rooms, names, presence, history and acks through the local stack', () 
   });
 
   it('refuses a handshake with an invalid room name', async () => {
-    await expect(ChatClient.connect(`${stack.websocketUrl}/?room=${encodeURIComponent('no spaces!')}`)).rejects.toThrow(
+    await expect(local.connect(`room=${encodeURIComponent('no spaces!')}`)).rejects.toThrow(
       /400/,
     );
   });

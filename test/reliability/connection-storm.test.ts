@@ -1,9 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTestStack, type TestStack } from '../support/local-stack.ts';
 import { inPool } from '../support/pool.ts';
 import { recordFigures, tally } from '../support/reliability-figures.ts';
 import { seededRandom } from '../support/seeded-random.ts';
-import { emulatorPid, peakRssMb, StackTable } from '../support/stack-table.ts';
+import { emulatorPid, peakRssMb, type StackTable } from '../support/stack-table.ts';
 import { WireClient } from '../support/wire-client.ts';
 
 const CLIENTS = 1_000;
@@ -17,8 +18,6 @@ const CONNECTS_IN_FLIGHT = 200;
 const SPACING_MS = 10;
 const MAX_LIFE_MS = 1_000;
 const QUIET_TIMEOUT_MS = 30_000;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a storm of 1,000 WebSocket clients connecting and disconnecting through the local stack', () => {
   let stack: TestStack;
@@ -45,7 +44,7 @@ describe('a storm of 1,000 WebSocket clients connecting and disconnecting throug
 
   beforeAll(async () => {
     stack = await startTestStack({ RATE_LIMIT_FRAMES: '100000', RATE_LIMIT_WINDOW_SECONDS: '1' });
-    table = new StackTable(stack);
+    table = stack.table;
     const random = seededRandom(1_000);
     const lives = Array.from({ length: CLIENTS }, () => Math.floor(random() * MAX_LIFE_MS));
     const started = Date.now();
@@ -100,7 +99,6 @@ describe('a storm of 1,000 WebSocket clients connecting and disconnecting throug
       emulatorPeakRssMb: peakRss ?? 'n/a',
     });
     await Promise.all([...survivors.values()].map((client) => client.close()));
-    table?.close();
     await stack?.stop();
   });
 

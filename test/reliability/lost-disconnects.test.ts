@@ -10,7 +10,7 @@ import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts
 import { FaultyConnectionsApi } from '../support/faulty-connections-api.ts';
 import { startTestStack, type TestStack } from '../support/local-stack.ts';
 import { recordFigures } from '../support/reliability-figures.ts';
-import { StackTable } from '../support/stack-table.ts';
+import type { StackTable } from '../support/stack-table.ts';
 import { WireClient, type WireFrame } from '../support/wire-client.ts';
 
 const figures: Record<string, number> = {};
@@ -113,7 +113,7 @@ describe('rows left behind by clients that vanished without $disconnect, through
 
   beforeAll(async () => {
     stack = await startTestStack({ RATE_LIMIT_FRAMES: '100000', RATE_LIMIT_WINDOW_SECONDS: '1' });
-    table = new StackTable(stack);
+    table = stack.table;
     for (let i = 0; i < LIVE; i += 1) {
       const client = await WireClient.connect(`${stack.websocketUrl}/?room=haunted&name=Live${i}`);
       clients.push(client);
@@ -140,7 +140,6 @@ describe('rows left behind by clients that vanished without $disconnect, through
 
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
-    table?.close();
     await stack?.stop();
   });
 

@@ -92,7 +92,3 @@ export const ofType =
   (type: string) =>
   (frame: ReceivedFrame): boolean =>
     frame.type === type;
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

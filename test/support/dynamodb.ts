@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   createChatTable,
@@ -57,7 +58,7 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
       socket.once('error', () => resolve(false));
     });
     if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
   }
   throw new Error(`DynamoDB Local did not listen on ${port} within ${timeoutMs} ms`);
 }

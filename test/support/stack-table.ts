@@ -11,6 +11,8 @@ export interface ConnectionItem {
   /** Taken out of its room by a fan-out that found it gone, kept until its $disconnect. */
   readonly retired: boolean;
   readonly expiresAt: number;
+  /** The frame weight the rate limiter has counted in the connection's current window. */
+  readonly framesCounted: number;
 }
 
 /** A direct view of a local stack's table, past the handlers, for tests to count and plant rows. */
@@ -44,6 +46,7 @@ export class StackTable {
           room: String(item['room']),
           retired: item['retired'] === true,
           expiresAt: Number(item['expiresAt']),
+          framesCounted: Number(item['rlCount'] ?? 0),
         });
       }
       start = page.LastEvaluatedKey;
@@ -55,6 +58,11 @@ export class StackTable {
     return (await this.connections()).map((item) => item.id);
   }
 
+  /** The ids of the connections still open as far as the table knows: stored and not retired, sorted. */
+  async openConnectionIds(): Promise<string[]> {
+    return (await this.connections()).filter((item) => !item.retired).map((item) => item.id);
+  }
+
   /** The ids a fan-out to the room reaches, read by the real adapter, sorted. */
   async roomMembers(room: string): Promise<string[]> {
     const ids: string[] = [];
@@ -62,8 +70,8 @@ export class StackTable {
     return ids.sort();
   }
 
-  /** Writes a connection row as the $connect handler would, for a client that does not exist. */
-  async plant(connectionId: string, room: string, expiresAtSeconds: number): Promise<void> {
+  /** Writes a connection row as the $connect handler would, for a client that does not exist (as if its $disconnect was lost). */
+  async plant(connectionId: string, room = 'lobby', expiresAtSeconds = Math.floor(Date.now() / 1000) + 3600): Promise<void> {
     await this.repository.save({
       id: connectionId,
       room,

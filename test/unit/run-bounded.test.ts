@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from '@jest/globals';
 import { runBounded } from '../../src/domain/run-bounded.ts';
 
@@ -13,7 +14,7 @@ describe('runBounded', () => {
     await runBounded(pagesOf(items, 7), 5, async () => {
       active += 1;
       peak = Math.max(peak, active);
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await sleep(1);
       active -= 1;
     });
     expect(peak).toBe(5);
