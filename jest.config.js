@@ -4,30 +4,34 @@ const transform = {
 };
 const shared = { extensionsToTreatAsEsm: ['.ts'], transform, testEnvironment: 'node' };
 
+/**
+ * A tier's own timeout for each test and hook. jest 30 applies only the root config's testTimeout: it
+ * accepts a `testTimeout` in a project and ignores it. So the tier names its timeout in its globals, and
+ * a setup file of its own hands it to `jest.setTimeout`.
+ */
+const tierTimeout = (ms) => ({ globals: { tierTimeoutMs: ms }, setupFilesAfterEnv: ['<rootDir>/test/support/tier-timeout.ts'] });
+
 export default {
-  // A project's own testTimeout is not applied by jest; this global one bounds the slow tiers' tests.
+  // The timeout of every tier that sets none of its own: unit, contract, stack and browser.
   testTimeout: 90_000,
   // Reporters are global in jest, like testTimeout; this one prints only when reliability tests ran.
   reporters: ['default', '<rootDir>/test/reliability/summary-reporter.ts'],
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...shared, displayName: 'contract', testMatch: ['<rootDir>/test/contract/**/*.test.ts'] },
-    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], testTimeout: 60_000 },
+    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], ...tierTimeout(60_000) },
     { ...shared, displayName: 'stack', testMatch: ['<rootDir>/test/stack/**/*.test.ts'] },
     {
       ...shared,
       displayName: 'browser',
-      // The page's tests drive a DOM; they type-check with the page's own configuration.
-      transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'web/tsconfig.json' }] },
       testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
       globalSetup: '<rootDir>/test/browser/global-setup.ts',
-      testTimeout: 90_000,
     },
     {
       ...shared,
       displayName: 'reliability',
       testMatch: ['<rootDir>/test/reliability/**/*.test.ts'],
-      testTimeout: 180_000,
+      ...tierTimeout(180_000),
     },
   ],
 };
