@@ -130,6 +130,25 @@ export function connectionRepositoryContract(adapter: string, create: Repository
 
       expect(change?.after.name).toBe('Alicia');
       expect(await repository.members('red', 10)).toEqual([{ id: 'alpha', name: 'Alicia' }]);
+      expect(await repository.get('alpha')).toEqual({ ...connection('alpha', 'red', { name: 'Alicia' }), revision: 1 });
+    });
+
+    it('changes room and name in one update', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('alpha', 'red', { name: 'Alice' }));
+
+      await repository.update('alpha', { room: 'blue', name: 'Alicia' });
+
+      expect(await repository.get('alpha')).toEqual({ ...connection('alpha', 'blue', { name: 'Alicia' }), revision: 1 });
+    });
+
+    it('leaves a field the update gives no value for unchanged', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('alpha', 'red', { name: 'Alice' }));
+
+      await repository.update('alpha', { room: undefined, name: 'Alicia' });
+
+      expect({ room: (await repository.get('alpha'))?.room, red: await listAll(repository, 'red') }).toEqual({ room: 'red', red: ['alpha'] });
     });
 
     it('updates nothing and creates nothing for an id that is not stored', async () => {
@@ -183,6 +202,23 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       expect((await repository.members('lobby', 10)).map((m) => m.id)).toEqual(['live']);
       expect(await repository.get('stale')).toBeUndefined();
       expect(await repository.update('stale', { name: 'zombie' })).toBeUndefined();
+    });
+
+    it('hides a connection whose expiry is this very moment', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('live'));
+      await repository.save(connection('expiring', 'lobby', { expiresAt: T0 }));
+
+      expect({ listed: await listAll(repository), got: await repository.get('expiring') }).toEqual({ listed: ['live'], got: undefined });
+    });
+
+    it('does not bring an expired connection back into a room by updating it', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('stale', 'lobby', { expiresAt: new Date(T0.getTime() - 1000) }));
+
+      await repository.update('stale', { room: 'red' });
+
+      expect({ red: await listAll(repository, 'red'), got: await repository.get('stale') }).toEqual({ red: [], got: undefined });
     });
 
     it('applies two identical updates made at once one on top of the other: the second changes nothing', async () => {
@@ -254,6 +290,32 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       }
 
       expect(listed).toContain('c');
+    });
+
+    it('leaves out of a listing a connection removed while an earlier page was being processed', async () => {
+      const repository = await create({ now: clock, pageSize: 2 });
+      await saveAll(repository, [connection('a'), connection('b'), connection('c'), connection('d')]);
+
+      const listed: string[] = [];
+      for await (const page of repository.list('lobby')) {
+        listed.push(...page);
+        if (page.includes('a')) await repository.remove('d');
+      }
+
+      expect(listed).toEqual(['a', 'b', 'c']);
+    });
+
+    it('leaves out of a listing a connection moved to another room while an earlier page was being processed', async () => {
+      const repository = await create({ now: clock, pageSize: 2 });
+      await saveAll(repository, [connection('a'), connection('b'), connection('c'), connection('d')]);
+
+      const listed: string[] = [];
+      for await (const page of repository.list('lobby')) {
+        listed.push(...page);
+        if (page.includes('a')) await repository.update('d', { room: 'red' });
+      }
+
+      expect(listed).toEqual(['a', 'b', 'c']);
     });
 
     it('keeps ids with characters API Gateway uses, such as = and +', async () => {

@@ -15,6 +15,11 @@ async function appendAll(history: MessageHistory, room: string, count: number): 
 /** What every MessageHistory adapter must do; run once per adapter. */
 export function messageHistoryContract(adapter: string, create: () => Promise<MessageHistory>): void {
   describe(`MessageHistory contract: ${adapter}`, () => {
+    it('returns the message it stored, numbered', async () => {
+      const history = await create();
+      expect(await history.append(message('red', 1))).toEqual({ ...message('red', 1), seq: 1 });
+    });
+
     it('numbers a room\'s messages 1, 2, 3 in the order they were appended', async () => {
       const history = await create();
       const stored = await appendAll(history, 'red', 3);
@@ -44,6 +49,22 @@ export function messageHistoryContract(adapter: string, create: () => Promise<Me
       const stored = await appendAll(history, 'red', HISTORY_LENGTH + 7);
       expect(await history.recent('red')).toEqual(stored.slice(7));
     }, 60_000);
+
+    it('keeps numbering past the messages it dropped', async () => {
+      const history = await create();
+      await appendAll(history, 'red', HISTORY_LENGTH + 3);
+      expect((await history.append(message('red', 99))).seq).toBe(HISTORY_LENGTH + 4);
+    }, 60_000);
+
+    it('returns the messages as they were, whatever is appended after', async () => {
+      const history = await create();
+      await appendAll(history, 'red', 2);
+      const before = await history.recent('red');
+
+      await history.append(message('red', 3));
+
+      expect(before.map((m) => m.seq)).toEqual([1, 2]);
+    });
 
     it('returns only the messages after a given id', async () => {
       const history = await create();
