@@ -40,7 +40,7 @@ export function e2eSteps(sizes: readonly number[]): number {
 }
 
 /** The pid of the serverless-offline process listening on this WebSocket port, found through /proc. */
-function emulatorPid(websocketPort: number): number | undefined {
+export function emulatorPid(websocketPort: number): number | undefined {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -67,7 +67,7 @@ function usage(pid: number): { cpuSeconds: number; rssMb: number } | undefined {
   }
 }
 
-class Receiver {
+export class Receiver {
   readonly arrivals = new Map<string, number>();
   readonly socket: WebSocket;
 
@@ -85,7 +85,7 @@ class Receiver {
   }
 }
 
-async function connectAll(url: string, count: number): Promise<{ receivers: Receiver[]; seconds: number }> {
+export async function connectAll(url: string, count: number): Promise<{ receivers: Receiver[]; seconds: number }> {
   const receivers: Receiver[] = [];
   const started = performance.now();
   let next = 0;
@@ -114,7 +114,7 @@ async function connectAll(url: string, count: number): Promise<{ receivers: Rece
   return { receivers, seconds: (performance.now() - started) / 1000 };
 }
 
-async function closeAll(receivers: readonly Receiver[]): Promise<void> {
+export async function closeAll(receivers: readonly Receiver[]): Promise<void> {
   await Promise.all(
     receivers.map(
       (r) =>

@@ -1,0 +1,303 @@
+/**
+ * `npm run profile`: a CPU profile of the local stack's emulator process (serverless-offline in process, so the
+ * handlers run in it) while it serves broadcasts to N real clients, and the split of its CPU between our code, the
+ * AWS SDK, the handlers' other libraries, the emulator and Node itself. Loopback only; it stops by itself.
+ *
+ *   node bench/profile.ts [--clients 1000] [--messages 10] [--interval-us 200] [--out .results/profile]
+ *
+ * Node refuses --cpu-prof in NODE_OPTIONS, so bench/profile-preload.ts is preloaded with --import and drives
+ * node:inspector's profiler on SIGUSR2, once the clients are connected and a first broadcast has warmed the handlers.
+ * The bundles are built with linked source maps (CHAT_ESBUILD_SOURCEMAP) so that samples inside a bundle are
+ * attributed to the source each came from. Profiles are written under .results/, which git ignores.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { SourceMap } from 'node:module';
+import { join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { projectRoot, startLocalStack } from '../scripts/local-stack.ts';
+import { closeAll, connectAll, emulatorPid, type Receiver } from './e2e.ts';
+import { markdownTable, median } from './stats.ts';
+
+/** Where a sample's self time goes. */
+const CATEGORIES = [
+  'ours (src/)',
+  'AWS SDK (@aws-sdk, @smithy)',
+  'handler libraries (zod, Middy, Powertools, ...)',
+  'emulator (serverless-offline, hapi, ws, osls)',
+  'Node internals (node:*, V8 builtins)',
+  'garbage collector',
+  'program (V8, unattributed)',
+] as const;
+type Category = (typeof CATEGORIES)[number];
+
+interface CallFrame {
+  readonly functionName: string;
+  readonly url: string;
+  readonly lineNumber: number;
+  readonly columnNumber: number;
+}
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: CallFrame;
+  readonly children?: number[];
+}
+
+interface CpuProfile {
+  readonly nodes: ProfileNode[];
+  readonly samples: number[];
+  readonly timeDeltas: number[];
+  readonly startTime: number;
+  readonly endTime: number;
+}
+
+interface ProfileSplit {
+  /** Self time of every sample, by the script its frame belongs to (idle excluded). */
+  readonly self: Record<Category, number>;
+  /** The same, with Node's and V8's self time charged to the nearest caller that is a script of ours, a library's or the emulator's. */
+  readonly byCaller: Record<Category, number>;
+  /** CPU milliseconds sampled, idle and the profiler's own work excluded. */
+  readonly busyMs: number;
+  readonly idleMs: number;
+  readonly profilerMs: number;
+  /** The heaviest functions by self time, with their category. */
+  readonly top: ReadonlyArray<{ name: string; where: string; category: Category; ms: number }>;
+}
+
+function emptySplit(): Record<Category, number> {
+  return Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
+}
+
+/** The source map of a bundle, read once; undefined for a script that has none. */
+const maps = new Map<string, SourceMap | undefined>();
+function sourceMapOf(url: string): SourceMap | undefined {
+  if (maps.has(url)) return maps.get(url);
+  let map: SourceMap | undefined;
+  try {
+    const path = fileURLToPath(url);
+    const mapPath = `${path}.map`;
+    if (existsSync(mapPath))
+      map = new SourceMap(JSON.parse(readFileSync(mapPath, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
+  } catch {
+    map = undefined;
+  }
+  maps.set(url, map);
+  return map;
+}
+
+/** The file a frame's code comes from: through the bundle's source map when it has one. */
+function sourceOf(frame: CallFrame): string {
+  const map = sourceMapOf(frame.url);
+  if (map === undefined) return frame.url;
+  const entry = map.findEntry(frame.lineNumber, frame.columnNumber);
+  return 'originalSource' in entry ? entry.originalSource : frame.url;
+}
+
+/** A frame's category; `profiler` for the preload's own work (starting and stopping, writing the profile), not counted. */
+function categoryOf(frame: CallFrame): Category | 'profiler' | undefined {
+  if (frame.functionName === '(garbage collector)') return 'garbage collector';
+  if (frame.functionName === '(program)') return 'program (V8, unattributed)';
+  if (frame.functionName === '(idle)' || frame.functionName === '(root)') return undefined;
+  if (!frame.url.startsWith('file:')) return 'Node internals (node:*, V8 builtins)';
+  const source = sourceOf(frame);
+  if (source.endsWith('/bench/profile-preload.ts')) return 'profiler';
+  if (/node_modules\/@(aws-sdk|smithy|aws-crypto)\//.test(source)) return 'AWS SDK (@aws-sdk, @smithy)';
+  const bundled = sourceMapOf(frame.url) !== undefined;
+  if (bundled && source.includes('node_modules/')) return 'handler libraries (zod, Middy, Powertools, ...)';
+  if (bundled || (/\/src\//.test(source) && !source.includes('node_modules/'))) return 'ours (src/)';
+  return 'emulator (serverless-offline, hapi, ws, osls)';
+}
+
+/** Attributes each sample's self time to the script of its frame, and again with Node's time charged to its caller. */
+function splitProfile(profile: CpuProfile): ProfileSplit {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const selfMicros = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+
+  const self = emptySplit();
+  const byCaller = emptySplit();
+  const functions = new Map<string, { name: string; where: string; category: Category; ms: number }>();
+  let idleMs = 0;
+  let profilerMs = 0;
+  for (const [id, micros] of selfMicros) {
+    const node = byId.get(id);
+    if (node === undefined) continue;
+    const ms = micros / 1000;
+    const category = categoryOf(node.callFrame);
+    if (category === undefined) {
+      if (node.callFrame.functionName === '(idle)') idleMs += ms;
+      continue;
+    }
+    let charged: Category | 'profiler' = category;
+    if (category === 'Node internals (node:*, V8 builtins)') {
+      for (let up = parent.get(id); up !== undefined; up = parent.get(up)) {
+        const frame = byId.get(up)?.callFrame;
+        const upCategory = frame === undefined ? undefined : categoryOf(frame);
+        if (upCategory !== undefined && upCategory !== category) {
+          charged = upCategory;
+          break;
+        }
+      }
+    }
+    if (category === 'profiler' || charged === 'profiler') {
+      profilerMs += ms;
+      continue;
+    }
+    self[category] += ms;
+    byCaller[charged] += ms;
+    const source = node.callFrame.url.startsWith('file:') ? sourceOf(node.callFrame) : node.callFrame.url;
+    const where = source.startsWith('file:')
+      ? relative(projectRoot, fileURLToPath(source))
+      : source.replace(/^(\.\.\/)+/, '');
+    const key = `${node.callFrame.functionName}@${where}`;
+    const entry = functions.get(key) ?? { name: node.callFrame.functionName || '(anonymous)', where, category, ms: 0 };
+    entry.ms += ms;
+    functions.set(key, entry);
+  }
+  const busyMs = CATEGORIES.reduce((sum, c) => sum + self[c], 0);
+  const top = [...functions.values()].sort((a, b) => b.ms - a.ms).slice(0, 25);
+  return { self, byCaller, busyMs, idleMs, profilerMs, top };
+}
+
+function splitMarkdown(split: ProfileSplit): string {
+  const share = (ms: number): string => `${((ms / split.busyMs) * 100).toFixed(1)}%`;
+  return `${markdownTable(
+    ['where the CPU went', 'self time', 'share', 'Node charged to its caller', 'share'],
+    CATEGORIES.map((c) => [
+      c,
+      `${split.self[c].toFixed(0)} ms`,
+      share(split.self[c]),
+      `${split.byCaller[c].toFixed(0)} ms`,
+      share(split.byCaller[c]),
+    ]),
+  )}
+
+${split.busyMs.toFixed(0)} ms of CPU sampled (not counted: ${split.idleMs.toFixed(0)} ms idle, ${split.profilerMs.toFixed(0)} ms in the profiler itself). Heaviest functions by self time:
+
+${markdownTable(
+  ['function', 'source', 'category', 'self'],
+  split.top.map((f) => [f.name, f.where, f.category, `${f.ms.toFixed(1)} ms`]),
+)}`;
+}
+
+async function waitForFile(path: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${path} did not appear within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+/** Sends `text` from the first receiver and waits until every receiver has it, or the deadline. */
+async function broadcast(
+  receivers: readonly Receiver[],
+  text: string,
+  timeoutMs: number,
+): Promise<{ ms: number; lost: number }> {
+  const sentAt = performance.now();
+  receivers[0]?.socket.send(JSON.stringify({ action: 'sendmessage', text }));
+  const deadline = sentAt + timeoutMs;
+  while (performance.now() < deadline && receivers.some((r) => !r.arrivals.has(text))) await sleep(5);
+  const lost = receivers.filter((r) => !r.arrivals.has(text)).length;
+  return { ms: performance.now() - sentAt, lost };
+}
+
+async function profileStack(clients: number, messages: number, intervalMicros: number, outDir: string): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  const stamp = new Date().toISOString().replaceAll(':', '-').replace(/\..*/, '');
+  const profileFile = join(outDir, `stack-${clients}-${stamp}.cpuprofile`);
+  const buildFolder = join('.esbuild', `profile-${process.pid}`);
+  const preload = join(projectRoot, 'bench', 'profile-preload.ts');
+  console.log(`Starting the local stack with the profiler preloaded (bundles in ${buildFolder})...`);
+  const stack = await startLocalStack({
+    websocketPort: 0,
+    lambdaPort: 0,
+    httpPort: 0,
+    dynamoDbPort: 0,
+    inProcess: true,
+    buildFolder,
+    handlerEnv: {
+      NODE_OPTIONS: `--import=${preload}`,
+      CHAT_PROFILE_OUT: profileFile,
+      CHAT_PROFILE_INTERVAL_US: String(intervalMicros),
+      CHAT_ESBUILD_SOURCEMAP: 'linked',
+    },
+  });
+  let receivers: Receiver[] = [];
+  try {
+    const pid = emulatorPid(Number(new URL(stack.websocketUrl).port));
+    if (pid === undefined) throw new Error('cannot find the emulator process');
+    const connected = await connectAll(stack.websocketUrl, clients);
+    receivers = connected.receivers;
+    console.log(
+      `${receivers.length} of ${clients} clients connected in ${connected.seconds.toFixed(1)} s; warming up...`,
+    );
+    const timeoutMs = 10_000 + clients * 20;
+    await broadcast(receivers, 'profile-warm-up', timeoutMs);
+
+    process.kill(pid, 'SIGUSR2');
+    await waitForFile(`${profileFile}.started`, 10_000);
+    const runs: Array<{ ms: number; lost: number }> = [];
+    for (let m = 0; m < messages; m += 1) runs.push(await broadcast(receivers, `profile-${m}`, timeoutMs));
+    process.kill(pid, 'SIGUSR2');
+    await waitForFile(profileFile, 30_000);
+    // The file appears when writing starts; wait until it parses.
+    let profile: CpuProfile | undefined;
+    for (let attempt = 0; profile === undefined && attempt < 100; attempt += 1) {
+      try {
+        profile = JSON.parse(readFileSync(profileFile, 'utf8')) as CpuProfile;
+      } catch {
+        await sleep(100);
+      }
+    }
+    if (profile === undefined) throw new Error(`could not read ${profileFile}`);
+    // The bundles and their source maps are read now, before the stack's build folder goes.
+    const split = splitProfile(profile);
+    const lost = runs.reduce((sum, r) => sum + r.lost, 0);
+    const markdown = `## CPU profile of the emulator's process
+
+${receivers.length} clients, ${messages} broadcasts one after another (last delivery median ${median(runs.map((r) => r.ms)).toFixed(0)} ms,
+${lost} deliveries lost), profiled with node:inspector at ${intervalMicros} µs. Self time of each sample goes to the script of
+its frame, a bundle's samples to their source through its source map; the second pair of columns charges Node's own
+time (http, streams, timers, crypto) to the nearest caller outside Node.
+
+${splitMarkdown(split)}
+`;
+    writeFileSync(join(outDir, `stack-${clients}-${stamp}.md`), markdown);
+    writeFileSync(join(outDir, `stack-${clients}-${stamp}.split.json`), `${JSON.stringify(split, null, 2)}\n`);
+    console.log(`\n${markdown}\nProfile: ${relative(projectRoot, profileFile)} (open it in Chrome DevTools)`);
+  } finally {
+    await closeAll(receivers);
+    await stack.stop();
+    await rm(join(projectRoot, buildFolder), { recursive: true, force: true });
+    await rm(`${profileFile}.started`, { force: true });
+  }
+}
+
+const { values } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '1000' },
+    messages: { type: 'string', default: '10' },
+    'interval-us': { type: 'string', default: '200' },
+    out: { type: 'string', default: join('.results', 'profile') },
+  },
+  strict: true,
+});
+
+function positive(raw: string, name: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+await profileStack(
+  positive(values.clients, 'clients'),
+  positive(values.messages, 'messages'),
+  positive(values['interval-us'], 'interval-us'),
+  join(projectRoot, values.out),
+);
