@@ -140,11 +140,27 @@ describe('ApiGatewayMessenger', () => {
     });
   });
 
+  it('gives sends started together one deadline instead of a timer each', async () => {
+    const signals: Array<AbortSignal | undefined> = [];
+    management.send.callsFake((_command: unknown, options?: { abortSignal?: AbortSignal }) => {
+      signals.push(options?.abortSignal);
+      return Promise.resolve({});
+    });
+
+    const shared = messenger();
+
+    await Promise.all([shared.send('A', frame), shared.send('B', frame), shared.send('C', frame)]);
+
+    expect({ sends: signals.length, deadlines: new Set(signals).size }).toEqual({ sends: 3, deadlines: 1 });
+  });
+
   it('names a server error that arrives after the deadline by its status, not as a timeout', async () => {
     management.send.callsFake(
       (_command: unknown, options?: { abortSignal?: AbortSignal }) =>
         new Promise<never>((_resolve, reject) => {
-          options?.abortSignal?.addEventListener('abort', () => reject(serviceError('InternalServerErrorException', 500)));
+          options?.abortSignal?.addEventListener('abort', () =>
+            reject(serviceError('InternalServerErrorException', 500)),
+          );
         }),
     );
 
