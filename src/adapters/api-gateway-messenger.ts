@@ -58,6 +58,8 @@ export class ApiGatewayMessenger implements Messenger {
   readonly #client: ApiGatewayManagementApiClient;
   readonly #timeoutMs: number;
   readonly #sliceMs: number;
+  // A fan-out hands the same frame object to every recipient, and frames are never changed once built.
+  readonly #encoded = new WeakMap<ServerFrame, Uint8Array>();
   #deadline: Deadline | undefined;
 
   constructor(client: ApiGatewayManagementApiClient, options: ApiGatewayMessengerOptions) {
@@ -71,10 +73,9 @@ export class ApiGatewayMessenger implements Messenger {
     const abortSignal = deadline.controller.signal;
     try {
       // The client's retry strategy retries 429 and 5xx with backoff; what reaches this catch outlived it.
-      await this.#client.send(
-        new PostToConnectionCommand({ ConnectionId: connectionId, Data: encoder.encode(JSON.stringify(frame)) }),
-        { abortSignal },
-      );
+      await this.#client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: this.#encode(frame) }), {
+        abortSignal,
+      });
       return 'delivered';
     } catch (error) {
       if (isGone(error)) return 'gone';
@@ -82,6 +83,16 @@ export class ApiGatewayMessenger implements Messenger {
     } finally {
       this.#leave(deadline);
     }
+  }
+
+  /** The frame's bytes, serialised and encoded once per frame object, not once per recipient. */
+  #encode(frame: ServerFrame): Uint8Array {
+    let bytes = this.#encoded.get(frame);
+    if (bytes === undefined) {
+      bytes = encoder.encode(JSON.stringify(frame));
+      this.#encoded.set(frame, bytes);
+    }
+    return bytes;
   }
 
   /**

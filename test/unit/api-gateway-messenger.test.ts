@@ -1,4 +1,4 @@
-import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import {
   ApiGatewayManagementApiClient,
   ApiGatewayManagementApiServiceException,
@@ -144,7 +144,7 @@ describe('ApiGatewayMessenger', () => {
     const signals: Array<AbortSignal | undefined> = [];
     management.send.callsFake((_command: unknown, options?: { abortSignal?: AbortSignal }) => {
       signals.push(options?.abortSignal);
-      return Promise.resolve({});
+      return Promise.resolve({ $metadata: {} });
     });
 
     const shared = messenger();
@@ -152,6 +152,21 @@ describe('ApiGatewayMessenger', () => {
     await Promise.all([shared.send('A', frame), shared.send('B', frame), shared.send('C', frame)]);
 
     expect({ sends: signals.length, deadlines: new Set(signals).size }).toEqual({ sends: 3, deadlines: 1 });
+  });
+
+  it('serialises a frame once however many recipients it is sent to', async () => {
+    management.on(PostToConnectionCommand).resolves({});
+    const stringify = jest.spyOn(JSON, 'stringify');
+    const shared = messenger();
+
+    await Promise.all(['A', 'B', 'C'].map((id) => shared.send(id, frame)));
+    const framesSerialised = stringify.mock.calls.filter(([value]) => value === frame).length;
+    stringify.mockRestore();
+
+    expect({
+      framesSerialised,
+      bodies: management.commandCalls(PostToConnectionCommand).map((call) => call.args[0].input.Data),
+    }).toEqual({ framesSerialised: 1, bodies: Array(3).fill(new TextEncoder().encode(JSON.stringify(frame))) });
   });
 
   it('names a server error that arrives after the deadline by its status, not as a timeout', async () => {
