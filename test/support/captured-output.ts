@@ -1,4 +1,4 @@
-import { jest } from '@jest/globals';
+import { expect, jest } from '@jest/globals';
 
 /** A line the process wrote: the JSON object of a structured log line, or the raw text of any other. */
 export type OutputLine = Readonly<Record<string, unknown>>;
@@ -40,4 +40,9 @@ export async function capturingOutput<T>(act: () => Promise<T>): Promise<{ resul
   } finally {
     for (const spy of spies) spy.mockRestore();
   }
+}
+
+/** Matches the JSON line Powertools' logger writes for an error logged with `message`, whose error is named `errorName`. */
+export function errorLine(message: string, errorName: string): unknown {
+  return expect.objectContaining({ level: 'ERROR', message, error: expect.objectContaining({ name: errorName }) });
 }

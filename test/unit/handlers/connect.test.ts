@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createConnectHandler } from '../../../src/handlers/functions/connect.ts';
 import { FailingConnectionRepository } from '../../fakes/failing-connection-repository.ts';
-import { capturingOutput } from '../../support/captured-output.ts';
+import { capturingOutput, errorLine } from '../../support/captured-output.ts';
 import { harness, leaksDetail, SECRET_DETAIL, statusOf, unbuildable } from '../../support/handler-harness.ts';
 import { connectEvent, frameEvent, lambdaContext } from '../../support/lambda-events.ts';
 import { listed } from '../../support/service-fixtures.ts';
@@ -140,13 +140,7 @@ describe('$connect handler', () => {
 
     expect({ result, lines }).toEqual({
       result: expect.objectContaining({ statusCode: 500 }),
-      lines: [
-        expect.objectContaining({
-          level: 'ERROR',
-          message: 'connect failed',
-          error: expect.objectContaining({ name: 'ConfigError' }),
-        }),
-      ],
+      lines: [errorLine('connect failed', 'ConfigError')],
     });
   });
 

@@ -3,7 +3,7 @@ import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import type { ErrorCode } from '../../../src/domain/frames.ts';
 import { createMessageHandler } from '../../../src/handlers/functions/message.ts';
 import { FailingConnectionRepository } from '../../fakes/failing-connection-repository.ts';
-import { capturingOutput } from '../../support/captured-output.ts';
+import { capturingOutput, errorLine } from '../../support/captured-output.ts';
 import { summary } from '../../support/frame-summary.ts';
 import { harness, SECRET_DETAIL, unbuildable } from '../../support/handler-harness.ts';
 import { connectEvent, frameEvent, lambdaContext } from '../../support/lambda-events.ts';
@@ -427,13 +427,7 @@ describe('message handler', () => {
 
     expect({ result, lines }).toEqual({
       result: { statusCode: 500 },
-      lines: [
-        expect.objectContaining({
-          level: 'ERROR',
-          message: 'cannot build dependencies',
-          error: expect.objectContaining({ name: 'ConfigError' }),
-        }),
-      ],
+      lines: [errorLine('cannot build dependencies', 'ConfigError')],
     });
   });
 });

@@ -7,7 +7,7 @@ import type { WebSocketEvent, WebSocketResult } from '../../../src/handlers/fram
 import { errorFrames } from '../../../src/handlers/middlewares/error-frames.ts';
 import { RateLimitedError } from '../../../src/handlers/middlewares/rate-limit.ts';
 import type { DependencyProvider } from '../../../src/handlers/wiring/dependencies.ts';
-import { capturingOutput } from '../../support/captured-output.ts';
+import { capturingOutput, errorLine } from '../../support/captured-output.ts';
 import { harness, leaksDetail, SECRET_DETAIL, unbuildable } from '../../support/handler-harness.ts';
 import { frameEvent, lambdaContext } from '../../support/lambda-events.ts';
 import { listed } from '../../support/service-fixtures.ts';
@@ -250,13 +250,7 @@ describe('errorFrames middleware', () => {
 
     expect({ result, lines }).toEqual({
       result: { statusCode: 500 },
-      lines: [
-        expect.objectContaining({
-          level: 'ERROR',
-          message: 'cannot build dependencies',
-          error: expect.objectContaining({ name: 'ConfigError' }),
-        }),
-      ],
+      lines: [errorLine('cannot build dependencies', 'ConfigError')],
     });
   });
 });
