@@ -33,10 +33,11 @@ describe('a client flooding the local stack', () => {
         if (i % 20 === 19) await sleep(50);
       }
       await flooder.waitFor(ofType('error'));
+      // Every frame of the flood let through or refused, and the ones let through heard: then a later message.
       await waitUntil('the rate limiter to count every frame of the flood', async () =>
         (await stack.table.connections()).some((item) => item.framesCounted >= FLOOD),
       );
-      // A message after every flood frame was counted: the bystander hears it, and by then any flood frame let through.
+      await bystander.waitFor((f) => f.type === 'message' && String(f['text']).startsWith('flood '), BUDGET);
       talker.send('still here');
       await bystander.waitFor((f) => f.type === 'message' && f['text'] === 'still here');
 
