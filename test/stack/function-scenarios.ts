@@ -42,15 +42,6 @@ interface SentFrame {
 
 const HMAC_SECRET = 'a-stack-test-secret-of-at-least-32-characters';
 
-interface WorldParts {
-  readonly recorder: AwsCallRecorder;
-  readonly dynamodb: DynamoDbTarget;
-  readonly tableName: string;
-  readonly dynamoProxy: RecordingProxy;
-  readonly api: FakeConnectionsApi;
-  readonly apiProxy: RecordingProxy;
-}
-
 /** The local world the functions run in: dynalite and a fake @connections API, each behind a recording proxy. */
 class World {
   readonly recorder: AwsCallRecorder;
@@ -63,7 +54,7 @@ class World {
   readonly #containers = new Map<string, Dependencies>();
   #clients = 0;
 
-  constructor(parts: WorldParts) {
+  constructor(parts: Pick<World, 'recorder' | 'dynamodb' | 'tableName' | 'dynamoProxy' | 'api' | 'apiProxy'>) {
     this.recorder = parts.recorder;
     this.dynamodb = parts.dynamodb;
     this.tableName = parts.tableName;

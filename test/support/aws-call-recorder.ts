@@ -1,4 +1,5 @@
-import { Agent, createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { bodyOf, forward, LoopbackServer } from './loopback-server.ts';
 
 /**
  * One call a function made to an AWS service, as IAM authorises it: the IAM action, and the resource in
@@ -73,31 +74,25 @@ export class RecordingProxy {
   readonly #recorder: AwsCallRecorder;
   readonly #canned: Array<{ action: string; answer: CannedAnswer }> = [];
   readonly #upstream = new Agent({ keepAlive: true, maxSockets: 32 });
-  readonly #server: Server;
-  #port = 0;
+  readonly #http = new LoopbackServer('recording proxy', (request, response) => this.#handle(request, response));
 
   constructor(targetEndpoint: string, decode: CallDecoder, recorder: AwsCallRecorder) {
     this.#target = new URL(targetEndpoint);
     this.#decode = decode;
     this.#recorder = recorder;
-    this.#server = createServer((request, response) => void this.#handle(request, response));
   }
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return this.#http.endpoint;
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    const address = this.#server.address();
-    if (address === null || typeof address === 'string') throw new Error('the recording proxy has no port');
-    this.#port = address.port;
+    await this.#http.start();
     return this;
   }
 
   async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise((resolve) => this.#server.close(resolve));
+    await this.#http.stop();
     this.#upstream.destroy();
   }
 
@@ -108,9 +103,7 @@ export class RecordingProxy {
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks);
+    const body = await bodyOf(request);
     const calls = this.#decode({ method: request.method ?? 'GET', path: request.url ?? '/', headers: request.headers, body });
     this.#recorder.record(calls);
     const canned = this.#canned.findIndex(({ action }) => calls.some((call) => call.action === action));
@@ -120,34 +113,11 @@ export class RecordingProxy {
       return;
     }
     try {
-      const answer = await this.#forward(request, body);
+      const answer = await forward(this.#upstream, this.#target, request, body);
       response.writeHead(answer.status, answer.headers).end(answer.body);
     } catch {
       request.socket.destroy();
     }
-  }
-
-  #forward(request: IncomingMessage, body: Buffer): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
-    return new Promise((resolve, reject) => {
-      const upstream = httpRequest(
-        {
-          agent: this.#upstream,
-          host: this.#target.hostname,
-          port: this.#target.port,
-          method: request.method,
-          path: request.url,
-          headers: { ...request.headers, host: this.#target.host },
-        },
-        (answer) => {
-          const chunks: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-          answer.once('end', () => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: Buffer.concat(chunks) }));
-          answer.once('error', reject);
-        },
-      );
-      upstream.once('error', reject);
-      upstream.end(body);
-    });
   }
 }
 

@@ -1,4 +1,5 @@
-import { Agent, createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { bodyOf, forward, LoopbackServer, type UpstreamAnswer } from './loopback-server.ts';
 import { seededRandom } from './seeded-random.ts';
 
 /**
@@ -43,19 +44,17 @@ export class DynamoDbFaultProxy {
   /** Faults to inject on the next request whose label starts with the key, whatever the generator draws. */
   readonly #scripted: Array<{ label: string; fault: DynamoDbFault }> = [];
   readonly #upstream = new Agent({ keepAlive: true, maxSockets: 16 });
-  readonly #server: Server;
-  #port = 0;
+  readonly #http = new LoopbackServer('fault proxy', (request, response) => this.#handle(request, response));
 
   constructor(targetEndpoint: string, shares: FaultShares, seed: number) {
     if (shares.throttle + shares.dropBefore + shares.dropAfter > 1) throw new RangeError('fault shares add up to more than 1');
     this.#target = new URL(targetEndpoint);
     this.#shares = shares;
     this.#random = seededRandom(seed);
-    this.#server = createServer((request, response) => void this.#handle(request, response));
   }
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return this.#http.endpoint;
   }
 
   get injected(): number {
@@ -63,16 +62,12 @@ export class DynamoDbFaultProxy {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    const address = this.#server.address();
-    if (address === null || typeof address === 'string') throw new Error('the fault proxy has no port');
-    this.#port = address.port;
+    await this.#http.start();
     return this;
   }
 
   async stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise((resolve) => this.#server.close(resolve));
+    await this.#http.stop();
     this.#upstream.destroy();
   }
 
@@ -94,9 +89,8 @@ export class DynamoDbFaultProxy {
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const operation = operationOf(request, chunks);
+    const body = await bodyOf(request);
+    const operation = operationOf(request, body);
     const fate = this.#draw(operation);
     if (fate !== 'forward') {
       this.counts[fate] += 1;
@@ -113,9 +107,9 @@ export class DynamoDbFaultProxy {
         .end(THROTTLED);
       return;
     }
-    let answer: { status: number; headers: IncomingMessage['headers']; body: Buffer };
+    let answer: UpstreamAnswer;
     try {
-      answer = await this.#forward(request, Buffer.concat(chunks));
+      answer = await forward(this.#upstream, this.#target, request, body);
     } catch {
       request.socket.destroy();
       return;
@@ -127,29 +121,6 @@ export class DynamoDbFaultProxy {
     this.counts.forwarded += 1;
     response.writeHead(answer.status, answer.headers).end(answer.body);
   }
-
-  #forward(request: IncomingMessage, body: Buffer): Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }> {
-    return new Promise((resolve, reject) => {
-      const upstream = httpRequest(
-        {
-          agent: this.#upstream,
-          host: this.#target.hostname,
-          port: this.#target.port,
-          method: request.method,
-          path: request.url,
-          headers: { ...request.headers, host: this.#target.host },
-        },
-        (answer) => {
-          const chunks: Buffer[] = [];
-          answer.on('data', (chunk: Buffer) => chunks.push(chunk));
-          answer.once('end', () => resolve({ status: answer.statusCode ?? 502, headers: answer.headers, body: Buffer.concat(chunks) }));
-          answer.once('error', reject);
-        },
-      );
-      upstream.once('error', reject);
-      upstream.end(body);
-    });
-  }
 }
 
 interface KeyedRequest {
@@ -158,11 +129,11 @@ interface KeyedRequest {
 }
 
 /** `PutItem conn#`: the operation (from X-Amz-Target) and the key prefix of the item it writes or reads, if any. */
-function operationOf(request: IncomingMessage, chunks: readonly Buffer[]): string {
+function operationOf(request: IncomingMessage, body: Buffer): string {
   const operation = String(request.headers['x-amz-target'] ?? '?').split('.').at(-1) ?? '?';
   try {
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KeyedRequest;
-    const pk = body.Key?.pk?.S ?? body.Item?.pk?.S;
+    const keyed = JSON.parse(body.toString('utf8')) as KeyedRequest;
+    const pk = keyed.Key?.pk?.S ?? keyed.Item?.pk?.S;
     return pk === undefined ? operation : `${operation} ${pk.slice(0, pk.indexOf('#') + 1)}`;
   } catch {
     return operation;

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bodyOf, LoopbackServer } from './loopback-server.ts';
 
 /**
  * How the fake answers a POST to one connection id: a status with an optional JSON body, error type (the
@@ -18,22 +19,14 @@ export class FakeConnectionsApi {
   readonly #standing = new Map<string, Answer>();
   readonly #unanswered = new Set<ServerResponse>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #server: Server;
-  #port = 0;
-
-  constructor() {
-    this.#server = createServer((request, response) => void this.#handle(request, response));
-  }
+  readonly #http = new LoopbackServer('fake @connections API', (request, response) => this.#handle(request, response));
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return this.#http.endpoint;
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    const address = this.#server.address();
-    if (address === null || typeof address === 'string') throw new Error('no port');
-    this.#port = address.port;
+    await this.#http.start();
     return this;
   }
 
@@ -61,20 +54,18 @@ export class FakeConnectionsApi {
   async stop(): Promise<void> {
     for (const timer of this.#timers) clearTimeout(timer);
     for (const response of this.#unanswered) response.destroy();
-    this.#server.closeAllConnections();
-    await new Promise((resolve) => this.#server.close(resolve));
+    await this.#http.stop();
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = await bodyOf(request);
     const match = /^\/@connections\/([^/?]+)$/.exec(request.url ?? '');
     if (request.method !== 'POST' || match?.[1] === undefined) {
       response.writeHead(404).end();
       return;
     }
     const connectionId = decodeURIComponent(match[1]);
-    this.received.push({ connectionId, body: Buffer.concat(chunks).toString('utf8') });
+    this.received.push({ connectionId, body: body.toString('utf8') });
     const answer = this.#scripts.get(connectionId)?.shift() ??
       this.#standing.get(connectionId) ?? { status: this.#live.has(connectionId) ? 200 : 410 };
     if (answer === 'hang') {

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bodyOf, LoopbackServer } from './loopback-server.ts';
 
 /**
  * What the fake `@connections` API does with every POST to one connection id:
@@ -45,22 +46,14 @@ export class FaultyConnectionsApi {
   readonly #throttledOnce = new Map<string, Set<string>>();
   readonly #open = new Set<ServerResponse>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #server: Server;
-  #port = 0;
-
-  constructor() {
-    this.#server = createServer((request, response) => void this.#handle(request, response));
-  }
+  readonly #http = new LoopbackServer('fake @connections API', (request, response) => this.#handle(request, response));
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return this.#http.endpoint;
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    const address = this.#server.address();
-    if (address === null || typeof address === 'string') throw new Error('the fake @connections API has no port');
-    this.#port = address.port;
+    await this.#http.start();
     return this;
   }
 
@@ -80,13 +73,11 @@ export class FaultyConnectionsApi {
   async stop(): Promise<void> {
     for (const timer of this.#timers) clearTimeout(timer);
     for (const response of this.#open) response.destroy();
-    this.#server.closeAllConnections();
-    await new Promise((resolve) => this.#server.close(resolve));
+    await this.#http.stop();
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const received = await bodyOf(request);
     const match = /^\/@connections\/([^/?]+)$/.exec(request.url ?? '');
     const connectionId = match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);
     const fate = connectionId === undefined ? undefined : this.#fates.get(connectionId);
@@ -95,7 +86,7 @@ export class FaultyConnectionsApi {
       response.writeHead(404).end();
       return;
     }
-    const body = Buffer.concat(chunks).toString('utf8');
+    const body = received.toString('utf8');
     const answer = this.#answerFor(connectionId, fate, body);
     this.posts.push({ connectionId, body, answer });
     if (answer === 'hang') {
