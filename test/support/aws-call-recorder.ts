@@ -68,31 +68,22 @@ export class AwsCallRecorder {
  * A loopback HTTP proxy in front of a service endpoint (dynalite, a fake @connections API, a local queue)
  * that records what goes over the wire: the SDK clients under test point at it instead of the endpoint.
  */
-export class RecordingProxy {
+export class RecordingProxy extends LoopbackServer {
   readonly #target: URL;
   readonly #decode: CallDecoder;
   readonly #recorder: AwsCallRecorder;
   readonly #canned: Array<{ action: string; answer: CannedAnswer }> = [];
   readonly #upstream = new Agent({ keepAlive: true, maxSockets: 32 });
-  readonly #http = new LoopbackServer('recording proxy', (request, response) => this.#handle(request, response));
 
   constructor(targetEndpoint: string, decode: CallDecoder, recorder: AwsCallRecorder) {
+    super('recording proxy');
     this.#target = new URL(targetEndpoint);
     this.#decode = decode;
     this.#recorder = recorder;
   }
 
-  get endpoint(): string {
-    return this.#http.endpoint;
-  }
-
-  async start(): Promise<this> {
-    await this.#http.start();
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    await this.#http.stop();
+  override async stop(): Promise<void> {
+    await super.stop();
     this.#upstream.destroy();
   }
 
@@ -102,7 +93,7 @@ export class RecordingProxy {
     return this;
   }
 
-  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  protected override async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await bodyOf(request);
     const calls = this.#decode({ method: request.method ?? 'GET', path: request.url ?? '/', headers: request.headers, body });
     this.#recorder.record(calls);

@@ -34,7 +34,7 @@ const THROTTLED = JSON.stringify({
  * A loopback HTTP proxy in front of a DynamoDB endpoint that injects throttling and dropped connections with
  * a seeded generator: the same seed draws the same sequence of fates, request by request.
  */
-export class DynamoDbFaultProxy {
+export class DynamoDbFaultProxy extends LoopbackServer {
   readonly counts: ProxyCounts = { forwarded: 0, throttle: 0, dropBefore: 0, dropAfter: 0 };
   /** Faults by DynamoDB operation and the kind of item it names, e.g. `UpdateItem room# dropAfter`. */
   readonly byOperation = new Map<string, number>();
@@ -44,30 +44,21 @@ export class DynamoDbFaultProxy {
   /** Faults to inject on the next request whose label starts with the key, whatever the generator draws. */
   readonly #scripted: Array<{ label: string; fault: DynamoDbFault }> = [];
   readonly #upstream = new Agent({ keepAlive: true, maxSockets: 16 });
-  readonly #http = new LoopbackServer('fault proxy', (request, response) => this.#handle(request, response));
 
   constructor(targetEndpoint: string, shares: FaultShares, seed: number) {
+    super('fault proxy');
     if (shares.throttle + shares.dropBefore + shares.dropAfter > 1) throw new RangeError('fault shares add up to more than 1');
     this.#target = new URL(targetEndpoint);
     this.#shares = shares;
     this.#random = seededRandom(seed);
   }
 
-  get endpoint(): string {
-    return this.#http.endpoint;
-  }
-
   get injected(): number {
     return this.counts.throttle + this.counts.dropBefore + this.counts.dropAfter;
   }
 
-  async start(): Promise<this> {
-    await this.#http.start();
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    await this.#http.stop();
+  override async stop(): Promise<void> {
+    await super.stop();
     this.#upstream.destroy();
   }
 
@@ -88,7 +79,7 @@ export class DynamoDbFaultProxy {
     return 'forward';
   }
 
-  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  protected override async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await bodyOf(request);
     const operation = operationOf(request, body);
     const fate = this.#draw(operation);

@@ -12,22 +12,16 @@ export type Answer = { status: number; body?: string; errorType?: string; afterM
  * ids, 410 with an empty body (as serverless-offline does) for others, a scripted sequence per id, or one
  * standing answer per id.
  */
-export class FakeConnectionsApi {
+export class FakeConnectionsApi extends LoopbackServer {
   readonly received: Array<{ connectionId: string; body: string }> = [];
   readonly #live = new Set<string>();
   readonly #scripts = new Map<string, Answer[]>();
   readonly #standing = new Map<string, Answer>();
   readonly #unanswered = new Set<ServerResponse>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #http = new LoopbackServer('fake @connections API', (request, response) => this.#handle(request, response));
 
-  get endpoint(): string {
-    return this.#http.endpoint;
-  }
-
-  async start(): Promise<this> {
-    await this.#http.start();
-    return this;
+  constructor() {
+    super('fake @connections API');
   }
 
   live(...ids: string[]): this {
@@ -51,13 +45,13 @@ export class FakeConnectionsApi {
     return this.received.filter((r) => r.connectionId === id).length;
   }
 
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     for (const timer of this.#timers) clearTimeout(timer);
     for (const response of this.#unanswered) response.destroy();
-    await this.#http.stop();
+    await super.stop();
   }
 
-  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  protected override async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await bodyOf(request);
     const match = /^\/@connections\/([^/?]+)$/.exec(request.url ?? '');
     if (request.method !== 'POST' || match?.[1] === undefined) {

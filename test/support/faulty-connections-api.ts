@@ -37,7 +37,7 @@ export interface InjectedFaults {
  * fan-out through the real SDK client meets every kind of recipient at once. POSTs to an id with no fate are
  * answered 404 and kept apart in {@link unexpected}: nothing should ever post to an id the test did not create.
  */
-export class FaultyConnectionsApi {
+export class FaultyConnectionsApi extends LoopbackServer {
   readonly posts: ReceivedPost[] = [];
   readonly unexpected: string[] = [];
   readonly injected: InjectedFaults = { gone410: 0, throttled429: 0, failed500: 0, slow: 0, hanging: 0 };
@@ -46,15 +46,9 @@ export class FaultyConnectionsApi {
   readonly #throttledOnce = new Map<string, Set<string>>();
   readonly #open = new Set<ServerResponse>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #http = new LoopbackServer('fake @connections API', (request, response) => this.#handle(request, response));
 
-  get endpoint(): string {
-    return this.#http.endpoint;
-  }
-
-  async start(): Promise<this> {
-    await this.#http.start();
-    return this;
+  constructor() {
+    super('fake @connections API');
   }
 
   fate(connectionId: string, fate: Fate): this {
@@ -70,13 +64,13 @@ export class FaultyConnectionsApi {
     return this.posts.filter((post) => post.connectionId === connectionId);
   }
 
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     for (const timer of this.#timers) clearTimeout(timer);
     for (const response of this.#open) response.destroy();
-    await this.#http.stop();
+    await super.stop();
   }
 
-  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  protected override async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const received = await bodyOf(request);
     const match = /^\/@connections\/([^/?]+)$/.exec(request.url ?? '');
     const connectionId = match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);

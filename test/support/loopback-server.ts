@@ -14,27 +14,33 @@ export interface UpstreamAnswer {
   readonly body: Buffer;
 }
 
-/** An HTTP server on a free loopback port: the base of every stand-in and proxy the tests put in front of an SDK client. */
-export class LoopbackServer {
+/**
+ * An HTTP server on a free loopback port: the base of every stand-in and proxy the tests put in front of an
+ * SDK client, which answers each request in {@link handle}.
+ */
+export abstract class LoopbackServer {
   readonly #server: Server;
   readonly #name: string;
   #port = 0;
 
   /** `name` says which stand-in failed to start. */
-  constructor(name: string, handle: (request: IncomingMessage, response: ServerResponse) => Promise<void>) {
+  constructor(name: string) {
     this.#name = name;
-    this.#server = createServer((request, response) => void handle(request, response));
+    this.#server = createServer((request, response) => void this.handle(request, response));
   }
+
+  protected abstract handle(request: IncomingMessage, response: ServerResponse): Promise<void>;
 
   get endpoint(): string {
     return `http://127.0.0.1:${this.#port}`;
   }
 
-  async start(): Promise<void> {
+  async start(): Promise<this> {
     await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
     const address = this.#server.address();
     if (address === null || typeof address === 'string') throw new Error(`the ${this.#name} has no port`);
     this.#port = address.port;
+    return this;
   }
 
   /** Closes every connection, kept-alive ones included, and resolves once the server is closed. */
