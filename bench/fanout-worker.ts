@@ -19,6 +19,12 @@ export interface FanoutParams {
   readonly goneShare: number;
   readonly throttledShare: number;
   readonly seed: number;
+  /** The real messenger's CPU per delivery (bench/messenger.ts), charged per attempt; 0 charges none. */
+  readonly cpuUsPerDelivery: number;
+  /** The Lambda's share of one vCPU (memory / 1,769 MB); the charge takes 1 / vcpu as long in wall time. */
+  readonly vcpu: number;
+  /** Spin for the charge (the wall time then includes it) instead of adding it analytically afterwards. */
+  readonly spin: boolean;
 }
 
 export interface FanoutResult {
@@ -47,6 +53,13 @@ export interface FanoutResult {
   readonly sentTwice: number;
   readonly rowsLeft: number;
   readonly correct: boolean;
+  readonly cpuUsPerDelivery: number;
+  readonly vcpu: number;
+  readonly spun: boolean;
+  /** Attempts × CPU per delivery / vcpu: the least wall time one Lambda of that size needs for the fan-out. */
+  readonly cpuBoundMs: number;
+  /** The measured wall when the charge was spun, else max(measured wall, CPU bound). */
+  readonly lambdaWallMs: number;
 }
 
 const ID_SUFFIX = 'AbCdEfG=';
@@ -64,20 +77,36 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
   const fateNames: readonly Fate[] = ['healthy', 'gone', 'throttled'];
   const sends = new Uint8Array(params.n);
   const connections = new InMemoryConnectionRepository({ pageSize: params.pageSize });
-  const connectedAt = new Date();
-  const expiresAt = new Date(connectedAt.getTime() + 3_600_000);
-  for (let i = 0; i < params.n; i += 1) await connections.save({ id: idOf(i), room: DEFAULT_ROOM, name: `Guest ${i}`, connectedAt, expiresAt, revision: 0, announced: false });
+  // Seated an hour ago: a connection still in its handshake is never retired for a 410, and the gone ones must be.
+  const connectedAt = new Date(Date.now() - 3_600_000);
+  const expiresAt = new Date(Date.now() + 3_600_000);
+  for (let i = 0; i < params.n; i += 1)
+    await connections.save({
+      id: idOf(i),
+      room: DEFAULT_ROOM,
+      name: `Guest ${i}`,
+      connectedAt,
+      expiresAt,
+      revision: 0,
+      announced: false,
+    });
   const messenger = new SimulatedMessenger({
     latency: params.latency,
     rateLimit: params.rateLimit,
     random,
     fateOf: (id) => fateNames[fates[indexOf(id)] ?? 0] ?? 'healthy',
+    spinUsPerAttempt: params.spin ? params.cpuUsPerDelivery / params.vcpu : 0,
     onSend: (id) => {
       const index = indexOf(id);
       sends[index] = (sends[index] ?? 0) + 1;
     },
   });
-  const service = new ChatService({ connections, history: new InMemoryMessageHistory(), messenger, concurrency: params.concurrency });
+  const service = new ChatService({
+    connections,
+    history: new InMemoryMessageHistory(),
+    messenger,
+    concurrency: params.concurrency,
+  });
 
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
@@ -123,6 +152,7 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
   const rateBoundMs = (Math.max(0, attempts - burst) / perSecond) * 1000;
   const latencyBoundMs = messenger.serviceMs / params.concurrency;
   const boundMs = Math.max(rateBoundMs, latencyBoundMs);
+  const cpuBoundMs = (attempts * params.cpuUsPerDelivery) / params.vcpu / 1000;
   const correct =
     report.recipients === params.n &&
     report.delivered === healthy &&
@@ -158,6 +188,11 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
     sentTwice,
     rowsLeft,
     correct,
+    cpuUsPerDelivery: params.cpuUsPerDelivery,
+    vcpu: params.vcpu,
+    spun: params.spin,
+    cpuBoundMs,
+    lambdaWallMs: params.spin ? wallMs : Math.max(wallMs, cpuBoundMs),
   };
 }
 

@@ -16,9 +16,25 @@ export interface FanoutPlan {
   readonly pageSize: number;
   /** Also run the largest size with a rate limit that answers 429 instead of pacing, as AWS does. */
   readonly withRejectMode: boolean;
+  readonly cpuUsPerDelivery: number;
+  readonly vcpu: number;
 }
 
 export const DEFAULT_LATENCY: LatencyModel = { medianMs: 20, sigma: 0.5, tailShare: 0.01, tailMs: 100 };
+
+/**
+ * CPU per delivery of ApiGatewayMessenger as the composition root builds it, from bench/messenger.ts (median of
+ * 3 runs, 20,000 sends at 200 in flight; see bench/RESULTS-hot-path.md); a run with the messenger part uses its own.
+ */
+export const DEFAULT_CPU_US_PER_DELIVERY = 916;
+/** Lambda gives a function one vCPU at 1,769 MB and a proportional share below it. */
+export const vcpuAt = (memoryMb: number): number => Math.min(1, memoryMb / 1769);
+/** API Gateway ends an integration after 29 s; a fan-out must finish within it. */
+export const INTEGRATION_TIMEOUT_MS = 29_000;
+
+/** The largest room one invocation reaches within the integration timeout when the CPU is the limit. */
+export const largestRoom = (cpuUsPerDelivery: number, vcpu: number): number =>
+  Math.floor((INTEGRATION_TIMEOUT_MS * 1000 * vcpu) / cpuUsPerDelivery);
 
 export function fanoutRuns(plan: FanoutPlan): FanoutParams[] {
   const runs: FanoutParams[] = [];
@@ -28,6 +44,9 @@ export function fanoutRuns(plan: FanoutPlan): FanoutParams[] {
     goneShare: plan.goneShare,
     throttledShare: plan.throttledShare,
     seed: 42,
+    cpuUsPerDelivery: plan.cpuUsPerDelivery,
+    vcpu: plan.vcpu,
+    spin: false,
   };
   for (const n of plan.sizes) {
     for (const concurrency of plan.concurrencies) {

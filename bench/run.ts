@@ -4,7 +4,7 @@
  *
  *   node bench/run.ts [--part fanout|dynamodb|coldstart|e2e|messenger]... [--sizes 1000,10000,100000] [--quick]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,15 @@ import { projectRoot } from '../scripts/local-stack.ts';
 import { type ColdStartResult, coldStartSteps, runColdStart } from './coldstart.ts';
 import { type DynamoDbResult, runDynamoDb } from './dynamodb.ts';
 import { type E2eResult, e2eSteps, runE2e } from './e2e.ts';
-import { DEFAULT_LATENCY, fanoutRuns, runFanout } from './fanout.ts';
+import {
+  DEFAULT_CPU_US_PER_DELIVERY,
+  DEFAULT_LATENCY,
+  fanoutRuns,
+  INTEGRATION_TIMEOUT_MS,
+  largestRoom,
+  runFanout,
+  vcpuAt,
+} from './fanout.ts';
 import type { FanoutResult } from './fanout-worker.ts';
 import { chartPng, chartSvg } from './chart.ts';
 import { ProgressBar } from './progress.ts';
@@ -84,6 +92,15 @@ function number(raw: string | undefined, fallback: number): number {
 }
 
 const quick = values.quick;
+
+/** The message function's memorySize in serverless.yml: its share of a vCPU bounds a fan-out's CPU. */
+function messageMemoryMb(): number {
+  const yml = readFileSync(join(projectRoot, 'serverless.yml'), 'utf8');
+  const block = /\n {2}message:\n((?: {4}.*\n|\s*\n)+)/.exec(yml)?.[1] ?? '';
+  const size = /\n {4}memorySize: (\d+)/.exec(`\n${block}`)?.[1];
+  if (size === undefined) throw new Error('serverless.yml: no memorySize for the message function');
+  return Number(size);
+}
 const parts: Part[] = (values.part ?? ['fanout', 'dynamodb', 'coldstart']).map((p) => {
   if (!(PARTS as readonly string[]).includes(p)) throw new Error(`unknown part "${p}"; use ${PARTS.join(', ')}`);
   return p as Part;
@@ -108,6 +125,8 @@ const fanoutPlan = {
   throttledShare: number(values['throttled-share'], 0.005),
   pageSize: number(values['page-size'], 1000),
   withRejectMode: !values['no-reject-mode'],
+  cpuUsPerDelivery: DEFAULT_CPU_US_PER_DELIVERY,
+  vcpu: vcpuAt(messageMemoryMb()),
 };
 const dbSizes = sizesFor(values['db-sizes'], [1000, 10_000], [100, 1000]);
 const withDynamoDbLocal = !values['no-dynamodb-local'];
@@ -120,10 +139,13 @@ const messengerPlan = {
   runs: number(values['messenger-runs'], quick ? 1 : 3),
 };
 
-const fanoutParams = parts.includes('fanout') ? fanoutRuns(fanoutPlan) : [];
+let fanoutParams = parts.includes('fanout') ? fanoutRuns(fanoutPlan) : [];
+// One more run with the CPU charge spun, at the largest room that the charge lets one invocation serve in 29 s.
+const spunRun = parts.includes('fanout') && !quick ? 1 : 0;
 const dbTargets = withDynamoDbLocal ? 2 : 1;
 const totalSteps =
   fanoutParams.length +
+  spunRun +
   (parts.includes('dynamodb') ? dbTargets * (1 + dbSizes.length * 2) : 0) +
   (parts.includes('coldstart') ? coldStartSteps() : 0) +
   (parts.includes('e2e') ? e2eSteps(e2eSizes) : 0) +
@@ -153,9 +175,27 @@ let coldStart: ColdStartResult | undefined;
 let e2e: E2eResult | undefined;
 let messenger: MessengerReport | undefined;
 
+if (parts.includes('messenger')) {
+  messenger = await runMessenger(
+    messengerPlan,
+    (label) => bar.step(label),
+    () => bar.tick(),
+  );
+}
+const measuredCpu = messenger?.summary.find((m) => m.variant === 'ours')?.cpuUsPerDelivery;
+if (measuredCpu !== undefined) {
+  fanoutPlan.cpuUsPerDelivery = measuredCpu;
+  fanoutParams = parts.includes('fanout') ? fanoutRuns(fanoutPlan) : [];
+}
+const roomLimit = largestRoom(fanoutPlan.cpuUsPerDelivery, fanoutPlan.vcpu);
+if (spunRun > 0 && fanoutParams[0] !== undefined) {
+  fanoutParams.push({ ...fanoutParams[0], n: roomLimit, concurrency: 200, spin: true });
+}
 if (parts.includes('fanout')) {
   for (const params of fanoutParams) {
-    bar.step(`fan-out N=${formatInt(params.n)} C=${params.concurrency} ${params.rateLimit.onLimit}`);
+    bar.step(
+      `fan-out N=${formatInt(params.n)} C=${params.concurrency} ${params.rateLimit.onLimit}${params.spin ? ' CPU spun' : ''}`,
+    );
     fanout.push(await runFanout(params));
     bar.tick();
   }
@@ -178,13 +218,6 @@ if (parts.includes('e2e')) {
   e2e = await runE2e(e2eSizes, e2eMessages, steps.step);
   steps.end();
 }
-if (parts.includes('messenger')) {
-  messenger = await runMessenger(
-    messengerPlan,
-    (label) => bar.step(label),
-    () => bar.tick(),
-  );
-}
 bar.finish();
 fanout = fanout.sort((a, b) => (a.onLimit === b.onLimit ? 0 : a.onLimit === 'queue' ? -1 : 1));
 
@@ -198,8 +231,14 @@ const targets: TargetRow[] = [];
 const yes = (met: boolean | undefined): string => (met === undefined ? 'n/a' : met ? 'met' : '**missed**');
 
 if (fanout.length > 0) {
-  const largest = Math.max(...fanout.map((r) => r.n));
-  for (const r of fanout.filter((f) => f.n === largest && f.onLimit === 'queue')) {
+  const largest = Math.max(...fanout.filter((r) => !r.spun).map((r) => r.n));
+  const spun = fanout.find((r) => r.spun);
+  targets.push({
+    target: `largest room one invocation serves within 29 s at ${fanoutPlan.vcpu.toFixed(2)} vCPU (${fanoutPlan.cpuUsPerDelivery.toFixed(0)} µs per delivery)`,
+    measured: `${formatInt(roomLimit)} recipients${spun === undefined ? '' : `; spun run: ${formatMs(spun.wallMs)}, ${spun.correct ? 'correct' : 'INCORRECT'}`}`,
+    met: undefined,
+  });
+  for (const r of fanout.filter((f) => f.n === largest && f.onLimit === 'queue' && !f.spun)) {
     targets.push({
       target: `fan-out N=${formatInt(largest)} C=${r.concurrency}: ≤ 1.2× bound, heap < 256 MB, all healthy served once`,
       measured: `${r.ratio.toFixed(2)}× (${formatMs(r.wallMs)} vs ${formatMs(r.boundMs)}), ${r.peakHeapMb.toFixed(0)} MB, ${r.correct ? 'correct' : 'INCORRECT'}`,
@@ -295,6 +334,12 @@ Each row is a fresh \`node --expose-gc\` process. Bound = max((attempts − burs
 time is the simulated round trips and backoff (token waits excluded). "served once" checks every healthy recipient got
 exactly one call and the report's counts match the fates drawn.
 
+CPU is charged at ${fanoutPlan.cpuUsPerDelivery.toFixed(0)} µs per attempt (the real messenger's CPU per delivery${messenger === undefined ? ', from bench/RESULTS-hot-path.md' : ', measured in this run'}) on ${fanoutPlan.vcpu.toFixed(2)} vCPU
+(the message function's memorySize / 1,769 MB). "analytic" rows add it afterwards: CPU bound = attempts × CPU / vCPU, Lambda wall =
+max(wall, CPU bound). The "spun" row busy-waits CPU / vCPU per attempt inside the simulated messenger, blocking the event loop as the
+real work does, so its wall already includes the charge; it runs at the largest room that fits ${formatMs(INTEGRATION_TIMEOUT_MS)} by that bound
+(${formatInt(roomLimit)}).
+
 ${markdownTable(
   [
     'N',
@@ -310,6 +355,10 @@ ${markdownTable(
     'delivered / gone / failed',
     'healthy missed',
     'correct',
+    'CPU charge',
+    'CPU bound',
+    'Lambda wall',
+    'within 29 s',
   ],
   fanout.map((r) => [
     formatInt(r.n),
@@ -325,6 +374,10 @@ ${markdownTable(
     `${formatInt(r.delivered)} / ${formatInt(r.gone)} / ${formatInt(r.failed)}`,
     formatInt(r.healthyMissed),
     r.correct ? 'yes' : 'no',
+    r.spun ? 'spun' : 'analytic',
+    formatMs(r.cpuBoundMs),
+    formatMs(r.lambdaWallMs),
+    r.lambdaWallMs <= INTEGRATION_TIMEOUT_MS ? 'yes' : 'no',
   ]),
 )}`);
 }
@@ -437,7 +490,8 @@ writeFileSync(
   join(outDir, 'results.json'),
   `${JSON.stringify({ started, parts, fanout, dynamodb, coldStart, e2e, messenger }, null, 2)}\n`,
 );
-const svg = await chartSvg({ fanout, dynamodb, coldStart, e2e });
+// The spun row is a different measurement (CPU charged), not one more size of the paced grid the chart draws.
+const svg = await chartSvg({ fanout: fanout.filter((r) => !r.spun), dynamodb, coldStart, e2e });
 writeFileSync(join(outDir, 'chart.svg'), svg);
 writeFileSync(join(outDir, 'chart.png'), chartPng(svg));
 

@@ -35,6 +35,20 @@ export interface SimulatedMessengerOptions {
   readonly random: () => number;
   /** Called once per send, before any waiting; the bench counts calls per recipient with it. */
   readonly onSend?: (connectionId: string) => void;
+  /**
+   * Wall-clock µs each attempt keeps the CPU busy (a busy-wait), as the real messenger's measured CPU per delivery
+   * divided by the Lambda's share of a vCPU; 0 charges nothing.
+   */
+  readonly spinUsPerAttempt?: number;
+}
+
+/** Keeps this thread busy for `us` microseconds, as signing, serialising and the HTTP client would. */
+function spin(us: number): void {
+  if (us <= 0) return;
+  const until = performance.now() + us / 1000;
+  while (performance.now() < until) {
+    // busy: the event loop is blocked exactly as by real per-send CPU work
+  }
 }
 
 const sleep = (ms: number): Promise<void> =>
@@ -68,6 +82,7 @@ export class SimulatedMessenger implements Messenger {
     const { maxAttempts } = this.#options.rateLimit;
     for (let attempt = 1; ; attempt += 1) {
       const admitted = await this.#admit();
+      spin(this.#options.spinUsPerAttempt ?? 0);
       const roundTrip = this.#latency();
       this.serviceMs += roundTrip;
       await sleep(roundTrip);
