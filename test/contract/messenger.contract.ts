@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DeliveryError, type DeliveryFailureReason } from '../../src/domain/errors.ts';
+import type { DeliveryFailureReason } from '../../src/domain/errors.ts';
 import type { ChatMessage } from '../../src/domain/frames.ts';
 import type { Messenger } from '../../src/domain/messenger.ts';
+import { deliveryErrorOf } from '../support/delivery-errors.ts';
 
 /**
  * How a connection answers every delivery to it, in the port's terms:
@@ -38,17 +39,6 @@ const IMPATIENT_MS = 600;
 
 function message(id: string, text = `hello from ${id}`): ChatMessage {
   return { type: 'message', id, seq: 1, room: 'lobby', from: 'S', name: 'Sender', text, sentAt: '2030-01-01T00:00:00Z' };
-}
-
-/** The DeliveryError that the send throws; fails the test on any other outcome. */
-async function deliveryErrorOf(send: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await send;
-  } catch (error) {
-    if (error instanceof DeliveryError) return error;
-    throw error;
-  }
-  throw new Error('expected the send to throw a DeliveryError');
 }
 
 interface Failure {

@@ -9,8 +9,8 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ApiGatewayMessenger } from '../../src/adapters/api-gateway-messenger.ts';
-import { DeliveryError } from '../../src/domain/errors.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
+import { deliveryErrorOf } from '../support/delivery-errors.ts';
 
 const management = mockClient(ApiGatewayManagementApiClient);
 const client = new ApiGatewayManagementApiClient({
@@ -31,17 +31,6 @@ const frame: ServerFrame = {
 
 function messenger(timeoutMs = 1000): ApiGatewayMessenger {
   return new ApiGatewayMessenger(client, { timeoutMs });
-}
-
-/** The DeliveryError that the send throws; fails the test on any other outcome. */
-async function deliveryErrorOf(send: Promise<unknown>): Promise<DeliveryError> {
-  try {
-    await send;
-  } catch (error) {
-    if (error instanceof DeliveryError) return error;
-    throw error;
-  }
-  throw new Error('expected the send to throw a DeliveryError');
 }
 
 function serviceError(name: string, httpStatusCode: number): ApiGatewayManagementApiServiceException {
