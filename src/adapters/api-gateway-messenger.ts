@@ -7,7 +7,7 @@ import type { DeliveryOutcome, Messenger } from '../domain/messenger.ts';
 export interface ApiGatewayMessengerOptions {
   /**
    * Upper bound for one delivery, the SDK's own retries included: a send is aborted after at least this long
-   * and at most a tenth longer (sends started close together share one deadline).
+   * and at most a hundredth longer (sends started close together share one deadline).
    */
   readonly timeoutMs: number;
 }
@@ -65,7 +65,8 @@ export class ApiGatewayMessenger implements Messenger {
   constructor(client: ApiGatewayManagementApiClient, options: ApiGatewayMessengerOptions) {
     this.#client = client;
     this.#timeoutMs = options.timeoutMs;
-    this.#sliceMs = Math.max(1, Math.ceil(options.timeoutMs / 10));
+    // Short slices keep few listeners on each signal: Node's EventTarget scans them on every add and remove.
+    this.#sliceMs = Math.max(1, Math.ceil(options.timeoutMs / 100));
   }
 
   async send(connectionId: string, frame: ServerFrame): Promise<DeliveryOutcome> {
@@ -96,9 +97,9 @@ export class ApiGatewayMessenger implements Messenger {
   }
 
   /**
-   * The deadline of the current slice of time, opened with the first send in it. A timer and an abort signal per
-   * send (AbortSignal.timeout) cost about a third of a delivery's CPU in bench/messenger.ts; one per slice bounds
-   * every send between timeoutMs and timeoutMs + sliceMs.
+   * The deadline of the current slice of time, opened with the first send in it. One timer and one signal per slice
+   * instead of AbortSignal.timeout() per send (1,054 -> 962 µs per delivery in bench/messenger.ts); every send is
+   * aborted between timeoutMs and timeoutMs + sliceMs after it started.
    */
   #join(): Deadline {
     const now = performance.now();
