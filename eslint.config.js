@@ -58,8 +58,14 @@ export default tseslint.config(
           policies: [
             // The domain imports nothing outward.
             { from: { element: { type: 'domain' } }, allow: { to: { element: { type: 'domain' } } } },
-            { from: { element: { type: 'adapter' } }, allow: { to: { element: { types: { anyOf: ['domain', 'adapter'] } } } } },
-            { from: { element: { type: 'frames' } }, allow: { to: { element: { types: { anyOf: ['domain', 'frames'] } } } } },
+            {
+              from: { element: { type: 'adapter' } },
+              allow: { to: { element: { types: { anyOf: ['domain', 'adapter'] } } } },
+            },
+            {
+              from: { element: { type: 'frames' } },
+              allow: { to: { element: { types: { anyOf: ['domain', 'frames'] } } } },
+            },
             {
               from: { element: { types: { anyOf: ['function', 'middleware'] } } },
               allow: { to: { element: { types: { anyOf: ['domain', 'frames', 'middleware', 'wiring'] } } } },
@@ -81,7 +87,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'env', message: 'only src/handlers/wiring reads process.env, through its checked config' },
+        {
+          object: 'process',
+          property: 'env',
+          message: 'only src/handlers/wiring reads process.env, through its checked config',
+        },
       ],
     },
   },

@@ -9,7 +9,10 @@ const shared = { extensionsToTreatAsEsm: ['.ts'], transform, testEnvironment: 'n
  * accepts a `testTimeout` in a project and ignores it. So the tier names its timeout in its globals, and
  * a setup file of its own hands it to `jest.setTimeout`.
  */
-const tierTimeout = (ms) => ({ globals: { tierTimeoutMs: ms }, setupFilesAfterEnv: ['<rootDir>/test/support/tier-timeout.ts'] });
+const tierTimeout = (ms) => ({
+  globals: { tierTimeoutMs: ms },
+  setupFilesAfterEnv: ['<rootDir>/test/support/tier-timeout.ts'],
+});
 
 export default {
   // The timeout of every tier that sets none of its own: unit, contract, stack and browser.

@@ -152,7 +152,8 @@ function scansInSrc(): string[] {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (/ScanCommand|paginateScan|\.scan\(/.test(readFileSync(path, 'utf8'))) found.push(path.slice(projectRoot.length + 1));
+      else if (/ScanCommand|paginateScan|\.scan\(/.test(readFileSync(path, 'utf8')))
+        found.push(path.slice(projectRoot.length + 1));
     }
   };
   walk(join(projectRoot, 'src'));
@@ -183,7 +184,17 @@ async function measureTarget(
         recorder.reset();
         if (layout === 'as stored today') {
           recorder.firstItem = undefined;
-          await inBatches(ids, 16, (id) => repository.save({ id, room: DEFAULT_ROOM, name: `Guest ${id.slice(-5, -1)}`, connectedAt: now, expiresAt, revision: 0, announced: false }));
+          await inBatches(ids, 16, (id) =>
+            repository.save({
+              id,
+              room: DEFAULT_ROOM,
+              name: `Guest ${id.slice(-5, -1)}`,
+              connectedAt: now,
+              expiresAt,
+              revision: 0,
+              announced: false,
+            }),
+          );
           stored = recorder.firstItem;
           const put = recorder.byOperation.get('PutItemCommand');
           if (put !== undefined && rows === Math.max(...sizes)) {
@@ -200,7 +211,12 @@ async function measureTarget(
         }
         const written = stored ?? {};
         const bytes = itemBytes(written);
-        const keyBytes = itemBytes(pick(written, Object.keys(written).filter((name) => KEY_NAMES.test(name))));
+        const keyBytes = itemBytes(
+          pick(
+            written,
+            Object.keys(written).filter((name) => KEY_NAMES.test(name)),
+          ),
+        );
         for (const pageSize of [undefined, 1000]) {
           recorder.reset();
           const listing: Repository = new DynamoDbConnectionRepository(documents, { tableName, pageSize });
@@ -257,7 +273,13 @@ export async function runDynamoDb(
   withDynamoDbLocal: boolean,
   onStep: (label: string) => void,
 ): Promise<DynamoDbResult> {
-  const result: DynamoDbResult = { listings: [], writes: [], reportsCapacity: {}, scanInSrc: scansInSrc(), skipped: [] };
+  const result: DynamoDbResult = {
+    listings: [],
+    writes: [],
+    reportsCapacity: {},
+    scanInSrc: scansInSrc(),
+    skipped: [],
+  };
   const starters: Array<[string, () => Promise<DynamoDbTarget>]> = [['dynalite', startDynaliteTarget]];
   if (withDynamoDbLocal) starters.push(['DynamoDB Local', startDynamoDbLocalTarget]);
   for (const [name, start] of starters) {

@@ -61,7 +61,8 @@ export function portFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`${name} must be a port number, got "${raw}"`);
   return port;
 }
 
@@ -88,8 +89,8 @@ interface TableDefinition {
 /** The chat table as serverless.yml declares it: the one definition both AWS and the local stack use. */
 export function chatTableDefinition(): TableDefinition {
   const service: unknown = parse(readFileSync(join(projectRoot, 'serverless.yml'), 'utf8'));
-  const table = (service as { resources?: { Resources?: Record<string, { Properties?: TableDefinition }> } })
-    .resources?.Resources?.['ChatTable']?.Properties;
+  const table = (service as { resources?: { Resources?: Record<string, { Properties?: TableDefinition }> } }).resources
+    ?.Resources?.['ChatTable']?.Properties;
   if (!table?.KeySchema || !table.AttributeDefinitions) throw new Error('serverless.yml has no ChatTable');
   return table;
 }
@@ -99,7 +100,10 @@ export function localDynamoDbClient(endpoint: string): DynamoDBClient {
   return new DynamoDBClient({
     endpoint,
     region: DUMMY_CREDENTIALS.AWS_REGION,
-    credentials: { accessKeyId: DUMMY_CREDENTIALS.AWS_ACCESS_KEY_ID, secretAccessKey: DUMMY_CREDENTIALS.AWS_SECRET_ACCESS_KEY },
+    credentials: {
+      accessKeyId: DUMMY_CREDENTIALS.AWS_ACCESS_KEY_ID,
+      secretAccessKey: DUMMY_CREDENTIALS.AWS_SECRET_ACCESS_KEY,
+    },
   });
 }
 
@@ -125,9 +129,18 @@ export async function createChatTable(endpoint: string, tableName: string): Prom
     if (definition.TimeToLiveSpecification) {
       // DynamoDB Local honours TTL; dynalite has no UpdateTimeToLive, and reads filter expired rows anyway.
       await client
-        .send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: definition.TimeToLiveSpecification }))
+        .send(
+          new UpdateTimeToLiveCommand({
+            TableName: tableName,
+            TimeToLiveSpecification: definition.TimeToLiveSpecification,
+          }),
+        )
         .catch((error: unknown) => {
-          if (!(error instanceof Error) || !/UnknownOperation|not supported|Unknown/i.test(`${error.name} ${error.message}`)) throw error;
+          if (
+            !(error instanceof Error) ||
+            !/UnknownOperation|not supported|Unknown/i.test(`${error.name} ${error.message}`)
+          )
+            throw error;
         });
     }
   } finally {
@@ -145,7 +158,10 @@ export async function startDynalite(port: number): Promise<{ endpoint: string; s
 function waitForListening(child: ChildProcess, marker: RegExp, timeoutMs: number, log: (line: string) => void) {
   return new Promise<void>((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => fail(new Error(`serverless-offline did not start within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const timer = setTimeout(
+      () => fail(new Error(`serverless-offline did not start within ${timeoutMs} ms:\n${output}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer): void => {
       const text = chunk.toString();
       output = (output + text).slice(-20_000);
@@ -210,7 +226,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const stack = await startLocalStackOnce(options);
     if (await accepts(Number(new URL(stack.websocketUrl).port), 10_000)) return stack;
     await stack.stop();
-    if (!portsChosenHere || attempt >= 3) throw new Error(`serverless-offline is not listening on ${stack.websocketUrl}`);
+    if (!portsChosenHere || attempt >= 3)
+      throw new Error(`serverless-offline is not listening on ${stack.websocketUrl}`);
   }
 }
 
@@ -237,11 +254,16 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     await createChatTable(dynamoDbEndpoint, LOCAL_TABLE);
     const args = [
       'offline',
-      '--stage', LOCAL_STAGE,
-      '--host', '127.0.0.1',
-      '--websocketPort', String(websocketPort),
-      '--lambdaPort', String(lambdaPort),
-      '--httpPort', String(httpPort),
+      '--stage',
+      LOCAL_STAGE,
+      '--host',
+      '127.0.0.1',
+      '--websocketPort',
+      String(websocketPort),
+      '--lambdaPort',
+      String(lambdaPort),
+      '--httpPort',
+      String(httpPort),
       '--noSponsor',
       ...(options.inProcess ? ['--useInProcess'] : []),
       // osls refuses an empty --param value; an unset param keeps serverless.yml's default.

@@ -28,12 +28,10 @@ const web = await startWebServer({
   port: webPort,
   websocketUrl: stack.websocketUrl,
   ...(tokens ? { mintToken: () => tokens.mint() } : {}),
-}).catch(
-  async (error: unknown) => {
-    await stack.stop();
-    throw error;
-  },
-);
+}).catch(async (error: unknown) => {
+  await stack.stop();
+  throw error;
+});
 
 console.log(`
 Chat backend running.

@@ -99,7 +99,9 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
-    response.writeHead(200, { 'content-type': file.type, ...SECURITY_HEADERS }).end(request.method === 'HEAD' ? undefined : file.body);
+    response
+      .writeHead(200, { 'content-type': file.type, ...SECURITY_HEADERS })
+      .end(request.method === 'HEAD' ? undefined : file.body);
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(options.port, '127.0.0.1', resolve));
   const address = server.address();

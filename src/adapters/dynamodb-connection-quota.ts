@@ -68,7 +68,7 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
 
   /** `true` once the connection holds a slot of this owner, `false` when the owner is at its cap. */
   async #claimOne(owner: CappedOwner, connectionId: string, expiry: number): Promise<boolean> {
-    for (let attempt = 1; attempt <= CLAIM_ATTEMPTS; ) {
+    for (let attempt = 1; attempt <= CLAIM_ATTEMPTS;) {
       if (await this.#tryAdd(owner, connectionId, expiry)) return true;
       const slots = await this.#read(owner);
       if (slots === undefined) {
@@ -122,7 +122,12 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
 
   async #read(owner: CappedOwner): Promise<Record<string, number> | undefined> {
     const { Item } = await this.#client.send(
-      new GetCommand({ TableName: this.#tableName, Key: owner.key, ProjectionExpression: 'slots', ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.#tableName,
+        Key: owner.key,
+        ProjectionExpression: 'slots',
+        ConsistentRead: true,
+      }),
     );
     const slots: unknown = Item?.['slots'];
     if (Item === undefined || typeof slots !== 'object' || slots === null) return undefined;
@@ -137,7 +142,9 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
         new UpdateCommand({
           TableName: this.#tableName,
           Key: owner.key,
-          UpdateExpression: `REMOVE ${Object.keys(names).map((name) => `#slots.${name}`).join(', ')}`,
+          UpdateExpression: `REMOVE ${Object.keys(names)
+            .map((name) => `#slots.${name}`)
+            .join(', ')}`,
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeNames: { '#slots': 'slots', ...names },
         }),

@@ -13,7 +13,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection, ConnectionChange, ConnectionChanges, Member } from '../domain/connection.ts';
 import type { ConnectionRepository } from '../domain/connection-repository.ts';
 import { ConcurrentChangeError } from '../domain/errors.ts';
-import { connectionIdOfKey, connectionKey, expiryKey, ROOM_INDEX, roomIndexKey, roomSortKey, type TableKey } from './dynamodb-keys.ts';
+import {
+  connectionIdOfKey,
+  connectionKey,
+  expiryKey,
+  ROOM_INDEX,
+  roomIndexKey,
+  roomSortKey,
+  type TableKey,
+} from './dynamodb-keys.ts';
 
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_LIMIT = 100;
@@ -23,7 +31,8 @@ const BATCH_GET_LIMIT = 100;
  */
 const UPDATE_ATTEMPTS = 8;
 /** Applies to the item only as it was read: the same revision, not retired, not being removed. */
-const AS_READ = 'attribute_exists(pk) AND attribute_not_exists(retired) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)';
+const AS_READ =
+  'attribute_exists(pk) AND attribute_not_exists(retired) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)';
 
 export interface DynamoDbConnectionRepositoryOptions {
   readonly tableName: string;
@@ -132,7 +141,8 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           new UpdateCommand({
             TableName: this.#tableName,
             Key: this.#key(connectionId),
-            UpdateExpression: 'SET room = :room, gsi1pk = :gsi1pk, #name = :name, announced = :announced, rev = :next, changeId = :changeId',
+            UpdateExpression:
+              'SET room = :room, gsi1pk = :gsi1pk, #name = :name, announced = :announced, rev = :next, changeId = :changeId',
             ConditionExpression: AS_READ,
             ExpressionAttributeNames: { '#name': 'name' },
             ExpressionAttributeValues: {
@@ -223,13 +233,19 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     }
     const names = new Map<string, string>();
     for (let start = 0; start < ids.length; start += BATCH_GET_LIMIT) {
-      let keys: Record<string, unknown>[] | undefined = ids.slice(start, start + BATCH_GET_LIMIT).map((id) => ({ ...this.#key(id) }));
+      let keys: Record<string, unknown>[] | undefined = ids
+        .slice(start, start + BATCH_GET_LIMIT)
+        .map((id) => ({ ...this.#key(id) }));
       // BatchGetItem may return some keys unprocessed under load; ask again for exactly those.
       for (let attempt = 0; keys !== undefined && keys.length > 0 && attempt < 5; attempt += 1) {
         const result: BatchGetCommandOutput = await this.#client.send(
           new BatchGetCommand({
             RequestItems: {
-              [this.#tableName]: { Keys: keys, ProjectionExpression: 'pk, #name', ExpressionAttributeNames: { '#name': 'name' } },
+              [this.#tableName]: {
+                Keys: keys,
+                ProjectionExpression: 'pk, #name',
+                ExpressionAttributeNames: { '#name': 'name' },
+              },
             },
           }),
         );

@@ -2,7 +2,13 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ChatMessage } from '../domain/frames.ts';
 import { historyPartition, historySlotKey, sequenceKey } from './dynamodb-keys.ts';
-import { HISTORY_LENGTH, type MessageHistory, type NewMessage, type ReplayPoint, replayAfter } from '../domain/message-history.ts';
+import {
+  HISTORY_LENGTH,
+  type MessageHistory,
+  type NewMessage,
+  type ReplayPoint,
+  replayAfter,
+} from '../domain/message-history.ts';
 
 /**
  * Slots in a room's ring: more than the history keeps, so that a gap in the numbers (a counter increment
@@ -25,7 +31,17 @@ function toMessage(item: Item): ChatMessage | undefined {
   if (typeof from !== 'string' || typeof name !== 'string' || typeof text !== 'string' || typeof sentAt !== 'string') {
     return undefined;
   }
-  return { type: 'message', id, seq, room, from, name, ...(typeof userId === 'string' ? { userId } : {}), text, sentAt };
+  return {
+    type: 'message',
+    id,
+    seq,
+    room,
+    from,
+    name,
+    ...(typeof userId === 'string' ? { userId } : {}),
+    text,
+    sentAt,
+  };
 }
 
 /**

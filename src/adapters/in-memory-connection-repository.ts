@@ -61,7 +61,10 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
   async *list(room: string): AsyncIterable<readonly string[]> {
     // Like a DynamoDB cursor: ids are read in key order from where the last page stopped,
     // so rows removed or moved meanwhile are skipped and no id is listed twice.
-    const ids = [...this.#rows.values()].filter((row) => row.room === room).map((row) => row.id).sort();
+    const ids = [...this.#rows.values()]
+      .filter((row) => row.room === room)
+      .map((row) => row.id)
+      .sort();
     for (let start = 0; start < ids.length; start += this.#pageSize) {
       yield ids.slice(start, start + this.#pageSize).filter((id) => {
         const row = this.#rows.get(id);

@@ -1,5 +1,11 @@
 import type { ChatMessage } from '../domain/frames.ts';
-import { HISTORY_LENGTH, type MessageHistory, type NewMessage, type ReplayPoint, replayAfter } from '../domain/message-history.ts';
+import {
+  HISTORY_LENGTH,
+  type MessageHistory,
+  type NewMessage,
+  type ReplayPoint,
+  replayAfter,
+} from '../domain/message-history.ts';
 
 /** Keeps each room's newest messages in this process's memory: for a single process, and for tests. */
 export class InMemoryMessageHistory implements MessageHistory {

@@ -22,7 +22,6 @@ export const MAX_ROSTER = 1000;
 /** At most this many failures are itemised in a report; the counts are always complete. */
 const MAX_REPORTED_FAILURES = 20;
 
-
 export interface ChatServiceOptions {
   readonly connections: ConnectionRepository;
   readonly history: MessageHistory;
@@ -124,7 +123,10 @@ export class ChatService {
     } catch (error) {
       // A connection that was never stored must not hold its owners' slots until they expire.
       await this.#quota?.release(connectionId, owners).catch((releaseError: unknown) => {
-        throw new AggregateError([error, releaseError], 'saving the connection failed, and so did giving its slots back');
+        throw new AggregateError(
+          [error, releaseError],
+          'saving the connection failed, and so did giving its slots back',
+        );
       });
       throw error;
     }
@@ -237,7 +239,13 @@ export class ChatService {
 
   /** Sends the text back to its sender only; nothing is stored. */
   async echo(senderId: string, text: string): Promise<EchoFrame> {
-    const frame: EchoFrame = { type: 'echo', id: this.#newId(), from: senderId, text, sentAt: this.#now().toISOString() };
+    const frame: EchoFrame = {
+      type: 'echo',
+      id: this.#newId(),
+      from: senderId,
+      text,
+      sentAt: this.#now().toISOString(),
+    };
     await this.#sendOrForget(senderId, frame);
     return frame;
   }
@@ -249,7 +257,8 @@ export class ChatService {
 
   /** Tells one connection why its frame was refused. */
   reject(connectionId: string, code: ErrorCode, message: string, clientMsgId?: string): Promise<DeliveryOutcome> {
-    const frame: ErrorFrame = clientMsgId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, clientMsgId };
+    const frame: ErrorFrame =
+      clientMsgId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, clientMsgId };
     return this.#sendOrForget(connectionId, frame);
   }
 

@@ -104,11 +104,4 @@ export interface PongFrame {
 
 /** Everything the server sends to a client. */
 export type ServerFrame =
-  | ChatMessage
-  | EchoFrame
-  | PresenceFrame
-  | RosterFrame
-  | WelcomeFrame
-  | AckFrame
-  | ErrorFrame
-  | PongFrame;
+  ChatMessage | EchoFrame | PresenceFrame | RosterFrame | WelcomeFrame | AckFrame | ErrorFrame | PongFrame;

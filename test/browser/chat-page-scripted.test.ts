@@ -80,7 +80,11 @@ describe('the chat page against a scripted server', () => {
   }
 
   /** Types and sends a line, then waits until the server has it: every frame the page sent before it has arrived too. */
-  async function sendMarker(page: Page, connection: ScriptedConnection, text = 'marker'): Promise<Array<Record<string, unknown>>> {
+  async function sendMarker(
+    page: Page,
+    connection: ScriptedConnection,
+    text = 'marker',
+  ): Promise<Array<Record<string, unknown>>> {
     const box = page.getByRole('textbox', { name: 'Message', exact: true });
     await box.fill(text);
     await box.press('Enter');
@@ -207,11 +211,21 @@ describe('the chat page against a scripted server', () => {
       const connection = await connectedIn(tab);
       const mallory = '\u202eMallory';
 
-      connection.send({ type: 'presence', event: 'join', room: 'lobby', connectionId: 'm-1', name: mallory, rev: 1, at: SENT_AT });
+      connection.send({
+        type: 'presence',
+        event: 'join',
+        room: 'lobby',
+        connectionId: 'm-1',
+        name: mallory,
+        rev: 1,
+        at: SENT_AT,
+      });
       connection.send({ ...message(1), from: 'm-1', name: mallory, text: '\u202eflipped' });
       await tab.page.locator('#messages li.message').waitFor();
       const layout = await tab.page.evaluate(() => {
-        const notice = [...document.querySelectorAll('#messages li.notice')].find((li) => li.textContent?.endsWith('joined'));
+        const notice = [...document.querySelectorAll('#messages li.notice')].find((li) =>
+          li.textContent?.endsWith('joined'),
+        );
         const walker = document.createTreeWalker(notice ?? document.body, NodeFilter.SHOW_TEXT);
         let node = walker.nextNode();
         while (node !== null && !(node.textContent ?? '').includes('joined')) node = walker.nextNode();
@@ -226,7 +240,11 @@ describe('the chat page against a scripted server', () => {
       });
       const isolation = await tab.page.evaluate(() =>
         [...document.querySelectorAll('#messages *, #roster *')]
-          .filter((element) => [...element.childNodes].some((child) => child.nodeType === Node.TEXT_NODE && child.textContent?.includes('\u202e')))
+          .filter((element) =>
+            [...element.childNodes].some(
+              (child) => child.nodeType === Node.TEXT_NODE && child.textContent?.includes('\u202e'),
+            ),
+          )
           .map((element) => getComputedStyle(element).unicodeBidi),
       );
 
@@ -315,7 +333,13 @@ describe('the chat page against a scripted server', () => {
       const tab = await openPage('');
       const connection = await connectedIn(tab);
       const presence = (event: string, connectionId: string, name: string, rev: number): object => ({
-        type: 'presence', event, room: 'lobby', connectionId, name, rev, at: SENT_AT,
+        type: 'presence',
+        event,
+        room: 'lobby',
+        connectionId,
+        name,
+        rev,
+        at: SENT_AT,
       });
 
       connection.send(presence('leave', 'x-1', 'Xavier', 6));

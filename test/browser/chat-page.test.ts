@@ -241,22 +241,25 @@ describe('the chat page in Chromium', () => {
   it.each([
     ['a desktop window', { width: 900, height: 700 }],
     ['a 360 px phone', { width: 360, height: 740 }],
-  ])('passes an axe-core audit with no violations in %s, with messages, presence and a refusal shown', async (_, viewport) => {
-    const tab = await openTab('?name=Alice', { viewport, audit: true });
-    await tab.connected();
-    const bob = await openTab(`?room=test${testRoom}&name=Bob`);
-    await bob.connected();
-    await tab.page.locator('#messages li.notice', { hasText: 'Bob joined' }).waitFor();
-    await bob.say('Hello Alice');
-    await tab.say('Hello Bob');
-    await tab.page.locator('#messages li.message.acked', { hasText: 'Hello Bob' }).waitFor();
-    await tab.say('x'.repeat(5000));
-    await tab.page.locator('#messages li.notice.error').waitFor();
+  ])(
+    'passes an axe-core audit with no violations in %s, with messages, presence and a refusal shown',
+    async (_, viewport) => {
+      const tab = await openTab('?name=Alice', { viewport, audit: true });
+      await tab.connected();
+      const bob = await openTab(`?room=test${testRoom}&name=Bob`);
+      await bob.connected();
+      await tab.page.locator('#messages li.notice', { hasText: 'Bob joined' }).waitFor();
+      await bob.say('Hello Alice');
+      await tab.say('Hello Bob');
+      await tab.page.locator('#messages li.message.acked', { hasText: 'Hello Bob' }).waitFor();
+      await tab.say('x'.repeat(5000));
+      await tab.page.locator('#messages li.notice.error').waitFor();
 
-    const violations = await accessibilityViolations(tab.page);
+      const violations = await accessibilityViolations(tab.page);
 
-    expect(violations).toEqual([]);
-  });
+      expect(violations).toEqual([]);
+    },
+  );
 
   it('announces new messages to screen readers through a polite log', async () => {
     const [alice, bob] = [await openTab(), await openTab()];

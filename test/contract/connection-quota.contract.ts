@@ -1,5 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ConnectionCaps, ConnectionOwners, ConnectionQuota, QuotaClaim } from '../../src/domain/connection-quota.ts';
+import type {
+  ConnectionCaps,
+  ConnectionOwners,
+  ConnectionQuota,
+  QuotaClaim,
+} from '../../src/domain/connection-quota.ts';
 
 export interface ConnectionQuotaFactory {
   /** A quota with those caps over an empty store, whose clock reads `now`. */
@@ -13,7 +18,11 @@ const LIFETIME = new Date(T0.getTime() + 2 * HOUR);
 
 const ann: ConnectionOwners = { userId: 'user-ann', sourceIp: '198.51.100.1' };
 
-async function claimEach(quota: ConnectionQuota, ids: readonly string[], owners: ConnectionOwners): Promise<QuotaClaim[]> {
+async function claimEach(
+  quota: ConnectionQuota,
+  ids: readonly string[],
+  owners: ConnectionOwners,
+): Promise<QuotaClaim[]> {
   const claims: QuotaClaim[] = [];
   for (const id of ids) claims.push(await quota.claim(id, owners, LIFETIME));
   return claims;
@@ -76,7 +85,12 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
     it('counts a connection claimed twice once', async () => {
       const quota = await create({ perUser: 2, perIp: 0 }, fixed);
 
-      expect(await claimEach(quota, ['a', 'a', 'b', 'c'], ann)).toEqual(['claimed', 'claimed', 'claimed', 'user_at_cap']);
+      expect(await claimEach(quota, ['a', 'a', 'b', 'c'], ann)).toEqual([
+        'claimed',
+        'claimed',
+        'claimed',
+        'user_at_cap',
+      ]);
     });
 
     it('changes nothing when releasing a connection that holds no slot', async () => {

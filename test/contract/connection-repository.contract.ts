@@ -31,7 +31,11 @@ async function listAll(repository: ConnectionRepository, room = 'lobby'): Promis
   return ids.sort();
 }
 
-async function saveAll(repository: ConnectionRepository, connections: readonly Connection[], parallel = 50): Promise<void> {
+async function saveAll(
+  repository: ConnectionRepository,
+  connections: readonly Connection[],
+  parallel = 50,
+): Promise<void> {
   for (let i = 0; i < connections.length; i += parallel) {
     await Promise.all(connections.slice(i, i + parallel).map((c) => repository.save(c)));
   }
@@ -70,7 +74,12 @@ export function connectionRepositoryContract(adapter: string, create: Repository
 
     it('names 250 members across several reads', async () => {
       const repository = await create({ now: clock, pageSize: 60 });
-      await saveAll(repository, Array.from({ length: 250 }, (_, i) => connection(`m${String(i).padStart(3, '0')}`, 'crowd', { name: `Member ${i}` })));
+      await saveAll(
+        repository,
+        Array.from({ length: 250 }, (_, i) =>
+          connection(`m${String(i).padStart(3, '0')}`, 'crowd', { name: `Member ${i}` }),
+        ),
+      );
 
       const members = await repository.members('crowd', 1000);
 
@@ -84,7 +93,7 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       expect(await listAll(repository, 'attic')).toEqual([]);
     });
 
-    it('lists each room\'s connections apart', async () => {
+    it("lists each room's connections apart", async () => {
       const repository = await create({ now: clock });
       await saveAll(repository, [connection('a', 'red'), connection('b', 'blue'), connection('c', 'red')]);
       expect([await listAll(repository, 'red'), await listAll(repository, 'blue')]).toEqual([['a', 'c'], ['b']]);
@@ -139,7 +148,10 @@ export function connectionRepositoryContract(adapter: string, create: Repository
 
       await repository.update('alpha', { room: 'blue', name: 'Alicia' });
 
-      expect(await repository.get('alpha')).toEqual({ ...connection('alpha', 'blue', { name: 'Alicia' }), revision: 1 });
+      expect(await repository.get('alpha')).toEqual({
+        ...connection('alpha', 'blue', { name: 'Alicia' }),
+        revision: 1,
+      });
     });
 
     it('leaves a field the update gives no value for unchanged', async () => {
@@ -148,7 +160,10 @@ export function connectionRepositoryContract(adapter: string, create: Repository
 
       await repository.update('alpha', { room: undefined, name: 'Alicia' });
 
-      expect({ room: (await repository.get('alpha'))?.room, red: await listAll(repository, 'red') }).toEqual({ room: 'red', red: ['alpha'] });
+      expect({ room: (await repository.get('alpha'))?.room, red: await listAll(repository, 'red') }).toEqual({
+        room: 'red',
+        red: ['alpha'],
+      });
     });
 
     it('updates nothing and creates nothing for an id that is not stored', async () => {
@@ -209,7 +224,10 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       await repository.save(connection('live'));
       await repository.save(connection('expiring', 'lobby', { expiresAt: T0 }));
 
-      expect({ listed: await listAll(repository), got: await repository.get('expiring') }).toEqual({ listed: ['live'], got: undefined });
+      expect({ listed: await listAll(repository), got: await repository.get('expiring') }).toEqual({
+        listed: ['live'],
+        got: undefined,
+      });
     });
 
     it('does not bring an expired connection back into a room by updating it', async () => {
@@ -218,17 +236,26 @@ export function connectionRepositoryContract(adapter: string, create: Repository
 
       await repository.update('stale', { room: 'red' });
 
-      expect({ red: await listAll(repository, 'red'), got: await repository.get('stale') }).toEqual({ red: [], got: undefined });
+      expect({ red: await listAll(repository, 'red'), got: await repository.get('stale') }).toEqual({
+        red: [],
+        got: undefined,
+      });
     });
 
     it('applies two identical updates made at once one on top of the other: the second changes nothing', async () => {
       const repository = await create({ now: clock });
       await repository.save(connection('alpha', 'red'));
 
-      const changes = await Promise.all([repository.update('alpha', { room: 'blue' }), repository.update('alpha', { room: 'blue' })]);
+      const changes = await Promise.all([
+        repository.update('alpha', { room: 'blue' }),
+        repository.update('alpha', { room: 'blue' }),
+      ]);
 
       const moved = changes.filter((change) => change !== undefined && change.before.room !== change.after.room);
-      expect({ moved: moved.length, revision: (await repository.get('alpha'))?.revision }).toEqual({ moved: 1, revision: 1 });
+      expect({ moved: moved.length, revision: (await repository.get('alpha'))?.revision }).toEqual({
+        moved: 1,
+        revision: 1,
+      });
     });
 
     it('applies six renames made at once, each on top of another, and answers every one', async () => {
@@ -321,7 +348,10 @@ export function connectionRepositoryContract(adapter: string, create: Repository
     it('keeps ids with characters API Gateway uses, such as = and +', async () => {
       const repository = await create({ now: clock });
       const ids = ['L0SM9cOFvHcCIhw=', 'a+b/c=='];
-      await saveAll(repository, ids.map((id) => connection(id)));
+      await saveAll(
+        repository,
+        ids.map((id) => connection(id)),
+      );
       expect(await listAll(repository)).toEqual([...ids].sort());
     });
 

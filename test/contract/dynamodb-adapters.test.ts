@@ -19,11 +19,22 @@ import { messageHistoryContract } from './message-history.contract.ts';
 const onlyDynamoDbLocal = process.env['CONTRACT_TARGET'] === 'dynamodb-local';
 
 function liveConnection(id: string): Connection {
-  return { id, room: 'lobby', name: id, connectedAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000), revision: 0, announced: false };
+  return {
+    id,
+    room: 'lobby',
+    name: id,
+    connectedAt: new Date(),
+    expiresAt: new Date(Date.now() + 3_600_000),
+    revision: 0,
+    announced: false,
+  };
 }
 
 if (!onlyDynamoDbLocal) {
-  connectionRepositoryContract('InMemoryConnectionRepository', async (options) => new InMemoryConnectionRepository(options));
+  connectionRepositoryContract(
+    'InMemoryConnectionRepository',
+    async (options) => new InMemoryConnectionRepository(options),
+  );
   messageHistoryContract('InMemoryMessageHistory', async () => new InMemoryMessageHistory());
   rateLimiterContract('InMemoryRateLimiter', async (limit, now) => ({
     limiter: new InMemoryRateLimiter(limit, now),
@@ -55,7 +66,10 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
 
   messageHistoryContract('DynamoDbMessageHistory', async () => {
     const target = started();
-    return new DynamoDbMessageHistory(target.documentClient, { tableName: await target.table(), retentionSeconds: 3600 });
+    return new DynamoDbMessageHistory(target.documentClient, {
+      tableName: await target.table(),
+      retentionSeconds: 3600,
+    });
   });
 
   rateLimiterContract('DynamoDbRateLimiter', async (limit, now) => {

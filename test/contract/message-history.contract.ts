@@ -3,7 +3,15 @@ import type { ChatMessage } from '../../src/domain/frames.ts';
 import { HISTORY_LENGTH, type MessageHistory, type NewMessage } from '../../src/domain/message-history.ts';
 
 function message(room: string, n: number): NewMessage {
-  return { type: 'message', id: `${room}-${n}`, room, from: 'conn-a', name: 'Alice', text: `message ${n}`, sentAt: new Date(2026, 0, 1, 0, 0, n).toISOString() };
+  return {
+    type: 'message',
+    id: `${room}-${n}`,
+    room,
+    from: 'conn-a',
+    name: 'Alice',
+    text: `message ${n}`,
+    sentAt: new Date(2026, 0, 1, 0, 0, n).toISOString(),
+  };
 }
 
 async function appendAll(history: MessageHistory, room: string, count: number): Promise<ChatMessage[]> {
@@ -20,7 +28,7 @@ export function messageHistoryContract(adapter: string, create: () => Promise<Me
       expect(await history.append(message('red', 1))).toEqual({ ...message('red', 1), seq: 1 });
     });
 
-    it('numbers a room\'s messages 1, 2, 3 in the order they were appended', async () => {
+    it("numbers a room's messages 1, 2, 3 in the order they were appended", async () => {
       const history = await create();
       const stored = await appendAll(history, 'red', 3);
       expect(stored.map((m) => m.seq)).toEqual([1, 2, 3]);

@@ -38,7 +38,16 @@ const PATIENT_MS = 5000;
 const IMPATIENT_MS = 600;
 
 function message(id: string, text = `hello from ${id}`): ChatMessage {
-  return { type: 'message', id, seq: 1, room: 'lobby', from: 'S', name: 'Sender', text, sentAt: '2030-01-01T00:00:00Z' };
+  return {
+    type: 'message',
+    id,
+    seq: 1,
+    room: 'lobby',
+    from: 'S',
+    name: 'Sender',
+    text,
+    sentAt: '2030-01-01T00:00:00Z',
+  };
 }
 
 interface Failure {

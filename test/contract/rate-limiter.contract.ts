@@ -42,7 +42,7 @@ export function rateLimiterContract(adapter: string, create: RateLimiterFactory)
       expect(await admitMany(limiter, 'a', 3)).toEqual(['allowed', 'allowed', 'limited-notify']);
     });
 
-    it('keeps each connection\'s budget apart', async () => {
+    it("keeps each connection's budget apart", async () => {
       const { limiter, register } = await create({ frames: 1, windowSeconds: 10 }, () => start);
       await register('a');
       await register('b');
@@ -80,14 +80,24 @@ export function rateLimiterContract(adapter: string, create: RateLimiterFactory)
 
       now = new Date(start.getTime() + 9_500);
 
-      expect([...ahead, ...(await admitMany(limiter, 'a', 2))]).toEqual(['allowed', 'limited-notify', 'limited', 'limited']);
+      expect([...ahead, ...(await admitMany(limiter, 'a', 2))]).toEqual([
+        'allowed',
+        'limited-notify',
+        'limited',
+        'limited',
+      ]);
     });
 
     it('counts each frame by its weight, and tells the frame that crosses the budget', async () => {
       const { limiter, register } = await create({ frames: 10, windowSeconds: 10 }, () => start);
       await register('a');
 
-      const admissions = [await limiter.admit('a', 4), await limiter.admit('a', 4), await limiter.admit('a', 4), await limiter.admit('a', 1)];
+      const admissions = [
+        await limiter.admit('a', 4),
+        await limiter.admit('a', 4),
+        await limiter.admit('a', 4),
+        await limiter.admit('a', 1),
+      ];
 
       expect(admissions).toEqual(['allowed', 'allowed', 'limited-notify', 'limited']);
     });

@@ -50,7 +50,13 @@ describe('the local stack with authentication and an origin allow-list', () => {
     ['an expired token', () => token({ sub: 'u1', name: 'Ann' }, '-1m')],
     ['a token signed with another secret', () => token({ sub: 'u1', name: 'Ann' }, '1h', 'x'.repeat(40))],
     ['a malformed token', async () => 'not-a-jwt'],
-    ['a token without an expiry', () => new SignJWT({ sub: 'u1', name: 'Ann' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(SECRET))],
+    [
+      'a token without an expiry',
+      () =>
+        new SignJWT({ sub: 'u1', name: 'Ann' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .sign(new TextEncoder().encode(SECRET)),
+    ],
   ])('refuses a handshake with %s with 403', async (_, make) => {
     expect(await handshakeStatus(`${local.stack.websocketUrl}/?token=${encodeURIComponent(await make())}`)).toBe(403);
   });
@@ -80,7 +86,7 @@ describe('the local stack with authentication and an origin allow-list', () => {
     });
   });
 
-  it('refuses a user\'s connection past its cap with 429 while the first ones chat, and a closed one frees its slot', async () => {
+  it("refuses a user's connection past its cap with 429 while the first ones chat, and a closed one frees its slot", async () => {
     const query = `token=${await token({ sub: 'user-many', name: 'Many' })}`;
     const clients: ChatClient[] = [];
     for (let i = 0; i < USER_CAP; i += 1) clients.push(await local.connect(query));
@@ -97,7 +103,9 @@ describe('the local stack with authentication and an origin allow-list', () => {
 
     await first.close();
     // Its slot is given back before its room hears it leave.
-    await second.waitFor((frame) => frame.type === 'presence' && frame['event'] === 'leave' && frame['connectionId'] === firstId);
+    await second.waitFor(
+      (frame) => frame.type === 'presence' && frame['event'] === 'leave' && frame['connectionId'] === firstId,
+    );
     const again = await handshakeStatus(`${local.stack.websocketUrl}/?${query}`);
 
     expect({ welcomes, over, again }).toEqual({ welcomes: Array(USER_CAP).fill('Many'), over: 429, again: 101 });

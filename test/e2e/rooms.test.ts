@@ -65,7 +65,10 @@ describe('rooms, names, presence, history and acks through the local stack', () 
 
     const [welcome] = await back.waitFor(ofType('welcome'));
     await back.waitFor(ofType('message'), 2);
-    expect({ replay: welcome?.['replay'], texts: messages(back).map((m) => m['text']) }).toEqual({ replay: 2, texts: ['three', 'four'] });
+    expect({ replay: welcome?.['replay'], texts: messages(back).map((m) => m['text']) }).toEqual({
+      replay: 2,
+      texts: ['three', 'four'],
+    });
   });
 
   it('tells the room when someone joins, renames and leaves', async () => {
@@ -131,8 +134,6 @@ describe('rooms, names, presence, history and acks through the local stack', () 
   });
 
   it('refuses a handshake with an invalid room name', async () => {
-    await expect(local.connect(`room=${encodeURIComponent('no spaces!')}`)).rejects.toThrow(
-      /400/,
-    );
+    await expect(local.connect(`room=${encodeURIComponent('no spaces!')}`)).rejects.toThrow(/400/);
   });
 });

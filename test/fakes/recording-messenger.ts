@@ -5,9 +5,7 @@ import type { DeliveryOutcome, Messenger } from '../../src/domain/messenger.ts';
 
 /** How the fake answers a send to one connection. */
 export type Behaviour =
-  | DeliveryOutcome
-  | Error
-  | ((frame: ServerFrame, connectionId: string) => Promise<DeliveryOutcome>);
+  DeliveryOutcome | Error | ((frame: ServerFrame, connectionId: string) => Promise<DeliveryOutcome>);
 
 /**
  * Records every frame it is asked to send. Each connection id can be told to answer `gone`, to throw, or to

@@ -60,7 +60,9 @@ describe('a storm of 1,000 WebSocket clients connecting and disconnecting throug
           client = await WireClient.connect(`${stack.websocketUrl}/?room=${room}&name=Storm${i}`, 15_000);
         } catch (error) {
           connectFailures += 1;
-          failureReasons.push(error instanceof Error ? error.message.replace(/ws:\/\/\S+/, 'the stack').slice(0, 80) : String(error));
+          failureReasons.push(
+            error instanceof Error ? error.message.replace(/ws:\/\/\S+/, 'the stack').slice(0, 80) : String(error),
+          );
           return;
         }
         if (i % SURVIVOR_EVERY === 0) {
@@ -103,15 +105,23 @@ describe('a storm of 1,000 WebSocket clients connecting and disconnecting throug
   });
 
   it('connects every client', () => {
-    expect({ connectFailures, survivors: survivors.size }).toEqual({ connectFailures: 0, survivors: CLIENTS / SURVIVOR_EVERY });
+    expect({ connectFailures, survivors: survivors.size }).toEqual({
+      connectFailures: 0,
+      survivors: CLIENTS / SURVIVOR_EVERY,
+    });
   });
 
   it('holds exactly the connections still open once quiet, each in its room and still listed there', async () => {
     const items = await table.connections();
     const listed = new Map<string, string>();
-    for (const room of new Set(survivorRooms.values())) for (const id of await table.roomMembers(room)) listed.set(id, room);
+    for (const room of new Set(survivorRooms.values()))
+      for (const id of await table.roomMembers(room)) listed.set(id, room);
 
-    expect({ quiet: quietAfterMs !== undefined, stored: new Map(items.map((item) => [item.id, item.room])), listed: new Map([...listed].sort()) }).toEqual({
+    expect({
+      quiet: quietAfterMs !== undefined,
+      stored: new Map(items.map((item) => [item.id, item.room])),
+      listed: new Map([...listed].sort()),
+    }).toEqual({
       quiet: true,
       stored: survivorRooms,
       listed: survivorRooms,

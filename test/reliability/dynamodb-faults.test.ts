@@ -71,18 +71,23 @@ describe('the DynamoDB adapters behind a proxy that throttles and drops connecti
         announced: false,
       }),
     );
-    changes = await inPool(all.slice(0, MOVED), CONCURRENCY, (i) => connections.update(idOf(i), { room: movedRoomOf(i) }));
+    changes = await inPool(all.slice(0, MOVED), CONCURRENCY, (i) =>
+      connections.update(idOf(i), { room: movedRoomOf(i) }),
+    );
     removed = await inPool(all.slice(CONNECTIONS - REMOVED), CONCURRENCY, (i) => connections.remove(idOf(i)));
-    appended = await inPool(Array.from({ length: MESSAGES }, (_, i) => i), CONCURRENCY, (i) =>
-      history.append({
-        type: 'message',
-        id: `m-${String(i).padStart(3, '0')}`,
-        room: HISTORY_ROOM,
-        from: idOf(i % CONNECTIONS),
-        name: `Name ${i}`,
-        text: `message ${i}`,
-        sentAt: new Date(now + i).toISOString(),
-      }),
+    appended = await inPool(
+      Array.from({ length: MESSAGES }, (_, i) => i),
+      CONCURRENCY,
+      (i) =>
+        history.append({
+          type: 'message',
+          id: `m-${String(i).padStart(3, '0')}`,
+          room: HISTORY_ROOM,
+          from: idOf(i % CONNECTIONS),
+          name: `Name ${i}`,
+          text: `message ${i}`,
+          sentAt: new Date(now + i).toISOString(),
+        }),
     );
     for (const i of all.slice(0, CONNECTIONS - REMOVED)) expected.set(idOf(i), i < MOVED ? movedRoomOf(i) : roomOf(i));
 
@@ -90,12 +95,17 @@ describe('the DynamoDB adapters behind a proxy that throttles and drops connecti
     await recordFigures('dynamodb-faults', {
       operations: CONNECTIONS + MOVED + REMOVED + MESSAGES,
       requests: proxy.counts.forwarded + proxy.injected,
-      faultsInjected: { throttled400: proxy.counts.throttle, droppedBeforeForwarding: proxy.counts.dropBefore, droppedAfterForwarding: proxy.counts.dropAfter },
+      faultsInjected: {
+        throttled400: proxy.counts.throttle,
+        droppedBeforeForwarding: proxy.counts.dropBefore,
+        droppedAfterForwarding: proxy.counts.dropAfter,
+      },
       faultsByOperation: Object.fromEntries([...proxy.byOperation].sort()),
       rowsLost: [...expected.keys()].filter((id) => !stored.has(id)).length,
       rowsUnexpected: [...stored.keys()].filter((id) => !expected.has(id)).length,
       seqGaps: Math.max(...appended.map((m) => m.seq)) - MESSAGES,
-      updatesAnsweredAfterTheirOwnReplay: changes.filter((c) => c !== undefined && c.before.room === c.after.room).length,
+      updatesAnsweredAfterTheirOwnReplay: changes.filter((c) => c !== undefined && c.before.room === c.after.room)
+        .length,
       removesAnsweredAfterTheirOwnReplay: removed.filter((r) => r === undefined).length,
     });
   }, 120_000);
@@ -119,7 +129,8 @@ describe('the DynamoDB adapters behind a proxy that throttles and drops connecti
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of page.Items ?? []) rooms.set(String(item['pk']).slice(CONNECTION_PREFIX.length), String(item['room']));
+      for (const item of page.Items ?? [])
+        rooms.set(String(item['pk']).slice(CONNECTION_PREFIX.length), String(item['room']));
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
     return rooms;
@@ -149,7 +160,15 @@ describe('the DynamoDB adapters behind a proxy that throttles and drops connecti
     }
 
     expect(listings).toEqual(
-      Object.fromEntries(ROOMS.map((room) => [room, [...expected].filter(([, r]) => r === room).map(([id]) => id).sort()])),
+      Object.fromEntries(
+        ROOMS.map((room) => [
+          room,
+          [...expected]
+            .filter(([, r]) => r === room)
+            .map(([id]) => id)
+            .sort(),
+        ]),
+      ),
     );
   });
 
@@ -167,7 +186,9 @@ describe('the DynamoDB adapters behind a proxy that throttles and drops connecti
   });
 
   it('keeps, in order and intact, the newest 50 messages appended, whatever gaps replays left in the numbers', async () => {
-    const kept = await new DynamoDbMessageHistory(target.documentClient, { tableName, retentionSeconds: 3600 }).recent(HISTORY_ROOM);
+    const kept = await new DynamoDbMessageHistory(target.documentClient, { tableName, retentionSeconds: 3600 }).recent(
+      HISTORY_ROOM,
+    );
     const newest50 = [...appended].sort((a, b) => a.seq - b.seq).slice(-HISTORY_LENGTH);
 
     expect(kept).toEqual(newest50);
@@ -202,7 +223,11 @@ describe('a write replayed by the SDK after its answer was lost', () => {
     await target?.stop();
   });
 
-  async function chat(): Promise<{ service: ChatService; messenger: RecordingMessenger; history: DynamoDbMessageHistory }> {
+  async function chat(): Promise<{
+    service: ChatService;
+    messenger: RecordingMessenger;
+    history: DynamoDbMessageHistory;
+  }> {
     const tableName = await target.table();
     const messenger = new RecordingMessenger();
     const history = new DynamoDbMessageHistory(faulty, { tableName, retentionSeconds: 3600 });
@@ -211,7 +236,9 @@ describe('a write replayed by the SDK after its answer was lost', () => {
   }
 
   const presences = (messenger: RecordingMessenger, to: string): string[] =>
-    messenger.framesTo(to).flatMap((frame) => (frame.type === 'presence' ? [`${frame.event} ${frame.connectionId}`] : []));
+    messenger
+      .framesTo(to)
+      .flatMap((frame) => (frame.type === 'presence' ? [`${frame.event} ${frame.connectionId}`] : []));
 
   it('still tells the room that a member left when the delete of its $disconnect was replayed', async () => {
     const { service, messenger } = await chat();
@@ -242,13 +269,23 @@ describe('a write replayed by the SDK after its answer was lost', () => {
   it('keeps the newest 50 messages when the counter increment of one of them was replayed', async () => {
     const { history } = await chat();
     const append = (i: number) =>
-      history.append({ type: 'message', id: `m-${i}`, room: 'ring', from: 'ann', name: 'Ann', text: `message ${i}`, sentAt: new Date(i).toISOString() });
+      history.append({
+        type: 'message',
+        id: `m-${i}`,
+        room: 'ring',
+        from: 'ann',
+        name: 'Ann',
+        text: `message ${i}`,
+        sentAt: new Date(i).toISOString(),
+      });
     const appended: ChatMessage[] = [];
     for (let i = 1; i <= HISTORY_LENGTH; i += 1) appended.push(await append(i));
 
     proxy.failNext('UpdateItem room#', 'dropAfter');
     for (let i = HISTORY_LENGTH + 1; i < 2 * HISTORY_LENGTH; i += 1) appended.push(await append(i));
 
-    expect((await history.recent('ring')).map((m) => m.text)).toEqual(appended.slice(-HISTORY_LENGTH).map((m) => m.text));
+    expect((await history.recent('ring')).map((m) => m.text)).toEqual(
+      appended.slice(-HISTORY_LENGTH).map((m) => m.text),
+    );
   });
 });

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { problemsWith } from '../support/frame-shapes.ts';
-import { describeFrame, type HostileFrame, hostileFrame, LIFECYCLE_ACTIONS, namesLifecycleRoute, overTheWire } from '../support/hostile-frames.ts';
+import {
+  describeFrame,
+  type HostileFrame,
+  hostileFrame,
+  LIFECYCLE_ACTIONS,
+  namesLifecycleRoute,
+  overTheWire,
+} from '../support/hostile-frames.ts';
 import { type InMemoryChat, inMemoryChat, requestOf } from '../support/in-memory-chat.ts';
 import { startTestStack, type TestStack } from '../support/local-stack.ts';
 import { recordFigures, tally } from '../support/reliability-figures.ts';
@@ -73,7 +80,10 @@ describe('hostile frames through the local stack, from one real WebSocket client
   });
 
   it('answers each sampled frame exactly as the handler does in memory, to the sender and to the other room', async () => {
-    const frames = fc.sample(hostileFrame.filter((frame) => !namesLifecycleRoute(frame)), { numRuns: FRAMES, seed: SEED });
+    const frames = fc.sample(
+      hostileFrame.filter((frame) => !namesLifecycleRoute(frame)),
+      { numRuns: FRAMES, seed: SEED },
+    );
     const shapeProblems: string[] = [];
     let senderSeen = 0;
     let observerSeen = 0;
@@ -102,15 +112,25 @@ describe('hostile frames through the local stack, from one real WebSocket client
         binaryInternalErrors += internalErrors;
         crashes += untyped;
         outcomes.push(`binary: ${gotSender.map(signature).join(', ') || 'no frame'}`);
-        const refusedAlone = gotSender.length === 1 && gotObserver.length === 0 && signature(gotSender[0] ?? { unparsable: '' }).startsWith('error ');
-        if (!refusedAlone) mismatches.push(`frame ${i} (${describeFrame(frame)}): sender got ${JSON.stringify(gotSender.map(signature))}, observer ${JSON.stringify(gotObserver.map(signature))}`);
+        const refusedAlone =
+          gotSender.length === 1 &&
+          gotObserver.length === 0 &&
+          signature(gotSender[0] ?? { unparsable: '' }).startsWith('error ');
+        if (!refusedAlone)
+          mismatches.push(
+            `frame ${i} (${describeFrame(frame)}): sender got ${JSON.stringify(gotSender.map(signature))}, observer ${JSON.stringify(gotObserver.map(signature))}`,
+          );
         continue;
       }
       crashes += internalErrors + untyped;
-      outcomes.push(toSender.find((s) => s.startsWith('error ')) ?? `valid ${requestOf('sender', wire)?.action ?? 'text'}`);
+      outcomes.push(
+        toSender.find((s) => s.startsWith('error ')) ?? `valid ${requestOf('sender', wire)?.action ?? 'text'}`,
+      );
       textFrames += 1;
       const same =
-        answered && heard && JSON.stringify(sorted(gotSender.map(signature))) === JSON.stringify(sorted(toSender)) &&
+        answered &&
+        heard &&
+        JSON.stringify(sorted(gotSender.map(signature))) === JSON.stringify(sorted(toSender)) &&
         JSON.stringify(sorted(gotObserver.map(signature))) === JSON.stringify(sorted(toObserver));
       if (!same) {
         mismatches.push(
@@ -120,9 +140,15 @@ describe('hostile frames through the local stack, from one real WebSocket client
       }
     }
     // Anything that arrives late was not expected by any frame: each client pings, and its pong must be all it gets.
-    for (const [client, seen] of [[sender, senderSeen], [observer, observerSeen]] as const) {
+    for (const [client, seen] of [
+      [sender, senderSeen],
+      [observer, observerSeen],
+    ] as const) {
       client.sendText('{"action":"ping"}');
-      await client.waitFor((frame) => signature(frame) === 'pong' && client.received.indexOf(frame) >= seen, ANSWER_TIMEOUT_MS);
+      await client.waitFor(
+        (frame) => signature(frame) === 'pong' && client.received.indexOf(frame) >= seen,
+        ANSWER_TIMEOUT_MS,
+      );
     }
 
     expect({
@@ -130,13 +156,25 @@ describe('hostile frames through the local stack, from one real WebSocket client
       mismatches,
       shapeProblems: shapeProblems.slice(0, 10),
       crashes,
-      late: { sender: sender.received.slice(senderSeen).map(signature), observer: observer.received.slice(observerSeen).map(signature) },
-    }).toEqual({ tried: FRAMES, mismatches: [], shapeProblems: [], crashes: 0, late: { sender: ['pong'], observer: ['pong'] } });
+      late: {
+        sender: sender.received.slice(senderSeen).map(signature),
+        observer: observer.received.slice(observerSeen).map(signature),
+      },
+    }).toEqual({
+      tried: FRAMES,
+      mismatches: [],
+      shapeProblems: [],
+      crashes: 0,
+      late: { sender: ['pong'], observer: ['pong'] },
+    });
   }, 300_000);
 
   it('keeps exactly the same connections stored, each in the room the frames moved it to', async () => {
     const rooms = Object.fromEntries((await table.connections()).map((item) => [item.id, item.room]));
-    const expectedRooms = [(await oracle.connections.get('sender'))?.room, (await oracle.connections.get('observer'))?.room];
+    const expectedRooms = [
+      (await oracle.connections.get('sender'))?.room,
+      (await oracle.connections.get('observer'))?.room,
+    ];
 
     expect({ ids: await table.connectionIds(), rooms: Object.values(rooms).sort() }).toEqual({
       ids: idsBefore,
@@ -166,7 +204,9 @@ describe('hostile frames through the local stack, from one real WebSocket client
     'changes nothing when a client names the %s route as its action',
     async (action) => {
       // A room per case: the leave of an earlier case's client must not reach this one.
-      const client = await WireClient.connect(`${stack.websocketUrl}/?room=lifecycle-${action.replace(/\W/g, '')}&name=Lifecycle`);
+      const client = await WireClient.connect(
+        `${stack.websocketUrl}/?room=lifecycle-${action.replace(/\W/g, '')}&name=Lifecycle`,
+      );
       client.sendText('{"action":"ping"}');
       await client.waitForCount(1, ANSWER_TIMEOUT_MS);
       const pong = client.received[0];
@@ -179,7 +219,10 @@ describe('hostile frames through the local stack, from one real WebSocket client
       const after = await row();
       await client.close();
 
-      expect({ after, answers: client.received.slice(1).map(signature) }).toEqual({ after: before, answers: ['error unknown_action'] });
+      expect({ after, answers: client.received.slice(1).map(signature) }).toEqual({
+        after: before,
+        answers: ['error unknown_action'],
+      });
     },
   );
 });

@@ -9,7 +9,11 @@ const FRAMES = 10_000;
 /** Set RELIABILITY_SEED to replay a run; fast-check prints the seed of a failing one. */
 const SEED = Number(process.env['RELIABILITY_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const SENDER = { id: 'sender', room: 'alpha', name: 'Sender' };
-const MEMBERS = [SENDER, { id: 'peer', room: 'alpha', name: 'Peer' }, { id: 'observer', room: 'beta', name: 'Observer' }];
+const MEMBERS = [
+  SENDER,
+  { id: 'peer', room: 'alpha', name: 'Peer' },
+  { id: 'observer', room: 'beta', name: 'Observer' },
+];
 
 interface Frame {
   readonly type?: unknown;
@@ -17,13 +21,18 @@ interface Frame {
   readonly [field: string]: unknown;
 }
 
-describe('hostile frames through the message handler\'s whole Middy chain', () => {
+describe("hostile frames through the message handler's whole Middy chain", () => {
   const outcomes: string[] = [];
   let tried = 0;
   let crashes = 0;
 
   afterAll(async () => {
-    await recordFigures('hostile-frames', { framesTried: tried, crashes, seed: SEED, outcomes: tally(outcomes, (o) => o) });
+    await recordFigures('hostile-frames', {
+      framesTried: tried,
+      crashes,
+      seed: SEED,
+      outcomes: tally(outcomes, (o) => o),
+    });
   });
 
   it('answers every generated frame without a crash: a typed refusal to its sender alone, or a valid action', async () => {
@@ -52,10 +61,13 @@ describe('hostile frames through the message handler\'s whole Middy chain', () =
           if (received.length !== 1 || errors.length !== 1) problems.push(`a refusal sent ${JSON.stringify(received)}`);
           if (request !== undefined) problems.push('a frame the parser accepts was refused');
           const row = await chat.connections.get(SENDER.id);
-          if (row?.room !== SENDER.room || row.name !== SENDER.name) problems.push(`a refusal changed the sender: ${JSON.stringify(row)}`);
+          if (row?.room !== SENDER.room || row.name !== SENDER.name)
+            problems.push(`a refusal changed the sender: ${JSON.stringify(row)}`);
           if ((await chat.history.recent(SENDER.room)).length > 0) problems.push('a refusal stored a message');
         } else if (statusCode === 200) {
-          outcomes.push(silentRename ? 'valid setname to the same name (no frame)' : `valid ${request?.action ?? 'text'}`);
+          outcomes.push(
+            silentRename ? 'valid setname to the same name (no frame)' : `valid ${request?.action ?? 'text'}`,
+          );
           if (errors.length > 0) problems.push(`an accepted frame was answered with ${JSON.stringify(errors)}`);
           if (toSender.length === 0 && !silentRename) problems.push('an accepted frame was not answered');
         } else {

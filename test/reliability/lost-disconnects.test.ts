@@ -19,7 +19,8 @@ afterAll(async () => {
   await recordFigures('lost-disconnects', figures);
 });
 
-const ids = (prefix: string, count: number): string[] => Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(2, '0')}`);
+const ids = (prefix: string, count: number): string[] =>
+  Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(2, '0')}`);
 
 describe('rows whose expiry has passed, through the DynamoDB adapter and the real messenger', () => {
   const EXPIRED = 50;
@@ -57,7 +58,15 @@ describe('rows whose expiry has passed, through the DynamoDB adapter and the rea
     for (const id of [...live, ...expired]) api.fate(id, 'healthy');
     for (const id of live) await service.connect(id, { room: 'attic', name: id });
     for (const id of expired) {
-      await connections.save({ id, room: 'attic', name: id, connectedAt: new Date(now - 3 * 3_600_000), expiresAt: new Date(now - 60_000), revision: 0, announced: false });
+      await connections.save({
+        id,
+        room: 'attic',
+        name: id,
+        connectedAt: new Date(now - 3 * 3_600_000),
+        expiresAt: new Date(now - 60_000),
+        revision: 0,
+        announced: false,
+      });
     }
 
     result = await service.post(live[0] ?? 'none', 'is anyone still here?');
@@ -107,9 +116,12 @@ describe('rows left behind by clients that vanished without $disconnect, through
   let firstAck: WireFrame | undefined;
   let secondAck: WireFrame | undefined;
 
-  const isAck = (clientMsgId: string) => (frame: WireFrame) => 'type' in frame && frame['type'] === 'ack' && frame['clientMsgId'] === clientMsgId;
+  const isAck = (clientMsgId: string) => (frame: WireFrame) =>
+    'type' in frame && frame['type'] === 'ack' && frame['clientMsgId'] === clientMsgId;
   const counts = (ack: WireFrame | undefined) =>
-    ack !== undefined && 'type' in ack ? { recipients: ack['recipients'], delivered: ack['delivered'], gone: ack['gone'], failed: ack['failed'] } : undefined;
+    ack !== undefined && 'type' in ack
+      ? { recipients: ack['recipients'], delivered: ack['delivered'], gone: ack['gone'], failed: ack['failed'] }
+      : undefined;
 
   beforeAll(async () => {
     stack = await startTestStack({ RATE_LIMIT_FRAMES: '100000', RATE_LIMIT_WINDOW_SECONDS: '1' });
@@ -147,7 +159,9 @@ describe('rows left behind by clients that vanished without $disconnect, through
     const texts = await Promise.all(
       clients.map(async (client) => {
         await client.waitFor((frame) => 'text' in frame && frame['text'] === 'and now?');
-        return client.received.flatMap((frame) => ('type' in frame && frame['type'] === 'message' ? [frame['text']] : []));
+        return client.received.flatMap((frame) =>
+          'type' in frame && frame['type'] === 'message' ? [frame['text']] : [],
+        );
       }),
     );
 

@@ -136,7 +136,10 @@ describe('a fan-out through the real messenger against a @connections API that f
       faultsInjected: { ...api.injected },
       messageDeliveriesExpected: (MIX.healthy + MIX.flaky + MIX.slow) * POSTS,
       messageDeliveriesMade: messagesMade,
-      duplicateDeliveries: hall.reduce((sum, id) => sum + duplicates(delivered.filter((post) => post.connectionId === id)), 0),
+      duplicateDeliveries: hall.reduce(
+        (sum, id) => sum + duplicates(delivered.filter((post) => post.connectionId === id)),
+        0,
+      ),
       rowsLost: hall.filter((id) => api.fateOf(id) !== 'gone').length - (await listed(ROOM)).length,
     });
   }, 120_000);
@@ -153,7 +156,10 @@ describe('a fan-out through the real messenger against a @connections API that f
     const wrong = hall
       .filter((id) => receives(api.fateOf(id)))
       .flatMap((id) => {
-        const delivered = api.postsTo(id).filter((post) => post.answer === 200).map(frameKey);
+        const delivered = api
+          .postsTo(id)
+          .filter((post) => post.answer === 200)
+          .map(frameKey);
         const expected = id === sender.id ? [...messages, ...acks] : messages;
         return JSON.stringify(delivered.sort()) === JSON.stringify(expected.sort()) ? [] : [{ id, delivered }];
       });
@@ -164,8 +170,11 @@ describe('a fan-out through the real messenger against a @connections API that f
   it('gives a flaky recipient exactly one 429 and then one 200 for every frame', () => {
     const wrong = ids('flaky').flatMap((id) => {
       const perFrame = new Map<string, Array<number | 'hang'>>();
-      for (const post of api.postsTo(id)) perFrame.set(frameKey(post), [...(perFrame.get(frameKey(post)) ?? []), post.answer]);
-      return [...perFrame.values()].every((answers) => JSON.stringify(answers) === '[429,200]') ? [] : [{ id, perFrame: [...perFrame] }];
+      for (const post of api.postsTo(id))
+        perFrame.set(frameKey(post), [...(perFrame.get(frameKey(post)) ?? []), post.answer]);
+      return [...perFrame.values()].every((answers) => JSON.stringify(answers) === '[429,200]')
+        ? []
+        : [{ id, perFrame: [...perFrame] }];
     });
 
     expect(wrong).toEqual([]);
@@ -194,7 +203,9 @@ describe('a fan-out through the real messenger against a @connections API that f
       missing: kept.filter((id) => !listedNow.includes(id)),
       framesTried: kept.map((id) => countBy(api.postsTo(id)).size),
       delivered: kept.flatMap((id) => api.postsTo(id).filter((post) => post.answer === 200)),
-      failingAttemptsWithinLimit: ids('failing').every((id) => [...countBy(api.postsTo(id)).values()].every((n) => n >= 1 && n <= MAX_ATTEMPTS)),
+      failingAttemptsWithinLimit: ids('failing').every((id) =>
+        [...countBy(api.postsTo(id)).values()].every((n) => n >= 1 && n <= MAX_ATTEMPTS),
+      ),
       hangingAttemptsPerFrame: ids('hanging').flatMap((id) => [...new Set(countBy(api.postsTo(id)).values())]),
     }).toEqual({
       missing: [],

@@ -41,11 +41,22 @@ describe('a client flooding the local stack', () => {
       talker.send('still here');
       await bystander.waitFor((f) => f.type === 'message' && f['text'] === 'still here');
 
-      const floodHeard = bystander.received.filter((f) => f.type === 'message' && String(f['text']).startsWith('flood ')).length;
+      const floodHeard = bystander.received.filter(
+        (f) => f.type === 'message' && String(f['text']).startsWith('flood '),
+      ).length;
       const refusals = flooder.received.filter(ofType('error'));
-      await recordFigures('rate-limit', { frames: FLOOD, budget: BUDGET, delivered: floodHeard, rejections: FLOOD - floodHeard, errorFrames: refusals.length });
+      await recordFigures('rate-limit', {
+        frames: FLOOD,
+        budget: BUDGET,
+        delivered: floodHeard,
+        rejections: FLOOD - floodHeard,
+        errorFrames: refusals.length,
+      });
 
-      expect({ floodHeard, refusals: refusals.map((f) => f['code']) }).toEqual({ floodHeard: BUDGET, refusals: ['rate_limited'] });
+      expect({ floodHeard, refusals: refusals.map((f) => f['code']) }).toEqual({
+        floodHeard: BUDGET,
+        refusals: ['rate_limited'],
+      });
     } finally {
       await Promise.all([flooder.close(), bystander.close(), talker.close()]);
     }

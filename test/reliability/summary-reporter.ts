@@ -19,7 +19,9 @@ export default class SummaryReporter implements Reporter {
   }
 
   onRunComplete(_contexts: unknown, results: AggregatedResult): void {
-    const files = results.testResults.filter((result) => result.testFilePath.includes(`${join('test', 'reliability')}/`));
+    const files = results.testResults.filter((result) =>
+      result.testFilePath.includes(`${join('test', 'reliability')}/`),
+    );
     if (files.length === 0) return;
     const tests = new Map(files.map((file) => [basename(file.testFilePath).replace(/\.test\.ts$/, ''), file]));
     const figures = this.#read();
@@ -45,7 +47,8 @@ export default class SummaryReporter implements Reporter {
         .map(([field, name]) => `${name} ${String((value as Record<string, unknown>)[field] ?? 0)}`)
         .join(', ');
     };
-    const or = (value: number | string | undefined, text: (v: number | string) => string): string => (value === undefined ? 'not run' : text(value));
+    const or = (value: number | string | undefined, text: (v: number | string) => string): string =>
+      value === undefined ? 'not run' : text(value);
 
     rows.push([
       'frames tried',
@@ -55,20 +58,35 @@ export default class SummaryReporter implements Reporter {
     rows.push([
       'crashes',
       `${or(num('hostile-frames', 'crashes'), String)} in memory, ${or(num('hostile-frames-e2e', 'crashes'), String)} end to end` +
-        or(num('hostile-frames-e2e', 'binaryFramesAnsweredInternalError'), (v) => (v === 0 ? '' : `; ${v} binary frames answered internal_error`)),
+        or(num('hostile-frames-e2e', 'binaryFramesAnsweredInternalError'), (v) =>
+          v === 0 ? '' : `; ${v} binary frames answered internal_error`,
+        ),
       status('hostile-frames', 'hostile-frames-e2e'),
     ]);
     const split = (suite: string): string => {
       const outcomes = figures.get(suite)?.['outcomes'];
       if (typeof outcomes !== 'object' || outcomes === null) return 'not run';
       const sum = (prefix: RegExp): number =>
-        Object.entries(outcomes as Record<string, unknown>).reduce((n, [key, value]) => n + (prefix.test(key) && typeof value === 'number' ? value : 0), 0);
+        Object.entries(outcomes as Record<string, unknown>).reduce(
+          (n, [key, value]) => n + (prefix.test(key) && typeof value === 'number' ? value : 0),
+          0,
+        );
       return `${sum(/^(refused|error) /)} refused with a typed error, ${sum(/^valid /)} valid`;
     };
-    rows.push(['frames by outcome', `in memory: ${split('hostile-frames')}; end to end: ${split('hostile-frames-e2e')}`, status('hostile-frames', 'hostile-frames-e2e')]);
+    rows.push([
+      'frames by outcome',
+      `in memory: ${split('hostile-frames')}; end to end: ${split('hostile-frames-e2e')}`,
+      status('hostile-frames', 'hostile-frames-e2e'),
+    ]);
     rows.push([
       'messenger faults injected',
-      counts('messenger-faults', 'faultsInjected', { gone410: '410', throttled429: '429', failed500: '500', slow: 'slow', hanging: 'hang' }),
+      counts('messenger-faults', 'faultsInjected', {
+        gone410: '410',
+        throttled429: '429',
+        failed500: '500',
+        slow: 'slow',
+        hanging: 'hang',
+      }),
       status('messenger-faults'),
     ]);
     rows.push([
@@ -84,7 +102,8 @@ export default class SummaryReporter implements Reporter {
       'deliveries expected / made',
       or(
         num('messenger-faults', 'messageDeliveriesExpected'),
-        (v) => `${v} / ${num('messenger-faults', 'messageDeliveriesMade') ?? '?'} (${num('messenger-faults', 'duplicateDeliveries') ?? '?'} duplicates)`,
+        (v) =>
+          `${v} / ${num('messenger-faults', 'messageDeliveriesMade') ?? '?'} (${num('messenger-faults', 'duplicateDeliveries') ?? '?'} duplicates)`,
       ),
       status('messenger-faults'),
     ]);
@@ -113,11 +132,18 @@ export default class SummaryReporter implements Reporter {
           `after the last close, emulator peak RSS ${String(storm['emulatorPeakRssMb'])} MB`,
       status('connection-storm'),
     ]);
-    rows.push(['rate-limit rejections', this.#rateLimit(figures.get('rate-limit')), figures.has('rate-limit') ? 'rate-limit.json' : 'not run']);
+    rows.push([
+      'rate-limit rejections',
+      this.#rateLimit(figures.get('rate-limit')),
+      figures.has('rate-limit') ? 'rate-limit.json' : 'not run',
+    ]);
 
-    const stale = [...figures.entries()].filter(([suite, file]) => suite !== 'rate-limit' && typeof file['recordedAt'] === 'string');
+    const stale = [...figures.entries()].filter(
+      ([suite, file]) => suite !== 'rate-limit' && typeof file['recordedAt'] === 'string',
+    );
     process.stdout.write(`\n${table(['reliability', 'figure', 'tests'], rows)}\n`);
-    if (stale.length > 0) process.stdout.write(`Figures from an earlier run: ${stale.map(([suite]) => suite).join(', ')}\n`);
+    if (stale.length > 0)
+      process.stdout.write(`Figures from an earlier run: ${stale.map(([suite]) => suite).join(', ')}\n`);
   }
 
   /** The flood test's count of refused frames, however it names it. */
@@ -135,10 +161,16 @@ export default class SummaryReporter implements Reporter {
     if (!existsSync(this.#figuresDir)) return figures;
     for (const name of readdirSync(this.#figuresDir).filter((file) => file.endsWith('.json'))) {
       try {
-        const parsed = JSON.parse(readFileSync(join(this.#figuresDir, name), 'utf8')) as { figures?: Record<string, unknown>; recordedAt?: unknown };
+        const parsed = JSON.parse(readFileSync(join(this.#figuresDir, name), 'utf8')) as {
+          figures?: Record<string, unknown>;
+          recordedAt?: unknown;
+        };
         const recorded = typeof parsed.recordedAt === 'string' ? Date.parse(parsed.recordedAt) : NaN;
         const current = Number.isNaN(recorded) || recorded >= this.#startedAt;
-        figures.set(name.replace(/\.json$/, ''), { ...(parsed.figures ?? (parsed as Record<string, unknown>)), ...(current ? {} : { recordedAt: parsed.recordedAt }) });
+        figures.set(name.replace(/\.json$/, ''), {
+          ...(parsed.figures ?? (parsed as Record<string, unknown>)),
+          ...(current ? {} : { recordedAt: parsed.recordedAt }),
+        });
       } catch {
         // A figure file being written while the run ends is read next time.
       }
@@ -149,6 +181,7 @@ export default class SummaryReporter implements Reporter {
 
 function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }

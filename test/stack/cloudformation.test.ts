@@ -26,7 +26,11 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     workDir = await mkdtemp(join(tmpdir(), 'chat-stack-'));
     const packaging = (async () => {
       dev = await packaged('dev', [], workDir);
-      prod = await packaged('prod', ['authMode=jwt', 'allowedOrigins=https://chat.example.com', 'messageReservedConcurrency=100'], workDir);
+      prod = await packaged(
+        'prod',
+        ['authMode=jwt', 'allowedOrigins=https://chat.example.com', 'messageReservedConcurrency=100'],
+        workDir,
+      );
     })();
     packaging.catch(() => undefined);
     // The handlers' scenarios run while serverless packages: they take a second or two, packaging a minute.
@@ -46,7 +50,7 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     }
   });
 
-  it('runs every function on nodejs24.x, arm64, with a timeout within API Gateway\'s 29 s', () => {
+  it("runs every function on nodejs24.x, arm64, with a timeout within API Gateway's 29 s", () => {
     for (const [, fn] of functionsOf(dev)) {
       expect([fn.Properties?.['Runtime'], fn.Properties?.['Architectures']]).toEqual(['nodejs24.x', ['arm64']]);
       expect(Number(fn.Properties?.['Timeout'])).toBeLessThanOrEqual(29);
@@ -56,7 +60,9 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
   it('gives every function a log group with a retention, longer in prod', () => {
     const retention = (resources: Resources) =>
       Object.values(resources)
-        .filter((r) => r.Type === 'AWS::Logs::LogGroup' && String(r.Properties?.['LogGroupName']).startsWith('/aws/lambda/'))
+        .filter(
+          (r) => r.Type === 'AWS::Logs::LogGroup' && String(r.Properties?.['LogGroupName']).startsWith('/aws/lambda/'),
+        )
         .map((r) => r.Properties?.['RetentionInDays']);
     expect(retention(dev)).toEqual([30, 30, 30, 30]);
     expect(retention(prod)).toEqual([90, 90, 90, 90]);
@@ -69,7 +75,11 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
   });
 
   it('runs every function of the stack through scenarios that each reach the path they are for', () => {
-    expect([...recorded.calls.keys()].sort()).toEqual(functionsOf(dev).map(([, fn]) => functionName(fn)).sort());
+    expect([...recorded.calls.keys()].sort()).toEqual(
+      functionsOf(dev)
+        .map(([, fn]) => functionName(fn))
+        .sort(),
+    );
     expect(recorded.unreached).toEqual([]);
   });
 
@@ -99,7 +109,9 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
       for (const statement of statementsOf(dev, roleOfFunction(fn))) {
         const resource = JSON.stringify(statement.Resource);
         if (actionsOf(statement).some((a) => a.startsWith('dynamodb:'))) {
-          expect(resource).toMatch(/^\{"Fn::(GetAtt":\["ChatTable","Arn"\]|Sub":"\$\{ChatTable\.Arn\}\/index\/byRoom")\}$/);
+          expect(resource).toMatch(
+            /^\{"Fn::(GetAtt":\["ChatTable","Arn"\]|Sub":"\$\{ChatTable\.Arn\}\/index\/byRoom")\}$/,
+          );
         }
         if (actionsOf(statement).some((a) => a.startsWith('execute-api:'))) {
           expect(resource).toContain('${WebsocketsApi}/dev/POST/@connections/*');
@@ -140,10 +152,12 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     const route = (resources: Resources) => resources['SconnectWebsocketsRoute']?.Properties ?? {};
     expect(route(dev)['AuthorizationType']).toBe('NONE');
     expect(route(prod)['AuthorizationType']).toBe('CUSTOM');
-    expect(prod['AuthorizerWebsocketsAuthorizer']?.Properties?.['IdentitySource']).toEqual(['route.request.querystring.token']);
+    expect(prod['AuthorizerWebsocketsAuthorizer']?.Properties?.['IdentitySource']).toEqual([
+      'route.request.querystring.token',
+    ]);
   });
 
-  it('alarms on every function\'s errors and throttles and on failed deliveries, all to one topic', () => {
+  it("alarms on every function's errors and throttles and on failed deliveries, all to one topic", () => {
     const alarms = Object.values(dev).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
     const watched = alarms.map((a) => {
       const dimension = (a.Properties?.['Dimensions'] as Array<{ Value: unknown }>)[0]?.Value;
@@ -158,7 +172,8 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
   });
 
   it('reserves concurrency for the message function only when asked to', () => {
-    const reserved = (resources: Resources) => resources['MessageLambdaFunction']?.Properties?.['ReservedConcurrentExecutions'];
+    const reserved = (resources: Resources) =>
+      resources['MessageLambdaFunction']?.Properties?.['ReservedConcurrentExecutions'];
     expect(reserved(dev)).toEqual({ 'Fn::If': ['HasReservedConcurrency', 0, { Ref: 'AWS::NoValue' }] });
     // A --param value arrives as a string, which CloudFormation accepts for a number.
     expect(reserved(prod)).toEqual({ 'Fn::If': ['HasReservedConcurrency', '100', { Ref: 'AWS::NoValue' }] });

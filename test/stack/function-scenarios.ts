@@ -98,7 +98,10 @@ class World {
 
   /** Notes a scenario whose outcome shows it did not take the path it is for. */
   expect(functionName: string, scenario: string, reached: boolean, instead: () => unknown): void {
-    if (!reached) this.unreached.push(`${functionName}: "${scenario}" did not reach its path; instead: ${JSON.stringify(instead())}`);
+    if (!reached)
+      this.unreached.push(
+        `${functionName}: "${scenario}" did not reach its path; instead: ${JSON.stringify(instead())}`,
+      );
   }
 
   /** A handshake from a client of its own address, so that no per-address limit refuses an arranged connection. */
@@ -109,8 +112,12 @@ class World {
 
   /** Connects a client through the real $connect handler, outside any recording, and says it is open. */
   async arrangeConnected(connectionId: string, query: Record<string, string> = {}): Promise<void> {
-    const response = await createConnectHandler(this.deps())(this.#handshake(connectionId, query), lambdaContext('connect'));
-    if (statusOf(response) !== 200) throw new Error(`could not arrange connection ${connectionId}: ${JSON.stringify(response)}`);
+    const response = await createConnectHandler(this.deps())(
+      this.#handshake(connectionId, query),
+      lambdaContext('connect'),
+    );
+    if (statusOf(response) !== 200)
+      throw new Error(`could not arrange connection ${connectionId}: ${JSON.stringify(response)}`);
     this.api.live(connectionId);
   }
 
@@ -159,7 +166,9 @@ async function messageScenarios(world: World): Promise<void> {
     result = await send('m-ann', { action: 'sendmessage', text: 'first', clientMsgId: 'c-1' });
     const ack = result.frames.find(ofType('ack'));
     world.expect(fn, 'sendmessage with clientMsgId', ack !== undefined, () => result);
-    world.expect(fn, 'a recipient reported gone (410)', world.api.requestsFor('m-ghost') > 0, () => world.api.received.slice(result.since));
+    world.expect(fn, 'a recipient reported gone (410)', world.api.requestsFor('m-ghost') > 0, () =>
+      world.api.received.slice(result.since),
+    );
 
     result = await send('m-bob', { action: 'sendmessage', text: 'second' });
     world.expect(fn, 'sendmessage without clientMsgId', result.frames.some(ofType('message')), () => result);
@@ -173,7 +182,12 @@ async function messageScenarios(world: World): Promise<void> {
     result = await send('m-bob', { action: 'hello', after: ack?.id ?? 'unknown', afterSeq: ack?.seq ?? 0 });
     world.expect(fn, 'hello after a message', result.frames.some(ofType('welcome')), () => result);
 
-    result = await send('m-ann', { action: 'join', room: 'side', after: ack?.id ?? 'unknown', afterSeq: ack?.seq ?? 0 });
+    result = await send('m-ann', {
+      action: 'join',
+      room: 'side',
+      after: ack?.id ?? 'unknown',
+      afterSeq: ack?.seq ?? 0,
+    });
     world.expect(fn, 'join another room', result.frames.some(ofType('welcome')), () => result);
     result = await send('m-ann', { action: 'join', room: 'side' });
     world.expect(fn, 'join the room it is in', result.status === 200, () => result);
@@ -212,7 +226,12 @@ async function messageScenarios(world: World): Promise<void> {
     }
 
     result = await send('m-stranger', { action: 'sendmessage', text: 'who am I?' });
-    world.expect(fn, 'a frame from a connection that is not stored', result.frames.some(isError('unknown_connection')), () => result);
+    world.expect(
+      fn,
+      'a frame from a connection that is not stored',
+      result.frames.some(isError('unknown_connection')),
+      () => result,
+    );
 
     world.dynamoProxy.answerNext('dynamodb:GetItem', DYNAMODB_ACCESS_DENIED);
     result = await send('m-bob', { action: 'sendmessage', text: 'the table refuses' });
@@ -247,21 +266,30 @@ async function disconnectScenarios(world: World): Promise<void> {
   await world.arrangeConnected('d-stayer', { room: 'exit', name: 'Stayer' });
   await world.arrangeGone('d-ghost', { room: 'exit', name: 'Ghost' });
   await world.arrangeConnected('d-alone', { room: 'solo' });
-  const leaves = (since: number) => world.framesTo('d-stayer', since).filter((f) => f.type === 'presence' && f.event === 'leave');
+  const leaves = (since: number) =>
+    world.framesTo('d-stayer', since).filter((f) => f.type === 'presence' && f.event === 'leave');
 
   await world.recorder.as(fn, async () => {
     let since = world.api.received.length;
     await handle(disconnectEvent('d-leaver'), context);
-    world.expect(fn, 'a connection in a room with others', leaves(since).length === 1, () => world.api.received.slice(since));
-    world.expect(fn, 'a member found gone by the leave fan-out', world.api.requestsFor('d-ghost') > 0, () => world.api.received.slice(since));
+    world.expect(fn, 'a connection in a room with others', leaves(since).length === 1, () =>
+      world.api.received.slice(since),
+    );
+    world.expect(fn, 'a member found gone by the leave fan-out', world.api.requestsFor('d-ghost') > 0, () =>
+      world.api.received.slice(since),
+    );
 
     since = world.api.received.length;
     await handle(disconnectEvent('d-ghost'), context);
-    world.expect(fn, 'a connection retired by a fan-out', leaves(since).length === 1, () => world.api.received.slice(since));
+    world.expect(fn, 'a connection retired by a fan-out', leaves(since).length === 1, () =>
+      world.api.received.slice(since),
+    );
 
     since = world.api.received.length;
     await handle(disconnectEvent('d-never-connected'), context);
-    world.expect(fn, 'an unknown connection', world.api.received.length === since, () => world.api.received.slice(since));
+    world.expect(fn, 'an unknown connection', world.api.received.length === since, () =>
+      world.api.received.slice(since),
+    );
 
     since = world.api.received.length;
     const response = await handle(disconnectEvent('d-alone'), context);
@@ -279,13 +307,52 @@ async function connectScenarios(world: World): Promise<void> {
   const authenticated = createConnectHandler(world.deps({ AUTH_MODE: 'jwt' }));
   const cases: Array<[string, ReturnType<typeof createConnectHandler>, APIGatewayProxyWebsocketEventV2, number]> = [
     ['no room, no name', open, connectEvent('c-plain', { sourceIp: '192.0.2.1' }), 200],
-    ['a room and a name', open, connectEvent('c-named', { sourceIp: '192.0.2.2', query: { room: 'general', name: 'Cleo' } }), 200],
-    ['a second connection from one address', open, connectEvent('c-named-2', { sourceIp: '192.0.2.2', query: { name: 'Cleo' } }), 200],
-    ['an allowed origin', open, connectEvent('c-browser', { sourceIp: '192.0.2.3', origin: 'https://chat.example.com' }), 200],
-    ['another origin', open, connectEvent('c-elsewhere', { sourceIp: '192.0.2.4', origin: 'https://evil.example' }), 403],
-    ['a bad room', open, connectEvent('c-bad-room', { sourceIp: '192.0.2.5', query: { room: 'no spaces allowed' } }), 400],
-    ['a verified identity', authenticated, connectEvent('c-user', { sourceIp: '192.0.2.6', query: { room: 'general' }, authorizer: { userId: 'user-1', name: 'Uma' } }), 200],
-    ['a second connection of one user', authenticated, connectEvent('c-user-2', { sourceIp: '192.0.2.7', authorizer: { userId: 'user-1', name: 'Uma' } }), 200],
+    [
+      'a room and a name',
+      open,
+      connectEvent('c-named', { sourceIp: '192.0.2.2', query: { room: 'general', name: 'Cleo' } }),
+      200,
+    ],
+    [
+      'a second connection from one address',
+      open,
+      connectEvent('c-named-2', { sourceIp: '192.0.2.2', query: { name: 'Cleo' } }),
+      200,
+    ],
+    [
+      'an allowed origin',
+      open,
+      connectEvent('c-browser', { sourceIp: '192.0.2.3', origin: 'https://chat.example.com' }),
+      200,
+    ],
+    [
+      'another origin',
+      open,
+      connectEvent('c-elsewhere', { sourceIp: '192.0.2.4', origin: 'https://evil.example' }),
+      403,
+    ],
+    [
+      'a bad room',
+      open,
+      connectEvent('c-bad-room', { sourceIp: '192.0.2.5', query: { room: 'no spaces allowed' } }),
+      400,
+    ],
+    [
+      'a verified identity',
+      authenticated,
+      connectEvent('c-user', {
+        sourceIp: '192.0.2.6',
+        query: { room: 'general' },
+        authorizer: { userId: 'user-1', name: 'Uma' },
+      }),
+      200,
+    ],
+    [
+      'a second connection of one user',
+      authenticated,
+      connectEvent('c-user-2', { sourceIp: '192.0.2.7', authorizer: { userId: 'user-1', name: 'Uma' } }),
+      200,
+    ],
     ['no identity when one is required', authenticated, connectEvent('c-anonymous', { sourceIp: '192.0.2.8' }), 401],
   ];
   await world.recorder.as(fn, async () => {
@@ -306,7 +373,9 @@ async function authorizerScenarios(world: World): Promise<void> {
   // A key set served over loopback: the authorizer's only network call, which is not an AWS call.
   const pair = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  const keys: Server = createServer((_, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+  const keys: Server = createServer((_, response) =>
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })),
+  );
   await new Promise<void>((resolve) => keys.listen(0, '127.0.0.1', resolve));
   const address = keys.address();
   const jwksUrl = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/jwks.json`;
@@ -322,7 +391,12 @@ async function authorizerScenarios(world: World): Promise<void> {
     await world.recorder.as(fn, async () => {
       const cases: Array<[string, typeof withSecret, Record<string, string> | null, 'Allow' | 'Deny']> = [
         ['a good token', withSecret, { token: await sign({ sub: 'user-1', name: 'Ann' }) }, 'Allow'],
-        ['a token signed with another secret', withSecret, { token: await sign({ sub: 'u' }, new TextEncoder().encode('x'.repeat(40))) }, 'Deny'],
+        [
+          'a token signed with another secret',
+          withSecret,
+          { token: await sign({ sub: 'u' }, new TextEncoder().encode('x'.repeat(40))) },
+          'Deny',
+        ],
         ['a malformed token', withSecret, { token: 'not.a.jwt' }, 'Deny'],
         ['no token', withSecret, null, 'Deny'],
         ['a token checked against a key set URL', withKeySet, { token: signedByKeySet }, 'Allow'],
@@ -368,7 +442,11 @@ export async function recordFunctionCalls(stage: string): Promise<RecordedFuncti
   try {
     const tableName = await dynamodb.table();
     const recorder = new AwsCallRecorder();
-    const dynamoProxy = await new RecordingProxy(dynamodb.endpoint, dynamoDbCalls({ [tableName]: '${ChatTable.Arn}' }), recorder).start();
+    const dynamoProxy = await new RecordingProxy(
+      dynamodb.endpoint,
+      dynamoDbCalls({ [tableName]: '${ChatTable.Arn}' }),
+      recorder,
+    ).start();
     proxies.push(dynamoProxy);
     const stageResource = `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${stage}`;
     const apiProxy = await new RecordingProxy(api.endpoint, connectionsCalls(stageResource), recorder).start();

@@ -29,23 +29,30 @@ export const bundleFolder = (stage: string): string => join('.esbuild', `stack-$
 /** Packages the service offline, as `npm run package` does, and reads the stack CloudFormation would deploy. */
 export async function packaged(stage: string, params: string[], into: string): Promise<Resources> {
   const dir = join(into, stage);
-  await run(join(projectRoot, 'node_modules', '.bin', 'serverless'), ['package', '--stage', stage, '--package', dir, ...params.map((p) => `--param=${p}`)], {
-    cwd: projectRoot,
-    timeout: 150_000,
-    // Packaging needs no AWS account: no credentials, no network. Bundles go to a folder of this run's own.
-    env: {
-      ...environment,
-      AWS_ACCESS_KEY_ID: '',
-      AWS_SECRET_ACCESS_KEY: '',
-      AWS_PROFILE: '',
-      CHAT_ESBUILD_DIR: bundleFolder(stage),
+  await run(
+    join(projectRoot, 'node_modules', '.bin', 'serverless'),
+    ['package', '--stage', stage, '--package', dir, ...params.map((p) => `--param=${p}`)],
+    {
+      cwd: projectRoot,
+      timeout: 150_000,
+      // Packaging needs no AWS account: no credentials, no network. Bundles go to a folder of this run's own.
+      env: {
+        ...environment,
+        AWS_ACCESS_KEY_ID: '',
+        AWS_SECRET_ACCESS_KEY: '',
+        AWS_PROFILE: '',
+        CHAT_ESBUILD_DIR: bundleFolder(stage),
+      },
     },
-  });
-  const template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as { Resources: Resources };
+  );
+  const template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+    Resources: Resources;
+  };
   return template.Resources;
 }
 
-export const actionsOf = (statement: Statement): string[] => (statement.Action === undefined ? [] : [statement.Action].flat());
+export const actionsOf = (statement: Statement): string[] =>
+  statement.Action === undefined ? [] : [statement.Action].flat();
 
 export function statementsOf(resources: Resources, roleName: string): Statement[] {
   const role = resources[roleName];
@@ -62,7 +69,9 @@ export function functionsOf(resources: Resources): Array<[string, Resource]> {
 
 /** The serverless.yml name of a packaged function: `src/handlers/functions/connect.handler` is `connect`. */
 export function functionName(fn: Resource): string {
-  return String(fn.Properties?.['Handler']).replace(/^src\/handlers\/functions\//, '').replace(/\.handler$/, '');
+  return String(fn.Properties?.['Handler'])
+    .replace(/^src\/handlers\/functions\//, '')
+    .replace(/\.handler$/, '');
 }
 
 export function roleOfFunction(fn: Resource): string {

@@ -18,16 +18,35 @@ function template(...statements: Statement[]): Resources {
   };
 }
 
-const onTable = (...actions: string[]): Statement => ({ Effect: 'Allow', Action: actions, Resource: { 'Fn::GetAtt': ['ChatTable', 'Arn'] } });
-const onIndex: Statement = { Effect: 'Allow', Action: 'dynamodb:Query', Resource: { 'Fn::Sub': '${ChatTable.Arn}/index/byRoom' } };
+const onTable = (...actions: string[]): Statement => ({
+  Effect: 'Allow',
+  Action: actions,
+  Resource: { 'Fn::GetAtt': ['ChatTable', 'Arn'] },
+});
+const onIndex: Statement = {
+  Effect: 'Allow',
+  Action: 'dynamodb:Query',
+  Resource: { 'Fn::Sub': '${ChatTable.Arn}/index/byRoom' },
+};
 const onConnections: Statement = {
   Effect: 'Allow',
   Action: 'execute-api:ManageConnections',
-  Resource: { 'Fn::Sub': 'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketsApi}/dev/POST/@connections/*' },
+  Resource: {
+    'Fn::Sub':
+      'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketsApi}/dev/POST/@connections/*',
+  },
 };
-const logs: Statement = { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: 'arn:aws:logs:*' };
+const logs: Statement = {
+  Effect: 'Allow',
+  Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+  Resource: 'arn:aws:logs:*',
+};
 
-const call = (action: string, resource = '${ChatTable.Arn}'): AwsCall => ({ service: action.split(':')[0] ?? '', action, resource });
+const call = (action: string, resource = '${ChatTable.Arn}'): AwsCall => ({
+  service: action.split(':')[0] ?? '',
+  action,
+  resource,
+});
 
 function compare(resources: Resources, calls: AwsCall[]) {
   return compareRole(resources, {
@@ -39,23 +58,40 @@ function compare(resources: Resources, calls: AwsCall[]) {
   });
 }
 
-describe('comparing a function\'s recorded calls with its role', () => {
+describe("comparing a function's recorded calls with its role", () => {
   it('finds nothing when the role grants exactly the calls made', () => {
-    const calls = [call('dynamodb:GetItem'), call('dynamodb:Query', '${ChatTable.Arn}/index/byRoom'), call('execute-api:ManageConnections', `${STAGE}/POST/@connections/abc`)];
+    const calls = [
+      call('dynamodb:GetItem'),
+      call('dynamodb:Query', '${ChatTable.Arn}/index/byRoom'),
+      call('execute-api:ManageConnections', `${STAGE}/POST/@connections/abc`),
+    ];
 
-    expect(compare(template(logs, onTable('dynamodb:GetItem'), onIndex, onConnections), calls)).toEqual({ missing: [], excess: [] });
+    expect(compare(template(logs, onTable('dynamodb:GetItem'), onIndex, onConnections), calls)).toEqual({
+      missing: [],
+      excess: [],
+    });
   });
 
   it('names the function, the action, the resource and the role of a call the role does not allow', () => {
-    const result = compare(template(onTable('dynamodb:DeleteItem')), [call('dynamodb:GetItem'), call('dynamodb:DeleteItem')]);
+    const result = compare(template(onTable('dynamodb:DeleteItem')), [
+      call('dynamodb:GetItem'),
+      call('dynamodb:DeleteItem'),
+    ]);
 
-    expect(result.missing).toEqual([`disconnect performs dynamodb:GetItem on ${TABLE}, which its role Role does not allow`]);
+    expect(result.missing).toEqual([
+      `disconnect performs dynamodb:GetItem on ${TABLE}, which its role Role does not allow`,
+    ]);
   });
 
   it('tells an index from its table', () => {
-    const result = compare(template(onTable('dynamodb:Query')), [call('dynamodb:Query'), call('dynamodb:Query', '${ChatTable.Arn}/index/byRoom')]);
+    const result = compare(template(onTable('dynamodb:Query')), [
+      call('dynamodb:Query'),
+      call('dynamodb:Query', '${ChatTable.Arn}/index/byRoom'),
+    ]);
 
-    expect(result.missing).toEqual([`disconnect performs dynamodb:Query on ${TABLE}/index/byRoom, which its role Role does not allow`]);
+    expect(result.missing).toEqual([
+      `disconnect performs dynamodb:Query on ${TABLE}/index/byRoom, which its role Role does not allow`,
+    ]);
   });
 
   it('tells the @connections methods apart: a role that may post may not close a connection', () => {
@@ -76,7 +112,9 @@ describe('comparing a function\'s recorded calls with its role', () => {
   });
 
   it('reports a granted data action that no call made', () => {
-    const result = compare(template(logs, onTable('dynamodb:GetItem', 'dynamodb:BatchWriteItem')), [call('dynamodb:GetItem')]);
+    const result = compare(template(logs, onTable('dynamodb:GetItem', 'dynamodb:BatchWriteItem')), [
+      call('dynamodb:GetItem'),
+    ]);
 
     expect(result.excess).toEqual([
       `Role grants dynamodb:BatchWriteItem on ${TABLE}, which no scenario of disconnect performs: remove the grant, or add the scenario that needs it`,
@@ -86,11 +124,18 @@ describe('comparing a function\'s recorded calls with its role', () => {
   it('reports a wildcard action even when calls use it', () => {
     const result = compare(template(onTable('dynamodb:*')), [call('dynamodb:GetItem')]);
 
-    expect(result).toEqual({ missing: [], excess: [`Role grants the wildcard dynamodb:* on ${TABLE}; name each action disconnect performs`] });
+    expect(result).toEqual({
+      missing: [],
+      excess: [`Role grants the wildcard dynamodb:* on ${TABLE}; name each action disconnect performs`],
+    });
   });
 
   it('reports a grant of a service whose calls nothing records', () => {
-    const sqs: Statement = { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: 'arn:aws:sqs:us-east-1:123456789012:q' };
+    const sqs: Statement = {
+      Effect: 'Allow',
+      Action: 'sqs:SendMessage',
+      Resource: 'arn:aws:sqs:us-east-1:123456789012:q',
+    };
 
     expect(compare(template(sqs), []).excess).toEqual([
       'Role grants sqs:SendMessage, but no scenario records sqs calls, so nothing shows disconnect needs it',
@@ -98,7 +143,10 @@ describe('comparing a function\'s recorded calls with its role', () => {
   });
 
   it('refuses to judge a statement with a condition rather than guess', () => {
-    const conditional: Statement = { ...onTable('dynamodb:GetItem'), Condition: { Bool: { 'aws:SecureTransport': 'true' } } };
+    const conditional: Statement = {
+      ...onTable('dynamodb:GetItem'),
+      Condition: { Bool: { 'aws:SecureTransport': 'true' } },
+    };
 
     expect(compare(template(conditional), [call('dynamodb:GetItem')]).missing).toEqual([
       `Role has a statement this check cannot judge offline: ${JSON.stringify(conditional)}`,
@@ -123,7 +171,13 @@ describe('decoding the calls on the wire', () => {
   });
 
   it('authorises a transaction item by item, as DynamoDB does', () => {
-    const body = { TransactItems: [{ Put: { TableName: 'local-1' } }, { Update: { TableName: 'local-1' } }, { ConditionCheck: { TableName: 'other' } }] };
+    const body = {
+      TransactItems: [
+        { Put: { TableName: 'local-1' } },
+        { Update: { TableName: 'local-1' } },
+        { ConditionCheck: { TableName: 'other' } },
+      ],
+    };
 
     expect(decode(request('TransactWriteItems', body)).map((c) => `${c.action} ${c.resource}`)).toEqual([
       'dynamodb:PutItem ${ChatTable.Arn}',
@@ -133,12 +187,15 @@ describe('decoding the calls on the wire', () => {
   });
 
   it('names every table of a batch', () => {
-    expect(decode(request('BatchGetItem', { RequestItems: { 'local-1': {} } })).map((c) => c.action)).toEqual(['dynamodb:BatchGetItem']);
+    expect(decode(request('BatchGetItem', { RequestItems: { 'local-1': {} } })).map((c) => c.action)).toEqual([
+      'dynamodb:BatchGetItem',
+    ]);
   });
 
   it('reads the method and connection of an @connections call, with or without a stage in the path', () => {
     const connections = connectionsCalls(STAGE);
-    const at = (method: string, path: string) => connections({ method, path, headers: {}, body: Buffer.alloc(0) })[0]?.resource;
+    const at = (method: string, path: string) =>
+      connections({ method, path, headers: {}, body: Buffer.alloc(0) })[0]?.resource;
 
     expect([at('POST', '/@connections/abc%3D'), at('DELETE', '/dev/@connections/xyz')]).toEqual([
       `${STAGE}/POST/@connections/abc=`,

@@ -29,7 +29,9 @@ function arnOf(logicalId: string, resources: Resources): string {
     case 'AWS::SNS::Topic':
       return `arn:${partition}:sns:${region}:${account}:${named('TopicName')}`;
     default:
-      throw new Error(`cannot tell the ARN of ${logicalId} (${resource?.Type ?? 'not in the template'}); teach arnOf its type`);
+      throw new Error(
+        `cannot tell the ARN of ${logicalId} (${resource?.Type ?? 'not in the template'}); teach arnOf its type`,
+      );
   }
 }
 
@@ -61,7 +63,8 @@ export function evaluate(value: unknown, resources: Resources): string {
   if (typeof value === 'object' && value !== null && Object.keys(value).length === 1) {
     const [[fn, argument]] = Object.entries(value) as [[string, unknown]];
     if (fn === 'Ref' && typeof argument === 'string') return refOf(argument, resources);
-    if (fn === 'Fn::GetAtt' && Array.isArray(argument) && argument[1] === 'Arn') return arnOf(String(argument[0]), resources);
+    if (fn === 'Fn::GetAtt' && Array.isArray(argument) && argument[1] === 'Arn')
+      return arnOf(String(argument[0]), resources);
     if (fn === 'Fn::Sub' && typeof argument === 'string') return substitute(argument, resources);
     if (fn === 'Fn::Join' && Array.isArray(argument) && Array.isArray(argument[1])) {
       return (argument[1] as unknown[]).map((part) => evaluate(part, resources)).join(String(argument[0]));
@@ -72,7 +75,10 @@ export function evaluate(value: unknown, resources: Resources): string {
 
 /** IAM's wildcards: `*` any run of characters, `?` any one; actions compare without regard to case. */
 function wildcardMatch(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${source}$`, ignoreCase ? 'i' : '').test(value);
 }
 
@@ -94,7 +100,8 @@ function grantsOf(statements: readonly Statement[], resources: Resources): { gra
     }
     const effect = statement.Effect === 'Deny' ? 'Deny' : 'Allow';
     const patterns = [statement.Resource].flat().map((resource) => evaluate(resource, resources));
-    for (const action of actionsOf(statement)) for (const resource of patterns) grants.push({ effect, action, resource });
+    for (const action of actionsOf(statement))
+      for (const resource of patterns) grants.push({ effect, action, resource });
   }
   return { grants, unsupported };
 }
@@ -134,14 +141,17 @@ export function compareRole(resources: Resources, check: RoleCheck): RoleCompari
   const missing = new Set<string>();
   const excess = new Set<string>();
   const { grants, unsupported } = grantsOf(statementsOf(resources, roleName), resources);
-  for (const statement of unsupported) missing.add(`${roleName} has a statement this check cannot judge offline: ${statement}`);
+  for (const statement of unsupported)
+    missing.add(`${roleName} has a statement this check cannot judge offline: ${statement}`);
   const calls = check.calls.map((call) => ({ ...call, resource: evaluate({ 'Fn::Sub': call.resource }, resources) }));
 
   for (const call of calls) {
     const allowed = grants.some((g) => g.effect === 'Allow' && covers(g, call));
     const denied = grants.some((g) => g.effect === 'Deny' && covers(g, call));
     if (!allowed || denied) {
-      missing.add(`${functionName} performs ${call.action} on ${readable(call.resource)}, which its role ${roleName} does not allow`);
+      missing.add(
+        `${functionName} performs ${call.action} on ${readable(call.resource)}, which its role ${roleName} does not allow`,
+      );
     }
   }
 
@@ -149,9 +159,13 @@ export function compareRole(resources: Resources, check: RoleCheck): RoleCompari
     const service = grant.action.split(':')[0] ?? grant.action;
     if (unrecordedServices.includes(service)) continue;
     if (!recordedServices.includes(service)) {
-      excess.add(`${roleName} grants ${grant.action}, but no scenario records ${service} calls, so nothing shows ${functionName} needs it`);
+      excess.add(
+        `${roleName} grants ${grant.action}, but no scenario records ${service} calls, so nothing shows ${functionName} needs it`,
+      );
     } else if (/[*?]/.test(grant.action)) {
-      excess.add(`${roleName} grants the wildcard ${grant.action} on ${readable(grant.resource)}; name each action ${functionName} performs`);
+      excess.add(
+        `${roleName} grants the wildcard ${grant.action} on ${readable(grant.resource)}; name each action ${functionName} performs`,
+      );
     } else if (!calls.some((call) => covers(grant, call))) {
       excess.add(
         `${roleName} grants ${grant.action} on ${readable(grant.resource)}, which no scenario of ${functionName} performs: ` +

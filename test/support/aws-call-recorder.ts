@@ -43,7 +43,8 @@ export class AwsCallRecorder {
 
   /** Runs `work` with every call it causes attributed to `functionName`. */
   async as<T>(functionName: string, work: () => Promise<T>): Promise<T> {
-    if (this.#current !== undefined) throw new Error(`calls are already attributed to ${this.#current}; run functions one at a time`);
+    if (this.#current !== undefined)
+      throw new Error(`calls are already attributed to ${this.#current}; run functions one at a time`);
     this.#current = functionName;
     if (!this.#calls.has(functionName)) this.#calls.set(functionName, []);
     try {
@@ -95,7 +96,12 @@ export class RecordingProxy extends LoopbackServer {
 
   protected override async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await bodyOf(request);
-    const calls = this.#decode({ method: request.method ?? 'GET', path: request.url ?? '/', headers: request.headers, body });
+    const calls = this.#decode({
+      method: request.method ?? 'GET',
+      path: request.url ?? '/',
+      headers: request.headers,
+      body,
+    });
     this.#recorder.record(calls);
     const canned = this.#canned.findIndex(({ action }) => calls.some((call) => call.action === action));
     const [answer] = canned >= 0 ? this.#canned.splice(canned, 1).map((entry) => entry.answer) : [];
@@ -148,7 +154,10 @@ export function dynamoDbCalls(tables: Readonly<Record<string, string>>): CallDec
   const tableResource = (name: string): string =>
     tables[name] ?? `arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${name}`;
   return ({ headers, body }) => {
-    const operation = String(headers['x-amz-target'] ?? 'unknown.Unknown').split('.').at(-1) ?? 'Unknown';
+    const operation =
+      String(headers['x-amz-target'] ?? 'unknown.Unknown')
+        .split('.')
+        .at(-1) ?? 'Unknown';
     let parsed: DynamoDbRequestBody;
     try {
       parsed = JSON.parse(body.toString('utf8')) as DynamoDbRequestBody;
@@ -185,6 +194,12 @@ export function connectionsCalls(stageResource: string): CallDecoder {
     // The endpoint may carry the stage as a path prefix (https://<api>.execute-api.<region>.amazonaws.com/<stage>).
     const match = /\/@connections\/([^/?]+)/.exec(path);
     const target = match?.[1] === undefined ? path : `@connections/${decodeURIComponent(match[1])}`;
-    return [{ service: 'execute-api', action: 'execute-api:ManageConnections', resource: `${stageResource}/${method}/${target}` }];
+    return [
+      {
+        service: 'execute-api',
+        action: 'execute-api:ManageConnections',
+        resource: `${stageResource}/${method}/${target}`,
+      },
+    ];
   };
 }

@@ -108,7 +108,11 @@ export class ScriptedConnection {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; frames so far: ${JSON.stringify(this.frames)}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; frames so far: ${JSON.stringify(this.frames)}`,
+          ),
+        );
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);
@@ -132,7 +136,10 @@ export class ScriptedChatServer {
   readonly connections: ScriptedConnection[] = [];
   readonly #waiters = new Set<() => void>();
 
-  static async route(context: BrowserContext, url: string | RegExp | ((url: URL) => boolean)): Promise<ScriptedChatServer> {
+  static async route(
+    context: BrowserContext,
+    url: string | RegExp | ((url: URL) => boolean),
+  ): Promise<ScriptedChatServer> {
     const server = new ScriptedChatServer();
     await context.routeWebSocket(url, (route) => {
       server.connections.push(new ScriptedConnection(route));
@@ -152,7 +159,11 @@ export class ScriptedChatServer {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for connection ${index}; ${this.connections.length} opened`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for connection ${index}; ${this.connections.length} opened`,
+          ),
+        );
       }, timeoutMs);
       const cleanup = (): void => {
         clearTimeout(timer);

@@ -47,7 +47,8 @@ export class DynamoDbFaultProxy extends LoopbackServer {
 
   constructor(targetEndpoint: string, shares: FaultShares, seed: number) {
     super('fault proxy');
-    if (shares.throttle + shares.dropBefore + shares.dropAfter > 1) throw new RangeError('fault shares add up to more than 1');
+    if (shares.throttle + shares.dropBefore + shares.dropAfter > 1)
+      throw new RangeError('fault shares add up to more than 1');
     this.#target = new URL(targetEndpoint);
     this.#shares = shares;
     this.#random = seededRandom(seed);
@@ -94,7 +95,10 @@ export class DynamoDbFaultProxy extends LoopbackServer {
     }
     if (fate === 'throttle') {
       response
-        .writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `injected-${this.injected}` })
+        .writeHead(400, {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amzn-requestid': `injected-${this.injected}`,
+        })
         .end(THROTTLED);
       return;
     }
@@ -121,7 +125,10 @@ interface KeyedRequest {
 
 /** `PutItem conn#`: the operation (from X-Amz-Target) and the key prefix of the item it writes or reads, if any. */
 function operationOf(request: IncomingMessage, body: Buffer): string {
-  const operation = String(request.headers['x-amz-target'] ?? '?').split('.').at(-1) ?? '?';
+  const operation =
+    String(request.headers['x-amz-target'] ?? '?')
+      .split('.')
+      .at(-1) ?? '?';
   try {
     const keyed = JSON.parse(body.toString('utf8')) as KeyedRequest;
     const pk = keyed.Key?.pk?.S ?? keyed.Item?.pk?.S;

@@ -3,12 +3,7 @@ import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import {
-  createChatTable,
-  freePort,
-  localDynamoDbClient,
-  startDynalite,
-} from '../../scripts/local-stack.ts';
+import { createChatTable, freePort, localDynamoDbClient, startDynalite } from '../../scripts/local-stack.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -51,7 +46,8 @@ export async function startDynaliteTarget(): Promise<DynamoDbTarget> {
 async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with ${child.exitCode}; is Java 17+ installed?`);
+    if (child.exitCode !== null)
+      throw new Error(`DynamoDB Local exited with ${child.exitCode}; is Java 17+ installed?`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => socket.end(() => resolve(true)));

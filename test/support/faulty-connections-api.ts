@@ -136,5 +136,7 @@ export class FaultyConnectionsApi extends LoopbackServer {
 }
 
 function json(response: ServerResponse, status: number, errorType: string, message: string): void {
-  response.writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': errorType }).end(JSON.stringify({ message }));
+  response
+    .writeHead(status, { 'content-type': 'application/json', 'x-amzn-errortype': errorType })
+    .end(JSON.stringify({ message }));
 }

@@ -35,14 +35,22 @@ const FIELDS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Text that only a server failure would put in a client's frame: stack frames, file positions, AWS names. */
-const LEAKS = [/\n\s*at\s/g, /\bat \S+ \(/g, /node_modules/g, /\.(?:ts|js|mjs|cjs):\d+/g, /\b\w*(?:Error|Exception)\b/g, /arn:aws/g];
+const LEAKS = [
+  /\n\s*at\s/g,
+  /\bat \S+ \(/g,
+  /node_modules/g,
+  /\.(?:ts|js|mjs|cjs):\d+/g,
+  /\b\w*(?:Error|Exception)\b/g,
+  /arn:aws/g,
+];
 
 /**
  * What is wrong with a frame as a client received it (an empty list when nothing is): unknown type, missing or
  * extra fields, an undocumented error code, or server detail in an error message that the client did not send.
  */
 export function problemsWith(frame: unknown, input: string): string[] {
-  if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return [`not an object: ${JSON.stringify(frame)}`];
+  if (typeof frame !== 'object' || frame === null || Array.isArray(frame))
+    return [`not an object: ${JSON.stringify(frame)}`];
   const fields = frame as Record<string, unknown>;
   const type = fields['type'];
   const shape = typeof type === 'string' ? FIELDS[type] : undefined;
@@ -51,14 +59,17 @@ export function problemsWith(frame: unknown, input: string): string[] {
   const required = shape.filter((field) => !field.endsWith('?'));
   const allowed = new Set(shape.map((field) => field.replace(/\?$/, '')));
   for (const field of required) if (!(field in fields)) problems.push(`${String(type)} without ${field}`);
-  for (const field of Object.keys(fields)) if (!allowed.has(field)) problems.push(`${String(type)} with unexpected ${field}`);
+  for (const field of Object.keys(fields))
+    if (!allowed.has(field)) problems.push(`${String(type)} with unexpected ${field}`);
   if (type === 'error') {
     const { code, message } = fields;
-    if (!(DOCUMENTED_ERROR_CODES as readonly unknown[]).includes(code)) problems.push(`undocumented code ${String(code)}`);
+    if (!(DOCUMENTED_ERROR_CODES as readonly unknown[]).includes(code))
+      problems.push(`undocumented code ${String(code)}`);
     if (typeof message !== 'string' || message.length === 0) problems.push('error without a message');
     else {
       for (const pattern of LEAKS) {
-        for (const [leak] of message.matchAll(pattern)) if (!input.includes(leak)) problems.push(`error message leaks ${JSON.stringify(leak)}`);
+        for (const [leak] of message.matchAll(pattern))
+          if (!input.includes(leak)) problems.push(`error message leaks ${JSON.stringify(leak)}`);
       }
     }
   }

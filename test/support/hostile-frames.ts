@@ -2,8 +2,7 @@ import fc from 'fast-check';
 
 /** One inbound WebSocket frame: text, or binary bytes. */
 export type HostileFrame =
-  | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'binary'; readonly bytes: Uint8Array };
+  { readonly kind: 'text'; readonly text: string } | { readonly kind: 'binary'; readonly bytes: Uint8Array };
 
 const VALID_ACTIONS = ['sendmessage', 'echo', 'ping', 'hello', 'join', 'leave', 'setname', 'who'] as const;
 
@@ -12,21 +11,95 @@ export const LIFECYCLE_ACTIONS = ['$connect', '$disconnect', '$default'] as cons
 
 /** Code points that break naive code: lone and reversed surrogates, direction overrides, invisibles, specials. */
 export const UNICODE_EDGES: readonly string[] = [
-  '\ud800', '\udbff', '\udc00', '\udfff', '\udc00\ud800', '\ud83d', '\ude00',
-  '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c',
-  '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u034f',
-  '\u0000', '\u0001', '\u0007', '\u0008', '\u001b[31m', '\u007f', '\u0085', '\u009b',
-  '\t', '\n', '\r', '\r\n', '\u000b', '\u000c', '\u2028', '\u2029', '\u00a0', '\u1680', '\u2003', '\u3000',
-  '\ufffd', '\ufffe', '\uffff', '\u{10ffff}', '\u{e0001}', '\u{1f600}', '\u{1f469}\u200d\u{1f469}\u200d\u{1f467}',
-  '\u{1f3f3}\ufe0f\u200d\u{1f308}', 'e\u0301', 'Z\u0337\u0322\u031ba\u0334l\u0335g\u0337o\u0336', '\ufdfa', '\u01c5',
-  '\u0130', '\u00df', '\u05d0\u05d1', '\u0627\u0644', '\u{1d54f}', '\u{20000}',
-  '{', '}', '[', ']', '"', '\\', '\\u0000', '\\ud800', '</script>', '<img src=x onerror=alert(1)>', '%00', '${x}', '{{x}}',
+  '\ud800',
+  '\udbff',
+  '\udc00',
+  '\udfff',
+  '\udc00\ud800',
+  '\ud83d',
+  '\ude00',
+  '\u202a',
+  '\u202b',
+  '\u202c',
+  '\u202d',
+  '\u202e',
+  '\u2066',
+  '\u2067',
+  '\u2068',
+  '\u2069',
+  '\u200e',
+  '\u200f',
+  '\u061c',
+  '\u200b',
+  '\u200c',
+  '\u200d',
+  '\u2060',
+  '\ufeff',
+  '\u00ad',
+  '\u034f',
+  '\u0000',
+  '\u0001',
+  '\u0007',
+  '\u0008',
+  '\u001b[31m',
+  '\u007f',
+  '\u0085',
+  '\u009b',
+  '\t',
+  '\n',
+  '\r',
+  '\r\n',
+  '\u000b',
+  '\u000c',
+  '\u2028',
+  '\u2029',
+  '\u00a0',
+  '\u1680',
+  '\u2003',
+  '\u3000',
+  '\ufffd',
+  '\ufffe',
+  '\uffff',
+  '\u{10ffff}',
+  '\u{e0001}',
+  '\u{1f600}',
+  '\u{1f469}\u200d\u{1f469}\u200d\u{1f467}',
+  '\u{1f3f3}\ufe0f\u200d\u{1f308}',
+  'e\u0301',
+  'Z\u0337\u0322\u031ba\u0334l\u0335g\u0337o\u0336',
+  '\ufdfa',
+  '\u01c5',
+  '\u0130',
+  '\u00df',
+  '\u05d0\u05d1',
+  '\u0627\u0644',
+  '\u{1d54f}',
+  '\u{20000}',
+  '{',
+  '}',
+  '[',
+  ']',
+  '"',
+  '\\',
+  '\\u0000',
+  '\\ud800',
+  '</script>',
+  '<img src=x onerror=alert(1)>',
+  '%00',
+  '${x}',
+  '{{x}}',
 ];
 
 const edgeString = fc
-  .array(fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...UNICODE_EDGES) }, { weight: 1, arbitrary: fc.string({ maxLength: 4 }) }), {
-    maxLength: 24,
-  })
+  .array(
+    fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom(...UNICODE_EDGES) },
+      { weight: 1, arbitrary: fc.string({ maxLength: 4 }) },
+    ),
+    {
+      maxLength: 24,
+    },
+  )
   .map((parts) => parts.join(''));
 
 const anyString = fc.oneof(
@@ -52,14 +125,27 @@ const hugeSize = fc.oneof(
   fc.constantFrom(4_095, 4_096, 4_097, 16_383, 16_384, 16_385, 32_768, 40_000),
   fc.integer({ min: 1_000, max: 40_000 }),
 );
-const hugeUnit = fc.constantFrom('x', ' ', '\u00e9', '\u{1f600}', '\u202e', '\ud800', '{', '\\', '"', 'e\u0301', '\u200b');
+const hugeUnit = fc.constantFrom(
+  'x',
+  ' ',
+  '\u00e9',
+  '\u{1f600}',
+  '\u202e',
+  '\ud800',
+  '{',
+  '\\',
+  '"',
+  'e\u0301',
+  '\u200b',
+);
 
 const huge: fc.Arbitrary<string> = fc
   .tuple(hugeUnit, hugeSize, fc.constantFrom('plain', 'text', 'data', 'name', 'room', 'action', 'after', 'clientMsgId'))
   .map(([unit, size, field]) => {
     const filler = sized(unit, size);
     if (field === 'plain') return filler;
-    const action = field === 'name' ? 'setname' : field === 'room' ? 'join' : field === 'after' ? 'hello' : 'sendmessage';
+    const action =
+      field === 'name' ? 'setname' : field === 'room' ? 'join' : field === 'after' ? 'hello' : 'sendmessage';
     return JSON.stringify(field === 'action' ? { action: filler, text: 'x' } : { action, [field]: filler });
   });
 
@@ -81,8 +167,21 @@ const anyAction: fc.Arbitrary<unknown> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.constantFrom(
-      'SENDMESSAGE', 'sendMessage', ' sendmessage', 'sendmessage ', 'send message', 'constructor', '__proto__',
-      'toString', 'hasOwnProperty', 'valueOf', '', 'sendmessage\u0000', 'join\u202e', 'x'.repeat(64), 'x'.repeat(65),
+      'SENDMESSAGE',
+      'sendMessage',
+      ' sendmessage',
+      'sendmessage ',
+      'send message',
+      'constructor',
+      '__proto__',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      '',
+      'sendmessage\u0000',
+      'join\u202e',
+      'x'.repeat(64),
+      'x'.repeat(65),
       ...LIFECYCLE_ACTIONS,
     ),
   },
@@ -175,14 +274,21 @@ const literals: fc.Arbitrary<string> = fc.oneof(
   fc.double().map(String),
 );
 
-const binary: fc.Arbitrary<HostileFrame> = fc.oneof(
-  fc.uint8Array({ maxLength: 2_048 }),
-  fc.constantFrom('{"action":"sendmessage","text":"binary json"}', 'plain text as binary', '{"action":"join","room":"binary"}').map(
-    (text) => new Uint8Array(Buffer.from(text, 'utf8')),
-  ),
-).map((bytes) => ({ kind: 'binary', bytes }));
+const binary: fc.Arbitrary<HostileFrame> = fc
+  .oneof(
+    fc.uint8Array({ maxLength: 2_048 }),
+    fc
+      .constantFrom(
+        '{"action":"sendmessage","text":"binary json"}',
+        'plain text as binary',
+        '{"action":"join","room":"binary"}',
+      )
+      .map((text) => new Uint8Array(Buffer.from(text, 'utf8'))),
+  )
+  .map((bytes) => ({ kind: 'binary', bytes }));
 
-const text = (arbitrary: fc.Arbitrary<string>): fc.Arbitrary<HostileFrame> => arbitrary.map((t) => ({ kind: 'text', text: t }));
+const text = (arbitrary: fc.Arbitrary<string>): fc.Arbitrary<HostileFrame> =>
+  arbitrary.map((t) => ({ kind: 'text', text: t }));
 
 /** Every kind of frame a hostile or broken client could send, valid ones included. */
 export const hostileFrame: fc.Arbitrary<HostileFrame> = fc.oneof(

@@ -53,7 +53,10 @@ export class WatchedConnectionRepository implements ConnectionRepository {
 }
 
 /** The production defaults for frame limits, read through the real configuration. */
-export const DEFAULT_CONFIG = loadConfig({ CHAT_TABLE: 'chat-table', WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:1' });
+export const DEFAULT_CONFIG = loadConfig({
+  CHAT_TABLE: 'chat-table',
+  WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:1',
+});
 
 /** The message handler's whole Middy chain over in-memory adapters, with every frame it sends recorded. */
 export interface InMemoryChat {
@@ -62,7 +65,10 @@ export interface InMemoryChat {
   readonly messenger: RecordingMessenger;
   readonly logger: RecordingLogger;
   /** Runs one frame from `connectionId` through the handler; returns its status code and what it sent. */
-  receive(connectionId: string, frame: HostileFrame): Promise<{ statusCode: number | undefined; sent: ReadonlyArray<{ connectionId: string; frame: ServerFrame }> }>;
+  receive(
+    connectionId: string,
+    frame: HostileFrame,
+  ): Promise<{ statusCode: number | undefined; sent: ReadonlyArray<{ connectionId: string; frame: ServerFrame }> }>;
 }
 
 /** The chat with these members seated, at the production frame limits and with no rate limit. */

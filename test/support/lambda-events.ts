@@ -86,7 +86,11 @@ export function frameEvent(
   options: ClientOrigin & { routeKey?: string } = {},
 ): APIGatewayProxyWebsocketEventV2 {
   const binary = frame instanceof Uint8Array;
-  const body = binary ? Buffer.from(frame).toString('base64') : typeof frame === 'string' ? frame : JSON.stringify(frame);
+  const body = binary
+    ? Buffer.from(frame).toString('base64')
+    : typeof frame === 'string'
+      ? frame
+      : JSON.stringify(frame);
   const action = !binary && typeof frame === 'object' ? frame['action'] : undefined;
   const routeKey = options.routeKey ?? (typeof action === 'string' ? action : '$default');
   return {
@@ -108,7 +112,8 @@ export function authorizerEvent(query: Record<string, string> | null): APIGatewa
     multiValueHeaders: { Host: [DOMAIN] },
     pathParameters: null,
     queryStringParameters: query,
-    multiValueQueryStringParameters: query === null ? null : Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]])),
+    multiValueQueryStringParameters:
+      query === null ? null : Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]])),
     stageVariables: null,
     requestContext: {
       accountId: '123456789012',

@@ -2,7 +2,11 @@
  * Runs `task` over `items` with at most `limit` in flight and returns the results in the order of `items`.
  * A rejected task rejects the whole run, once the tasks in flight have settled.
  */
-export async function inPool<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function inPool<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failure: { error: unknown } | undefined;

@@ -71,7 +71,11 @@ export class StackTable {
   }
 
   /** Writes a connection row as the $connect handler would, for a client that does not exist (as if its $disconnect was lost). */
-  async plant(connectionId: string, room = 'lobby', expiresAtSeconds = Math.floor(Date.now() / 1000) + 3600): Promise<void> {
+  async plant(
+    connectionId: string,
+    room = 'lobby',
+    expiresAtSeconds = Math.floor(Date.now() / 1000) + 3600,
+  ): Promise<void> {
     await this.repository.save({
       id: connectionId,
       room,

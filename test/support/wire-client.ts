@@ -20,7 +20,11 @@ export class WireClient {
       const text = String(data);
       try {
         const parsed: unknown = JSON.parse(text);
-        this.received.push(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : { unparsable: text });
+        this.received.push(
+          typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+            ? (parsed as Record<string, unknown>)
+            : { unparsable: text },
+        );
       } catch {
         this.received.push({ unparsable: text });
       }

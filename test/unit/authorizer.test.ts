@@ -11,7 +11,10 @@ import { authorizerEvent, CONNECT_ROUTE_ARN, lambdaContext } from '../support/la
 const SECRET = 'a-test-secret-that-is-at-least-32-characters-long';
 const key = new TextEncoder().encode(SECRET);
 
-function token(claims: Record<string, unknown>, options: { expiresIn?: string; secret?: Uint8Array } = {}): Promise<string> {
+function token(
+  claims: Record<string, unknown>,
+  options: { expiresIn?: string; secret?: Uint8Array } = {},
+): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
     .setIssuedAt()
@@ -23,7 +26,10 @@ const verifier = new JoseTokenVerifier({ keys: { secret: SECRET } });
 
 describe('JoseTokenVerifier with an HMAC secret', () => {
   it('returns the subject and name of a good token', async () => {
-    expect(await verifier.verify(await token({ sub: 'user-1', name: 'Ann' }))).toEqual({ userId: 'user-1', name: 'Ann' });
+    expect(await verifier.verify(await token({ sub: 'user-1', name: 'Ann' }))).toEqual({
+      userId: 'user-1',
+      name: 'Ann',
+    });
   });
 
   it('falls back to preferred_username, then to the subject, for the name', async () => {
@@ -65,7 +71,10 @@ describe('JoseTokenVerifier with an HMAC secret', () => {
 
   it.each([
     ['an expired token', () => token({ sub: 'u' }, { expiresIn: '-1m' })],
-    ['a token signed with another secret', () => token({ sub: 'u' }, { secret: new TextEncoder().encode('x'.repeat(40)) })],
+    [
+      'a token signed with another secret',
+      () => token({ sub: 'u' }, { secret: new TextEncoder().encode('x'.repeat(40)) }),
+    ],
     ['a malformed token', async () => 'not.a.jwt'],
     ['a token without a subject', () => token({ name: 'Nobody' })],
   ])('refuses %s', async (_, make) => {
@@ -73,13 +82,18 @@ describe('JoseTokenVerifier with an HMAC secret', () => {
   });
 
   it('refuses a token without an expiry, which would never expire', async () => {
-    const forever = await new SignJWT({ sub: 'u', name: 'Ann' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(key);
+    const forever = await new SignJWT({ sub: 'u', name: 'Ann' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .sign(key);
 
     expect(await verifier.verify(forever)).toBeUndefined();
   });
 
   it('names the bearer of a Cognito access token by its username claim', async () => {
-    const identity = await verifier.verify(await token({ sub: 'f00d-1', username: 'ann', client_id: 'app-1', token_use: 'access' }));
+    const identity = await verifier.verify(
+      await token({ sub: 'f00d-1', username: 'ann', client_id: 'app-1', token_use: 'access' }),
+    );
 
     expect(identity).toEqual({ userId: 'f00d-1', name: 'ann' });
   });
@@ -98,19 +112,22 @@ describe('JoseTokenVerifier with a preloaded key set', () => {
         .setExpirationTime('5m')
         .sign(privateKey);
 
-    expect([await jwksVerifier.verify(await sign(trusted.privateKey)), await jwksVerifier.verify(await sign(stranger.privateKey))]).toEqual([
-      { userId: 'user-9', name: 'Nine' },
-      undefined,
-    ]);
+    expect([
+      await jwksVerifier.verify(await sign(trusted.privateKey)),
+      await jwksVerifier.verify(await sign(stranger.privateKey)),
+    ]).toEqual([{ userId: 'user-9', name: 'Nine' }, undefined]);
   });
 });
 
 /** A key pair whose public half a fake JWKS endpoint serves, and tokens it signs. */
-async function signingKey(kid: string): Promise<{ jwk: JWK; sign: (claims: Record<string, unknown>) => Promise<string> }> {
+async function signingKey(
+  kid: string,
+): Promise<{ jwk: JWK; sign: (claims: Record<string, unknown>) => Promise<string> }> {
   const pair = await generateKeyPair('RS256');
   return {
     jwk: { ...(await exportJWK(pair.publicKey)), kid, alg: 'RS256', use: 'sig' },
-    sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).setExpirationTime('5m').sign(pair.privateKey),
+    sign: (claims) =>
+      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).setExpirationTime('5m').sign(pair.privateKey),
   };
 }
 
@@ -124,12 +141,15 @@ describe('JoseTokenVerifier with a JWKS URL', () => {
   it('accepts a token signed by a key the URL serves, and refuses one whose key it does not serve', async () => {
     const served = await signingKey('k1');
     const unknown = await signingKey('k2');
-    const remote = new JoseTokenVerifier({ keys: { jwksUrl: JWKS_URL }, fetch: async () => Response.json({ keys: [served.jwk] }) });
+    const remote = new JoseTokenVerifier({
+      keys: { jwksUrl: JWKS_URL },
+      fetch: async () => Response.json({ keys: [served.jwk] }),
+    });
 
-    expect([await remote.verify(await served.sign({ sub: 'u1' })), await remote.verify(await unknown.sign({ sub: 'u2' }))]).toEqual([
-      { userId: 'u1', name: 'u1' },
-      undefined,
-    ]);
+    expect([
+      await remote.verify(await served.sign({ sub: 'u1' })),
+      await remote.verify(await unknown.sign({ sub: 'u2' })),
+    ]).toEqual([{ userId: 'u1', name: 'u1' }, undefined]);
   });
 
   it.each([
@@ -150,7 +170,10 @@ describe('JoseTokenVerifier with a client id (Cognito access tokens)', () => {
   const clientVerifier = new JoseTokenVerifier({ keys: { secret: SECRET }, clientId: 'app-1' });
 
   it('accepts a token whose client_id is the configured one', async () => {
-    expect(await clientVerifier.verify(await token({ sub: 'u', client_id: 'app-1' }))).toEqual({ userId: 'u', name: 'u' });
+    expect(await clientVerifier.verify(await token({ sub: 'u', client_id: 'app-1' }))).toEqual({
+      userId: 'u',
+      name: 'u',
+    });
   });
 
   it.each([
@@ -163,17 +186,19 @@ describe('JoseTokenVerifier with a client id (Cognito access tokens)', () => {
 });
 
 /** The verifier the composition root builds from these settings. */
-const verifierFromEnv = (env: Record<string, string | undefined>): ((token: string) => ReturnType<TokenVerifier['verify']>) => {
+const verifierFromEnv = (
+  env: Record<string, string | undefined>,
+): ((token: string) => ReturnType<TokenVerifier['verify']>) => {
   const { verifier } = buildAuthorizerDependencies(env);
   return (token) => verifier.verify(token);
 };
 
-describe('the authorizer\'s AUTH_* settings', () => {
+describe("the authorizer's AUTH_* settings", () => {
   it('refuses a configuration with no key source or with two', () => {
     expect(() => verifierFromEnv({})).toThrow(ConfigError);
-    expect(() => verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: 'https://issuer.example/jwks.json' })).toThrow(
-      /exactly one/,
-    );
+    expect(() =>
+      verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: 'https://issuer.example/jwks.json' }),
+    ).toThrow(/exactly one/);
   });
 
   it('refuses a short HMAC secret', () => {
@@ -183,19 +208,19 @@ describe('the authorizer\'s AUTH_* settings', () => {
   it('checks the client_id of a token against AUTH_CLIENT_ID', async () => {
     const verify = verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_CLIENT_ID: 'app-1' });
 
-    expect([await verify(await token({ sub: 'u', client_id: 'app-1' })), await verify(await token({ sub: 'u', client_id: 'app-2' }))]).toEqual([
-      { userId: 'u', name: 'u' },
-      undefined,
-    ]);
+    expect([
+      await verify(await token({ sub: 'u', client_id: 'app-1' })),
+      await verify(await token({ sub: 'u', client_id: 'app-2' })),
+    ]).toEqual([{ userId: 'u', name: 'u' }, undefined]);
   });
 
   it('checks the audience of a token against AUTH_AUDIENCE', async () => {
     const verify = verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_AUDIENCE: 'app-1' });
 
-    expect([await verify(await token({ sub: 'u', aud: 'app-1' })), await verify(await token({ sub: 'u', aud: 'app-2' }))]).toEqual([
-      { userId: 'u', name: 'u' },
-      undefined,
-    ]);
+    expect([
+      await verify(await token({ sub: 'u', aud: 'app-1' })),
+      await verify(await token({ sub: 'u', aud: 'app-2' })),
+    ]).toEqual([{ userId: 'u', name: 'u' }, undefined]);
   });
 });
 
@@ -203,7 +228,10 @@ describe('$connect authorizer', () => {
   const authorizer = createAuthorizer(() => ({ verifier, logger: new RecordingLogger() }));
 
   it('allows this connection only, and hands the user id and name on as context', async () => {
-    const result = await authorizer(authorizerEvent({ token: await token({ sub: 'user-1', name: 'Ann' }) }), lambdaContext('authorizer'));
+    const result = await authorizer(
+      authorizerEvent({ token: await token({ sub: 'user-1', name: 'Ann' }) }),
+      lambdaContext('authorizer'),
+    );
 
     expect(result).toEqual({
       principalId: 'user-1',
@@ -233,7 +261,10 @@ describe('$connect authorizer', () => {
     const logger = new RecordingLogger();
     const quiet = createAuthorizer(() => ({ verifier, logger }));
 
-    await quiet(authorizerEvent({ token: await token({ sub: 'u' }, { expiresIn: '-1m' }) }), lambdaContext('authorizer'));
+    await quiet(
+      authorizerEvent({ token: await token({ sub: 'u' }, { expiresIn: '-1m' }) }),
+      lambdaContext('authorizer'),
+    );
 
     expect(logger.entries).toEqual([]);
   });
@@ -241,12 +272,18 @@ describe('$connect authorizer', () => {
   it('logs an unreachable key set as an error of its own, and still denies the handshake', async () => {
     const logger = new RecordingLogger();
     const { sign } = await signingKey('k1');
-    const offline = new JoseTokenVerifier({ keys: { jwksUrl: JWKS_URL }, fetch: () => Promise.reject(new TypeError('fetch failed')) });
+    const offline = new JoseTokenVerifier({
+      keys: { jwksUrl: JWKS_URL },
+      fetch: () => Promise.reject(new TypeError('fetch failed')),
+    });
     const guarded = createAuthorizer(() => ({ verifier: offline, logger }));
 
     const result = await guarded(authorizerEvent({ token: await sign({ sub: 'u1' }) }), lambdaContext('authorizer'));
 
-    expect({ effect: result.policyDocument.Statement[0], logged: logger.entries.map(({ level, message }) => ({ level, message })) }).toEqual({
+    expect({
+      effect: result.policyDocument.Statement[0],
+      logged: logger.entries.map(({ level, message }) => ({ level, message })),
+    }).toEqual({
       effect: expect.objectContaining({ Effect: 'Deny' }),
       logged: [{ level: 'error', message: 'could not fetch the key set' }],
     });

@@ -23,17 +23,20 @@ function chat(caps: ConnectionCaps, connections: ConnectionRepository = new InMe
 }
 
 describe('ChatService connection caps', () => {
-  it('refuses a connection over its user\'s cap with user_at_cap, and stores nothing for it', async () => {
+  it("refuses a connection over its user's cap with user_at_cap, and stores nothing for it", async () => {
     const { service, connections } = chat({ perUser: 2, perIp: 0 });
     await service.connect('A', ANN);
     await service.connect('B', ANN);
 
     const result = await service.connect('C', ANN);
 
-    expect({ result, stored: await connections.get('C') }).toEqual({ result: { outcome: 'user_at_cap' }, stored: undefined });
+    expect({ result, stored: await connections.get('C') }).toEqual({
+      result: { outcome: 'user_at_cap' },
+      stored: undefined,
+    });
   });
 
-  it('refuses a connection over its address\'s cap with ip_at_cap, whoever its user', async () => {
+  it("refuses a connection over its address's cap with ip_at_cap, whoever its user", async () => {
     const { service } = chat({ perUser: 10, perIp: 1 });
     await service.connect('A', { userId: 'u1', sourceIp: '203.0.113.5' });
 
@@ -52,7 +55,7 @@ describe('ChatService connection caps', () => {
     expect(results.map((result) => result.outcome)).toEqual(['connected', 'connected', 'connected']);
   });
 
-  it('gives a closed connection\'s slots back, so that its user can connect again', async () => {
+  it("gives a closed connection's slots back, so that its user can connect again", async () => {
     const { service } = chat({ perUser: 1, perIp: 1 });
     await service.connect('A', ANN);
 

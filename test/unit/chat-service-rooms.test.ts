@@ -20,7 +20,7 @@ function recipientsOf(chat: Chat, type: ServerFrame['type']): string[] {
 
 describe('ChatService rooms', () => {
   describe('post', () => {
-    it('reaches only the members of the sender\'s room', async () => {
+    it("reaches only the members of the sender's room", async () => {
       const chat = await chatWith({ kitchen: ['A', 'B'], garden: ['C', 'D'], lobby: ['E'] });
 
       await chat.service.post('A', 'dinner is ready');
@@ -41,7 +41,7 @@ describe('ChatService rooms', () => {
       });
     });
 
-    it('carries the sender\'s name as it was when the message was sent', async () => {
+    it("carries the sender's name as it was when the message was sent", async () => {
       const chat = await chatWith({ lobby: ['A', 'B'] });
 
       await chat.service.post('A', 'before');
@@ -71,12 +71,20 @@ describe('ChatService rooms', () => {
       });
     });
 
-    it('tells every member of the caller\'s room, the caller included, that it joined', async () => {
+    it("tells every member of the caller's room, the caller included, that it joined", async () => {
       const chat = await chatWith({ kitchen: ['A', 'B', 'C'] }, 1000, false);
 
       await chat.service.hello('A');
 
-      const join = { type: 'presence', event: 'join', room: 'kitchen', connectionId: 'A', name: 'Name A', rev: 1, at: AT };
+      const join = {
+        type: 'presence',
+        event: 'join',
+        room: 'kitchen',
+        connectionId: 'A',
+        name: 'Name A',
+        rev: 1,
+        at: AT,
+      };
       expect(chat.messenger.sent.filter((s) => s.frame.type === 'presence')).toEqual([
         { connectionId: 'A', frame: join },
         { connectionId: 'B', frame: join },
@@ -97,7 +105,10 @@ describe('ChatService rooms', () => {
 
       await chat.service.hello('A');
 
-      expect(chat.messenger.framesTo('A').map(summary)).toEqual(['welcome kitchen replay=0', 'presence join kitchen A']);
+      expect(chat.messenger.framesTo('A').map(summary)).toEqual([
+        'welcome kitchen replay=0',
+        'presence join kitchen A',
+      ]);
     });
 
     it('returns the report of the join presence fan-out', async () => {
@@ -140,14 +151,16 @@ describe('ChatService rooms', () => {
 
       await chat.service.join('A', 'kitchen');
 
-      expect(chat.messenger.sent.filter((s) => s.frame.type === 'presence').map((s) => [s.connectionId, summary(s.frame)])).toEqual([
+      expect(
+        chat.messenger.sent.filter((s) => s.frame.type === 'presence').map((s) => [s.connectionId, summary(s.frame)]),
+      ).toEqual([
         ['B', 'presence leave lobby A'],
         ['A', 'presence join kitchen A'],
         ['K', 'presence join kitchen A'],
       ]);
     });
 
-    it('sends the caller a welcome to the new room, then that room\'s history, then its join presence', async () => {
+    it("sends the caller a welcome to the new room, then that room's history, then its join presence", async () => {
       const chat = await chatWith({ lobby: ['A'], kitchen: ['K'] });
       await chat.service.post('K', 'soup');
       await chat.service.post('K', 'bread');
@@ -163,18 +176,19 @@ describe('ChatService rooms', () => {
       ]);
     });
 
-    it('replays only the new room\'s messages after the id the caller names', async () => {
+    it("replays only the new room's messages after the id the caller names", async () => {
       const chat = await chatWith({ lobby: ['A'], kitchen: ['K'] });
       for (const text of ['soup', 'bread', 'cheese']) await chat.service.post('K', text);
       chat.messenger.sent.length = 0;
 
       await chat.service.join('A', 'kitchen', { id: 'msg-1' });
 
-      expect(chat.messenger.framesTo('A').filter((f) => f.type !== 'presence').map(summary)).toEqual([
-        'welcome kitchen replay=2',
-        'message bread',
-        'message cheese',
-      ]);
+      expect(
+        chat.messenger
+          .framesTo('A')
+          .filter((f) => f.type !== 'presence')
+          .map(summary),
+      ).toEqual(['welcome kitchen replay=2', 'message bread', 'message cheese']);
     });
 
     it('lets the caller hear the new room and no longer the old one', async () => {
@@ -268,7 +282,9 @@ describe('ChatService rooms', () => {
 
       await Promise.all([chat.service.join('A', 'kitchen'), chat.service.join('A', 'kitchen')]);
 
-      expect(chat.messenger.sent.filter((s) => s.frame.type === 'presence').map((s) => [s.connectionId, summary(s.frame)])).toEqual([
+      expect(
+        chat.messenger.sent.filter((s) => s.frame.type === 'presence').map((s) => [s.connectionId, summary(s.frame)]),
+      ).toEqual([
         ['B', 'presence leave lobby A'],
         ['A', 'presence join kitchen A'],
         ['K', 'presence join kitchen A'],
@@ -293,9 +309,22 @@ describe('ChatService rooms', () => {
         .map((s) => s.frame)
         .filter((f) => f.type === 'presence' || f.type === 'welcome')
         .map((f) => `${f.type === 'presence' ? f.event : 'welcome'} ${f.room} rev=${f.rev}`);
-      const finalWelcome = chat.messenger.framesTo('A').filter((f) => f.type === 'welcome').sort((x, y) => (x.type === 'welcome' && y.type === 'welcome' ? y.rev - x.rev : 0))[0];
-      expect({ aboutA: [...new Set(aboutA)].sort(), finalRoom: finalWelcome?.type === 'welcome' ? finalWelcome.room : undefined }).toEqual({
-        aboutA: ['join blue rev=2', 'join red rev=1', 'leave blue rev=3', 'leave red rev=2', 'welcome blue rev=2', 'welcome red rev=1'],
+      const finalWelcome = chat.messenger
+        .framesTo('A')
+        .filter((f) => f.type === 'welcome')
+        .sort((x, y) => (x.type === 'welcome' && y.type === 'welcome' ? y.rev - x.rev : 0))[0];
+      expect({
+        aboutA: [...new Set(aboutA)].sort(),
+        finalRoom: finalWelcome?.type === 'welcome' ? finalWelcome.room : undefined,
+      }).toEqual({
+        aboutA: [
+          'join blue rev=2',
+          'join red rev=1',
+          'leave blue rev=3',
+          'leave red rev=2',
+          'welcome blue rev=2',
+          'welcome red rev=1',
+        ],
         finalRoom: 'blue',
       });
     });
@@ -315,7 +344,9 @@ describe('ChatService rooms', () => {
 
       await chat.service.leave('A');
 
-      expect(chat.messenger.sent.filter((s) => s.frame.type === 'presence').map((s) => [s.connectionId, summary(s.frame)])).toEqual([
+      expect(
+        chat.messenger.sent.filter((s) => s.frame.type === 'presence').map((s) => [s.connectionId, summary(s.frame)]),
+      ).toEqual([
         ['K', 'presence leave kitchen A'],
         ['A', 'presence join lobby A'],
         ['L', 'presence join lobby A'],
@@ -338,7 +369,7 @@ describe('ChatService rooms', () => {
       expect((await chat.connections.get('A'))?.name).toBe('Ann');
     });
 
-    it('tells every member of the caller\'s room, the caller included, the new and the previous name', async () => {
+    it("tells every member of the caller's room, the caller included, the new and the previous name", async () => {
       const chat = await chatWith({ kitchen: ['A', 'B'] });
 
       await chat.service.rename('A', 'Ann');
@@ -392,7 +423,7 @@ describe('ChatService rooms', () => {
   });
 
   describe('who', () => {
-    it('sends the caller the roster of its room with every member\'s id and name', async () => {
+    it("sends the caller the roster of its room with every member's id and name", async () => {
       const chat = await chatWith({ kitchen: ['A', 'B', 'C'] });
       await chat.service.rename('B', 'Bea');
       chat.messenger.sent.length = 0;
@@ -415,7 +446,7 @@ describe('ChatService rooms', () => {
       ]);
     });
 
-    it('lists only the members of the caller\'s room', async () => {
+    it("lists only the members of the caller's room", async () => {
       const chat = await chatWith({ kitchen: ['A', 'B'], garden: ['C'], lobby: ['D'] });
 
       await chat.service.who('A');
@@ -424,7 +455,7 @@ describe('ChatService rooms', () => {
       expect(roster?.type === 'roster' ? roster.members.map((m) => m.connectionId) : roster).toEqual(['A', 'B']);
     });
 
-    it('lists every member across the repository\'s pages', async () => {
+    it("lists every member across the repository's pages", async () => {
       const ids = Array.from({ length: 23 }, (_, i) => `conn-${String(i).padStart(2, '0')}`);
       const chat = await chatWith({ kitchen: ids }, 4);
 

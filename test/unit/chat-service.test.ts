@@ -122,7 +122,15 @@ describe('ChatService', () => {
 
       await service.disconnect('A');
 
-      const leave = { type: 'presence', event: 'leave', room: 'kitchen', connectionId: 'A', name: 'Ann', rev: 1, at: T0.toISOString() };
+      const leave = {
+        type: 'presence',
+        event: 'leave',
+        room: 'kitchen',
+        connectionId: 'A',
+        name: 'Ann',
+        rev: 1,
+        at: T0.toISOString(),
+      };
       expect(messenger.sent).toEqual([
         { connectionId: 'B', frame: leave },
         { connectionId: 'C', frame: leave },
@@ -193,7 +201,7 @@ describe('ChatService', () => {
       });
     });
 
-    it('sends the message to every member of the sender\'s room, the sender included', async () => {
+    it("sends the message to every member of the sender's room, the sender included", async () => {
       const messenger = new RecordingMessenger();
       const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
 
@@ -202,7 +210,7 @@ describe('ChatService', () => {
       expect(messenger.sent.map((s) => s.connectionId).sort()).toEqual(['A', 'B', 'C']);
     });
 
-    it('sends every recipient the same message frame, numbered and carrying the sender\'s id, name and room', async () => {
+    it("sends every recipient the same message frame, numbered and carrying the sender's id, name and room", async () => {
       const messenger = new RecordingMessenger();
       const service = serviceOver(await repositoryWith(['A', 'B', 'C']), messenger);
 
@@ -480,7 +488,7 @@ describe('ChatService', () => {
   });
 
   describe('history', () => {
-    it('appends each posted message to its room\'s history with an increasing seq', async () => {
+    it("appends each posted message to its room's history with an increasing seq", async () => {
       const history = new InMemoryMessageHistory();
       const service = serviceOver(await repositoryWith(['A', 'B']), new RecordingMessenger(), { history });
 
@@ -495,7 +503,7 @@ describe('ChatService', () => {
       ]);
     });
 
-    it('numbers each room\'s messages on their own', async () => {
+    it("numbers each room's messages on their own", async () => {
       const connections = await repositoryWith(['A']);
       await connections.save(liveRow('K', 'kitchen'));
       const service = serviceOver(connections, new RecordingMessenger());
@@ -507,7 +515,7 @@ describe('ChatService', () => {
       expect(message.seq).toBe(1);
     });
 
-    it('stores a message in the sender\'s room only', async () => {
+    it("stores a message in the sender's room only", async () => {
       const connections = await repositoryWith(['A']);
       await connections.save(liveRow('K', 'kitchen'));
       const history = new InMemoryMessageHistory();
@@ -521,7 +529,7 @@ describe('ChatService', () => {
       });
     });
 
-    it('replays the room\'s messages to a hello oldest first, after a welcome that counts them', async () => {
+    it("replays the room's messages to a hello oldest first, after a welcome that counts them", async () => {
       const connections = await repositoryWith(['A', 'B']);
       const messenger = new RecordingMessenger();
       const service = serviceOver(connections, messenger);
@@ -579,7 +587,12 @@ describe('ChatService', () => {
 
       await service.hello('A', { id: 'an-id-from-long-ago' });
 
-      expect(messenger.framesTo('A').filter(ofType('message')).map((m) => m.text)).toEqual(['one', 'two']);
+      expect(
+        messenger
+          .framesTo('A')
+          .filter(ofType('message'))
+          .map((m) => m.text),
+      ).toEqual(['one', 'two']);
     });
 
     it('stops replaying to a caller whose welcome finds it gone, and forgets it', async () => {
@@ -620,7 +633,7 @@ describe('ChatService', () => {
       ]);
     });
 
-    it('sends the ack after the sender\'s own copy of the message', async () => {
+    it("sends the ack after the sender's own copy of the message", async () => {
       const messenger = new RecordingMessenger();
       const service = serviceOver(await repositoryWith(['A', 'B']), messenger);
 

@@ -129,10 +129,9 @@ describe('loadConfig', () => {
   });
 
   it('reads a comma-separated origin allow-list, ignoring spaces and empty entries', () => {
-    expect(loadConfig({ ...required, ALLOWED_ORIGINS: 'https://a.example, https://b.example,' }).allowedOrigins).toEqual([
-      'https://a.example',
-      'https://b.example',
-    ]);
+    expect(
+      loadConfig({ ...required, ALLOWED_ORIGINS: 'https://a.example, https://b.example,' }).allowedOrigins,
+    ).toEqual(['https://a.example', 'https://b.example']);
   });
 
   it('refuses an authentication mode it does not know', () => {
@@ -142,7 +141,11 @@ describe('loadConfig', () => {
   it('treats an empty variable as unset and applies its default', () => {
     const config = loadConfig({ ...required, CHAT_MODE: '', BROADCAST_CONCURRENCY: '', MAX_TEXT_BYTES: '' });
 
-    expect([config.chatMode, config.broadcastConcurrency, config.limits.maxTextBytes]).toEqual(['broadcast', 200, 4_096]);
+    expect([config.chatMode, config.broadcastConcurrency, config.limits.maxTextBytes]).toEqual([
+      'broadcast',
+      200,
+      4_096,
+    ]);
   });
 
   it('refuses a text limit whose escaped JSON could exceed what PostToConnection accepts', () => {

@@ -116,7 +116,7 @@ describe('DynamoDbConnectionRepository', () => {
   });
 
   describe('get', () => {
-    it('reads the connection\'s item with a strongly consistent read', async () => {
+    it("reads the connection's item with a strongly consistent read", async () => {
       dynamo.on(GetCommand).resolves({});
 
       await repository().get('A');
@@ -168,7 +168,8 @@ describe('DynamoDbConnectionRepository', () => {
         {
           TableName: 'chat-table',
           Key: { pk: 'conn#A', sk: 'connection' },
-          UpdateExpression: 'SET room = :room, gsi1pk = :gsi1pk, #name = :name, announced = :announced, rev = :next, changeId = :changeId',
+          UpdateExpression:
+            'SET room = :room, gsi1pk = :gsi1pk, #name = :name, announced = :announced, rev = :next, changeId = :changeId',
           ConditionExpression:
             'attribute_exists(pk) AND attribute_not_exists(retired) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)',
           ExpressionAttributeNames: { '#name': 'name' },
@@ -215,7 +216,13 @@ describe('DynamoDbConnectionRepository', () => {
       dynamo.on(UpdateCommand).callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) => {
         // The first attempt applied, but its answer was lost: the SDK's replay finds its condition false.
         const values = input.ExpressionAttributeValues;
-        written = { ...itemOfA, room: 'garden', gsi1pk: 'room#garden', rev: values[':next'], changeId: values[':changeId'] };
+        written = {
+          ...itemOfA,
+          room: 'garden',
+          gsi1pk: 'room#garden',
+          rev: values[':next'],
+          changeId: values[':changeId'],
+        };
         throw conditionFailed();
       });
 
@@ -290,7 +297,9 @@ describe('DynamoDbConnectionRepository', () => {
       }).toEqual({
         removed: { ...connectionA, revision: 3 },
         read: [true],
-        marked: [['attribute_exists(pk) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)', 3]],
+        marked: [
+          ['attribute_exists(pk) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)', 3],
+        ],
         deleted: [{ pk: 'conn#A', sk: 'connection' }],
       });
     });
@@ -337,13 +346,17 @@ describe('DynamoDbConnectionRepository', () => {
   });
 
   describe('list', () => {
-    it('queries the room\'s partition of the byRoom index and never scans', async () => {
+    it("queries the room's partition of the byRoom index and never scans", async () => {
       threePages();
 
       await pagesOf(repository());
 
       expect({
-        queries: queryInputs().map((input) => [input.IndexName, input.KeyConditionExpression, input.ExpressionAttributeValues?.[':room']]),
+        queries: queryInputs().map((input) => [
+          input.IndexName,
+          input.KeyConditionExpression,
+          input.ExpressionAttributeValues?.[':room'],
+        ]),
         scans: dynamo.commandCalls(ScanCommand).length,
       }).toEqual({
         queries: [
@@ -366,7 +379,9 @@ describe('DynamoDbConnectionRepository', () => {
 
       await pagesOf(ticking);
 
-      expect(new Set(queryInputs().map((input) => input.ExpressionAttributeValues?.[':from']))).toEqual(new Set(['1900000002']));
+      expect(new Set(queryInputs().map((input) => input.ExpressionAttributeValues?.[':from']))).toEqual(
+        new Set(['1900000002']),
+      );
     });
 
     it('reads only the key of each connection', async () => {
@@ -382,7 +397,10 @@ describe('DynamoDbConnectionRepository', () => {
 
       await pagesOf(repository());
 
-      const conditions = queryInputs().map((input) => [input.FilterExpression, input.ExpressionAttributeValues?.[':from']]);
+      const conditions = queryInputs().map((input) => [
+        input.FilterExpression,
+        input.ExpressionAttributeValues?.[':from'],
+      ]);
       expect(conditions).toEqual([[undefined, String(NOW_SECONDS + 1)]]);
     });
 
@@ -445,7 +463,14 @@ describe('DynamoDbConnectionRepository', () => {
     it('lists the room on the index, then reads the names of those ids in one batch', async () => {
       threePages();
       dynamo.on(BatchGetCommand).resolves({
-        Responses: { 'chat-table': [{ pk: 'conn#A', name: 'Ann' }, { pk: 'conn#B', name: 'Bob' }, { pk: 'conn#C', name: 'Cat' }, { pk: 'conn#D', name: 'Dan' }] },
+        Responses: {
+          'chat-table': [
+            { pk: 'conn#A', name: 'Ann' },
+            { pk: 'conn#B', name: 'Bob' },
+            { pk: 'conn#C', name: 'Cat' },
+            { pk: 'conn#D', name: 'Dan' },
+          ],
+        },
       });
 
       const members = await repository().members('kitchen', 10);
@@ -456,9 +481,9 @@ describe('DynamoDbConnectionRepository', () => {
         { id: 'C', name: 'Cat' },
         { id: 'D', name: 'Dan' },
       ]);
-      expect(dynamo.commandCalls(BatchGetCommand).map((call) => call.args[0].input.RequestItems?.['chat-table']?.Keys)).toEqual([
-        ['A', 'B', 'C', 'D'].map((id) => ({ pk: `conn#${id}`, sk: 'connection' })),
-      ]);
+      expect(
+        dynamo.commandCalls(BatchGetCommand).map((call) => call.args[0].input.RequestItems?.['chat-table']?.Keys),
+      ).toEqual([['A', 'B', 'C', 'D'].map((id) => ({ pk: `conn#${id}`, sk: 'connection' }))]);
     });
 
     it('stops listing once it has as many ids as the limit', async () => {

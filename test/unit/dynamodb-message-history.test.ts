@@ -14,7 +14,11 @@ const NOW_SECONDS = 1_900_000_000;
 const RETENTION_SECONDS = 3600;
 
 function history(): DynamoDbMessageHistory {
-  return new DynamoDbMessageHistory(client, { tableName: 'chat-table', retentionSeconds: RETENTION_SECONDS, now: () => NOW });
+  return new DynamoDbMessageHistory(client, {
+    tableName: 'chat-table',
+    retentionSeconds: RETENTION_SECONDS,
+    now: () => NOW,
+  });
 }
 
 const hello: NewMessage = {
@@ -63,7 +67,7 @@ afterAll(() => {
 
 describe('DynamoDbMessageHistory', () => {
   describe('append', () => {
-    it('numbers the message by adding one to the room\'s sequence counter', async () => {
+    it("numbers the message by adding one to the room's sequence counter", async () => {
       counterAt(1);
       dynamo.on(PutCommand).resolves({});
 
@@ -86,11 +90,13 @@ describe('DynamoDbMessageHistory', () => {
 
       await history().append(hello);
 
-      const counterExpiry = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input.ExpressionAttributeValues?.[':counterExpiry']);
+      const counterExpiry = dynamo
+        .commandCalls(UpdateCommand)
+        .map((call) => call.args[0].input.ExpressionAttributeValues?.[':counterExpiry']);
       expect(counterExpiry).toEqual([NOW_SECONDS + RETENTION_SECONDS + 86_400]);
     });
 
-    it('puts the numbered message in its slot of the room\'s history, expiring after the retention, unless a newer message holds the slot', async () => {
+    it("puts the numbered message in its slot of the room's history, expiring after the retention, unless a newer message holds the slot", async () => {
       counterAt(7);
       dynamo.on(PutCommand).resolves({});
 
@@ -166,7 +172,7 @@ describe('DynamoDbMessageHistory', () => {
   });
 
   describe('recent', () => {
-    it('queries the room\'s history partition for items that have not expired, and never scans', async () => {
+    it("queries the room's history partition for items that have not expired, and never scans", async () => {
       dynamo.on(QueryCommand).resolves({ Items: [] });
 
       await history().recent('red');
@@ -219,7 +225,10 @@ describe('DynamoDbMessageHistory', () => {
 
     it('follows LastEvaluatedKey until there is none', async () => {
       const firstKey = { pk: 'history#red', sk: 'slot#01' };
-      const answers = [{ Items: [slotItem(numbered(1))], LastEvaluatedKey: firstKey }, { Items: [slotItem(numbered(2))] }];
+      const answers = [
+        { Items: [slotItem(numbered(1))], LastEvaluatedKey: firstKey },
+        { Items: [slotItem(numbered(2))] },
+      ];
       // Read at call time: the paginator reuses one input object from page to page.
       const startKeys: unknown[] = [];
       dynamo.on(QueryCommand).callsFake((input: { ExclusiveStartKey?: unknown }) => {

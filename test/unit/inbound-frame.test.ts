@@ -1,10 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { ErrorCode } from '../../src/domain/frames.ts';
-import {
-  type FrameLimits,
-  InvalidFrameError,
-  parseInboundFrame,
-} from '../../src/handlers/frames/inbound-frame.ts';
+import { type FrameLimits, InvalidFrameError, parseInboundFrame } from '../../src/handlers/frames/inbound-frame.ts';
 
 const limits: FrameLimits = { maxFrameBytes: 100, maxTextBytes: 20 };
 /** Room enough for long names and ids, with the same text limit. */
@@ -92,7 +88,9 @@ describe('parseInboundFrame', () => {
     });
 
     it('reads the clientMsgId of a sendmessage', () => {
-      expect(parseInboundFrame('{"action":"sendmessage","text":"hi","clientMsgId":"c-1"}', false, limits)).toStrictEqual({
+      expect(
+        parseInboundFrame('{"action":"sendmessage","text":"hi","clientMsgId":"c-1"}', false, limits),
+      ).toStrictEqual({
         action: 'sendmessage',
         text: 'hi',
         clientMsgId: 'c-1',
@@ -205,7 +203,7 @@ describe('parseInboundFrame', () => {
       expect(nameIn(name)).toStrictEqual({ action: 'setname', name });
     });
 
-    it('counts a name\'s length in characters, not UTF-16 units', () => {
+    it("counts a name's length in characters, not UTF-16 units", () => {
       const name = '😀'.repeat(32);
 
       expect({ units: name.length, parsed: nameIn(name) }).toEqual({ units: 64, parsed: { action: 'setname', name } });
@@ -216,7 +214,9 @@ describe('parseInboundFrame', () => {
     });
 
     it('refuses a name of 40 characters with invalid_name', () => {
-      expect(refusalOf(JSON.stringify({ action: 'setname', name: 'x'.repeat(40) }), false, roomy).code).toBe('invalid_name');
+      expect(refusalOf(JSON.stringify({ action: 'setname', name: 'x'.repeat(40) }), false, roomy).code).toBe(
+        'invalid_name',
+      );
     });
 
     it.each([
@@ -239,7 +239,9 @@ describe('parseInboundFrame', () => {
       ['NEL', '\u0085'],
       ['a C1 control', '\u009b'],
     ])('refuses a name with %s inside it', (_label, control) => {
-      expect(refusalOf(JSON.stringify({ action: 'setname', name: `Ann${control}Lee` }), false, roomy).code).toBe('invalid_name');
+      expect(refusalOf(JSON.stringify({ action: 'setname', name: `Ann${control}Lee` }), false, roomy).code).toBe(
+        'invalid_name',
+      );
     });
 
     it.each([
@@ -255,7 +257,9 @@ describe('parseInboundFrame', () => {
       ['U+2068 FIRST STRONG ISOLATE', '\u2068'],
       ['U+2069 POP DIRECTIONAL ISOLATE', '\u2069'],
     ])('refuses a name with %s', (_label, control) => {
-      expect(refusalOf(JSON.stringify({ action: 'setname', name: `Ann${control}Lee` }), false, roomy).code).toBe('invalid_name');
+      expect(refusalOf(JSON.stringify({ action: 'setname', name: `Ann${control}Lee` }), false, roomy).code).toBe(
+        'invalid_name',
+      );
     });
 
     it.each([
@@ -274,7 +278,9 @@ describe('parseInboundFrame', () => {
       ['U+2028 LINE SEPARATOR (Zl)', '\u2028'],
       ['U+2029 PARAGRAPH SEPARATOR (Zp)', '\u2029'],
     ])('refuses a name with %s inside it', (_label, invisible) => {
-      expect(refusalOf(JSON.stringify({ action: 'setname', name: `Ann${invisible}Lee` }), false, roomy).code).toBe('invalid_name');
+      expect(refusalOf(JSON.stringify({ action: 'setname', name: `Ann${invisible}Lee` }), false, roomy).code).toBe(
+        'invalid_name',
+      );
     });
 
     it.each([
@@ -318,7 +324,9 @@ describe('parseInboundFrame', () => {
     });
 
     it('names no clientMsgId when the one the frame carries is itself invalid', () => {
-      expect(refusalOf('{"action":"sendmessage","text":"  ","clientMsgId":"c 1"}', false, roomy).clientMsgId).toBeUndefined();
+      expect(
+        refusalOf('{"action":"sendmessage","text":"  ","clientMsgId":"c 1"}', false, roomy).clientMsgId,
+      ).toBeUndefined();
     });
   });
 

@@ -7,7 +7,7 @@ describe('the Powertools logger', () => {
     jest.restoreAllMocks();
   });
 
-  it('writes an error whole: its own fields, such as a delivery\'s connection and reason, and its cause', () => {
+  it("writes an error whole: its own fields, such as a delivery's connection and reason, and its cause", () => {
     const lines: string[] = [];
     // Powertools writes through a Console of its own over the process's streams; errors go to stderr.
     for (const stream of [process.stdout, process.stderr]) {
@@ -18,7 +18,9 @@ describe('the Powertools logger', () => {
     }
     const logger = new PowertoolsLogger();
 
-    logger.error('delivery failed', { error: new DeliveryError('A', 'throttled', { cause: new Error('429 Too Many Requests') }) });
+    logger.error('delivery failed', {
+      error: new DeliveryError('A', 'throttled', { cause: new Error('429 Too Many Requests') }),
+    });
 
     const entry = JSON.parse(lines.join('')) as { message: string; error: Record<string, unknown> };
     expect({ message: entry.message, error: entry.error }).toMatchObject({

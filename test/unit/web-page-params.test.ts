@@ -13,9 +13,12 @@ describe('readPageParams', () => {
     expect(readPageParams(new URLSearchParams({ keepalive: value })).keepAliveMs).toBe(KEEP_ALIVE_MIN_MS);
   });
 
-  it.each(['', '-1', 'abc', '0.001', '1e3', 'Infinity', 'NaN', ' 60000'])('pings at the default rate when ?keepalive=%s is no number of milliseconds', (value) => {
-    expect(readPageParams(new URLSearchParams({ keepalive: value })).keepAliveMs).toBe(KEEP_ALIVE_DEFAULT_MS);
-  });
+  it.each(['', '-1', 'abc', '0.001', '1e3', 'Infinity', 'NaN', ' 60000'])(
+    'pings at the default rate when ?keepalive=%s is no number of milliseconds',
+    (value) => {
+      expect(readPageParams(new URLSearchParams({ keepalive: value })).keepAliveMs).toBe(KEEP_ALIVE_DEFAULT_MS);
+    },
+  );
 
   it('pings before API Gateway closes an idle connection, however long ?keepalive asks to wait', () => {
     expect(readPageParams(new URLSearchParams({ keepalive: '3600000' })).keepAliveMs).toBe(KEEP_ALIVE_MAX_MS);

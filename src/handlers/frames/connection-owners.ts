@@ -5,9 +5,13 @@ import './zod.ts';
 const ownersSchema = z.object({
   requestContext: z.object({
     // The $connect authorizer's context, which API Gateway passes on to every route of the connection.
-    authorizer: z.optional(z.nullable(z.object({ userId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))) }))),
+    authorizer: z.optional(
+      z.nullable(z.object({ userId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))) })),
+    ),
     // API Gateway names the client's address on every route; the emulator only on unauthenticated ones.
-    identity: z.optional(z.nullable(z.object({ sourceIp: z.optional(z.nullable(z.string().check(z.minLength(1), z.maxLength(64)))) }))),
+    identity: z.optional(
+      z.nullable(z.object({ sourceIp: z.optional(z.nullable(z.string().check(z.minLength(1), z.maxLength(64)))) })),
+    ),
   }),
 });
 

@@ -22,7 +22,6 @@ export interface FrameLimits {
   readonly maxTextBytes: number;
 }
 
-
 /** A frame the client must fix; its message is safe to show the client. */
 export class InvalidFrameError extends Error {
   override readonly name = 'InvalidFrameError';
@@ -45,13 +44,14 @@ export const roomSchema = z
   .check(z.regex(/^[A-Za-z0-9_-]{1,32}$/, 'a room name is 1 to 32 letters, digits, "-" or "_"'), z.toLowerCase());
 
 /** Display names: 1 to 32 characters once trimmed, without control, invisible or direction-changing characters. */
-export const nameSchema = z
-  .string()
-  .check(
-    z.trim(),
-    z.refine((name) => [...name].length >= 1 && [...name].length <= MAX_NAME_CHARACTERS, 'a name is 1 to 32 characters'),
-    z.refine((name) => !UNSAFE_NAME_CHARACTER.test(name), 'a name cannot contain control, invisible or direction-changing characters'),
-  );
+export const nameSchema = z.string().check(
+  z.trim(),
+  z.refine((name) => [...name].length >= 1 && [...name].length <= MAX_NAME_CHARACTERS, 'a name is 1 to 32 characters'),
+  z.refine(
+    (name) => !UNSAFE_NAME_CHARACTER.test(name),
+    'a name cannot contain control, invisible or direction-changing characters',
+  ),
+);
 
 const clientMsgIdSchema = z
   .string()
@@ -127,7 +127,11 @@ function clientMsgIdOf(json: unknown): string | undefined {
  * Turns a WebSocket frame body into a chat request. A frame that starts with `{` must be a JSON object;
  * any other text frame is the text of a chat message, so that a person typing in wscat can chat.
  */
-export function parseInboundFrame(body: unknown, isBase64Encoded: boolean | undefined, limits: FrameLimits): ChatRequest {
+export function parseInboundFrame(
+  body: unknown,
+  isBase64Encoded: boolean | undefined,
+  limits: FrameLimits,
+): ChatRequest {
   // API Gateway marks binary frames as base64; serverless-offline passes them on as a Buffer instead.
   if (isBase64Encoded === true || (body !== undefined && body !== null && typeof body !== 'string')) {
     throw new InvalidFrameError('binary_not_supported', 'send text frames, not binary');

@@ -15,7 +15,10 @@ export function connectionIdOf(event: unknown): string {
   return eventSchema.parse(event).requestContext.connectionId;
 }
 
-const eventTypeSchema = z.object({ requestContext: z.object({ eventType: z.string() }), body: z.optional(z.unknown()) });
+const eventTypeSchema = z.object({
+  requestContext: z.object({ eventType: z.string() }),
+  body: z.optional(z.unknown()),
+});
 
 /**
  * Whether the event is the handshake or the close a `$connect` or `$disconnect` handler is for, and not a

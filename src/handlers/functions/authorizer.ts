@@ -14,7 +14,10 @@ const tokenSchema = z.object({
 function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string): APIGatewayAuthorizerResult {
   return {
     principalId,
-    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }] },
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }],
+    },
   };
 }
 
@@ -41,7 +44,10 @@ export function createAuthorizer(deps: () => AuthorizerDependencies) {
       return policy('anonymous', 'Deny', event.methodArn);
     }
     if (identity === undefined) return policy('anonymous', 'Deny', event.methodArn);
-    return { ...policy(identity.userId, 'Allow', event.methodArn), context: { userId: identity.userId, name: identity.name } };
+    return {
+      ...policy(identity.userId, 'Allow', event.methodArn),
+      context: { userId: identity.userId, name: identity.name },
+    };
   });
 }
 

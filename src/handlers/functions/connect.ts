@@ -91,7 +91,8 @@ export function createConnectHandler(deps: DependencyProvider) {
         ...(sourceIp !== undefined ? { sourceIp } : {}),
       });
       if (result.outcome === 'user_at_cap') throw new HandshakeRefusedError(429, 'too many connections for this user');
-      if (result.outcome === 'ip_at_cap') throw new HandshakeRefusedError(429, 'too many connections from this address');
+      if (result.outcome === 'ip_at_cap')
+        throw new HandshakeRefusedError(429, 'too many connections from this address');
       metrics.count('Connections');
       return { statusCode: 200 };
     });

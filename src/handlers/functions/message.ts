@@ -10,7 +10,11 @@ import { type FrameContext, parseFrame, requestOf } from '../middlewares/parse-f
 import { rateLimit } from '../middlewares/rate-limit.ts';
 import { connectionIdOf, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';
 
-async function dispatch(deps: Dependencies, connectionId: string, request: ChatRequest): Promise<BroadcastReport | undefined> {
+async function dispatch(
+  deps: Dependencies,
+  connectionId: string,
+  request: ChatRequest,
+): Promise<BroadcastReport | undefined> {
   const { service, chatMode } = deps;
   switch (request.action) {
     case 'ping':

@@ -17,12 +17,16 @@ interface Refusal {
 
 /** The client-facing refusal for an error the client can act on; `undefined` for a server failure. */
 function refusalFor(error: unknown): Refusal | undefined {
-  if (error instanceof InvalidFrameError) return { code: error.code, message: error.message, clientMsgId: error.clientMsgId };
+  if (error instanceof InvalidFrameError)
+    return { code: error.code, message: error.message, clientMsgId: error.clientMsgId };
   if (error instanceof UnknownConnectionError) {
     return { code: 'unknown_connection', message: 'this connection is not registered; reconnect' };
   }
   if (error instanceof ConcurrentChangeError) {
-    return { code: 'conflict', message: 'too many changes to this connection at once; nothing was changed by this frame, try again' };
+    return {
+      code: 'conflict',
+      message: 'too many changes to this connection at once; nothing was changed by this frame, try again',
+    };
   }
   return undefined;
 }
@@ -50,7 +54,9 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
         if (error.notify && connectionId !== undefined) {
           await deps.service
             .reject(connectionId, 'rate_limited', error.message)
-            .catch((sendError: unknown) => deps.logger.error('could not send error frame', { connectionId, error: sendError }));
+            .catch((sendError: unknown) =>
+              deps.logger.error('could not send error frame', { connectionId, error: sendError }),
+            );
         }
         deps.metrics.count('RateLimited');
         if (error.notify) deps.logger.info('rate limited', { connectionId });
@@ -61,15 +67,15 @@ export function errorFrames(dependencies: DependencyProvider): MiddlewareObj<Web
       if (refusal !== undefined) {
         deps.metrics.count('RefusedFrames');
         deps.logger.info('frame refused', { connectionId, code: refusal.code });
-      }
-      else deps.logger.error('message route failed', { connectionId, error: error });
+      } else deps.logger.error('message route failed', { connectionId, error: error });
       if (connectionId === undefined) {
         request.response = { statusCode: 400 };
         return;
       }
       const frame = refusal ?? { code: 'internal_error', message: INTERNAL_MESSAGE };
       // Whatever went wrong, a client that named its message can tell which one was not sent.
-      const clientMsgId = frame.clientMsgId ?? (typeof event.body === 'string' ? clientMsgIdOfBody(event.body) : undefined);
+      const clientMsgId =
+        frame.clientMsgId ?? (typeof event.body === 'string' ? clientMsgIdOfBody(event.body) : undefined);
       try {
         await deps.service.reject(connectionId, frame.code, frame.message, clientMsgId);
       } catch (sendError) {

@@ -7,7 +7,9 @@ import type { WebSocketEvent, WebSocketResult } from '../frames/websocket-event.
  * Tags every log line of an invocation with its connection, route and request, and publishes the
  * invocation's metrics when it ends, whatever the outcome. It must be the first middleware.
  */
-export function observability(dependencies: DependencyProvider): MiddlewareObj<WebSocketEvent, WebSocketResult, Error, Context> {
+export function observability(
+  dependencies: DependencyProvider,
+): MiddlewareObj<WebSocketEvent, WebSocketResult, Error, Context> {
   const publish = (): void => {
     try {
       dependencies().metrics.publish();

@@ -16,7 +16,9 @@ export interface FrameContext extends Context {
  * Parses the frame once, before the rate limit weighs it, and keeps the outcome on the context: a frame
  * that does not parse is still counted, and its refusal is raised by the handler, after the count.
  */
-export function parseFrame(dependencies: DependencyProvider): MiddlewareObj<WebSocketEvent, WebSocketResult, Error, FrameContext> {
+export function parseFrame(
+  dependencies: DependencyProvider,
+): MiddlewareObj<WebSocketEvent, WebSocketResult, Error, FrameContext> {
   return {
     before: (request) => {
       const { event, context } = request;

@@ -20,14 +20,19 @@ export class RateLimitedError extends Error {
  * before any I/O of the frame's own runs: a flood costs one counter update per frame and reaches neither
  * the service nor the fan-out. It runs after {@link parseFrame}, which only reads the frame.
  */
-export function rateLimit(dependencies: DependencyProvider): MiddlewareObj<WebSocketEvent, WebSocketResult, Error, FrameContext> {
+export function rateLimit(
+  dependencies: DependencyProvider,
+): MiddlewareObj<WebSocketEvent, WebSocketResult, Error, FrameContext> {
   return {
     before: async (request) => {
       const connectionId = maybeConnectionIdOf(request.event);
       if (connectionId === undefined) return;
       const { rateLimiter, rateLimit: limit } = dependencies();
       const parsed = request.context.frame;
-      const admission = await rateLimiter.admit(connectionId, weightOf(parsed !== undefined && 'request' in parsed ? parsed.request : undefined));
+      const admission = await rateLimiter.admit(
+        connectionId,
+        weightOf(parsed !== undefined && 'request' in parsed ? parsed.request : undefined),
+      );
       if (admission === 'allowed') return;
       throw new RateLimitedError(
         admission === 'limited-notify',
@@ -36,4 +41,3 @@ export function rateLimit(dependencies: DependencyProvider): MiddlewareObj<WebSo
     },
   };
 }
-

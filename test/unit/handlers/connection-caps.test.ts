@@ -18,7 +18,7 @@ async function handlers(caps: ConnectionCaps, authMode: Dependencies['authMode']
 const uma = { userId: 'user-uma', name: 'Uma' };
 
 describe('connection caps at the handshake', () => {
-  it('refuses a user\'s handshake past its cap with 429, and records no connection for it', async () => {
+  it("refuses a user's handshake past its cap with 429, and records no connection for it", async () => {
     const chat = await handlers({ perUser: 2, perIp: 0 }, 'jwt');
 
     const statuses = [
@@ -27,14 +27,19 @@ describe('connection caps at the handshake', () => {
       await chat.connect(connectEvent('C', { authorizer: uma, sourceIp: '203.0.113.3' })),
     ];
 
-    expect({ statuses, stored: await chat.connections.get('C') }).toEqual({ statuses: [200, 200, 429], stored: undefined });
+    expect({ statuses, stored: await chat.connections.get('C') }).toEqual({
+      statuses: [200, 200, 429],
+      stored: undefined,
+    });
   });
 
-  it('refuses a handshake past its address\'s cap with 429, whoever its user', async () => {
+  it("refuses a handshake past its address's cap with 429, whoever its user", async () => {
     const chat = await handlers({ perUser: 10, perIp: 1 }, 'jwt');
     await chat.connect(connectEvent('A', { authorizer: uma, sourceIp: '203.0.113.9' }));
 
-    const status = await chat.connect(connectEvent('B', { authorizer: { userId: 'user-vic', name: 'Vic' }, sourceIp: '203.0.113.9' }));
+    const status = await chat.connect(
+      connectEvent('B', { authorizer: { userId: 'user-vic', name: 'Vic' }, sourceIp: '203.0.113.9' }),
+    );
 
     expect(status).toBe(429);
   });
@@ -48,7 +53,7 @@ describe('connection caps at the handshake', () => {
     expect(chat.metrics.total('Connections')).toBe(1);
   });
 
-  it('gives a closed connection\'s slot to the next handshake from its address', async () => {
+  it("gives a closed connection's slot to the next handshake from its address", async () => {
     const chat = await handlers({ perUser: 0, perIp: 1 });
     await chat.connect(connectEvent('A', { sourceIp: '203.0.113.9' }));
 
@@ -57,7 +62,7 @@ describe('connection caps at the handshake', () => {
     expect(await chat.connect(connectEvent('B', { sourceIp: '203.0.113.9' }))).toBe(200);
   });
 
-  it('gives a closed connection\'s slot back to its user, whom the closing event does not name', async () => {
+  it("gives a closed connection's slot back to its user, whom the closing event does not name", async () => {
     const chat = await handlers({ perUser: 1, perIp: 0 }, 'jwt');
     await chat.connect(connectEvent('A', { authorizer: uma }));
 
