@@ -36,7 +36,7 @@ const CONNECT_WIDTH = 50;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function e2eSteps(sizes: readonly number[]): number {
-  return 1 + sizes.length * 2;
+  return sizes.length * 3;
 }
 
 /** The pid of the serverless-offline process listening on this WebSocket port, found through /proc. */
@@ -144,6 +144,7 @@ async function measure(
   clients: number,
   messages: number,
   pid: number | undefined,
+  beforeClose: () => Promise<void> = async () => undefined,
 ): Promise<E2eRow> {
   const { receivers, seconds } = await connectAll(url, clients);
   const sender = receivers[0];
@@ -177,6 +178,7 @@ async function measure(
     clearInterval(sampler);
   }
   const after = pid === undefined ? undefined : usage(pid);
+  await beforeClose();
   await closeAll(receivers);
   return {
     server,
@@ -218,31 +220,35 @@ async function startPlainServer(): Promise<{ url: string; stop: () => Promise<vo
 
 export async function runE2e(sizes: readonly number[], messages: number, onStep: (label: string) => void): Promise<E2eResult> {
   const rows: E2eRow[] = [];
-  onStep('e2e: starting the local stack');
-  const buildFolder = join('.esbuild', `bench-${process.pid}`);
-  const stack = await startLocalStack({
-    websocketPort: 0,
-    lambdaPort: 0,
-    httpPort: 0,
-    dynamoDbPort: 0,
-    inProcess: true,
-    buildFolder,
-  });
   const plain = await startPlainServer();
   try {
-    const pid = emulatorPid(Number(new URL(stack.websocketUrl).port));
     for (const clients of sizes) {
-      onStep(`e2e: chat stack N=${formatInt(clients)}`);
-      rows.push(await measure('chat stack', stack.websocketUrl, clients, messages, pid));
-      // Let the $disconnects of this size finish before the next size connects.
-      await sleep(Math.min(10_000, 1000 + clients * 5));
+      // The relay first, with no stack running: its figure is the floor of this machine at this moment.
       onStep(`e2e: plain ws N=${formatInt(clients)}`);
       rows.push(await measure('plain ws', plain.url, clients, messages, undefined));
+      // A fresh stack per size: the $disconnects of a size's clients each tell the rest of the room, and that storm
+      // would still be running when the next size connects; stopping the stack ends it.
+      onStep(`e2e: starting the local stack for N=${formatInt(clients)}`);
+      const buildFolder = join('.esbuild', `bench-${process.pid}-${clients}`);
+      const stack = await startLocalStack({
+        websocketPort: 0,
+        lambdaPort: 0,
+        httpPort: 0,
+        dynamoDbPort: 0,
+        inProcess: true,
+        buildFolder,
+      });
+      try {
+        const pid = emulatorPid(Number(new URL(stack.websocketUrl).port));
+        onStep(`e2e: chat stack N=${formatInt(clients)}`);
+        rows.push(await measure('chat stack', stack.websocketUrl, clients, messages, pid, () => stack.stop()));
+      } finally {
+        await stack.stop();
+        await rm(join(projectRoot, buildFolder), { recursive: true, force: true });
+      }
     }
   } finally {
     await plain.stop();
-    await stack.stop();
-    await rm(join(projectRoot, buildFolder), { recursive: true, force: true });
   }
   const ratio = (row: E2eRow): string => {
     const base = rows.find((r) => r.server === 'plain ws' && r.clients === row.clients);
@@ -250,7 +256,8 @@ export async function runE2e(sizes: readonly number[], messages: number, onStep:
   };
   const markdown = `## End to end through the local stack (part 1)
 
-\`startLocalStack\` (dynalite + serverless-offline \`--useInProcess\`, handlers bundled as deployed) on loopback; N real
+\`startLocalStack\` (dynalite + serverless-offline \`--useInProcess\`, handlers bundled as deployed; a fresh stack per size,
+stopped before its clients close, so that their $disconnects do not load the next measurement) on loopback; N real
 \`ws\` clients connect ${CONNECT_WIDTH} at a time; client 0 sends ${messages} messages one after another (the next once every
 client has the previous one, or after 10 s + 20 ms × N). Times are from the send to the first and to the last receiver.
 CPU and RSS are the serverless-offline process's, from /proc (its handlers run in it). "plain ws" is a \`ws\` server in

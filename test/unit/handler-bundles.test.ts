@@ -8,6 +8,8 @@ import { defaultProvider } from '../../src/handlers/wiring/lambda-credential-cha
 interface Bundle {
   readonly code: string;
   readonly packages: ReadonlySet<string>;
+  /** Every input file in the bundle. */
+  readonly inputs: readonly string[];
 }
 
 /** A handler bundled with serverless.yml's esbuild options, in memory. */
@@ -21,7 +23,11 @@ async function bundle(handler: string): Promise<Bundle> {
     metafile: true,
     logLevel: 'silent',
   });
-  return { code: result.outputFiles[0]?.text ?? '', packages: packagesOf(result.metafile) };
+  return {
+    code: result.outputFiles[0]?.text ?? '',
+    packages: packagesOf(result.metafile),
+    inputs: Object.keys(result.metafile.inputs),
+  };
 }
 
 function packagesOf(metafile: Metafile): Set<string> {
@@ -52,6 +58,10 @@ describe('the handler bundles', () => {
     );
 
     expect(chain).toEqual(['@aws-sdk/credential-provider-env']);
+  });
+
+  it('leave out the event-stream codec, which no operation they call has', () => {
+    expect(message.inputs.some((path) => path.includes('@smithy/core/dist-es/submodules/event-streams/'))).toBe(false);
   });
 
   it('load Node built-ins with require, so that node:http does not load undici through its ESM facade', () => {
