@@ -271,7 +271,8 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
         .filter(([, value]) => value !== '')
         .map(([name, value]) => `--param=${name}=${value}`),
     ];
-    child = spawn(join(projectRoot, 'node_modules', '.bin', 'serverless'), args, {
+    // On this process's Node, not whichever `node` PATH finds first: serverless.yml's esbuild plugins are TypeScript.
+    child = spawn(process.execPath, [join(projectRoot, 'node_modules', '.bin', 'serverless'), ...args], {
       cwd: projectRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
