@@ -206,7 +206,13 @@ async function startPlainServer(): Promise<{ url: string; stop: () => Promise<vo
   server.on('connection', (socket) => {
     socket.on('message', (data) => {
       const request = JSON.parse(data.toString()) as { text?: string };
-      const frame = JSON.stringify({ type: 'message', id: crypto.randomUUID(), from: 'x', text: request.text, sentAt: new Date().toISOString() });
+      const frame = JSON.stringify({
+        type: 'message',
+        id: crypto.randomUUID(),
+        from: 'x',
+        text: request.text,
+        sentAt: new Date().toISOString(),
+      });
       for (const client of server.clients) if (client.readyState === WebSocket.OPEN) client.send(frame);
     });
   });
@@ -218,7 +224,11 @@ async function startPlainServer(): Promise<{ url: string; stop: () => Promise<vo
   };
 }
 
-export async function runE2e(sizes: readonly number[], messages: number, onStep: (label: string) => void): Promise<E2eResult> {
+export async function runE2e(
+  sizes: readonly number[],
+  messages: number,
+  onStep: (label: string) => void,
+): Promise<E2eResult> {
   const rows: E2eRow[] = [];
   const plain = await startPlainServer();
   try {
@@ -264,7 +274,18 @@ CPU and RSS are the serverless-offline process's, from /proc (its handlers run i
 the harness's own process that relays each frame to every client: the lower bound.
 
 ${markdownTable(
-  ['server', 'N', 'connected', 'connects/s', 'lost / expected', 'first p50 / p95 / max', 'last p50 / p95 / max', 'last p50 vs plain', 'CPU', 'peak RSS'],
+  [
+    'server',
+    'N',
+    'connected',
+    'connects/s',
+    'lost / expected',
+    'first p50 / p95 / max',
+    'last p50 / p95 / max',
+    'last p50 vs plain',
+    'CPU',
+    'peak RSS',
+  ],
   rows.map((r) => [
     r.server,
     formatInt(r.clients),
