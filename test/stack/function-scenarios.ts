@@ -3,7 +3,8 @@ import type { APIGatewayAuthorizerResult, APIGatewayProxyWebsocketEventV2 } from
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { createAuthorizer } from '../../src/handlers/functions/authorizer.ts';
-import { buildAuthorizerDependencies, buildDependencies } from '../../src/handlers/wiring/composition-root.ts';
+import { buildAuthorizerDependencies } from '../../src/handlers/wiring/authorizer-composition-root.ts';
+import { buildDependencies } from '../../src/handlers/wiring/composition-root.ts';
 import { createConnectHandler } from '../../src/handlers/functions/connect.ts';
 import type { Dependencies, DependencyProvider } from '../../src/handlers/wiring/dependencies.ts';
 import { createDisconnectHandler } from '../../src/handlers/functions/disconnect.ts';

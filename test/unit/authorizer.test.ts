@@ -3,7 +3,7 @@ import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import { JoseTokenVerifier } from '../../src/adapters/jose-token-verifier.ts';
 import { KeySetUnavailableError, type TokenVerifier } from '../../src/domain/token-verifier.ts';
 import { createAuthorizer } from '../../src/handlers/functions/authorizer.ts';
-import { buildAuthorizerDependencies } from '../../src/handlers/wiring/composition-root.ts';
+import { buildAuthorizerDependencies } from '../../src/handlers/wiring/authorizer-composition-root.ts';
 import { ConfigError } from '../../src/handlers/wiring/config.ts';
 import { RecordingLogger } from '../fakes/recording-logger.ts';
 import { authorizerEvent, CONNECT_ROUTE_ARN, lambdaContext } from '../support/lambda-events.ts';

@@ -5,7 +5,7 @@ import { dependencies } from '../wiring/composition-root.ts';
 import { ownersOf } from '../frames/connection-owners.ts';
 import type { DependencyProvider } from '../wiring/dependencies.ts';
 import { nameSchema, roomSchema } from '../frames/inbound-frame.ts';
-import { loggerOf } from '../wiring/composition-root.ts';
+import { loggerOf } from '../wiring/logger-of.ts';
 import { observability } from '../middlewares/observability.ts';
 import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';
 import '../frames/zod.ts';

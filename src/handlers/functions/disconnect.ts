@@ -3,7 +3,7 @@ import httpErrorHandler from '@middy/http-error-handler';
 import { dependencies } from '../wiring/composition-root.ts';
 import { ownersOf } from '../frames/connection-owners.ts';
 import type { DependencyProvider } from '../wiring/dependencies.ts';
-import { loggerOf } from '../wiring/composition-root.ts';
+import { loggerOf } from '../wiring/logger-of.ts';
 import { countFanOut } from '../../domain/observability.ts';
 import { observability } from '../middlewares/observability.ts';
 import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';

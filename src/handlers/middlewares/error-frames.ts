@@ -3,7 +3,7 @@ import { ConcurrentChangeError, UnknownConnectionError } from '../../domain/erro
 import type { DependencyProvider } from '../wiring/dependencies.ts';
 import type { ErrorCode } from '../../domain/frames.ts';
 import { clientMsgIdOfBody, InvalidFrameError } from '../frames/inbound-frame.ts';
-import { loggerOf } from '../wiring/composition-root.ts';
+import { loggerOf } from '../wiring/logger-of.ts';
 import { RateLimitedError } from './rate-limit.ts';
 import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';
 

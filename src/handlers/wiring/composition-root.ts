@@ -80,7 +80,3 @@ export function dependencies(): Dependencies {
   built ??= buildDependencies(process.env);
   return built;
 }
-
-// The authorizer has a root of its own (no AWS SDK in its bundle); both are named here too, for the tests.
-export { authorizerDependencies, buildAuthorizerDependencies } from './authorizer-composition-root.ts';
-export { loggerOf } from './logger-of.ts';
