@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
-import { projectRoot, startLocalStack } from '../scripts/local-stack.ts';
+import { projectRoot, startStackOnFreePorts } from '../scripts/local-stack.ts';
 import { formatInt, markdownTable, quantile } from './stats.ts';
 
 export interface E2eRow {
@@ -240,14 +240,7 @@ export async function runE2e(
       // would still be running when the next size connects; stopping the stack ends it.
       onStep(`e2e: starting the local stack for N=${formatInt(clients)}`);
       const buildFolder = join('.esbuild', `bench-${process.pid}-${clients}`);
-      const stack = await startLocalStack({
-        websocketPort: 0,
-        lambdaPort: 0,
-        httpPort: 0,
-        dynamoDbPort: 0,
-        inProcess: true,
-        buildFolder,
-      });
+      const stack = await startStackOnFreePorts({ buildFolder });
       try {
         const pid = emulatorPid(Number(new URL(stack.websocketUrl).port));
         onStep(`e2e: chat stack N=${formatInt(clients)}`);

@@ -17,7 +17,7 @@ import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { projectRoot, startLocalStack } from '../scripts/local-stack.ts';
+import { projectRoot, startStackOnFreePorts } from '../scripts/local-stack.ts';
 import { closeAll, connectAll, emulatorPid, type Receiver } from './e2e.ts';
 import { markdownTable, median } from './stats.ts';
 
@@ -214,12 +214,7 @@ async function profileStack(clients: number, messages: number, intervalMicros: n
   const buildFolder = join('.esbuild', `profile-${process.pid}`);
   const preload = join(projectRoot, 'bench', 'profile-preload.ts');
   console.log(`Starting the local stack with the profiler preloaded (bundles in ${buildFolder})...`);
-  const stack = await startLocalStack({
-    websocketPort: 0,
-    lambdaPort: 0,
-    httpPort: 0,
-    dynamoDbPort: 0,
-    inProcess: true,
+  const stack = await startStackOnFreePorts({
     buildFolder,
     handlerEnv: {
       NODE_OPTIONS: `--import=${preload}`,

@@ -215,6 +215,23 @@ async function accepts(port: number, withinMs: number): Promise<boolean> {
 }
 
 /**
+ * The stack as the tests, benchmarks and profiler run it: every port free, handlers in the emulator's process,
+ * bundles in a folder of the caller's own.
+ */
+export function startStackOnFreePorts(
+  options: Pick<LocalStackOptions, 'buildFolder' | 'handlerEnv' | 'params' | 'log'>,
+): Promise<LocalStack> {
+  return startLocalStack({
+    websocketPort: 0,
+    lambdaPort: 0,
+    httpPort: 0,
+    dynamoDbPort: 0,
+    inProcess: true,
+    ...options,
+  });
+}
+
+/**
  * Starts dynalite (unless an endpoint is given), creates the table, then serverless-offline, and returns
  * once the WebSocket port answers (the emulator logs "listening" a moment before it is). A free port found
  * by `freePort` can be taken by another process before the emulator binds it; when the ports were chosen

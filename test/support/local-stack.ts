@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type LocalStack, projectRoot, startLocalStack } from '../../scripts/local-stack.ts';
+import { type LocalStack, projectRoot, startStackOnFreePorts } from '../../scripts/local-stack.ts';
 import { StackTable } from './stack-table.ts';
 
 /** The stack `npm start` runs, on free ports, with a bundle folder of its own, plus a view into its table. */
@@ -18,12 +18,7 @@ export async function startTestStack(
   stacks += 1;
   const buildFolder = join('.esbuild', `test-${process.pid}-${stacks}`);
   const output: string[] = [];
-  const stack = await startLocalStack({
-    websocketPort: 0,
-    lambdaPort: 0,
-    httpPort: 0,
-    dynamoDbPort: 0,
-    inProcess: true,
+  const stack = await startStackOnFreePorts({
     buildFolder,
     handlerEnv,
     params,
