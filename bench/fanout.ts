@@ -1,5 +1,5 @@
 /** Part 2: the fan-out engine in process, one fresh Node process per measurement. */
-import { spawn } from 'node:child_process';
+import { runWorkerProcess } from './worker-process.ts';
 import { fileURLToPath } from 'node:url';
 import type { FanoutParams, FanoutResult } from './fanout-worker.ts';
 import type { LatencyModel, RateLimit } from './simulated-messenger.ts';
@@ -64,22 +64,5 @@ export function fanoutRuns(plan: FanoutPlan): FanoutParams[] {
 
 /** Runs one measurement in a fresh process so that heap figures start from a clean slate. */
 export function runFanout(params: FanoutParams): Promise<FanoutResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', workerPath, JSON.stringify(params)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const line = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || line === '') {
-        reject(new Error(`fan-out worker exited with ${code}: ${stderr.slice(-2000)}`));
-        return;
-      }
-      resolve(JSON.parse(line) as FanoutResult);
-    });
-  });
+  return runWorkerProcess<FanoutResult>(workerPath, params, 'fan-out worker');
 }

@@ -13,6 +13,7 @@ import {
   type MessengerVariant,
 } from './messenger-worker.ts';
 import { formatInt, markdownTable, median } from './stats.ts';
+import { runWorkerProcess } from './worker-process.ts';
 
 const stubPath = fileURLToPath(new URL('./messenger-stub.ts', import.meta.url));
 const workerPath = fileURLToPath(new URL('./messenger-worker.ts', import.meta.url));
@@ -55,24 +56,7 @@ async function startStub(): Promise<{ endpoint: string; child: ChildProcess }> {
 }
 
 function runWorker(params: MessengerParams): Promise<MessengerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', workerPath, JSON.stringify(params)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const line = stdout.trim().split('\n').pop() ?? '';
-      if (code !== 0 || line === '') {
-        reject(new Error(`messenger worker (${params.variant}) exited with ${code}: ${stderr.slice(-2000)}`));
-        return;
-      }
-      resolve(JSON.parse(line) as MessengerResult);
-    });
-  });
+  return runWorkerProcess<MessengerResult>(workerPath, params, `messenger worker (${params.variant})`);
 }
 
 export async function runMessenger(
