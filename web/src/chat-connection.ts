@@ -21,6 +21,11 @@ export interface ChatConnectionOptions {
   readonly keepAliveMs: number;
   readonly backoffBaseMs: number;
   readonly backoffCapMs: number;
+  /**
+   * How long a socket must stay open before the backoff starts again from its first step: a server that
+   * accepts and closes at once must not be reconnected to at the first step's pace forever.
+   */
+  readonly stableAfterMs: number;
   /** Every frame passes it; shared by every connection the page makes, so reconnecting refills nothing. */
   readonly limiter: SendLimiter;
   readonly onFrame: (frame: IncomingFrame) => void;
@@ -37,6 +42,7 @@ export class ChatConnection {
   #socket: WebSocket | undefined;
   #attempt = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #stableTimer: ReturnType<typeof setTimeout> | undefined;
   #keepAliveTimer: ReturnType<typeof setInterval> | undefined;
   /** Frames waiting for the limiter, at most one per purpose, each built when it finally goes. */
   readonly #pending = new Map<string, () => object>();
@@ -60,6 +66,7 @@ export class ChatConnection {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#stableTimer);
     clearInterval(this.#keepAliveTimer);
     this.#dropPending();
     this.#socket?.close(1000, 'page closed the chat');
@@ -119,8 +126,10 @@ export class ChatConnection {
     }
     this.#socket = socket;
     socket.addEventListener('open', () => {
-      this.#attempt = 0;
-      this.#options.onState('open', { attempt: 0 });
+      this.#stableTimer = setTimeout(() => {
+        this.#attempt = 0;
+      }, this.#options.stableAfterMs);
+      this.#options.onState('open', { attempt: this.#attempt });
       this.#options.onOpen();
       this.#keepAliveTimer = setInterval(
         () => this.sendSoon('ping', () => ({ action: 'ping' })),
@@ -141,6 +150,7 @@ export class ChatConnection {
     });
     socket.addEventListener('close', () => {
       clearInterval(this.#keepAliveTimer);
+      clearTimeout(this.#stableTimer);
       if (this.#socket !== socket) return;
       this.#socket = undefined;
       this.#dropPending();

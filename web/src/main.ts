@@ -396,6 +396,7 @@ function connect(url: string): void {
     keepAliveMs: params.keepAliveMs,
     backoffBaseMs: 500,
     backoffCapMs: 30_000,
+    stableAfterMs: 10_000,
     limiter,
     onFrame,
     onState,
