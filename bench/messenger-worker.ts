@@ -14,7 +14,7 @@ import { buildMessenger } from '../src/handlers/wiring/composition-root.ts';
 import { loadConfig } from '../src/handlers/wiring/config.ts';
 import type { ChatMessage } from '../src/domain/frames.ts';
 
-export const MESSENGER_VARIANTS = ['ours', 'naive', 'floor signed', 'floor unsigned'] as const;
+export const MESSENGER_VARIANTS = ['ours', 'naive', 'floor signed', 'floor unsigned', 'ours in waves'] as const;
 export type MessengerVariant = (typeof MESSENGER_VARIANTS)[number];
 
 export interface MessengerParams {
@@ -141,9 +141,9 @@ function naive(endpoint: string, inFlight: number): (count: number) => Promise<n
   };
 }
 
-/** ApiGatewayMessenger exactly as the composition root builds it, each send given the one frame object. */
-function ours(endpoint: string, inFlight: number): (count: number) => Promise<number> {
-  const messenger = buildMessenger(
+/** ApiGatewayMessenger exactly as the composition root builds it. */
+function benchMessenger(endpoint: string, inFlight: number): ReturnType<typeof buildMessenger> {
+  return buildMessenger(
     loadConfig({
       ...process.env,
       CHAT_TABLE: 'chat-bench',
@@ -151,7 +151,27 @@ function ours(endpoint: string, inFlight: number): (count: number) => Promise<nu
       BROADCAST_CONCURRENCY: String(inFlight),
     }),
   );
+}
+
+/** Ours as the fan-out runs it today: `inFlight` lanes, each starting its next send as soon as one settles. */
+function ours(endpoint: string, inFlight: number): (count: number) => Promise<number> {
+  const messenger = benchMessenger(endpoint, inFlight);
   return (count) => bounded(count, inFlight, (index) => messenger.send(idOf(index), frame));
+}
+
+/** The same messenger, its sends started in waves of `inFlight` that each wait for all of theirs to settle. */
+function oursInWaves(endpoint: string, inFlight: number): (count: number) => Promise<number> {
+  const messenger = benchMessenger(endpoint, inFlight);
+  return async (count) => {
+    let failed = 0;
+    for (let start = 0; start < count; start += inFlight) {
+      const batch = Array.from({ length: Math.min(inFlight, count - start) }, (_, i) =>
+        messenger.send(idOf(start + i), frame),
+      );
+      failed += (await Promise.allSettled(batch)).filter((r) => r.status === 'rejected').length;
+    }
+    return failed;
+  };
 }
 
 async function measure(params: MessengerParams): Promise<MessengerResult> {
@@ -159,9 +179,11 @@ async function measure(params: MessengerParams): Promise<MessengerResult> {
   const run =
     params.variant === 'ours'
       ? ours(params.endpoint, params.inFlight)
-      : params.variant === 'naive'
-        ? naive(params.endpoint, params.inFlight)
-        : floor(new URL(params.endpoint), params.inFlight, params.variant === 'floor signed');
+      : params.variant === 'ours in waves'
+        ? oursInWaves(params.endpoint, params.inFlight)
+        : params.variant === 'naive'
+          ? naive(params.endpoint, params.inFlight)
+          : floor(new URL(params.endpoint), params.inFlight, params.variant === 'floor signed');
   // Warm-up: JIT, the credential chain, open sockets; then a clean heap.
   await run(params.warmup);
   const gc = (globalThis as { gc?: () => void }).gc;
