@@ -53,6 +53,36 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
+/**
+ * Resolves with the first value `probe` finds, checking now and whenever one of `waiters` is called, or rejects
+ * with `failure()` after `timeoutMs`.
+ */
+function untilFound<T>(
+  waiters: Set<() => void>,
+  probe: () => T | undefined,
+  timeoutMs: number,
+  failure: () => string,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const found = probe();
+      if (found === undefined) return;
+      cleanup();
+      resolve(found);
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(failure()));
+    }, timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      waiters.delete(check);
+    };
+    waiters.add(check);
+    check();
+  });
+}
+
 /** One page-side WebSocket that a {@link ScriptedChatServer} answers: every frame the page sent, parsed. */
 export class ScriptedConnection {
   readonly url: URL;
@@ -99,28 +129,12 @@ export class ScriptedConnection {
   }
 
   #until<T>(probe: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = probe();
-        if (found === undefined) return;
-        cleanup();
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for ${what}; frames so far: ${JSON.stringify(this.frames)}`,
-          ),
-        );
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return untilFound(
+      this.#waiters,
+      probe,
+      timeoutMs,
+      () => `timed out after ${timeoutMs} ms waiting for ${what}; frames so far: ${JSON.stringify(this.frames)}`,
+    );
   }
 
   #wake(): void {
@@ -150,28 +164,12 @@ export class ScriptedChatServer {
 
   /** The n-th connection the page opened (0 is the first), waiting for it to open. */
   connection(index: number, timeoutMs = 10_000): Promise<ScriptedConnection> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const found = this.connections[index];
-        if (found === undefined) return;
-        cleanup();
-        resolve(found);
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for connection ${index}; ${this.connections.length} opened`,
-          ),
-        );
-      }, timeoutMs);
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return untilFound(
+      this.#waiters,
+      () => this.connections[index],
+      timeoutMs,
+      () => `timed out after ${timeoutMs} ms waiting for connection ${index}; ${this.connections.length} opened`,
+    );
   }
 }
 
