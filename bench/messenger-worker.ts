@@ -10,7 +10,7 @@ import { GCProfiler } from 'node:v8';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { buildMessenger } from '../src/handlers/wiring/composition-root.ts';
+import { buildMessenger } from '../src/handlers/wiring/build-messenger.ts';
 import { loadConfig } from '../src/handlers/wiring/config.ts';
 import type { ChatMessage } from '../src/domain/frames.ts';
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { ApiGatewayMessenger } from '../../src/adapters/api-gateway-messenger.ts';
-import { buildMessenger } from '../../src/handlers/wiring/composition-root.ts';
+import { buildMessenger } from '../../src/handlers/wiring/build-messenger.ts';
 import { loadConfig } from '../../src/handlers/wiring/config.ts';
 import type { EchoFrame } from '../../src/domain/frames.ts';
 import { FakeConnectionsApi } from '../support/fake-connections-api.ts';
