@@ -1,0 +1,18 @@
+/**
+ * Work that fans a frame out to a room, done by the fan-out worker rather than by the invocation that caused
+ * it. `presence`: announce a room's pending membership changes. A job with `claimedAt` was claimed at once
+ * (the room announced nothing during the last window); one with `jobId` is the room's scheduled trailing
+ * flush, and acts only while it is still the room's scheduled one.
+ */
+export type FanOutJob =
+  | { readonly kind: 'presence'; readonly room: string; readonly claimedAt: string }
+  | { readonly kind: 'presence'; readonly room: string; readonly jobId: string };
+
+/**
+ * Hands jobs to the fan-out worker. Delivery is at least once: a job may run more than once, so every job
+ * is safe to repeat. Throws when the job could not be handed over.
+ */
+export interface FanOutQueue {
+  /** Queues a job to run no earlier than `delayMs` from now (rounded up to what the queue supports). */
+  enqueue(job: FanOutJob, delayMs?: number): Promise<void>;
+}

@@ -1,0 +1,69 @@
+/** One change of a room's membership: someone joined, left or changed name. */
+export interface PresenceChange {
+  readonly event: 'join' | 'leave' | 'rename';
+  readonly connectionId: string;
+  /** The member's name after the change (a leave: its name when it left). */
+  readonly name: string;
+  readonly userId?: string;
+  /** The name before a rename. */
+  readonly previousName?: string;
+  /** The member's revision after this change: of two changes about one member, the higher `rev` is current. */
+  readonly rev: number;
+  readonly at: string;
+}
+
+/** A recorded change that has not been announced yet; `key` forgets it once it has been. */
+export interface PendingChange {
+  readonly key: string;
+  readonly change: PresenceChange;
+}
+
+/** When a room last announced its changes, and whether a trailing announcement is scheduled. */
+export interface PresenceClock {
+  /** How many members the room has, as its joins and leaves counted them. */
+  readonly members: number;
+  readonly lastFlushAt?: Date;
+  /** The scheduled trailing flush, if any: when it is due and its job's id. */
+  readonly scheduled?: { readonly due: Date; readonly jobId: string };
+}
+
+/**
+ * Each room's membership changes that wait for its next presence frame, and the clock that makes a room
+ * announce at most once per window. Every method is one atomic step; none of them sends anything.
+ */
+export interface PresenceLog {
+  /**
+   * Keeps a change for the room's next presence frame and moves its member count by `memberDelta`; returns
+   * the room's clock as it is after the change was kept.
+   */
+  record(room: string, change: PresenceChange, memberDelta: number): Promise<PresenceClock>;
+  /**
+   * Claims an immediate flush at `at`: succeeds only while the room's last flush is still `lastFlushAt` (none:
+   * `undefined`), that flush was at or before `windowStart`, and no trailing flush is scheduled (a scheduled
+   * one due before `staleBefore` is taken as lost). Sets the last flush to `at`.
+   */
+  claimFlush(
+    room: string,
+    lastFlushAt: Date | undefined,
+    at: Date,
+    windowStart: Date,
+    staleBefore: Date,
+  ): Promise<boolean>;
+  /**
+   * Schedules the room's trailing flush, unless one is scheduled already (one due before `staleBefore` is
+   * taken as lost and replaced). Returns whether this call scheduled it.
+   */
+  scheduleFlush(room: string, due: Date, jobId: string, staleBefore: Date): Promise<boolean>;
+  /**
+   * Starts the scheduled trailing flush `jobId` at `now`: succeeds while it is still the room's scheduled
+   * flush and the last flush was at or before `windowStart`; then sets the last flush to `now` and clears the
+   * schedule. On failure returns the clock, so the caller can tell "too early" from "not mine".
+   */
+  startScheduledFlush(room: string, jobId: string, now: Date, windowStart: Date): Promise<true | PresenceClock>;
+  /** The room's pending changes, oldest first, at most `limit` of them. */
+  pending(room: string, limit: number): Promise<readonly PendingChange[]>;
+  /** The room's member count. */
+  members(room: string): Promise<number>;
+  /** Forgets announced changes. Forgetting a key that is not kept is not an error. */
+  forget(room: string, keys: readonly string[]): Promise<void>;
+}
