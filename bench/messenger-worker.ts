@@ -148,6 +148,7 @@ function benchMessenger(endpoint: string, inFlight: number): ReturnType<typeof b
       ...process.env,
       CHAT_TABLE: 'chat-bench',
       WEBSOCKET_MANAGEMENT_ENDPOINT: endpoint,
+      FANOUT_QUEUE_URL: 'http://127.0.0.1:1/000000000000/fanout',
       BROADCAST_CONCURRENCY: String(inFlight),
     }),
   );

@@ -100,7 +100,11 @@ describe('the messenger as the composition root builds it', () => {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
     const messenger = buildMessenger(
-      loadConfig({ CHAT_TABLE: 'chat-test', WEBSOCKET_MANAGEMENT_ENDPOINT: `http://127.0.0.1:${address.port}/dev` }),
+      loadConfig({
+        CHAT_TABLE: 'chat-test',
+        WEBSOCKET_MANAGEMENT_ENDPOINT: `http://127.0.0.1:${address.port}/dev`,
+        FANOUT_QUEUE_URL: 'http://127.0.0.1:1/000000000000/fanout',
+      }),
     );
 
     const outcome = await messenger.send('A=', frame);

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { InMemoryConnectionQuota } from '../../src/adapters/in-memory-connection-quota.ts';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
+import { InMemoryFanOutQueue } from '../../src/adapters/in-memory-fan-out-queue.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
 import { ChatService } from '../../src/domain/chat-service.ts';
@@ -93,6 +94,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     metrics,
     rateLimiter: new InMemoryRateLimiter(rateLimit, () => T_RATE),
     rateLimit,
+    fanOutQueue: new InMemoryFanOutQueue(),
   };
   const deps = (): Dependencies => built;
   const connect = createConnectHandler(deps);

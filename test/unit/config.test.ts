@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../../src/handlers/wiring/config.ts';
 const required = {
   CHAT_TABLE: 'chat-table',
   WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
+  FANOUT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ws-chat-dev-fanout',
 };
 
 /** The ConfigError that loading throws; fails the test when the settings are accepted. */
@@ -22,6 +23,7 @@ describe('loadConfig', () => {
     expect(loadConfig(required)).toEqual({
       chatTable: 'chat-table',
       managementEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
+      fanOutQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ws-chat-dev-fanout',
       chatMode: 'broadcast',
       authMode: 'none',
       allowedOrigins: [],
@@ -33,6 +35,17 @@ describe('loadConfig', () => {
       rateLimit: { frames: 30, windowSeconds: 10 },
       connectionCaps: { perUser: 10, perIp: 100 },
     });
+  });
+
+  it('refuses a missing fan-out queue URL, naming the setting', () => {
+    expect(configErrorOf({ ...required, FANOUT_QUEUE_URL: undefined }).message).toContain('FANOUT_QUEUE_URL');
+  });
+
+  it('reads a local SQS endpoint, and treats an empty one as unset', () => {
+    expect([
+      loadConfig({ ...required, SQS_ENDPOINT: 'http://127.0.0.1:9324' }).sqsEndpoint,
+      loadConfig({ ...required, SQS_ENDPOINT: '' }).sqsEndpoint,
+    ]).toEqual(['http://127.0.0.1:9324', undefined]);
   });
 
   it('reads the connection caps per user and per address, where 0 caps nothing', () => {

@@ -1,4 +1,5 @@
 import type { ChatService } from '../../domain/chat-service.ts';
+import type { FanOutQueue } from '../../domain/fan-out-queue.ts';
 import type { RateLimit, RateLimiter } from '../../domain/rate-limiter.ts';
 import type { FrameLimits } from '../frames/inbound-frame.ts';
 import type { ChatMetrics, Logger } from '../../domain/observability.ts';
@@ -17,6 +18,8 @@ export interface Dependencies {
   readonly metrics: ChatMetrics;
   readonly rateLimiter: RateLimiter;
   readonly rateLimit: RateLimit;
+  /** Jobs for the fan-out worker (SQS in the functions, in memory in the unit tests). */
+  readonly fanOutQueue: FanOutQueue;
 }
 
 /** Returns the same dependencies on every call after the first. */

@@ -1,0 +1,44 @@
+import type { FanOutJob, FanOutQueue } from '../domain/fan-out-queue.ts';
+import { delaySecondsFor } from './sqs-fan-out-queue.ts';
+
+interface QueuedJob {
+  readonly body: string;
+  readonly dueAt: number;
+  readonly order: number;
+}
+
+/**
+ * Fan-out jobs in this process's memory, for tests: each job is kept as the JSON SQS would carry, due when SQS
+ * would deliver it (the delay rounded up to whole seconds, at most 15 minutes) by an injected clock; a test
+ * takes the due jobs and runs them.
+ */
+export class InMemoryFanOutQueue implements FanOutQueue {
+  readonly #now: () => Date;
+  #queued: QueuedJob[] = [];
+  #enqueued = 0;
+
+  constructor(now: () => Date = () => new Date()) {
+    this.#now = now;
+  }
+
+  async enqueue(job: FanOutJob, delayMs?: number): Promise<void> {
+    this.#enqueued += 1;
+    this.#queued.push({
+      body: JSON.stringify(job),
+      dueAt: this.#now().getTime() + delaySecondsFor(delayMs) * 1000,
+      order: this.#enqueued,
+    });
+  }
+
+  /** Removes and returns the jobs due at `now` (by default the clock's now), earliest due first, each as a fresh copy. */
+  takeDue(now: Date = this.#now()): FanOutJob[] {
+    const due = this.#queued.filter((job) => job.dueAt <= now.getTime());
+    this.#queued = this.#queued.filter((job) => job.dueAt > now.getTime());
+    return due.sort((a, b) => a.dueAt - b.dueAt || a.order - b.order).map((job) => JSON.parse(job.body) as FanOutJob);
+  }
+
+  /** The jobs not taken yet, due or not, each with the time it is due. */
+  pending(): Array<{ readonly job: FanOutJob; readonly dueAt: Date }> {
+    return this.#queued.map((job) => ({ job: JSON.parse(job.body) as FanOutJob, dueAt: new Date(job.dueAt) }));
+  }
+}
