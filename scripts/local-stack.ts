@@ -1,6 +1,6 @@
 /**
  * The local stack: an embedded DynamoDB (dynalite), the connections table created from serverless.yml,
- * and serverless-offline running the real handlers. Used by `npm start` and by the end-to-end tests.
+ * and serverless-offline running the real handlers, with the fan-out queue in its process (scripts/offline-sqs-plugin.ts). Used by `npm start` and by the end-to-end tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -36,6 +36,8 @@ export interface LocalStackOptions {
   /** An already running DynamoDB endpoint; when absent, dynalite is started on `dynamoDbPort`. */
   readonly dynamoDbEndpoint?: string;
   readonly dynamoDbPort: number;
+  /** The local SQS (fauxqs, in the emulator's process) of the fan-out queue; absent or 0 picks a free port. */
+  readonly sqsPort?: number;
   /** Extra environment for the handlers, e.g. CHAT_MODE. */
   readonly handlerEnv?: Record<string, string>;
   /** serverless.yml params, e.g. `{ authMode: 'jwt', allowedOrigins: 'http://127.0.0.1:8080' }`. */
@@ -52,6 +54,8 @@ export interface LocalStack {
   readonly managementEndpoint: string;
   readonly dynamoDbEndpoint: string;
   readonly tableName: string;
+  /** The local SQS endpoint, where the fan-out queue and its dead-letter queue are. */
+  readonly sqsEndpoint: string;
   /** Stops the emulator and the database; resolves once both are gone. */
   stop(): Promise<void>;
 }
@@ -226,6 +230,7 @@ export function startStackOnFreePorts(
     lambdaPort: 0,
     httpPort: 0,
     dynamoDbPort: 0,
+    sqsPort: 0,
     inProcess: true,
     ...options,
   });
@@ -250,10 +255,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
 async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalStack> {
   const log = options.log ?? (() => undefined);
-  const [websocketPort, lambdaPort, httpPort] = await Promise.all([
+  const [websocketPort, lambdaPort, httpPort, sqsPort] = await Promise.all([
     resolvePort(options.websocketPort),
     resolvePort(options.lambdaPort),
     resolvePort(options.httpPort),
+    resolvePort(options.sqsPort ?? 0),
   ]);
   let database: Server | undefined;
   let dynamoDbEndpoint = options.dynamoDbEndpoint;
@@ -266,6 +272,8 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     new Promise((resolve) => (database ? database.close(() => resolve()) : resolve()));
 
   const managementEndpoint = `http://127.0.0.1:${websocketPort}`;
+  // scripts/offline-sqs-plugin.ts serves the queues there and gives the handlers the endpoint and the queues' URLs.
+  const sqsEndpoint = `http://127.0.0.1:${sqsPort}`;
   let child: ChildProcess | undefined;
   try {
     await createChatTable(dynamoDbEndpoint, LOCAL_TABLE);
@@ -297,6 +305,7 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
         ...DUMMY_CREDENTIALS,
         AWS_ENDPOINT_URL_DYNAMODB: dynamoDbEndpoint,
         WEBSOCKET_MANAGEMENT_ENDPOINT: managementEndpoint,
+        SQS_ENDPOINT: sqsEndpoint,
         CHAT_ESBUILD_DIR: options.buildFolder,
         ...options.handlerEnv,
       },
@@ -315,6 +324,7 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     managementEndpoint,
     dynamoDbEndpoint,
     tableName: LOCAL_TABLE,
+    sqsEndpoint,
     async stop() {
       await stopChild(emulator, 5_000);
       await closeDatabase();

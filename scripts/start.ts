@@ -15,6 +15,7 @@ const stack = await startLocalStack({
   lambdaPort: portFromEnv('CHAT_LAMBDA_PORT', 3002),
   httpPort: portFromEnv('CHAT_HTTP_PORT', 3000),
   dynamoDbPort: portFromEnv('CHAT_DYNAMODB_PORT', 8000),
+  sqsPort: portFromEnv('CHAT_SQS_PORT', 9324),
   inProcess: process.env['CHAT_WORKER_THREADS'] !== '1',
   buildFolder: '.esbuild',
   params: { authMode, allowedOrigins: process.env['CHAT_ALLOWED_ORIGINS'] ?? '' },
@@ -39,6 +40,7 @@ Chat backend running.
   WebSocket URL:   ${stack.websocketUrl}
   @connections:    ${stack.managementEndpoint}
   DynamoDB:        ${stack.dynamoDbEndpoint} (table ${LOCAL_TABLE}, in memory)
+  SQS:             ${stack.sqsEndpoint} (the fan-out queue and its dead-letter queue, in memory)
   Authentication:  ${tokens ? `jwt (the page gets a development token; for wscat add ?token=${await tokens.mint()})` : 'none (CHAT_AUTH_MODE=jwt turns it on)'}
 
 Try it in two terminals:

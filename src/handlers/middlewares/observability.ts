@@ -3,13 +3,19 @@ import type { Context } from 'aws-lambda';
 import type { DependencyProvider } from '../wiring/dependencies.ts';
 import type { WebSocketEvent, WebSocketResult } from '../frames/websocket-event.ts';
 
+/** What the middleware reads of an event: a WebSocket route's connection and route, or an SQS batch's records. */
+interface ObservedEvent {
+  readonly requestContext?: { readonly connectionId?: string; readonly routeKey?: string };
+  readonly Records?: readonly unknown[];
+}
+
 /**
- * Tags every log line of an invocation with its connection, route and request, and publishes the
- * invocation's metrics when it ends, whatever the outcome. It must be the first middleware.
+ * Tags every log line of an invocation with its connection and route (or its batch's size) and request, and
+ * publishes the invocation's metrics when it ends, whatever the outcome. It must be the first middleware.
  */
-export function observability(
+export function observability<TEvent extends ObservedEvent = WebSocketEvent, TResult = WebSocketResult>(
   dependencies: DependencyProvider,
-): MiddlewareObj<WebSocketEvent, WebSocketResult, Error, Context> {
+): MiddlewareObj<TEvent, TResult, Error, Context> {
   const publish = (): void => {
     try {
       dependencies().metrics.publish();
@@ -25,11 +31,12 @@ export function observability(
       } catch {
         return;
       }
-      const { requestContext } = request.event;
+      const { requestContext, Records } = request.event;
       logger.resetKeys();
       logger.appendKeys({
         connectionId: requestContext?.connectionId,
         route: requestContext?.routeKey,
+        records: Records?.length,
         requestId: request.context?.awsRequestId,
       });
     },

@@ -1,0 +1,40 @@
+import * as z from 'zod/mini';
+import type { FanOutJob } from '../../domain/fan-out-queue.ts';
+import { roomSchema } from './inbound-frame.ts';
+import './zod.ts';
+
+const text = z.string().check(z.minLength(1), z.maxLength(256));
+
+/**
+ * A fan-out job as the queue carries it (`FanOutJob`'s JSON). Keys it does not know are dropped, so a job
+ * written by a newer version of the producers still runs as the job this worker knows.
+ */
+export const fanOutJobSchema = z.union([
+  z.object({ kind: z.literal('presence'), room: roomSchema, claimedAt: text }),
+  z.object({ kind: z.literal('presence'), room: roomSchema, jobId: text }),
+]);
+
+// Fails to compile when the schema and the domain's type drift apart.
+const _sameShape: (parsed: z.output<typeof fanOutJobSchema>) => FanOutJob = (parsed) => parsed;
+void _sameShape;
+
+/** A record body that is not a fan-out job. */
+export class InvalidFanOutJobError extends Error {
+  override readonly name = 'InvalidFanOutJobError';
+}
+
+/** Reads one queue message's body as a fan-out job; throws an {@link InvalidFanOutJobError} saying why it is not one. */
+export function parseFanOutJob(body: string): FanOutJob {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (error) {
+    throw new InvalidFanOutJobError('the body is not JSON', { cause: error });
+  }
+  const parsed = fanOutJobSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'job'}: ${issue.message}`);
+    throw new InvalidFanOutJobError(`not a fan-out job (${issues.join('; ')})`, { cause: parsed.error });
+  }
+  return parsed.data;
+}
