@@ -9,10 +9,13 @@ const shared = { extensionsToTreatAsEsm: ['.ts'], transform, testEnvironment: 'n
  * accepts a `testTimeout` in a project and ignores it. So the tier names its timeout in its globals, and
  * a setup file of its own hands it to `jest.setTimeout`.
  */
-const tierTimeout = (ms) => ({
+const tierTimeout = (ms, otherSetupFiles = []) => ({
   globals: { tierTimeoutMs: ms },
-  setupFilesAfterEnv: ['<rootDir>/test/support/tier-timeout.ts'],
+  setupFilesAfterEnv: ['<rootDir>/test/support/tier-timeout.ts', ...otherSetupFiles],
 });
+
+/** Fails a test in which a client sent or received a frame that asyncapi.yaml does not describe. */
+const protocolContract = '<rootDir>/test/support/protocol-contract-setup.ts';
 
 export default {
   // The timeout of every tier that sets none of its own: unit, contract, stack and browser.
@@ -22,13 +25,19 @@ export default {
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...shared, displayName: 'contract', testMatch: ['<rootDir>/test/contract/**/*.test.ts'] },
-    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'], ...tierTimeout(60_000) },
+    {
+      ...shared,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      ...tierTimeout(60_000, [protocolContract]),
+    },
     { ...shared, displayName: 'stack', testMatch: ['<rootDir>/test/stack/**/*.test.ts'] },
     {
       ...shared,
       displayName: 'browser',
       testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
       globalSetup: '<rootDir>/test/browser/global-setup.ts',
+      setupFilesAfterEnv: [protocolContract],
     },
     {
       ...shared,

@@ -28,7 +28,7 @@ function message(seq: number, room = 'lobby', text = `message ${seq}`): object {
 
 /** The server's answer to a hello or join: a welcome, then the replayed history, oldest first. */
 function welcome(connection: ScriptedConnection, room: string, rev: number, replay: object[] = []): void {
-  connection.send({ type: 'welcome', connectionId: 'me-1', room, name: 'Ann', replay: replay.length, rev });
+  connection.send({ type: 'welcome', connectionId: 'me-1', room, name: 'Ann', replay: replay.length, rev, members: 1 });
   for (const frame of replay) connection.send(frame);
 }
 
@@ -215,6 +215,7 @@ describe('the chat page against a scripted server', () => {
         type: 'presence',
         event: 'join',
         room: 'lobby',
+        members: 2,
         connectionId: 'm-1',
         name: mallory,
         rev: 1,
@@ -336,6 +337,7 @@ describe('the chat page against a scripted server', () => {
         type: 'presence',
         event,
         room: 'lobby',
+        members: 2,
         connectionId,
         name,
         rev,

@@ -1,7 +1,13 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startWebServer, type WebServer } from '../../scripts/web-server.ts';
-import { accessibilityViolations, type LaunchedBrowser, launchChromium, screenshot } from '../support/browser.ts';
+import {
+  accessibilityViolations,
+  checkPageTraffic,
+  type LaunchedBrowser,
+  launchChromium,
+  screenshot,
+} from '../support/browser.ts';
 import { startTestStack, type TestStack } from '../support/local-stack.ts';
 
 /** The page, as a person at one browser tab uses it. */
@@ -60,6 +66,7 @@ describe('the chat page in Chromium', () => {
       bypassCSP: options.audit ?? false,
     });
     const page = await context.newPage();
+    checkPageTraffic(page);
     if (options.clock) await page.clock.install();
     const search = new URLSearchParams(query);
     if (!search.has('room')) search.set('room', `test${testRoom}`);

@@ -97,7 +97,7 @@ describe('the local stack, through real WebSocket clients', () => {
     ];
 
     for (const [frame, code] of bad) {
-      mallory.send(frame);
+      mallory.sendOffContract(frame);
       const [error] = await mallory.waitFor((f) => f.type === 'error' && f['code'] === code);
       expect(Object.keys(error ?? {}).sort()).toEqual(['code', 'message', 'type']);
       expect(String(error?.['message'])).not.toMatch(/\n\s+at /);

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page, type WebSocketRoute } from 'playwright-core';
 import { projectRoot } from '../../scripts/local-stack.ts';
+import { checkClientFrame, checkServerFrame } from './protocol-contract.ts';
 
 export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 export const SCREENSHOT_DIR = join(projectRoot, '.results', 'screenshots');
@@ -45,6 +46,19 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
   };
 }
 
+/**
+ * Checks every frame the page's WebSockets send and receive against asyncapi.yaml, as the browser itself sees
+ * them (DevTools' network events), without touching the traffic; a frame outside the document fails the test.
+ */
+export function checkPageTraffic(page: Page): void {
+  page.on('websocket', (socket) => {
+    socket.on('framesent', ({ payload }) => checkClientFrame(String(payload), `the page sent (${socket.url()})`));
+    socket.on('framereceived', ({ payload }) =>
+      checkServerFrame(String(payload), `the page received (${socket.url()})`),
+    );
+  });
+}
+
 /** Saves a full-page screenshot under .results/screenshots, named after the test. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   await mkdir(SCREENSHOT_DIR, { recursive: true });
@@ -83,7 +97,11 @@ function untilFound<T>(
   });
 }
 
-/** One page-side WebSocket that a {@link ScriptedChatServer} answers: every frame the page sent, parsed. */
+/**
+ * One page-side WebSocket that a {@link ScriptedChatServer} answers: every frame the page sent, parsed. What the
+ * page sends and what the test sends it are checked against asyncapi.yaml, so the scripted server speaks the
+ * real protocol.
+ */
 export class ScriptedConnection {
   readonly url: URL;
   readonly frames: Array<Record<string, unknown>> = [];
@@ -95,6 +113,7 @@ export class ScriptedConnection {
     this.#route = route;
     this.url = new URL(route.url());
     route.onMessage((message) => {
+      checkClientFrame(String(message), `the page sent (${route.url()})`);
       try {
         this.frames.push(JSON.parse(String(message)) as Record<string, unknown>);
       } catch {
@@ -114,7 +133,9 @@ export class ScriptedConnection {
 
   /** Sends the page one server frame. */
   send(frame: object): void {
-    this.#route.send(JSON.stringify(frame));
+    const text = JSON.stringify(frame);
+    checkServerFrame(text, `the scripted server sent (${this.url.href})`);
+    this.#route.send(text);
   }
 
   /** Closes the socket from the server's side, as API Gateway does after 2 hours. */

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { checkClientFrame, checkServerFrame } from './protocol-contract.ts';
 
 /** A frame as the server sends it; tests check its fields. */
 export interface ReceivedFrame {
@@ -25,7 +26,10 @@ export function openSocket(url: string, timeoutMs: number): Promise<WebSocket> {
   });
 }
 
-/** A real WebSocket client that keeps every frame it receives and can wait for the next matching one. */
+/**
+ * A real WebSocket client that keeps every frame it receives and can wait for the next matching one. Every frame
+ * it sends or receives is checked against asyncapi.yaml (see protocol-contract.ts).
+ */
 export class ChatClient {
   readonly received: ReceivedFrame[] = [];
   readonly #socket: WebSocket;
@@ -34,7 +38,9 @@ export class ChatClient {
   private constructor(socket: WebSocket) {
     this.#socket = socket;
     socket.on('message', (data) => {
-      this.received.push(JSON.parse(data.toString()) as ReceivedFrame);
+      const text = data.toString();
+      checkServerFrame(text, 'a test client received');
+      this.received.push(JSON.parse(text) as ReceivedFrame);
       for (const wake of [...this.#waiters]) wake();
     });
   }
@@ -44,7 +50,14 @@ export class ChatClient {
   }
 
   send(frame: string | object): void {
-    this.#socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+    const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
+    checkClientFrame(text, 'a test client sent');
+    this.#socket.send(text);
+  }
+
+  /** Sends a frame as it is, unchecked: a deliberately malformed one, which asyncapi.yaml does not describe. */
+  sendOffContract(frame: string): void {
+    this.#socket.send(frame);
   }
 
   /** Waits until `count` received frames match, and returns them. */
