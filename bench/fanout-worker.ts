@@ -7,6 +7,8 @@ import { ChatService } from '../src/domain/chat-service.ts';
 import { DEFAULT_ROOM } from '../src/domain/connection.ts';
 import { InMemoryConnectionRepository } from '../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../src/adapters/in-memory-message-history.ts';
+import { InMemoryFanOutQueue } from '../src/adapters/in-memory-fan-out-queue.ts';
+import { InMemoryPresenceLog } from '../src/adapters/in-memory-presence-log.ts';
 import { type Fate, type LatencyModel, type RateLimit, SimulatedMessenger } from './simulated-messenger.ts';
 import { seededRandom } from '../test/support/seeded-random.ts';
 
@@ -106,6 +108,11 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
     history: new InMemoryMessageHistory(),
     messenger,
     concurrency: params.concurrency,
+    // A post announces no presence: these are never used.
+    presence: new InMemoryPresenceLog(),
+    fanOutQueue: new InMemoryFanOutQueue(),
+    presenceWindowMs: 1000,
+    bigRoomSize: 100,
   });
 
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -7,12 +7,13 @@ import {
   GetCommand,
   PutCommand,
   paginateQuery,
+  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Connection, ConnectionChange, ConnectionChanges, Member } from '../domain/connection.ts';
+import type { Connection, ConnectionChange, ConnectionChanges, Member, MemberPage } from '../domain/connection.ts';
 import type { ConnectionRepository } from '../domain/connection-repository.ts';
-import { ConcurrentChangeError } from '../domain/errors.ts';
+import { ConcurrentChangeError, InvalidCursorError } from '../domain/errors.ts';
 import {
   connectionIdOfKey,
   connectionKey,
@@ -22,6 +23,19 @@ import {
   roomSortKey,
   type TableKey,
 } from './dynamodb-keys.ts';
+
+/** A roster cursor: the listing's expiry cut-off, then the room index's sort key of the page's last member. */
+const CURSOR = /^(\d{10})\.(\d{10}#(.+))$/;
+
+/** Where the page after a roster cursor starts; throws for a cursor this adapter did not give. */
+function pageAfter(room: string, cursor: string): { from: string; start: Record<string, unknown> } {
+  const match = CURSOR.exec(cursor);
+  const [, from, sortKey, id] = match ?? [];
+  if (from === undefined || sortKey === undefined || id === undefined || sortKey < from) {
+    throw new InvalidCursorError(cursor);
+  }
+  return { from, start: { gsi1pk: roomIndexKey(room), gsi1sk: sortKey, ...connectionKey(id) } };
+}
 
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_LIMIT = 100;
@@ -225,13 +239,41 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     for await (const page of this.#roomPages(room, this.#pageSize)) yield page;
   }
 
-  async members(room: string, limit: number): Promise<readonly Member[]> {
-    const ids: string[] = [];
-    for await (const page of this.#roomPages(room, Math.min(limit, this.#pageSize ?? limit))) {
-      ids.push(...page.slice(0, limit - ids.length));
-      if (ids.length >= limit) break;
-    }
-    const names = new Map<string, string>();
+  async members(room: string, limit: number, after?: string): Promise<MemberPage> {
+    // One expiry cut-off for every page of a roster, carried in its cursors (see #roomPages).
+    const { from, start } =
+      after === undefined ? { from: expiryKey(this.#nowSeconds() + 1), start: undefined } : pageAfter(room, after);
+    const listed: { id: string; sortKey: string }[] = [];
+    let next: Record<string, unknown> | undefined = start;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          IndexName: ROOM_INDEX,
+          KeyConditionExpression: 'gsi1pk = :room AND gsi1sk >= :from',
+          ProjectionExpression: 'pk, gsi1sk',
+          ExpressionAttributeValues: { ':room': roomIndexKey(room), ':from': from },
+          Limit: limit - listed.length,
+          ...(next !== undefined ? { ExclusiveStartKey: next } : {}),
+        }),
+      );
+      for (const { pk, gsi1sk } of (page.Items ?? []).slice(0, limit - listed.length)) {
+        const id = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
+        if (id !== undefined && typeof gsi1sk === 'string') listed.push({ id, sortKey: gsi1sk });
+      }
+      next = page.LastEvaluatedKey;
+    } while (next !== undefined && listed.length < limit);
+    const found = await this.#namesOf(listed.map(({ id }) => id));
+    const last = listed.at(-1);
+    // A member that left between the listing and the names is left out.
+    return {
+      members: listed.flatMap(({ id }) => found.get(id) ?? []),
+      ...(next !== undefined && last !== undefined ? { next: `${from}.${last.sortKey}` } : {}),
+    };
+  }
+
+  async #namesOf(ids: readonly string[]): Promise<Map<string, Member>> {
+    const members = new Map<string, Member>();
     for (let start = 0; start < ids.length; start += BATCH_GET_LIMIT) {
       let keys: Record<string, unknown>[] | undefined = ids
         .slice(start, start + BATCH_GET_LIMIT)
@@ -243,25 +285,23 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
             RequestItems: {
               [this.#tableName]: {
                 Keys: keys,
-                ProjectionExpression: 'pk, #name',
+                ProjectionExpression: 'pk, #name, rev, retired',
                 ExpressionAttributeNames: { '#name': 'name' },
               },
             },
           }),
         );
         for (const item of result.Responses?.[this.#tableName] ?? []) {
-          const { pk, name } = item;
+          const { pk, name, rev, retired } = item;
           const id = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
-          if (id !== undefined && typeof name === 'string') names.set(id, name);
+          if (id !== undefined && typeof name === 'string' && retired === undefined) {
+            members.set(id, { id, name, revision: typeof rev === 'number' ? rev : 0 });
+          }
         }
         keys = result.UnprocessedKeys?.[this.#tableName]?.Keys;
       }
     }
-    // A member that left between the listing and the names is left out.
-    return ids.flatMap((id) => {
-      const name = names.get(id);
-      return name === undefined ? [] : [{ id, name }];
-    });
+    return members;
   }
 
   async *#roomPages(room: string, pageSize: number | undefined): AsyncIterable<string[]> {

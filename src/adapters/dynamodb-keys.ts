@@ -1,11 +1,13 @@
 /**
  * The chat table's key scheme, the one place every DynamoDB adapter and the test support take it from.
- * One table holds four kinds of item, told apart by the prefix of their partition key:
+ * One table holds six kinds of item, told apart by the prefix of their partition key:
  *
  * | item | pk | sk | room index (`gsi1pk`, `gsi1sk`) |
  * | --- | --- | --- | --- |
  * | a connection | `conn#<connection id>` | `connection` | `room#<room>`, `<expiry>#<connection id>` |
  * | a room's sequence counter | `room#<room>` | `sequence` | none |
+ * | a room's presence clock and member count | `room#<room>` | `presence` | none |
+ * | a room's pending presence change | `presence#<room>` | `<at ms>#<connection id>#<rev>` | none |
  * | a room's history slot | `history#<room>` | `slot#NN` | none |
  * | an owner's connection quota | `quota#user#<sub>` or `quota#ip#<address>` | `quota` | none |
  */
@@ -17,6 +19,7 @@ export const CONNECTION_PREFIX = 'conn#';
 export const ROOM_PREFIX = 'room#';
 export const HISTORY_PREFIX = 'history#';
 export const QUOTA_PREFIX = 'quota#';
+export const PRESENCE_PREFIX = 'presence#';
 
 export interface TableKey {
   readonly pk: string;
@@ -64,4 +67,17 @@ export function historySlotKey(room: string, slot: number): TableKey {
 
 export function quotaKey(kind: 'user' | 'ip', owner: string): TableKey {
   return { pk: `${QUOTA_PREFIX}${kind}#${owner}`, sk: 'quota' };
+}
+
+export function presenceClockKey(room: string): TableKey {
+  return { pk: ROOM_PREFIX + room, sk: 'presence' };
+}
+
+export function presencePartition(room: string): string {
+  return PRESENCE_PREFIX + room;
+}
+
+/** A pending change's sort key: in the order the changes happened, one key per member revision. */
+export function presenceChangeSortKey(atMs: number, connectionId: string, rev: number): string {
+  return `${String(atMs).padStart(13, '0')}#${connectionId}#${String(rev).padStart(6, '0')}`;
 }

@@ -1,5 +1,9 @@
-import type { Connection, ConnectionChange, ConnectionChanges, Member } from '../domain/connection.ts';
+import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../domain/connection.ts';
 import type { ConnectionRepository } from '../domain/connection-repository.ts';
+import { InvalidCursorError } from '../domain/errors.ts';
+
+/** Roster cursors name the page's last member after this prefix. */
+const CURSOR_PREFIX = 'after:';
 
 export interface InMemoryConnectionRepositoryOptions {
   /** How many members a page holds; a small value exercises callers' paging. */
@@ -73,12 +77,18 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
     }
   }
 
-  async members(room: string, limit: number): Promise<readonly Member[]> {
-    return [...this.#rows.values()]
-      .filter((row) => row.room === room && this.#live(row))
-      .sort((a, b) => (a.id < b.id ? -1 : 1))
-      .slice(0, limit)
-      .map((row) => ({ id: row.id, name: row.name }));
+  async members(room: string, limit: number, after?: string): Promise<MemberPage> {
+    if (after !== undefined && !after.startsWith(CURSOR_PREFIX)) throw new InvalidCursorError(after);
+    const afterId = after?.slice(CURSOR_PREFIX.length);
+    const rows = [...this.#rows.values()]
+      .filter((row) => row.room === room && this.#live(row) && (afterId === undefined || row.id > afterId))
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      members: page.map((row) => ({ id: row.id, name: row.name, revision: row.revision })),
+      ...(rows.length > limit && last !== undefined ? { next: CURSOR_PREFIX + last.id } : {}),
+    };
   }
 
   #liveRow(connectionId: string): Connection | undefined {

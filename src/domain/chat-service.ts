@@ -2,9 +2,19 @@ import { type Connection, DEFAULT_ROOM } from './connection.ts';
 import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
 import { DeliveryError, type DeliveryFailureReason, UnknownConnectionError } from './errors.ts';
-import type { ChatMessage, EchoFrame, ErrorCode, ErrorFrame, PresenceFrame, ServerFrame } from './frames.ts';
+import type { FanOutJob, FanOutQueue } from './fan-out-queue.ts';
+import type {
+  ChatMessage,
+  EchoFrame,
+  ErrorCode,
+  ErrorFrame,
+  PresenceBatchFrame,
+  PresenceFrame,
+  ServerFrame,
+} from './frames.ts';
 import type { MessageHistory, ReplayPoint } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
+import type { PresenceChange, PresenceClock, PresenceLog } from './presence.ts';
 import { runBounded } from './run-bounded.ts';
 
 /** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
@@ -16,8 +26,23 @@ export const CONNECTION_LIFETIME_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000;
  */
 export const HANDSHAKE_GRACE_MS = 30_000;
 
-/** A roster names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
-export const MAX_ROSTER = 1000;
+/** A roster page names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
+export const ROSTER_PAGE_SIZE = 500;
+
+/** A presence flush announces at most this many changes; more wait for the room's next window. */
+export const MAX_CHANGES_PER_FLUSH = 1000;
+
+/** A batch frame of a room up to the big-room size lists at most this many changes (about 200 bytes each). */
+export const MAX_LISTED_CHANGES = 250;
+
+/** A batch frame of a big room lists only its first few changes, enough to say "Ann, Bob and 12 others". */
+export const BIG_ROOM_LISTED_CHANGES = 3;
+
+/**
+ * A scheduled trailing flush that is this far past due is taken as lost (its job could not be queued, or
+ * kept failing) and replaced by the next change's own.
+ */
+export const LOST_FLUSH_MS = 60_000;
 
 /** At most this many failures are itemised in a report; the counts are always complete. */
 const MAX_REPORTED_FAILURES = 20;
@@ -30,6 +55,14 @@ export interface ChatServiceOptions {
   readonly concurrency: number;
   /** Caps the connections of each user and each address; without it nothing is capped. */
   readonly quota?: ConnectionQuota;
+  /** Each room's membership changes waiting to be announced. */
+  readonly presence: PresenceLog;
+  /** Where presence flushes go, to run in the fan-out worker rather than in the caller's invocation. */
+  readonly fanOutQueue: FanOutQueue;
+  /** A room announces its membership changes at most once per window of this many milliseconds. */
+  readonly presenceWindowMs: number;
+  /** Above this many members a room is big: its presence frames count changes rather than list them. */
+  readonly bigRoomSize: number;
   readonly now?: () => Date;
   readonly newId?: () => string;
 }
@@ -70,7 +103,12 @@ export interface ConnectOptions {
 
 /** A recorded connection, or the owner whose connection cap refused it (then nothing was stored). */
 export type ConnectResult =
-  | { readonly outcome: 'connected'; readonly connection: Connection }
+  | {
+      readonly outcome: 'connected';
+      readonly connection: Connection;
+      /** Why its room could not be told it joined, when that failed. */
+      readonly unannounced?: unknown;
+    }
   | { readonly outcome: 'user_at_cap' | 'ip_at_cap' };
 
 /** The chat rules: who is connected where, and who receives what. */
@@ -80,6 +118,10 @@ export class ChatService {
   readonly #messenger: Messenger;
   readonly #concurrency: number;
   readonly #quota: ConnectionQuota | undefined;
+  readonly #presence: PresenceLog;
+  readonly #fanOutQueue: FanOutQueue;
+  readonly #presenceWindowMs: number;
+  readonly #bigRoomSize: number;
   readonly #now: () => Date;
   readonly #newId: () => string;
 
@@ -91,14 +133,22 @@ export class ChatService {
     this.#history = options.history;
     this.#messenger = options.messenger;
     this.#concurrency = options.concurrency;
+    if (!Number.isInteger(options.presenceWindowMs) || options.presenceWindowMs < 0) {
+      throw new RangeError(`presenceWindowMs must be a whole number of milliseconds, got ${options.presenceWindowMs}`);
+    }
     this.#quota = options.quota;
+    this.#presence = options.presence;
+    this.#fanOutQueue = options.fanOutQueue;
+    this.#presenceWindowMs = options.presenceWindowMs;
+    this.#bigRoomSize = options.bigRoomSize;
     this.#now = options.now ?? (() => new Date());
     this.#newId = options.newId ?? (() => globalThis.crypto.randomUUID());
   }
 
   /**
-   * Records a new connection in its room, unless its user or its address already holds as many
-   * connections as its cap allows. Nothing can be sent to it until its handshake completes.
+   * Records a new connection in its room and tells the room it joined, unless its user or its address
+   * already holds as many connections as its cap allows. Nothing can be sent to it until its handshake
+   * completes, but it hears the room from then on, so the room is told now: there are no silent listeners.
    */
   async connect(connectionId: string, options: ConnectOptions = {}): Promise<ConnectResult> {
     const connectedAt = this.#now();
@@ -110,7 +160,7 @@ export class ChatService {
       connectedAt,
       expiresAt: new Date(connectedAt.getTime() + CONNECTION_LIFETIME_MS),
       revision: 0,
-      announced: false,
+      announced: true,
     };
     const owners: ConnectionOwners = {
       ...(options.userId !== undefined ? { userId: options.userId } : {}),
@@ -130,6 +180,13 @@ export class ChatService {
       });
       throw error;
     }
+    try {
+      await this.#announce(connection.room, this.#change('join', connection), 1);
+    } catch (error) {
+      // The connection is stored and will hear its room: refusing it now would leave its row behind. A
+      // join that was kept is announced by the room's next flush; the caller logs what went wrong.
+      return { outcome: 'connected', connection, unannounced: error };
+    }
     return { outcome: 'connected', connection };
   }
 
@@ -137,69 +194,116 @@ export class ChatService {
    * Forgets a closed connection, gives its slots back to its user and address, and tells its room it left.
    * `owners` are as the closing event names them; the user the connection was stored with comes first.
    */
-  async disconnect(connectionId: string, owners: ConnectionOwners = {}): Promise<BroadcastReport | undefined> {
+  async disconnect(connectionId: string, owners: ConnectionOwners = {}): Promise<boolean> {
     const removed = await this.#connections.remove(connectionId);
     // Released even when the row is gone already: the slots would otherwise be held until they expire.
     const userId = removed?.userId ?? owners.userId;
     await this.#quota?.release(connectionId, { ...owners, ...(userId !== undefined ? { userId } : {}) });
-    if (removed === undefined) return undefined;
+    if (removed === undefined) return false;
     // Removal is the connection's last change: its leave outranks any frame about it still in flight.
-    return this.#fanOut(removed.room, this.#presence('leave', { ...removed, revision: removed.revision + 1 }));
+    const leave = this.#change('leave', { ...removed, revision: removed.revision + 1 });
+    // A connection stored before joins were announced at $connect was announced by its hello, if it sent one.
+    if (removed.announced) await this.#announce(removed.room, leave, -1);
+    return true;
   }
 
   /**
-   * The first frame after the socket opens: tells the caller who and where it is, replays the room's
-   * history (from `from` when the caller saw messages before), and tells the room it joined. Repeating it
-   * replays again but announces nothing: a member is announced once per room.
+   * The first frame after the socket opens: tells the caller who and where it is and replays the room's
+   * history (from `from` when the caller saw messages before). Its room was told it joined at $connect;
+   * repeating hello replays again and announces nothing.
    */
-  async hello(connectionId: string, from?: ReplayPoint): Promise<BroadcastReport | undefined> {
+  async hello(connectionId: string, from?: ReplayPoint): Promise<DeliveryOutcome> {
     const change = await this.#connections.update(connectionId, { announced: true });
     if (change === undefined) throw new UnknownConnectionError(connectionId);
     const { before, after } = change;
-    if ((await this.#welcome(after, from)) === 'gone' || before.announced) return undefined;
-    return this.#fanOut(after.room, this.#presence('join', after));
+    const welcomed = await this.#welcome(after, from);
+    // Only a connection stored before joins were announced at $connect is still unannounced here.
+    if (welcomed === 'delivered' && !before.announced) await this.#announce(after.room, this.#change('join', after), 1);
+    return welcomed;
   }
 
   /**
    * Moves the caller to another room: the old room hears it leave, the new one hears it join. Joining the
    * room it is in already only welcomes it again.
    */
-  async join(connectionId: string, room: string, from?: ReplayPoint): Promise<BroadcastReport | undefined> {
+  async join(connectionId: string, room: string, from?: ReplayPoint): Promise<DeliveryOutcome> {
     const change = await this.#connections.update(connectionId, { room, announced: true });
     if (change === undefined) throw new UnknownConnectionError(connectionId);
     const { before, after } = change;
     const moved = before.room !== after.room;
-    if (moved) await this.#fanOut(before.room, this.#presence('leave', after, before.room));
-    const welcomed = await this.#welcome(after, from);
-    // A caller found gone during its welcome never arrived; its $disconnect announces that it left.
-    if (welcomed === 'gone' || (!moved && before.announced)) return undefined;
-    return this.#fanOut(after.room, this.#presence('join', after));
+    // The member hears the new room from now on, so the new room is told before the welcome.
+    if (moved && before.announced) await this.#announce(before.room, this.#change('leave', after), -1);
+    if (moved || !before.announced) await this.#announce(after.room, this.#change('join', after), 1);
+    return this.#welcome(after, from);
   }
 
   /** Leaving a room returns the caller to the lobby. */
-  leave(connectionId: string): Promise<BroadcastReport | undefined> {
+  leave(connectionId: string): Promise<DeliveryOutcome> {
     return this.join(connectionId, DEFAULT_ROOM);
   }
 
   /** Changes the caller's display name and tells its room. */
-  async rename(connectionId: string, name: string): Promise<BroadcastReport | undefined> {
+  async rename(connectionId: string, name: string): Promise<void> {
     const change = await this.#connections.update(connectionId, { name });
     if (change === undefined) throw new UnknownConnectionError(connectionId);
-    if (change.before.name === change.after.name) return undefined;
-    return this.#fanOut(change.after.room, {
-      ...this.#presence('rename', change.after),
-      previousName: change.before.name,
+    if (change.before.name === change.after.name) return;
+    const rename = { ...this.#change('rename', change.after), previousName: change.before.name };
+    await this.#announce(change.after.room, rename, 0);
+  }
+
+  /** Sends the caller one page of its room's roster: the first, or the one after `cursor`. */
+  async who(connectionId: string, cursor?: string): Promise<DeliveryOutcome> {
+    const connection = await this.#require(connectionId);
+    const [page, clock] = await Promise.all([
+      this.#connections.members(connection.room, ROSTER_PAGE_SIZE, cursor),
+      this.#presence.clock(connection.room),
+    ]);
+    const members = page.members.map(({ id, name, revision }) => ({ connectionId: id, name, rev: revision }));
+    return this.#sendOrForget(connectionId, {
+      type: 'roster',
+      room: connection.room,
+      members,
+      count: clock.members,
+      ...(page.next !== undefined ? { next: page.next } : {}),
     });
   }
 
-  /** Sends the caller its room's roster. */
-  async who(connectionId: string): Promise<DeliveryOutcome> {
-    const connection = await this.#require(connectionId);
-    const members = (await this.#connections.members(connection.room, MAX_ROSTER)).map(({ id, name }) => ({
-      connectionId: id,
-      name,
-    }));
-    return this.#sendOrForget(connectionId, { type: 'roster', room: connection.room, members });
+  /**
+   * Announces a room's pending membership changes in one frame to every member: the fan-out worker's job.
+   * A scheduled flush that is not the room's scheduled one any more (a repeat) does nothing; one that came
+   * early goes back to the queue until its window ends. Safe to repeat: members drop changes they have by `rev`.
+   */
+  async flushPresence(job: FanOutJob): Promise<BroadcastReport | undefined> {
+    const { room } = job;
+    const now = this.#now();
+    if ('jobId' in job) {
+      const started = await this.#presence.startScheduledFlush(room, job.jobId, now, this.#windowStart(now));
+      if (started !== true) {
+        if (started.scheduled?.jobId === job.jobId) {
+          const due = (started.lastFlushAt?.getTime() ?? now.getTime()) + this.#presenceWindowMs;
+          await this.#fanOutQueue.enqueue(job, Math.max(0, due - now.getTime()));
+        }
+        return undefined;
+      }
+    }
+    const pending = await this.#presence.pending(room, MAX_CHANGES_PER_FLUSH);
+    if (pending.length === 0) return undefined;
+    const clock = await this.#presence.clock(room);
+    const report = await this.#fanOut(
+      room,
+      this.#presenceFrame(
+        room,
+        pending.map(({ change }) => change),
+        clock.members,
+      ),
+    );
+    await this.#presence.forget(
+      room,
+      pending.map(({ key }) => key),
+    );
+    // More changes than one frame announces wait for the next window.
+    if (pending.length === MAX_CHANGES_PER_FLUSH) await this.#requestFlush(room, await this.#presence.clock(room));
+    return report;
   }
 
   /**
@@ -269,9 +373,13 @@ export class ChatService {
   }
 
   async #welcome(connection: Connection, from: ReplayPoint | undefined): Promise<DeliveryOutcome> {
-    const replay = await this.#history.recent(connection.room, from);
+    const [replay, clock] = await Promise.all([
+      this.#history.recent(connection.room, from),
+      this.#presence.clock(connection.room),
+    ]);
     const { id: connectionId, room, name, revision: rev } = connection;
-    const welcome = { type: 'welcome', connectionId, room, name, replay: replay.length, rev } as const;
+    const members = clock.members;
+    const welcome = { type: 'welcome', connectionId, room, name, replay: replay.length, rev, members } as const;
     if ((await this.#sendOrForget(connectionId, welcome)) === 'gone') return 'gone';
     for (const message of replay) {
       if ((await this.#sendOrForget(connectionId, message)) === 'gone') return 'gone';
@@ -291,17 +399,76 @@ export class ChatService {
     return new Date(this.#now().getTime() - HANDSHAKE_GRACE_MS);
   }
 
-  /** A presence frame about the connection as it is after the change; a leave names the room it left. */
-  #presence(event: PresenceFrame['event'], connection: Connection, room = connection.room): PresenceFrame {
+  /** A change about the connection as it is after it. */
+  #change(event: PresenceChange['event'], connection: Connection): PresenceChange {
     return {
-      type: 'presence',
       event,
-      room,
       connectionId: connection.id,
       name: connection.name,
       ...(connection.userId !== undefined ? { userId: connection.userId } : {}),
       rev: connection.revision,
       at: this.#now().toISOString(),
+    };
+  }
+
+  /**
+   * Keeps a change for the room's next presence frame, and makes sure that frame will be sent: at once when
+   * the room announced nothing during the last window, else when the window ends, by one scheduled flush per
+   * room. So a room announces at most once per window whatever its churn, and every change is announced.
+   */
+  async #announce(room: string, change: PresenceChange, memberDelta: number): Promise<void> {
+    await this.#requestFlush(room, await this.#presence.record(room, change, memberDelta));
+  }
+
+  async #requestFlush(room: string, clock: PresenceClock): Promise<void> {
+    const now = this.#now();
+    const windowStart = this.#windowStart(now);
+    const staleBefore = new Date(now.getTime() - LOST_FLUSH_MS);
+    const scheduled = clock.scheduled !== undefined && clock.scheduled.due >= staleBefore;
+    if (scheduled) return;
+    if (clock.lastFlushAt === undefined || clock.lastFlushAt <= windowStart) {
+      if (await this.#presence.claimFlush(room, clock.lastFlushAt, now, windowStart, staleBefore)) {
+        await this.#fanOutQueue.enqueue({ kind: 'presence', room, claimedAt: now.toISOString() });
+        return;
+      }
+    }
+    // A window is open (or another change just claimed it): flush when it ends.
+    const lastFlush = Math.max(clock.lastFlushAt?.getTime() ?? 0, windowStart.getTime() + 1);
+    const due = new Date(Math.max(now.getTime(), lastFlush + this.#presenceWindowMs));
+    const jobId = this.#newId();
+    if (await this.#presence.scheduleFlush(room, due, jobId, staleBefore)) {
+      await this.#fanOutQueue.enqueue({ kind: 'presence', room, jobId }, due.getTime() - now.getTime());
+    }
+  }
+
+  #windowStart(now: Date): Date {
+    return new Date(now.getTime() - this.#presenceWindowMs);
+  }
+
+  /**
+   * One change in a room up to the big-room size: the single-change frame. Otherwise a batch, which lists
+   * every change of a room up to the big-room size (up to a limit that keeps it far under 128 KB), and
+   * only the first few of a big room's.
+   */
+  #presenceFrame(
+    room: string,
+    changes: readonly PresenceChange[],
+    members: number,
+  ): PresenceFrame | PresenceBatchFrame {
+    const big = members > this.#bigRoomSize;
+    const [only] = changes;
+    if (changes.length === 1 && only !== undefined && !big) return { type: 'presence', room, members, ...only };
+    const count = (event: PresenceChange['event']): number => changes.filter((c) => c.event === event).length;
+    const listed = changes.slice(0, big ? BIG_ROOM_LISTED_CHANGES : MAX_LISTED_CHANGES);
+    return {
+      type: 'presence_batch',
+      room,
+      members,
+      joined: count('join'),
+      left: count('leave'),
+      renamed: count('rename'),
+      changes: listed,
+      complete: listed.length === changes.length,
     };
   }
 

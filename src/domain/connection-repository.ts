@@ -1,4 +1,4 @@
-import type { Connection, ConnectionChange, ConnectionChanges, Member } from './connection.ts';
+import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from './connection.ts';
 
 /** Stores the live connections, each in one room, that the chat can deliver to. */
 export interface ConnectionRepository {
@@ -31,6 +31,9 @@ export interface ConnectionRepository {
    * listed. Pages may be empty; an id appears in at most one page. This is the fan-out's hot path: ids only.
    */
   list(room: string): AsyncIterable<readonly string[]>;
-  /** Up to `limit` unexpired members of a room with their names, for a roster. */
-  members(room: string, limit: number): Promise<readonly Member[]>;
+  /**
+   * Up to `limit` unexpired members of a room with their names, for a roster, in a stable order; `after` is
+   * the `next` of the page before. Throws an `InvalidCursorError` for an `after` it did not give.
+   */
+  members(room: string, limit: number, after?: string): Promise<MemberPage>;
 }

@@ -33,6 +33,13 @@ export interface ConnectionChanges {
 export interface Member {
   readonly id: string;
   readonly name: string;
+  readonly revision: number;
+}
+
+/** One page of a room's members; `next` asks for the page after it, absent on the last. */
+export interface MemberPage {
+  readonly members: readonly Member[];
+  readonly next?: string;
 }
 
 /** A connection's room and name before and after a change. */

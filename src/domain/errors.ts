@@ -35,3 +35,12 @@ export class ConcurrentChangeError extends Error {
     this.connectionId = connectionId;
   }
 }
+
+/** A roster cursor that the server did not give (malformed, or from another room). */
+export class InvalidCursorError extends Error {
+  override readonly name = 'InvalidCursorError';
+
+  constructor(cursor: string) {
+    super(`"${cursor.slice(0, 64)}" is not a roster cursor this server gave`);
+  }
+}

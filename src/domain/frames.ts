@@ -1,3 +1,5 @@
+import type { PresenceChange } from './presence.ts';
+
 /** A chat message as every member of its room receives it, and as the room's history keeps it. */
 export interface ChatMessage {
   readonly type: 'message';
@@ -24,26 +26,44 @@ export interface EchoFrame {
   readonly sentAt: string;
 }
 
-/** Sent to a room when someone joins, leaves or changes name. */
-export interface PresenceFrame {
+/**
+ * Sent to a room when one member joined, left or changed name, and nothing else changed in the room during
+ * that presence window (rooms of at most the big-room size only); otherwise a {@link PresenceBatchFrame}.
+ */
+export interface PresenceFrame extends PresenceChange {
   readonly type: 'presence';
-  readonly event: 'join' | 'leave' | 'rename';
   readonly room: string;
-  readonly connectionId: string;
-  readonly name: string;
-  readonly userId?: string;
-  /** The name before a rename. */
-  readonly previousName?: string;
-  /** The member's revision after this change: of two frames about one member, the higher `rev` is current. */
-  readonly rev: number;
-  readonly at: string;
+  /** How many members the room has after the change. */
+  readonly members: number;
 }
 
-/** A room's members, sent to the connection that asked. */
+/**
+ * A room's membership changes of one presence window, oldest first, in one frame. `joined`, `left` and
+ * `renamed` count every change of the window; `changes` lists them all (`complete`), or in a big room or
+ * a very busy window only the first few: then keep a member count, not a roster, or ask `who`.
+ */
+export interface PresenceBatchFrame {
+  readonly type: 'presence_batch';
+  readonly room: string;
+  /** How many members the room has after these changes. */
+  readonly members: number;
+  readonly joined: number;
+  readonly left: number;
+  readonly renamed: number;
+  readonly changes: readonly PresenceChange[];
+  /** Whether `changes` lists every change counted. */
+  readonly complete: boolean;
+}
+
+/** One page of a room's members, sent to the connection that asked (`who`). */
 export interface RosterFrame {
   readonly type: 'roster';
   readonly room: string;
-  readonly members: ReadonlyArray<{ readonly connectionId: string; readonly name: string }>;
+  readonly members: ReadonlyArray<{ readonly connectionId: string; readonly name: string; readonly rev: number }>;
+  /** How many members the room has, as its joins and leaves counted them. */
+  readonly count: number;
+  /** Send `who` with this cursor for the next page; absent on the last page. */
+  readonly next?: string;
 }
 
 /** Tells a connection who it is and where: the answer to `hello` and `join`, before the history replay. */
@@ -56,6 +76,8 @@ export interface WelcomeFrame {
   readonly replay: number;
   /** The connection's revision: of two welcomes (racing joins), the one with the higher `rev` is current. */
   readonly rev: number;
+  /** How many members the room has, this connection included. */
+  readonly members: number;
 }
 
 /** Confirms to a sender that its message was stored and fanned out. */
@@ -104,4 +126,12 @@ export interface PongFrame {
 
 /** Everything the server sends to a client. */
 export type ServerFrame =
-  ChatMessage | EchoFrame | PresenceFrame | RosterFrame | WelcomeFrame | AckFrame | ErrorFrame | PongFrame;
+  | ChatMessage
+  | EchoFrame
+  | PresenceFrame
+  | PresenceBatchFrame
+  | RosterFrame
+  | WelcomeFrame
+  | AckFrame
+  | ErrorFrame
+  | PongFrame;

@@ -60,10 +60,10 @@ export interface PresenceLog {
    * schedule. On failure returns the clock, so the caller can tell "too early" from "not mine".
    */
   startScheduledFlush(room: string, jobId: string, now: Date, windowStart: Date): Promise<true | PresenceClock>;
-  /** The room's pending changes, oldest first, at most `limit` of them. */
+  /** The room's pending changes, oldest first (those of one millisecond by member, then revision), at most `limit`. */
   pending(room: string, limit: number): Promise<readonly PendingChange[]>;
-  /** The room's member count. */
-  members(room: string): Promise<number>;
+  /** The room's clock as it is now. */
+  clock(room: string): Promise<PresenceClock>;
   /** Forgets announced changes. Forgetting a key that is not kept is not an error. */
   forget(room: string, keys: readonly string[]): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Connection } from '../../src/domain/connection.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
+import { InvalidCursorError } from '../../src/domain/errors.ts';
 
 export interface RepositoryFactory {
   /** A repository over an empty store, paging at `pageSize`, whose clock reads `now`. */
@@ -61,15 +62,45 @@ export function connectionRepositoryContract(adapter: string, create: Repository
         connection('d', 'blue', { name: 'Dee' }),
       ]);
 
+      await repository.update('b', { name: 'Bobby' });
       const all = await repository.members('red', 10);
       const two = await repository.members('red', 2);
 
-      expect([...all].sort((x, y) => x.id.localeCompare(y.id))).toEqual([
-        { id: 'a', name: 'Ann' },
-        { id: 'b', name: 'Bob' },
-        { id: 'c', name: 'Cy' },
+      expect([...all.members].sort((x, y) => x.id.localeCompare(y.id))).toEqual([
+        { id: 'a', name: 'Ann', revision: 0 },
+        { id: 'b', name: 'Bobby', revision: 1 },
+        { id: 'c', name: 'Cy', revision: 0 },
       ]);
-      expect(two).toHaveLength(2);
+      expect(all.next).toBeUndefined();
+      expect(two.members).toHaveLength(2);
+      expect(two.next).toEqual(expect.any(String));
+    });
+
+    it('pages through a room with the cursor of each page, naming every member once', async () => {
+      const repository = await create({ now: clock, pageSize: 7 });
+      await saveAll(
+        repository,
+        Array.from({ length: 23 }, (_, i) => connection(`p${String(i).padStart(2, '0')}`, 'crowd')),
+      );
+
+      const ids: string[] = [];
+      let page = await repository.members('crowd', 10);
+      const pages = [page.members.length];
+      ids.push(...page.members.map((m) => m.id));
+      while (page.next !== undefined) {
+        page = await repository.members('crowd', 10, page.next);
+        pages.push(page.members.length);
+        ids.push(...page.members.map((m) => m.id));
+      }
+
+      expect(ids.sort()).toEqual(Array.from({ length: 23 }, (_, i) => `p${String(i).padStart(2, '0')}`));
+      expect(pages.slice(0, 2)).toEqual([10, 10]);
+    });
+
+    it('refuses a roster cursor it did not give', async () => {
+      const repository = await create({ now: clock });
+      await repository.save(connection('a', 'red'));
+      await expect(repository.members('red', 10, 'not-a-cursor')).rejects.toThrow(InvalidCursorError);
     });
 
     it('names 250 members across several reads', async () => {
@@ -81,9 +112,10 @@ export function connectionRepositoryContract(adapter: string, create: Repository
         ),
       );
 
-      const members = await repository.members('crowd', 1000);
+      const { members, next } = await repository.members('crowd', 1000);
 
       expect(members).toHaveLength(250);
+      expect(next).toBeUndefined();
       expect(new Set(members.map((m) => m.name)).size).toBe(250);
     });
 
@@ -138,7 +170,7 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       const change = await repository.update('alpha', { name: 'Alicia' });
 
       expect(change?.after.name).toBe('Alicia');
-      expect(await repository.members('red', 10)).toEqual([{ id: 'alpha', name: 'Alicia' }]);
+      expect(await repository.members('red', 10)).toEqual({ members: [{ id: 'alpha', name: 'Alicia', revision: 1 }] });
       expect(await repository.get('alpha')).toEqual({ ...connection('alpha', 'red', { name: 'Alicia' }), revision: 1 });
     });
 
@@ -190,7 +222,7 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       await repository.retire('a', AFTER_HANDSHAKES);
 
       expect(await listAll(repository, 'red')).toEqual(['b']);
-      expect((await repository.members('red', 10)).map((m) => m.id)).toEqual(['b']);
+      expect((await repository.members('red', 10)).members.map((m) => m.id)).toEqual(['b']);
       expect(await repository.get('a')).toBeUndefined();
       expect(await repository.update('a', { name: 'Back' })).toBeUndefined();
       expect(await repository.remove('a')).toEqual(connection('a', 'red', { name: 'Ann' }));
@@ -214,7 +246,7 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       await repository.save(connection('live'));
       await repository.save(connection('stale', 'lobby', { expiresAt: new Date(T0.getTime() - 1000) }));
       expect(await listAll(repository)).toEqual(['live']);
-      expect((await repository.members('lobby', 10)).map((m) => m.id)).toEqual(['live']);
+      expect((await repository.members('lobby', 10)).members.map((m) => m.id)).toEqual(['live']);
       expect(await repository.get('stale')).toBeUndefined();
       expect(await repository.update('stale', { name: 'zombie' })).toBeUndefined();
     });

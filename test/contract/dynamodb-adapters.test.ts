@@ -15,6 +15,9 @@ import { type DynamoDbTarget, startSelectedDynamoDb } from '../support/dynamodb.
 import { connectionQuotaContract } from './connection-quota.contract.ts';
 import { connectionRepositoryContract } from './connection-repository.contract.ts';
 import { messageHistoryContract } from './message-history.contract.ts';
+import { presenceLogContract } from './presence-log.contract.ts';
+import { DynamoDbPresenceLog } from '../../src/adapters/dynamodb-presence-log.ts';
+import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
 
 const onlyDynamoDbLocal = process.env['CONTRACT_TARGET'] === 'dynamodb-local';
 
@@ -36,6 +39,7 @@ if (!onlyDynamoDbLocal) {
     async (options) => new InMemoryConnectionRepository(options),
   );
   messageHistoryContract('InMemoryMessageHistory', async () => new InMemoryMessageHistory());
+  presenceLogContract('InMemoryPresenceLog', async () => new InMemoryPresenceLog());
   rateLimiterContract('InMemoryRateLimiter', async (limit, now) => ({
     limiter: new InMemoryRateLimiter(limit, now),
     register: async () => undefined,
@@ -70,6 +74,11 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
       tableName: await target.table(),
       retentionSeconds: 3600,
     });
+  });
+
+  presenceLogContract('DynamoDbPresenceLog', async () => {
+    const target = started();
+    return new DynamoDbPresenceLog(target.documentClient, { tableName: await target.table() });
   });
 
   rateLimiterContract('DynamoDbRateLimiter', async (limit, now) => {

@@ -1,4 +1,4 @@
-import type { Connection, ConnectionChange, ConnectionChanges, Member } from '../../src/domain/connection.ts';
+import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../../src/domain/connection.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 
 /**
@@ -64,8 +64,8 @@ export class FailingConnectionRepository implements ConnectionRepository {
     return this.#inner.remove(connectionId);
   }
 
-  members(room: string, limit: number): Promise<readonly Member[]> {
-    return this.#inner.members(room, limit);
+  members(room: string, limit: number, after?: string): Promise<MemberPage> {
+    return this.#inner.members(room, limit, after);
   }
 
   async *list(room: string): AsyncIterable<readonly string[]> {

@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { DynamoDbMessageHistory } from '../../src/adapters/dynamodb-message-history.ts';
-import { ChatService } from '../../src/domain/chat-service.ts';
+import type { ChatService } from '../../src/domain/chat-service.ts';
 import type { ConnectionChange } from '../../src/domain/connection.ts';
 import type { ChatMessage } from '../../src/domain/frames.ts';
 import { HISTORY_LENGTH } from '../../src/domain/message-history.ts';
@@ -13,6 +13,7 @@ import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts
 import { DynamoDbFaultProxy } from '../support/dynamodb-fault-proxy.ts';
 import { inPool } from '../support/pool.ts';
 import { recordFigures } from '../support/reliability-figures.ts';
+import { newChatService } from '../support/service-fixtures.ts';
 
 const SEED = 20_261_127;
 const SHARES = { throttle: 0.1, dropBefore: 0.04, dropAfter: 0.04 };
@@ -232,7 +233,7 @@ describe('a write replayed by the SDK after its answer was lost', () => {
     const messenger = new RecordingMessenger();
     const history = new DynamoDbMessageHistory(faulty, { tableName, retentionSeconds: 3600 });
     const connections = new DynamoDbConnectionRepository(faulty, { tableName });
-    return { service: new ChatService({ connections, history, messenger, concurrency: 4 }), messenger, history };
+    return { service: newChatService({ connections, history, messenger, concurrency: 4 }), messenger, history };
   }
 
   const presences = (messenger: RecordingMessenger, to: string): string[] =>

@@ -5,13 +5,14 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ApiGatewayMessenger } from '../../src/adapters/api-gateway-messenger.ts';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
-import { ChatService, type PostResult } from '../../src/domain/chat-service.ts';
+import type { ChatService, PostResult } from '../../src/domain/chat-service.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
 import { FaultyConnectionsApi } from '../support/faulty-connections-api.ts';
 import { startTestStack, type TestStack } from '../support/local-stack.ts';
 import { recordFigures } from '../support/reliability-figures.ts';
 import type { StackTable } from '../support/stack-table.ts';
 import { WireClient, type WireFrame } from '../support/wire-client.ts';
+import { newChatService } from '../support/service-fixtures.ts';
 
 const figures: Record<string, number> = {};
 
@@ -47,7 +48,7 @@ describe('rows whose expiry has passed, through the DynamoDB adapter and the rea
       requestHandler: new NodeHttpHandler({ httpAgent: agent }),
     });
     const connections = new DynamoDbConnectionRepository(target.documentClient, { tableName, pageSize: 10 });
-    service = new ChatService({
+    service = newChatService({
       connections,
       history: new InMemoryMessageHistory(),
       messenger: new ApiGatewayMessenger(client, { timeoutMs: 1_500 }),

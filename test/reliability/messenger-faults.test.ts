@@ -5,11 +5,12 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ApiGatewayMessenger } from '../../src/adapters/api-gateway-messenger.ts';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
-import { type BroadcastReport, ChatService, type PostResult } from '../../src/domain/chat-service.ts';
+import type { BroadcastReport, PostResult } from '../../src/domain/chat-service.ts';
 import type { Connection } from '../../src/domain/connection.ts';
 import { type Fate, FATES, FaultyConnectionsApi, type ReceivedPost } from '../support/faulty-connections-api.ts';
 import { recordFigures } from '../support/reliability-figures.ts';
 import { seededShuffle } from '../support/seeded-random.ts';
+import { newChatService } from '../support/service-fixtures.ts';
 
 /** The room under test: 400 recipients with a known mix of fates. */
 const MIX: Readonly<Record<Fate, number>> = { healthy: 330, gone: 8, flaky: 24, failing: 10, slow: 20, hanging: 8 };
@@ -86,7 +87,7 @@ describe('a fan-out through the real messenger against a @connections API that f
       maxAttempts: MAX_ATTEMPTS,
       requestHandler: new NodeHttpHandler({ httpAgent: agent }),
     });
-    const service = new ChatService({
+    const service = newChatService({
       connections,
       history: new InMemoryMessageHistory(),
       messenger: new ApiGatewayMessenger(client, { timeoutMs: TIMEOUT_MS }),
@@ -108,7 +109,7 @@ describe('a fan-out through the real messenger against a @connections API that f
       api.fate(`s-${i}`, 'healthy');
     }
     // Seated an hour ago, long past their handshakes: a 410 then means gone.
-    const seating = new ChatService({
+    const seating = newChatService({
       connections,
       history: new InMemoryMessageHistory(),
       messenger: new ApiGatewayMessenger(client, { timeoutMs: TIMEOUT_MS }),

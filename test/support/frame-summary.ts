@@ -9,6 +9,8 @@ export function summary(frame: ServerFrame): string {
       return `message ${frame.text}`;
     case 'presence':
       return `presence ${frame.event} ${frame.room} ${frame.connectionId}`;
+    case 'presence_batch':
+      return `presence_batch ${frame.room} ${frame.changes.map((c) => `${c.event} ${c.connectionId}`).join(', ')}${frame.complete ? '' : ` (+${frame.joined + frame.left + frame.renamed - frame.changes.length})`}`;
     case 'error':
       return `error ${frame.code}`;
     default:

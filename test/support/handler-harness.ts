@@ -3,6 +3,8 @@ import { InMemoryConnectionQuota } from '../../src/adapters/in-memory-connection
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryFanOutQueue } from '../../src/adapters/in-memory-fan-out-queue.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
+import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
+import { InProcessFanOut } from './in-process-fan-out.ts';
 import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
 import { ChatService } from '../../src/domain/chat-service.ts';
 import type { ConnectionCaps } from '../../src/domain/connection-quota.ts';
@@ -63,12 +65,17 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const messenger = new RecordingMessenger();
   const logger = new RecordingLogger();
   const metrics = new RecordingMetrics();
-  // Connected an hour ago: long past their handshakes, so a 410 means gone.
+  const presence = new InMemoryPresenceLog();
+  // Connected an hour ago: long past their handshakes, so a 410 means gone. Their joins are counted, not announced.
   const seating = new ChatService({
     connections,
     history,
     messenger,
     concurrency: 4,
+    presence,
+    fanOutQueue: new InMemoryFanOutQueue(),
+    presenceWindowMs: 0,
+    bigRoomSize: 100,
     now: () => new Date(Date.now() - 3_600_000),
   });
   const seated: Seating =
@@ -77,6 +84,13 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
       ids.map((id) => ({ id, room })),
     );
   for (const { id, room, name } of seated) await seating.connect(id, { room, name: name ?? `Name ${id}` });
+  for (const room of new Set(seated.map(({ room }) => room))) {
+    await presence.forget(
+      room,
+      (await presence.pending(room, Infinity)).map(({ key }) => key),
+    );
+  }
+  const fanOut = new InProcessFanOut(() => new Date());
   const rateLimit = options.rateLimit ?? { frames: 1000, windowSeconds: 10 };
   const built: Dependencies = {
     service: new ChatService({
@@ -85,6 +99,10 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
       messenger,
       concurrency: 4,
       ...(options.caps === undefined ? {} : { quota: new InMemoryConnectionQuota(options.caps) }),
+      presence,
+      fanOutQueue: fanOut,
+      presenceWindowMs: 0,
+      bigRoomSize: 100,
     }),
     chatMode: options.chatMode ?? 'broadcast',
     authMode: options.authMode ?? 'none',
@@ -94,8 +112,9 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     metrics,
     rateLimiter: new InMemoryRateLimiter(rateLimit, () => T_RATE),
     rateLimit,
-    fanOutQueue: new InMemoryFanOutQueue(),
+    fanOutQueue: fanOut,
   };
+  fanOut.attach(built.service);
   const deps = (): Dependencies => built;
   const connect = createConnectHandler(deps);
   const disconnect = createDisconnectHandler(deps);

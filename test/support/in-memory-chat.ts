@@ -1,6 +1,6 @@
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import type { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
-import type { Connection, ConnectionChange, ConnectionChanges, Member } from '../../src/domain/connection.ts';
+import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../../src/domain/connection.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { loadConfig } from '../../src/handlers/wiring/config.ts';
@@ -47,8 +47,8 @@ export class WatchedConnectionRepository implements ConnectionRepository {
     return this.#inner.list(room);
   }
 
-  members(room: string, limit: number): Promise<readonly Member[]> {
-    return this.#inner.members(room, limit);
+  members(room: string, limit: number, after?: string): Promise<MemberPage> {
+    return this.#inner.members(room, limit, after);
   }
 }
 

@@ -1,10 +1,13 @@
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
-import { CONNECTION_LIFETIME_MS, ChatService } from '../../src/domain/chat-service.ts';
+import { CONNECTION_LIFETIME_MS, ChatService, type ChatServiceOptions } from '../../src/domain/chat-service.ts';
 import type { Connection } from '../../src/domain/connection.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 import type { MessageHistory } from '../../src/domain/message-history.ts';
+import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
+import type { PresenceLog } from '../../src/domain/presence.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
+import { InProcessFanOut } from './in-process-fan-out.ts';
 
 /** The instant the service tests run at: every clock of theirs reads it. */
 export const T0 = new Date('2030-01-01T00:00:00.000Z');
@@ -31,11 +34,12 @@ export function liveRow(
     connectedAt: new Date(T0.getTime() - 3_600_000),
     expiresAt: options.expiresAt ?? LIFETIME_END,
     revision: 0,
-    announced: options.announced ?? false,
+    // Every connection stored since joins are announced at $connect is announced.
+    announced: options.announced ?? true,
   };
 }
 
-/** An in-memory table at T0 with these connections in `room`, not yet announced to it. */
+/** An in-memory table at T0 with these connections in `room`, announced to it. */
 export async function repositoryWith(
   ids: readonly string[],
   pageSize = 1000,
@@ -49,6 +53,13 @@ export async function repositoryWith(
 export interface ServiceOptions {
   readonly concurrency?: number;
   readonly history?: MessageHistory;
+  readonly presence?: PresenceLog;
+  /** Where presence flushes go; by default one that runs them at once through this service. */
+  readonly fanOut?: InProcessFanOut;
+  /** 0 (the default here) announces every change at once, one frame each. */
+  readonly presenceWindowMs?: number;
+  readonly bigRoomSize?: number;
+  readonly now?: () => Date;
 }
 
 /** The service at T0 over these connections, numbering its messages msg-1, msg-2, ... */
@@ -57,14 +68,22 @@ export function serviceOver(
   messenger: RecordingMessenger,
   options: ServiceOptions = {},
 ): ChatService {
-  return new ChatService({
+  const now = options.now ?? atT0;
+  const fanOut = options.fanOut ?? new InProcessFanOut(now);
+  const service = new ChatService({
     connections,
     history: options.history ?? new InMemoryMessageHistory(),
     messenger,
     concurrency: options.concurrency ?? 4,
-    now: atT0,
+    presence: options.presence ?? new InMemoryPresenceLog(),
+    fanOutQueue: fanOut,
+    presenceWindowMs: options.presenceWindowMs ?? 0,
+    bigRoomSize: options.bigRoomSize ?? 100,
+    now,
     newId: sequentialIds(),
   });
+  fanOut.attach(service);
+  return service;
 }
 
 /** A service and the in-memory adapters it runs on. */
@@ -72,6 +91,7 @@ export interface Chat {
   readonly connections: InMemoryConnectionRepository;
   readonly history: InMemoryMessageHistory;
   readonly messenger: RecordingMessenger;
+  readonly presence: InMemoryPresenceLog;
   readonly service: ChatService;
 }
 
@@ -90,7 +110,28 @@ export async function chatWith(
   }
   const history = new InMemoryMessageHistory();
   const messenger = new RecordingMessenger();
-  return { connections, history, messenger, service: serviceOver(connections, messenger, { history }) };
+  const presence = new InMemoryPresenceLog();
+  // Announced members count as the room's members, as if each had joined when it connected.
+  for (const [room, ids] of Object.entries(announced ? rooms : {})) {
+    for (const id of ids) {
+      await presence.record(
+        room,
+        { event: 'join', connectionId: id, name: `Name ${id}`, rev: 0, at: T0.toISOString() },
+        1,
+      );
+    }
+    await presence.forget(
+      room,
+      (await presence.pending(room, Infinity)).map(({ key }) => key),
+    );
+  }
+  return {
+    connections,
+    history,
+    messenger,
+    presence,
+    service: serviceOver(connections, messenger, { history, presence }),
+  };
 }
 
 /** Every connection id a fan-out to the room would reach, sorted. */
@@ -98,4 +139,24 @@ export async function listed(connections: ConnectionRepository, room = 'lobby'):
   const ids: string[] = [];
   for await (const page of connections.list(room)) ids.push(...page);
   return ids.sort();
+}
+
+/**
+ * A ChatService with these options and, unless given, presence kept in memory and flushed at once through
+ * this service (window 0: one frame per change, as a test that looks at one change at a time expects).
+ */
+export function newChatService(
+  options: Omit<ChatServiceOptions, 'presence' | 'fanOutQueue' | 'presenceWindowMs' | 'bigRoomSize'> &
+    Partial<ChatServiceOptions>,
+): ChatService {
+  const fanOut = options.fanOutQueue === undefined ? new InProcessFanOut(options.now ?? (() => new Date())) : undefined;
+  const service = new ChatService({
+    presence: new InMemoryPresenceLog(),
+    presenceWindowMs: 0,
+    bigRoomSize: 100,
+    ...options,
+    fanOutQueue: options.fanOutQueue ?? (fanOut as InProcessFanOut),
+  });
+  fanOut?.attach(service);
+  return service;
 }

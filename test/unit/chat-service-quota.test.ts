@@ -2,17 +2,17 @@ import { describe, expect, it } from '@jest/globals';
 import { InMemoryConnectionQuota } from '../../src/adapters/in-memory-connection-quota.ts';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
-import { ChatService } from '../../src/domain/chat-service.ts';
 import type { ConnectionCaps } from '../../src/domain/connection-quota.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 import { FailingConnectionRepository } from '../fakes/failing-connection-repository.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
+import { newChatService } from '../support/service-fixtures.ts';
 
 const ANN = { userId: 'user-ann', sourceIp: '198.51.100.1' };
 
 function chat(caps: ConnectionCaps, connections: ConnectionRepository = new InMemoryConnectionRepository()) {
   const quota = new InMemoryConnectionQuota(caps);
-  const service = new ChatService({
+  const service = newChatService({
     connections,
     history: new InMemoryMessageHistory(),
     messenger: new RecordingMessenger(),
@@ -88,8 +88,8 @@ describe('ChatService connection caps', () => {
     const failing = new FailingConnectionRepository(table).failSave(new Error('DynamoDB is down'));
     const quota = new InMemoryConnectionQuota({ perUser: 1, perIp: 1 });
     const parts = { history: new InMemoryMessageHistory(), messenger: new RecordingMessenger(), concurrency: 4, quota };
-    const broken = new ChatService({ ...parts, connections: failing });
-    const working = new ChatService({ ...parts, connections: table });
+    const broken = newChatService({ ...parts, connections: failing });
+    const working = newChatService({ ...parts, connections: table });
 
     const failure = await broken.connect('A', ANN).catch((error: unknown) => error);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { MAX_ROSTER } from '../../src/domain/chat-service.ts';
+import { ROSTER_PAGE_SIZE } from '../../src/domain/chat-service.ts';
 import { UnknownConnectionError } from '../../src/domain/errors.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { summary } from '../support/frame-summary.ts';
@@ -68,6 +68,7 @@ describe('ChatService rooms', () => {
         name: 'Name A',
         replay: 0,
         rev: 1,
+        members: 0,
       });
     });
 
@@ -84,6 +85,7 @@ describe('ChatService rooms', () => {
         name: 'Name A',
         rev: 1,
         at: AT,
+        members: 1,
       };
       expect(chat.messenger.sent.filter((s) => s.frame.type === 'presence')).toEqual([
         { connectionId: 'A', frame: join },
@@ -111,12 +113,13 @@ describe('ChatService rooms', () => {
       ]);
     });
 
-    it('returns the report of the join presence fan-out', async () => {
+    it('returns whether the welcome was delivered', async () => {
       const chat = await chatWith({ kitchen: ['A', 'B'] }, 1000, false);
+      const ofA = await chat.service.hello('A');
+      chat.messenger.on('B', 'gone');
+      const ofB = await chat.service.hello('B');
 
-      const report = await chat.service.hello('A');
-
-      expect(report).toMatchObject({ room: 'kitchen', recipients: 2, delivered: 2 });
+      expect([ofA, ofB]).toEqual(['delivered', 'gone']);
     });
 
     it('rejects with UnknownConnectionError and sends nothing when the caller is not stored', async () => {
@@ -142,7 +145,16 @@ describe('ChatService rooms', () => {
       await chat.service.join('A', 'kitchen');
 
       expect(chat.messenger.framesTo('B')).toEqual([
-        { type: 'presence', event: 'leave', room: 'lobby', connectionId: 'A', name: 'Name A', rev: 1, at: AT },
+        {
+          type: 'presence',
+          event: 'leave',
+          room: 'lobby',
+          connectionId: 'A',
+          name: 'Name A',
+          rev: 1,
+          at: AT,
+          members: 1,
+        },
       ]);
     });
 
@@ -160,7 +172,7 @@ describe('ChatService rooms', () => {
       ]);
     });
 
-    it("sends the caller a welcome to the new room, then that room's history, then its join presence", async () => {
+    it("tells the new room before it welcomes the caller, then sends that room's history", async () => {
       const chat = await chatWith({ lobby: ['A'], kitchen: ['K'] });
       await chat.service.post('K', 'soup');
       await chat.service.post('K', 'bread');
@@ -169,10 +181,10 @@ describe('ChatService rooms', () => {
       await chat.service.join('A', 'kitchen');
 
       expect(chat.messenger.framesTo('A').map(summary)).toEqual([
+        'presence join kitchen A',
         'welcome kitchen replay=2',
         'message soup',
         'message bread',
-        'presence join kitchen A',
       ]);
     });
 
@@ -202,13 +214,14 @@ describe('ChatService rooms', () => {
       expect(chat.messenger.framesTo('A').map(summary)).toEqual(['message kitchen talk']);
     });
 
-    it('tells the new room nothing when the caller is found gone during its welcome', async () => {
+    it('tells the new room that a caller found gone during its welcome left, once its $disconnect comes', async () => {
       const chat = await chatWith({ kitchen: ['A'], garden: ['B'] });
       chat.messenger.on('A', 'gone');
 
       await chat.service.join('A', 'garden');
+      await chat.service.disconnect('A');
 
-      expect(chat.messenger.framesTo('B').filter((f) => f.type === 'presence' && f.event === 'join')).toEqual([]);
+      expect(chat.messenger.framesTo('B').map(summary)).toEqual(['presence join garden A', 'presence leave garden A']);
     });
 
     it('sends no presence when the caller joins the room it is already in', async () => {
@@ -225,17 +238,19 @@ describe('ChatService rooms', () => {
       const report = await chat.service.join('A', 'kitchen');
 
       expect({ report, toA: chat.messenger.framesTo('A').map(summary) }).toEqual({
-        report: undefined,
+        report: 'delivered',
         toA: ['welcome kitchen replay=0'],
       });
     });
 
-    it('returns the report of the join presence fan-out in the new room', async () => {
+    it('counts the caller out of the old room and into the new one', async () => {
       const chat = await chatWith({ lobby: ['A', 'B', 'C'], kitchen: ['K'] });
 
-      const report = await chat.service.join('A', 'kitchen');
+      await chat.service.join('A', 'kitchen');
 
-      expect(report).toMatchObject({ room: 'kitchen', recipients: 2, delivered: 2 });
+      expect([(await chat.presence.clock('lobby')).members, (await chat.presence.clock('kitchen')).members]).toEqual([
+        2, 2,
+      ]);
     });
 
     it('rejects with UnknownConnectionError, stores nothing and sends nothing when the caller is not stored', async () => {
@@ -383,6 +398,7 @@ describe('ChatService rooms', () => {
         previousName: 'Name A',
         rev: 1,
         at: AT,
+        members: 2,
       };
       expect(chat.messenger.sent).toEqual([
         { connectionId: 'A', frame: rename },
@@ -437,10 +453,11 @@ describe('ChatService rooms', () => {
             type: 'roster',
             room: 'kitchen',
             members: [
-              { connectionId: 'A', name: 'Name A' },
-              { connectionId: 'B', name: 'Bea' },
-              { connectionId: 'C', name: 'Name C' },
+              { connectionId: 'A', name: 'Name A', rev: 0 },
+              { connectionId: 'B', name: 'Bea', rev: 1 },
+              { connectionId: 'C', name: 'Name C', rev: 0 },
             ],
+            count: 3,
           },
         },
       ]);
@@ -465,14 +482,25 @@ describe('ChatService rooms', () => {
       expect(roster?.type === 'roster' ? roster.members.map((m) => m.connectionId) : roster).toEqual(ids);
     });
 
-    it(`names at most ${MAX_ROSTER} members`, async () => {
-      const ids = Array.from({ length: MAX_ROSTER + 5 }, (_, i) => `conn-${String(i).padStart(4, '0')}`);
+    it(`pages through a room of more than ${ROSTER_PAGE_SIZE} members, naming each once, with the count`, async () => {
+      const ids = Array.from({ length: ROSTER_PAGE_SIZE * 2 + 5 }, (_, i) => `conn-${String(i).padStart(4, '0')}`);
       const chat = await chatWith({ kitchen: ids }, 7);
 
-      await chat.service.who('conn-0000');
+      const named: string[] = [];
+      const sizes: number[] = [];
+      let cursor: string | undefined;
+      do {
+        await chat.service.who('conn-0000', cursor);
+        const roster = chat.messenger.framesTo('conn-0000').at(-1);
+        if (roster?.type !== 'roster') throw new Error(`expected a roster, got ${JSON.stringify(roster)}`);
+        expect(roster.count).toBe(ids.length);
+        named.push(...roster.members.map((m) => m.connectionId));
+        sizes.push(roster.members.length);
+        cursor = roster.next;
+      } while (cursor !== undefined);
 
-      const [roster] = chat.messenger.framesTo('conn-0000');
-      expect(roster?.type === 'roster' ? roster.members.length : roster).toBe(MAX_ROSTER);
+      expect(sizes).toEqual([ROSTER_PAGE_SIZE, ROSTER_PAGE_SIZE, 5]);
+      expect(named).toEqual(ids);
     });
 
     it('rejects with UnknownConnectionError and sends nothing when the caller is not stored', async () => {

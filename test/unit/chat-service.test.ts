@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from '@jest/globals';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
-import { ChatService } from '../../src/domain/chat-service.ts';
 import { DeliveryError, UnknownConnectionError } from '../../src/domain/errors.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { HISTORY_LENGTH, type MessageHistory } from '../../src/domain/message-history.ts';
@@ -10,7 +9,17 @@ import type { DeliveryOutcome } from '../../src/domain/messenger.ts';
 import { FailingConnectionRepository } from '../fakes/failing-connection-repository.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { summary } from '../support/frame-summary.ts';
-import { atT0, LIFETIME_END, listed, liveRow, repositoryWith, serviceOver, T0 } from '../support/service-fixtures.ts';
+import { InProcessFanOut } from '../support/in-process-fan-out.ts';
+import {
+  atT0,
+  LIFETIME_END,
+  listed,
+  liveRow,
+  repositoryWith,
+  serviceOver,
+  T0,
+  newChatService,
+} from '../support/service-fixtures.ts';
 
 const ofType =
   <T extends ServerFrame['type']>(type: T) =>
@@ -26,7 +35,7 @@ describe('ChatService', () => {
         messenger: new RecordingMessenger(),
       };
 
-      expect(() => new ChatService({ ...options, concurrency })).toThrow(RangeError);
+      expect(() => newChatService({ ...options, concurrency })).toThrow(RangeError);
     });
   });
 
@@ -44,7 +53,7 @@ describe('ChatService', () => {
         connectedAt: T0,
         expiresAt: LIFETIME_END,
         revision: 0,
-        announced: false,
+        announced: true,
       });
     });
 
@@ -83,13 +92,32 @@ describe('ChatService', () => {
       expect(result).toEqual({ outcome: 'connected', connection: await connections.get('A') });
     });
 
-    it('sends nothing, since API Gateway cannot deliver to a connection before its $connect returns', async () => {
+    it('tells its room at once that it joined, since it hears the room from now on, and sends it nothing else', async () => {
       const messenger = new RecordingMessenger();
       const service = serviceOver(await repositoryWith(['B', 'C']), messenger);
 
       await service.connect('A');
 
-      expect(messenger.sent).toEqual([]);
+      expect(messenger.sent.map((s) => `${s.connectionId}: ${summary(s.frame)}`)).toEqual([
+        'A: presence join lobby A',
+        'B: presence join lobby A',
+        'C: presence join lobby A',
+      ]);
+    });
+
+    it('connects even when its join could not be announced, and says why', async () => {
+      const connections = new InMemoryConnectionRepository({ now: atT0 });
+      const failure = new Error('queue unavailable');
+      const service = serviceOver(connections, new RecordingMessenger(), {
+        fanOut: Object.assign(new InProcessFanOut(atT0), { enqueue: () => Promise.reject(failure) }),
+      });
+
+      const result = await service.connect('A');
+
+      expect({ result, stored: (await connections.get('A'))?.id }).toEqual({
+        result: expect.objectContaining({ outcome: 'connected', unannounced: failure }),
+        stored: 'A',
+      });
     });
 
     it('makes the connection a recipient of later messages in its room', async () => {
@@ -100,7 +128,7 @@ describe('ChatService', () => {
       await service.connect('A');
       await service.post('B', 'hello');
 
-      expect(messenger.framesTo('A').map((frame) => frame.type)).toEqual(['message']);
+      expect(messenger.framesTo('A').map((frame) => frame.type)).toEqual(['presence', 'message']);
     });
   });
 
@@ -130,6 +158,7 @@ describe('ChatService', () => {
         name: 'Ann',
         rev: 1,
         at: T0.toISOString(),
+        members: 0,
       };
       expect(messenger.sent).toEqual([
         { connectionId: 'B', frame: leave },
@@ -148,12 +177,10 @@ describe('ChatService', () => {
       expect(messenger.framesTo('L')).toEqual([]);
     });
 
-    it('returns the report of the leave presence fan-out', async () => {
+    it('returns whether it removed the connection', async () => {
       const service = serviceOver(await repositoryWith(['A', 'B', 'C'], 1000, 'kitchen'), new RecordingMessenger());
 
-      const report = await service.disconnect('A');
-
-      expect(report).toMatchObject({ room: 'kitchen', recipients: 2, delivered: 2 });
+      expect([await service.disconnect('A'), await service.disconnect('A')]).toEqual([true, false]);
     });
 
     it('tells the room once that a member left when a fan-out found it gone before its $disconnect arrived', async () => {
@@ -167,13 +194,13 @@ describe('ChatService', () => {
       expect(messenger.framesTo('B').filter(ofType('presence')).map(summary)).toEqual(['presence leave kitchen C']);
     });
 
-    it('sends nothing and returns no report for an id that is not stored', async () => {
+    it('sends nothing for an id that is not stored', async () => {
       const messenger = new RecordingMessenger();
       const service = serviceOver(await repositoryWith(['A', 'B']), messenger);
 
       const report = await service.disconnect('never-connected');
 
-      expect({ report, sent: messenger.sent }).toEqual({ report: undefined, sent: [] });
+      expect({ report, sent: messenger.sent }).toEqual({ report: false, sent: [] });
     });
   });
 
@@ -472,7 +499,7 @@ describe('ChatService', () => {
 
       expect({ listed: await listed(connections), toB: messenger.framesTo('B').map((f) => f.type) }).toEqual({
         listed: ['A', 'B'],
-        toB: ['message', 'welcome', 'message', 'presence'],
+        toB: ['presence', 'message', 'welcome', 'message'],
       });
     });
 
@@ -543,7 +570,6 @@ describe('ChatService', () => {
         'message one',
         'message two',
         'message three',
-        'presence join lobby B',
       ]);
     });
 
@@ -571,12 +597,7 @@ describe('ChatService', () => {
 
       await service.hello('A', { id: 'msg-2' });
 
-      expect(messenger.framesTo('A').map(summary)).toEqual([
-        'welcome lobby replay=2',
-        'message three',
-        'message four',
-        'presence join lobby A',
-      ]);
+      expect(messenger.framesTo('A').map(summary)).toEqual(['welcome lobby replay=2', 'message three', 'message four']);
     });
 
     it('replays everything kept when a hello names an id it does not keep', async () => {

@@ -23,6 +23,8 @@ describe('loadConfig', () => {
     expect(loadConfig(required)).toEqual({
       chatTable: 'chat-table',
       managementEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
+      presenceWindowMs: 1000,
+      bigRoomSize: 100,
       fanOutQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ws-chat-dev-fanout',
       chatMode: 'broadcast',
       authMode: 'none',

@@ -66,15 +66,20 @@ function updateInputs() {
 const firstKey = { pk: 'conn#B', sk: 'connection', gsi1pk: 'room#kitchen' };
 const secondKey = { pk: 'conn#C', sk: 'connection', gsi1pk: 'room#kitchen' };
 
+/** A room index item as the keys-only index returns it. */
+function indexed(id: string): Record<string, string> {
+  return { pk: `conn#${id}`, gsi1sk: `9999999999#${id}` };
+}
+
 function threePages(): void {
   dynamo
     .on(QueryCommand)
     .resolvesOnce({
-      Items: [{ pk: 'conn#A' }, { pk: 'conn#B' }],
+      Items: [indexed('A'), indexed('B')],
       LastEvaluatedKey: firstKey,
     })
-    .resolvesOnce({ Items: [{ pk: 'conn#C' }], LastEvaluatedKey: secondKey })
-    .resolvesOnce({ Items: [{ pk: 'conn#D' }] });
+    .resolvesOnce({ Items: [indexed('C')], LastEvaluatedKey: secondKey })
+    .resolvesOnce({ Items: [indexed('D')] });
 }
 
 function conditionFailed(): ConditionalCheckFailedException {
@@ -475,12 +480,14 @@ describe('DynamoDbConnectionRepository', () => {
 
       const members = await repository().members('kitchen', 10);
 
-      expect(members).toEqual([
-        { id: 'A', name: 'Ann' },
-        { id: 'B', name: 'Bob' },
-        { id: 'C', name: 'Cat' },
-        { id: 'D', name: 'Dan' },
-      ]);
+      expect(members).toEqual({
+        members: [
+          { id: 'A', name: 'Ann', revision: 0 },
+          { id: 'B', name: 'Bob', revision: 0 },
+          { id: 'C', name: 'Cat', revision: 0 },
+          { id: 'D', name: 'Dan', revision: 0 },
+        ],
+      });
       expect(
         dynamo.commandCalls(BatchGetCommand).map((call) => call.args[0].input.RequestItems?.['chat-table']?.Keys),
       ).toEqual([['A', 'B', 'C', 'D'].map((id) => ({ pk: `conn#${id}`, sk: 'connection' }))]);
@@ -492,11 +499,14 @@ describe('DynamoDbConnectionRepository', () => {
 
       const members = await repository().members('kitchen', 1);
 
-      expect({ queries: queryInputs().length, members }).toEqual({ queries: 1, members: [{ id: 'A', name: 'Ann' }] });
+      expect({ queries: queryInputs().length, members }).toEqual({
+        queries: 1,
+        members: { members: [{ id: 'A', name: 'Ann', revision: 0 }], next: expect.any(String) },
+      });
     });
 
     it('asks again for the keys a batch left unprocessed', async () => {
-      dynamo.on(QueryCommand).resolves({ Items: [{ pk: 'conn#A' }, { pk: 'conn#B' }] });
+      dynamo.on(QueryCommand).resolves({ Items: [indexed('A'), indexed('B')] });
       dynamo
         .on(BatchGetCommand)
         .resolvesOnce({
@@ -505,17 +515,19 @@ describe('DynamoDbConnectionRepository', () => {
         })
         .resolvesOnce({ Responses: { 'chat-table': [{ pk: 'conn#B', name: 'Bob' }] } });
 
-      expect(await repository().members('kitchen', 10)).toEqual([
-        { id: 'A', name: 'Ann' },
-        { id: 'B', name: 'Bob' },
-      ]);
+      expect(await repository().members('kitchen', 10)).toEqual({
+        members: [
+          { id: 'A', name: 'Ann', revision: 0 },
+          { id: 'B', name: 'Bob', revision: 0 },
+        ],
+      });
     });
 
     it('leaves out a member whose item was gone by the time its name was read', async () => {
-      dynamo.on(QueryCommand).resolves({ Items: [{ pk: 'conn#A' }, { pk: 'conn#B' }] });
+      dynamo.on(QueryCommand).resolves({ Items: [indexed('A'), indexed('B')] });
       dynamo.on(BatchGetCommand).resolves({ Responses: { 'chat-table': [{ pk: 'conn#B', name: 'Bob' }] } });
 
-      expect(await repository().members('kitchen', 10)).toEqual([{ id: 'B', name: 'Bob' }]);
+      expect(await repository().members('kitchen', 10)).toEqual({ members: [{ id: 'B', name: 'Bob', revision: 0 }] });
     });
   });
 });

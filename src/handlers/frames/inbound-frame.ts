@@ -12,7 +12,8 @@ export type ChatRequest =
       readonly text: string;
       readonly clientMsgId?: string;
     }
-  | { readonly action: 'ping' | 'who' | 'leave' }
+  | { readonly action: 'ping' | 'leave' }
+  | { readonly action: 'who'; readonly cursor?: string }
   | { readonly action: 'hello'; readonly from?: ReplayPoint }
   | { readonly action: 'join'; readonly room: string; readonly from?: ReplayPoint }
   | { readonly action: 'setname'; readonly name: string };
@@ -53,11 +54,15 @@ export const nameSchema = z.string().check(
   ),
 );
 
-const clientMsgIdSchema = z
+export const clientMsgIdSchema = z
   .string()
   .check(z.regex(/^[\x21-\x7e]{1,64}$/, 'clientMsgId is 1 to 64 visible ASCII characters'));
-const afterSchema = z.string().check(z.minLength(1), z.maxLength(64));
-const afterSeqSchema = z.number().check(z.int(), z.gte(0), z.lte(Number.MAX_SAFE_INTEGER));
+export const afterSchema = z.string().check(z.minLength(1), z.maxLength(64));
+/** A roster cursor as the server gives it in a roster's `next`: opaque, printable ASCII. */
+export const cursorSchema = z
+  .string()
+  .check(z.regex(/^[\x21-\x7e]{1,256}$/, 'cursor is a roster\'s "next", unchanged'));
+export const afterSeqSchema = z.number().check(z.int(), z.gte(0), z.lte(Number.MAX_SAFE_INTEGER));
 
 /** Where a hello or join asks its replay to start: `afterSeq` (what the client has) wins over `after`. */
 const replayFromSchema = z.pipe(
@@ -160,9 +165,12 @@ export function parseInboundFrame(
   }
   switch (action) {
     case 'ping':
-    case 'who':
     case 'leave':
       return { action };
+    case 'who': {
+      const { cursor } = parseWith(z.object({ cursor: z.optional(cursorSchema) }), json, 'invalid_frame');
+      return cursor === undefined ? { action } : { action, cursor };
+    }
     case 'hello':
       return { action, ...parseWith(replayFromSchema, json, 'invalid_frame') };
     case 'join': {
@@ -186,8 +194,8 @@ export function parseInboundFrame(
 
 /**
  * What a frame costs against its connection's rate limit, in units of a chat message: by the work it can
- * cause. A `hello` or `join` replays up to 50 messages and tells one or two rooms; `who` reads up to 1,000
- * names. A frame that does not parse costs one.
+ * cause. A `hello` or `join` replays up to 50 messages and tells one or two rooms; `who` reads a page of up
+ * to 500 names. A frame that does not parse costs one.
  */
 export const FRAME_WEIGHTS: Readonly<Record<NonNullable<ChatRequest['action']> | 'text', number>> = {
   text: 1,

@@ -65,7 +65,7 @@ export function createConnectHandler(deps: DependencyProvider) {
     .use(observability(deps))
     .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('connect failed', { error: error }) }))
     .handler(async (event) => {
-      const { service, authMode, allowedOrigins, metrics } = deps();
+      const { service, authMode, allowedOrigins, metrics, logger } = deps();
       if (!isEventOfType(event, 'CONNECT')) {
         await service.reject(connectionIdOf(event), 'unknown_action', 'unknown action "$connect"');
         return { statusCode: 400 };
@@ -93,6 +93,9 @@ export function createConnectHandler(deps: DependencyProvider) {
       if (result.outcome === 'user_at_cap') throw new HandshakeRefusedError(429, 'too many connections for this user');
       if (result.outcome === 'ip_at_cap')
         throw new HandshakeRefusedError(429, 'too many connections from this address');
+      if (result.outcome === 'connected' && result.unannounced !== undefined) {
+        logger.error('could not announce the join', { connectionId, error: result.unannounced });
+      }
       metrics.count('Connections');
       return { statusCode: 200 };
     });

@@ -4,7 +4,6 @@ import { dependencies } from '../wiring/composition-root.ts';
 import { ownersOf } from '../frames/connection-owners.ts';
 import type { DependencyProvider } from '../wiring/dependencies.ts';
 import { loggerOf } from '../wiring/logger-of.ts';
-import { countFanOut } from '../../domain/observability.ts';
 import { observability } from '../middlewares/observability.ts';
 import { connectionIdOf, isEventOfType, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';
 
@@ -17,17 +16,13 @@ export function createDisconnectHandler(deps: DependencyProvider) {
     .use(observability(deps))
     .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('disconnect failed', { error: error }) }))
     .handler(async (event) => {
-      const { service, logger, metrics } = deps();
+      const { service, metrics } = deps();
       if (!isEventOfType(event, 'DISCONNECT')) {
         await service.reject(connectionIdOf(event), 'unknown_action', 'unknown action "$disconnect"');
         return { statusCode: 400 };
       }
-      const report = await service.disconnect(connectionIdOf(event), ownersOf(event));
+      await service.disconnect(connectionIdOf(event), ownersOf(event));
       metrics.count('Disconnections');
-      if (report !== undefined) {
-        countFanOut(metrics, report);
-        logger.info('fan-out', { action: 'disconnect', ...report });
-      }
       return { statusCode: 200 };
     });
 }

@@ -21,18 +21,22 @@ async function dispatch(
       await service.pong(connectionId);
       return undefined;
     case 'who':
-      await service.who(connectionId);
+      await service.who(connectionId, request.cursor);
       return undefined;
     case 'hello':
-      return service.hello(connectionId, request.from);
+      await service.hello(connectionId, request.from);
+      return undefined;
     case 'join':
-      return service.join(connectionId, request.room, request.from);
+      await service.join(connectionId, request.room, request.from);
+      return undefined;
     case 'leave':
-      return service.leave(connectionId);
+      await service.leave(connectionId);
+      return undefined;
     case 'setname':
       // With authentication, the name is the one the token vouches for.
       if (deps.authMode === 'jwt') throw new InvalidFrameError('name_locked', 'names come from your sign-in here');
-      return service.rename(connectionId, request.name);
+      await service.rename(connectionId, request.name);
+      return undefined;
     default: {
       if ((request.action ?? chatMode) === 'echo') {
         await service.echo(connectionId, request.text);

@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core';
-import { ConcurrentChangeError, UnknownConnectionError } from '../../domain/errors.ts';
+import { ConcurrentChangeError, InvalidCursorError, UnknownConnectionError } from '../../domain/errors.ts';
 import type { DependencyProvider } from '../wiring/dependencies.ts';
 import type { ErrorCode } from '../../domain/frames.ts';
 import { clientMsgIdOfBody, InvalidFrameError } from '../frames/inbound-frame.ts';
@@ -7,7 +7,9 @@ import { loggerOf } from '../wiring/logger-of.ts';
 import { RateLimitedError } from './rate-limit.ts';
 import { maybeConnectionIdOf, type WebSocketEvent, type WebSocketResult } from '../frames/websocket-event.ts';
 
-const INTERNAL_MESSAGE = 'the server could not handle this frame; nothing was sent';
+// A frame can fail after part of its work was done (a message stored and sent to some members, a welcome
+// sent without all of its replay), so this says what is known: it did not complete.
+const INTERNAL_MESSAGE = 'the server failed before it finished handling this frame; it may have been handled in part';
 
 interface Refusal {
   readonly code: ErrorCode;
@@ -21,6 +23,9 @@ function refusalFor(error: unknown): Refusal | undefined {
     return { code: error.code, message: error.message, clientMsgId: error.clientMsgId };
   if (error instanceof UnknownConnectionError) {
     return { code: 'unknown_connection', message: 'this connection is not registered; reconnect' };
+  }
+  if (error instanceof InvalidCursorError) {
+    return { code: 'invalid_frame', message: `cursor: ${error.message}; send who without a cursor to start over` };
   }
   if (error instanceof ConcurrentChangeError) {
     return {

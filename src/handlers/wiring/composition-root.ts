@@ -1,22 +1,39 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { fromEnv } from '@aws-sdk/credential-provider-env';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionQuota } from '../../adapters/dynamodb-connection-quota.ts';
 import { DynamoDbConnectionRepository } from '../../adapters/dynamodb-connection-repository.ts';
 import { DynamoDbMessageHistory } from '../../adapters/dynamodb-message-history.ts';
+import { DynamoDbPresenceLog } from '../../adapters/dynamodb-presence-log.ts';
 import { DynamoDbRateLimiter } from '../../adapters/dynamodb-rate-limiter.ts';
+import { SqsFanOutQueue } from '../../adapters/sqs-fan-out-queue.ts';
 import { ChatService } from '../../domain/chat-service.ts';
 import { buildMessenger } from './build-messenger.ts';
-import { loadConfig } from './config.ts';
+import { type Config, loadConfig } from './config.ts';
 import type { Dependencies } from './dependencies.ts';
 import { PowertoolsLogger } from '../../adapters/powertools-logger.ts';
 import { PowertoolsChatMetrics } from '../../adapters/powertools-metrics.ts';
+
+/** The SQS client and the fan-out queue over it. */
+function buildFanOutQueue(config: Config): SqsFanOutQueue {
+  // A local queue's URL names a host that need not resolve: send to the configured endpoint, never the URL's host.
+  const endpoint = config.sqsEndpoint === undefined ? undefined : { url: new URL(config.sqsEndpoint) };
+  const sqs = new SQSClient({
+    credentials: fromEnv(),
+    ...(endpoint === undefined
+      ? {}
+      : { endpoint: config.sqsEndpoint, endpointProvider: () => endpoint, useQueueUrlAsEndpoint: false }),
+  });
+  return new SqsFanOutQueue(sqs, { queueUrl: config.fanOutQueueUrl });
+}
 
 /** Builds every client and adapter from the environment. Called once per container. */
 export function buildDependencies(env: Record<string, string | undefined>): Dependencies {
   const config = loadConfig(env);
   // Lambda sets the role's credentials in the environment; the rest of the SDK's default chain never runs there.
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ credentials: fromEnv() }));
+  const fanOutQueue = buildFanOutQueue(config);
   const service = new ChatService({
     connections: new DynamoDbConnectionRepository(dynamo, { tableName: config.chatTable }),
     history: new DynamoDbMessageHistory(dynamo, {
@@ -26,6 +43,10 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     messenger: buildMessenger(config),
     concurrency: config.broadcastConcurrency,
     quota: new DynamoDbConnectionQuota(dynamo, { tableName: config.chatTable, caps: config.connectionCaps }),
+    presence: new DynamoDbPresenceLog(dynamo, { tableName: config.chatTable }),
+    fanOutQueue,
+    presenceWindowMs: config.presenceWindowMs,
+    bigRoomSize: config.bigRoomSize,
   });
   const rateLimiter = new DynamoDbRateLimiter(dynamo, { tableName: config.chatTable, limit: config.rateLimit });
   return {
@@ -38,6 +59,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     metrics: new PowertoolsChatMetrics(),
     rateLimiter,
     rateLimit: config.rateLimit,
+    fanOutQueue,
   };
 }
 

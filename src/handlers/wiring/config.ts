@@ -24,6 +24,12 @@ const configSchema = z.pipe(
   z.object({
     CHAT_TABLE: z.string().check(z.minLength(3, 'the DynamoDB table that stores connections and history')),
     WEBSOCKET_MANAGEMENT_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an http(s) URL of the @connections API' }),
+    FANOUT_QUEUE_URL: z.url({ protocol: /^https?$/, error: "an http(s) URL of the fan-out worker's SQS queue" }),
+    // A local queue's endpoint (the emulator's); unset on AWS, where the SDK resolves the region's own.
+    SQS_ENDPOINT: z.pipe(
+      z.transform(unsetIfEmpty),
+      z.optional(z.url({ protocol: /^https?$/, error: 'an http(s) URL of an SQS endpoint' })),
+    ),
     CHAT_MODE: z.pipe(z.transform(unsetIfEmpty), z._default(z.enum(['broadcast', 'echo']), 'broadcast')),
     AUTH_MODE: z.pipe(z.transform(unsetIfEmpty), z._default(z.enum(['none', 'jwt']), 'none')),
     // Comma-separated origins a browser handshake may come from; empty allows any.
@@ -43,12 +49,20 @@ const configSchema = z.pipe(
     MAX_TEXT_BYTES: positiveInt(DEFAULT_MAX_TEXT_BYTES, 16_384),
     // Live connections per user (token sub) and per source address; 0 caps nothing. Each owner's slots are
     // one item, written whole on every claim, so a cap stays small enough to keep that item a few KB.
+    // A room announces joins, leaves and renames at most once per window, in one frame: a storm of k changes
+    // costs one delivery per member and window, not k. 0 announces each change at once (small rooms only).
+    PRESENCE_WINDOW_MS: countOrZero(1000, 60_000),
+    // Above this many members a room's presence frames count changes instead of listing every one, and
+    // clients keep a member count rather than a roster (Pusher caps presence channels at 100 members).
+    BIG_ROOM_SIZE: positiveInt(100, 1_000_000),
     MAX_CONNECTIONS_PER_USER: countOrZero(10, 1000),
     MAX_CONNECTIONS_PER_IP: countOrZero(100, 1000),
   }),
   z.transform((c) => ({
     chatTable: c.CHAT_TABLE,
     managementEndpoint: c.WEBSOCKET_MANAGEMENT_ENDPOINT,
+    fanOutQueueUrl: c.FANOUT_QUEUE_URL,
+    ...(c.SQS_ENDPOINT !== undefined ? { sqsEndpoint: c.SQS_ENDPOINT } : {}),
     chatMode: c.CHAT_MODE,
     authMode: c.AUTH_MODE,
     allowedOrigins: c.ALLOWED_ORIGINS.split(',')
@@ -61,6 +75,8 @@ const configSchema = z.pipe(
     rateLimit: { frames: c.RATE_LIMIT_FRAMES, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS },
     limits: { maxFrameBytes: c.MAX_FRAME_BYTES, maxTextBytes: c.MAX_TEXT_BYTES },
     connectionCaps: { perUser: c.MAX_CONNECTIONS_PER_USER, perIp: c.MAX_CONNECTIONS_PER_IP },
+    presenceWindowMs: c.PRESENCE_WINDOW_MS,
+    bigRoomSize: c.BIG_ROOM_SIZE,
   })),
 );
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createConnectHandler } from '../../../src/handlers/functions/connect.ts';
 import { FailingConnectionRepository } from '../../fakes/failing-connection-repository.ts';
 import { capturingOutput, errorLine } from '../../support/captured-output.ts';
+import { summary } from '../../support/frame-summary.ts';
 import { harness, leaksDetail, SECRET_DETAIL, statusOf, unbuildable } from '../../support/handler-harness.ts';
 import { connectEvent, frameEvent, lambdaContext } from '../../support/lambda-events.ts';
 import { listed } from '../../support/service-fixtures.ts';
@@ -78,12 +79,14 @@ describe('$connect handler', () => {
     expect((await h.connections.get('L0SM9cOFvHcCIhw='))?.name).toBe('Guest CIhw');
   });
 
-  it('sends nothing, since API Gateway cannot deliver to a connection during its $connect', async () => {
+  it('tells the room it joined, the members there already and the newcomer alike', async () => {
     const h = await harness();
 
-    await h.connect(connectEvent('D', { query: { room: 'lobby' } }));
+    await h.connect(connectEvent('D', { query: { room: 'lobby', name: 'Dee' } }));
 
-    expect(h.messenger.sent).toEqual([]);
+    expect(h.messenger.sent.map((s) => [s.connectionId, summary(s.frame)])).toEqual(
+      ['A', 'B', 'C', 'D'].map((id) => [id, 'presence join lobby D']),
+    );
   });
 
   it.each<{ case: string; query: Record<string, string> }>([

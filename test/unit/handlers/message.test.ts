@@ -98,7 +98,10 @@ describe('message handler', () => {
       await h.message(frameEvent('S', { action: 'sendmessage', data: 'hello from 2019' }));
 
       expect(
-        h.messenger.sent.map((s) => [s.connectionId, s.frame.type === 'message' ? s.frame.room : s.frame.type]).sort(),
+        h.messenger.sent
+          .filter((s) => s.frame.type === 'message')
+          .map((s) => [s.connectionId, s.frame.type === 'message' ? s.frame.room : s.frame.type])
+          .sort(),
       ).toEqual([
         ['L', 'lobby'],
         ['S', 'lobby'],
@@ -166,18 +169,14 @@ describe('message handler', () => {
   });
 
   describe('hello', () => {
-    it('welcomes the caller and tells its room, the caller included, that it joined', async () => {
+    it('welcomes the caller alone: its room was told it joined when it connected', async () => {
       const h = await harness({ rooms: { kitchen: ['A', 'B'], lobby: ['L'] } });
 
       const response = await h.message(frameEvent('A', { action: 'hello' }));
 
       expect({ response, sent: h.messenger.sent.map((s) => [s.connectionId, summary(s.frame)]) }).toEqual({
         response: { statusCode: 200 },
-        sent: [
-          ['A', 'welcome kitchen replay=0'],
-          ['A', 'presence join kitchen A'],
-          ['B', 'presence join kitchen A'],
-        ],
+        sent: [['A', 'welcome kitchen replay=0']],
       });
     });
 
@@ -217,9 +216,9 @@ describe('message handler', () => {
 
       expect(h.messenger.sent.map((s) => [s.connectionId, summary(s.frame)])).toEqual([
         ['B', 'presence leave lobby A'],
-        ['A', 'welcome kitchen replay=0'],
         ['A', 'presence join kitchen A'],
         ['K', 'presence join kitchen A'],
+        ['A', 'welcome kitchen replay=0'],
       ]);
     });
 
@@ -268,6 +267,7 @@ describe('message handler', () => {
           previousName: 'Name A',
           rev: 1,
           at: expect.any(String),
+          members: 2,
         },
       ]);
     });
@@ -308,11 +308,36 @@ describe('message handler', () => {
             type: 'roster',
             room: 'kitchen',
             members: [
-              { connectionId: 'A', name: 'Name A' },
-              { connectionId: 'B', name: 'Name B' },
+              { connectionId: 'A', name: 'Name A', rev: 0 },
+              { connectionId: 'B', name: 'Name B', rev: 0 },
             ],
+            count: 2,
           },
         },
+      ]);
+    });
+
+    it('sends the page after the cursor the caller names', async () => {
+      const h = await harness({ rooms: { kitchen: ['A', 'B'] } });
+      const cursor = (await h.connections.members('kitchen', 1)).next;
+
+      await h.message(frameEvent('A', { action: 'who', cursor }));
+
+      expect(h.messenger.framesTo('A')).toEqual([
+        { type: 'roster', room: 'kitchen', members: [{ connectionId: 'B', name: 'Name B', rev: 0 }], count: 2 },
+      ]);
+    });
+
+    it.each([
+      { case: 'a cursor the server never gave', cursor: 'made-up', code: 'invalid_frame' },
+      { case: 'a cursor that is not a string', cursor: 42, code: 'invalid_frame' },
+    ])('answers $case with one error frame to the sender only', async ({ cursor, code }) => {
+      const h = await harness({ rooms: { kitchen: ['A', 'B'] } });
+
+      await h.message(frameEvent('A', { action: 'who', cursor }));
+
+      expect(h.messenger.sent).toEqual([
+        { connectionId: 'A', frame: { type: 'error', code, message: expect.stringContaining('cursor') } },
       ]);
     });
   });

@@ -1,0 +1,193 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  type BatchWriteCommandOutput,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { PendingChange, PresenceChange, PresenceClock, PresenceLog } from '../domain/presence.ts';
+import { presenceChangeSortKey, presenceClockKey, presencePartition, type TableKey } from './dynamodb-keys.ts';
+
+/** BatchWriteItem takes at most 25 requests per call. */
+const BATCH_WRITE_LIMIT = 25;
+/** How long a pending change is kept if no flush ever announces it (the table's TTL removes it). */
+const PENDING_TTL_SECONDS = 24 * 3600;
+
+export interface DynamoDbPresenceLogOptions {
+  readonly tableName: string;
+  readonly now?: () => Date;
+}
+
+type Item = Record<string, unknown>;
+
+function clockOf(item: Item | undefined): PresenceClock {
+  const { members, lastFlushAt, flushDue, flushJob } = item ?? {};
+  return {
+    // Joins and leaves count members; a connection that expired without a $disconnect is never subtracted.
+    members: typeof members === 'number' ? Math.max(0, members) : 0,
+    ...(typeof lastFlushAt === 'number' ? { lastFlushAt: new Date(lastFlushAt) } : {}),
+    ...(typeof flushDue === 'number' && typeof flushJob === 'string'
+      ? { scheduled: { due: new Date(flushDue), jobId: flushJob } }
+      : {}),
+  };
+}
+
+function isPresenceChange(value: unknown): value is PresenceChange {
+  if (typeof value !== 'object' || value === null) return false;
+  const { event, connectionId, name, rev, at } = value as Record<string, unknown>;
+  return (
+    (event === 'join' || event === 'leave' || event === 'rename') &&
+    typeof connectionId === 'string' &&
+    typeof name === 'string' &&
+    typeof rev === 'number' &&
+    typeof at === 'string'
+  );
+}
+
+/**
+ * Each pending change is an item of its own in the room's presence partition, sorted by when it happened,
+ * so that recording one costs one small write whatever the backlog, and a flush that fails after sending
+ * leaves its changes to be sent again rather than lost. The room's clock (last flush, the scheduled one,
+ * the member count) is one small item beside the room's sequence counter; each of its changes is one
+ * conditional update.
+ */
+export class DynamoDbPresenceLog implements PresenceLog {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #tableName: string;
+  readonly #now: () => Date;
+
+  constructor(client: DynamoDBDocumentClient, options: DynamoDbPresenceLogOptions) {
+    this.#client = client;
+    this.#tableName = options.tableName;
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async record(room: string, change: PresenceChange, memberDelta: number): Promise<PresenceClock> {
+    await this.#client.send(
+      new PutCommand({
+        TableName: this.#tableName,
+        Item: {
+          pk: presencePartition(room),
+          sk: presenceChangeSortKey(Date.parse(change.at), change.connectionId, change.rev),
+          change,
+          expiresAt: Math.floor(this.#now().getTime() / 1000) + PENDING_TTL_SECONDS,
+        },
+      }),
+    );
+    const { Attributes } = await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: presenceClockKey(room),
+        UpdateExpression: 'ADD members :delta',
+        ExpressionAttributeValues: { ':delta': memberDelta },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return clockOf(Attributes);
+  }
+
+  async claimFlush(
+    room: string,
+    lastFlushAt: Date | undefined,
+    at: Date,
+    windowStart: Date,
+    staleBefore: Date,
+  ): Promise<boolean> {
+    if (lastFlushAt !== undefined && lastFlushAt > windowStart) return false;
+    return this.#conditionally({
+      Key: presenceClockKey(room),
+      UpdateExpression: 'SET lastFlushAt = :at',
+      ConditionExpression: `${lastFlushAt === undefined ? 'attribute_not_exists(lastFlushAt)' : 'lastFlushAt = :last'} AND (attribute_not_exists(flushDue) OR flushDue < :stale)`,
+      ExpressionAttributeValues: {
+        ':at': at.getTime(),
+        ':stale': staleBefore.getTime(),
+        ...(lastFlushAt !== undefined ? { ':last': lastFlushAt.getTime() } : {}),
+      },
+    });
+  }
+
+  async scheduleFlush(room: string, due: Date, jobId: string, staleBefore: Date): Promise<boolean> {
+    return this.#conditionally({
+      Key: presenceClockKey(room),
+      UpdateExpression: 'SET flushDue = :due, flushJob = :job',
+      ConditionExpression: 'attribute_not_exists(flushDue) OR flushDue < :stale',
+      ExpressionAttributeValues: { ':due': due.getTime(), ':job': jobId, ':stale': staleBefore.getTime() },
+    });
+  }
+
+  async startScheduledFlush(room: string, jobId: string, now: Date, windowStart: Date): Promise<true | PresenceClock> {
+    const started = await this.#conditionally({
+      Key: presenceClockKey(room),
+      UpdateExpression: 'SET lastFlushAt = :now REMOVE flushDue, flushJob',
+      ConditionExpression: 'flushJob = :job AND (attribute_not_exists(lastFlushAt) OR lastFlushAt <= :windowStart)',
+      ExpressionAttributeValues: { ':now': now.getTime(), ':job': jobId, ':windowStart': windowStart.getTime() },
+    });
+    return started ? true : this.clock(room);
+  }
+
+  async pending(room: string, limit: number): Promise<readonly PendingChange[]> {
+    const changes: PendingChange[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': presencePartition(room) },
+          ProjectionExpression: 'sk, #change',
+          ExpressionAttributeNames: { '#change': 'change' },
+          ConsistentRead: true,
+          Limit: limit - changes.length,
+          ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const { sk, change } of page.Items ?? []) {
+        if (typeof sk === 'string' && isPresenceChange(change)) changes.push({ key: sk, change });
+      }
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined && changes.length < limit);
+    return changes;
+  }
+
+  async clock(room: string): Promise<PresenceClock> {
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: presenceClockKey(room), ConsistentRead: true }),
+    );
+    return clockOf(Item);
+  }
+
+  async forget(room: string, keys: readonly string[]): Promise<void> {
+    const pk = presencePartition(room);
+    for (let start = 0; start < keys.length; start += BATCH_WRITE_LIMIT) {
+      let requests: Item[] | undefined = keys
+        .slice(start, start + BATCH_WRITE_LIMIT)
+        .map((sk) => ({ DeleteRequest: { Key: { pk, sk } } }));
+      // BatchWriteItem may leave some requests unprocessed under load; send exactly those again.
+      for (let attempt = 0; requests !== undefined && requests.length > 0; attempt += 1) {
+        if (attempt === 5) throw new Error(`could not forget ${requests.length} announced changes of ${room}`);
+        const result: BatchWriteCommandOutput = await this.#client.send(
+          new BatchWriteCommand({ RequestItems: { [this.#tableName]: requests as never } }),
+        );
+        requests = result.UnprocessedItems?.[this.#tableName];
+      }
+    }
+  }
+
+  async #conditionally(update: {
+    Key: TableKey;
+    UpdateExpression: string;
+    ConditionExpression: string;
+    ExpressionAttributeValues: Record<string, unknown>;
+  }): Promise<boolean> {
+    try {
+      await this.#client.send(new UpdateCommand({ TableName: this.#tableName, ...update }));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+}

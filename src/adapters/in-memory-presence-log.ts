@@ -1,0 +1,84 @@
+import type { PendingChange, PresenceChange, PresenceClock, PresenceLog } from '../domain/presence.ts';
+
+interface Room {
+  members: number;
+  lastFlushAt?: Date;
+  scheduled?: { due: Date; jobId: string };
+  pending: Map<string, PresenceChange>;
+}
+
+/** Keeps each room's pending presence changes and clock in this process's memory: for tests. */
+export class InMemoryPresenceLog implements PresenceLog {
+  readonly #rooms = new Map<string, Room>();
+
+  async record(room: string, change: PresenceChange, memberDelta: number): Promise<PresenceClock> {
+    const state = this.#room(room);
+    state.pending.set(`${Date.parse(change.at)}#${change.connectionId}#${change.rev}`, change);
+    state.members += memberDelta;
+    return clockOf(state);
+  }
+
+  async claimFlush(
+    room: string,
+    lastFlushAt: Date | undefined,
+    at: Date,
+    windowStart: Date,
+    staleBefore: Date,
+  ): Promise<boolean> {
+    const state = this.#room(room);
+    if (state.lastFlushAt?.getTime() !== lastFlushAt?.getTime()) return false;
+    if (lastFlushAt !== undefined && lastFlushAt > windowStart) return false;
+    if (state.scheduled !== undefined && state.scheduled.due >= staleBefore) return false;
+    state.lastFlushAt = at;
+    return true;
+  }
+
+  async scheduleFlush(room: string, due: Date, jobId: string, staleBefore: Date): Promise<boolean> {
+    const state = this.#room(room);
+    if (state.scheduled !== undefined && state.scheduled.due >= staleBefore) return false;
+    state.scheduled = { due, jobId };
+    return true;
+  }
+
+  async startScheduledFlush(room: string, jobId: string, now: Date, windowStart: Date): Promise<true | PresenceClock> {
+    const state = this.#room(room);
+    const early = state.lastFlushAt !== undefined && state.lastFlushAt > windowStart;
+    if (state.scheduled?.jobId !== jobId || early) return clockOf(state);
+    state.lastFlushAt = now;
+    delete state.scheduled;
+    return true;
+  }
+
+  async pending(room: string, limit: number): Promise<readonly PendingChange[]> {
+    return [...this.#room(room).pending]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, limit)
+      .map(([key, change]) => ({ key, change }));
+  }
+
+  async clock(room: string): Promise<PresenceClock> {
+    return clockOf(this.#room(room));
+  }
+
+  async forget(room: string, keys: readonly string[]): Promise<void> {
+    const state = this.#room(room);
+    for (const key of keys) state.pending.delete(key);
+  }
+
+  #room(room: string): Room {
+    let state = this.#rooms.get(room);
+    if (state === undefined) {
+      state = { members: 0, pending: new Map() };
+      this.#rooms.set(room, state);
+    }
+    return state;
+  }
+}
+
+function clockOf(state: Room): PresenceClock {
+  return {
+    members: Math.max(0, state.members),
+    ...(state.lastFlushAt !== undefined ? { lastFlushAt: state.lastFlushAt } : {}),
+    ...(state.scheduled !== undefined ? { scheduled: { ...state.scheduled } } : {}),
+  };
+}
