@@ -155,7 +155,9 @@ export const errorFrameSchema = z
   .object({
     type: z.literal('error'),
     code: errorCodeSchema,
-    message: text('What was wrong, in words safe to show; never server detail.'),
+    message: z
+      .string()
+      .check(z.minLength(1), z.describe('What was wrong, in words safe to show; never server detail.')),
     clientMsgId: z.optional(text("The client's id of the refused message, when it named one.")),
   })
   .check(z.describe('A refusal, sent to the one connection whose frame was refused; nothing else changed.'));
