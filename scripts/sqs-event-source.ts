@@ -178,15 +178,20 @@ export class SqsEventSource {
     if (messages.length === 0 || maximumBatchingWindowSeconds <= 0) return messages;
     const closesAt = Date.now() + maximumBatchingWindowSeconds * 1000;
     while (messages.length < batchSize && Date.now() < closesAt && !this.#stopping.signal.aborted) {
-      const waitSeconds = Math.min(20, Math.ceil((closesAt - Date.now()) / 1000));
-      messages.push(...(await this.#receive(batchSize - messages.length, waitSeconds, closesAt)));
+      // A long poll is never cut short by the window: a message the queue handed to an abandoned receive would
+      // stay invisible for the visibility timeout, and count as a receive. Under a second left, poll short.
+      const waitSeconds = Math.min(20, Math.floor((closesAt - Date.now()) / 1000));
+      const more = await this.#receive(batchSize - messages.length, waitSeconds);
+      messages.push(...more);
+      if (more.length === 0 && waitSeconds === 0)
+        await sleep(Math.min(50, Math.max(0, closesAt - Date.now())), undefined, {
+          signal: this.#stopping.signal,
+        }).catch(() => undefined);
     }
     return messages;
   }
 
-  async #receive(count: number, waitSeconds: number, notAfter?: number): Promise<Message[]> {
-    const signals = [this.#stopping.signal];
-    if (notAfter !== undefined) signals.push(AbortSignal.timeout(Math.max(1, notAfter - Date.now())));
+  async #receive(count: number, waitSeconds: number): Promise<Message[]> {
     try {
       const { Messages } = await this.#options.client.send(
         new ReceiveMessageCommand({
@@ -196,11 +201,11 @@ export class SqsEventSource {
           MessageSystemAttributeNames: ['All'],
           MessageAttributeNames: ['All'],
         }),
-        { abortSignal: AbortSignal.any(signals) },
+        // Only stop() cuts a long poll short; what that receive took comes back after the visibility timeout.
+        { abortSignal: this.#stopping.signal },
       );
       return Messages ?? [];
     } catch (error) {
-      // The batching window closed, or the source stopped, during a long poll: that receive got nothing.
       if (error instanceof Error && error.name === 'AbortError') return [];
       throw error;
     }

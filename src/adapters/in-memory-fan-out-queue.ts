@@ -1,5 +1,5 @@
 import type { FanOutJob, FanOutQueue } from '../domain/fan-out-queue.ts';
-import { delaySecondsFor } from './sqs-fan-out-queue.ts';
+import { delaySecondsFor, messageBodyOf } from './sqs-fan-out-queue.ts';
 
 interface QueuedJob {
   readonly body: string;
@@ -24,7 +24,7 @@ export class InMemoryFanOutQueue implements FanOutQueue {
   async enqueue(job: FanOutJob, delayMs?: number): Promise<void> {
     this.#enqueued += 1;
     this.#queued.push({
-      body: JSON.stringify(job),
+      body: messageBodyOf(job),
       dueAt: this.#now().getTime() + delaySecondsFor(delayMs) * 1000,
       order: this.#enqueued,
     });

@@ -15,6 +15,17 @@ export function delaySecondsFor(delayMs: number | undefined): number {
   return Math.min(Math.ceil(delayMs / 1000), SQS_MAX_DELAY_SECONDS);
 }
 
+/**
+ * The job's JSON in ASCII: SQS refuses some characters that JSON leaves as they are (U+FFFE, U+FFFF, and, in local
+ * emulators, anything beyond U+FFFF), so every other character travels as a `\uXXXX` escape, which parses back the same.
+ */
+export function messageBodyOf(job: FanOutJob): string {
+  return JSON.stringify(job).replace(
+    /[\u007f-\uffff]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** Hands fan-out jobs to the worker through an SQS standard queue, one message per job, its body the job's JSON. */
 export class SqsFanOutQueue implements FanOutQueue {
   readonly #client: SQSClient;
@@ -30,7 +41,7 @@ export class SqsFanOutQueue implements FanOutQueue {
     await this.#client.send(
       new SendMessageCommand({
         QueueUrl: this.#queueUrl,
-        MessageBody: JSON.stringify(job),
+        MessageBody: messageBodyOf(job),
         // Without DelaySeconds the queue's own default applies, which is 0 for this queue.
         ...(delaySeconds > 0 ? { DelaySeconds: delaySeconds } : {}),
       }),
