@@ -103,9 +103,7 @@ describe('the local stack with authentication and an origin allow-list', () => {
 
     await first.close();
     // Its slot is given back before its room hears it leave.
-    await second.waitFor(
-      (frame) => frame.type === 'presence' && frame['event'] === 'leave' && frame['connectionId'] === firstId,
-    );
+    await second.waitForChange((change) => change.event === 'leave' && change.connectionId === firstId);
     const again = await handshakeStatus(`${local.stack.websocketUrl}/?${query}`);
 
     expect({ welcomes, over, again }).toEqual({ welcomes: Array(USER_CAP).fill('Many'), over: 429, again: 101 });

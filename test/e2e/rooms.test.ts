@@ -77,16 +77,27 @@ describe('rooms, names, presence, history and acks through the local stack', () 
     const visitorId = await visitor.whoAmI();
 
     visitor.send({ action: 'setname', name: 'Visiting Vera' });
-    await watcher.waitFor((f) => f.type === 'presence' && f['event'] === 'rename');
+    await watcher.waitForChange((c) => c.event === 'rename');
     await visitor.close();
-    await watcher.waitFor((f) => f.type === 'presence' && f['event'] === 'leave');
+    await watcher.waitForChange((c) => c.event === 'leave');
 
-    const presence = watcher.received.filter(ofType('presence')).filter((f) => f['connectionId'] === visitorId);
-    expect(presence.map((f) => [f['event'], f['name'], f['previousName']])).toEqual([
+    const aboutVisitor = watcher.changes().filter((c) => c.connectionId === visitorId);
+    expect(aboutVisitor.map((c) => [c.event, c.name, c.previousName])).toEqual([
       ['join', 'Visitor', undefined],
       ['rename', 'Visiting Vera', 'Visitor'],
       ['leave', 'Visiting Vera', undefined],
     ]);
+  });
+
+  it('tells the room of a member that connects and never says hello, so no one listens unannounced', async () => {
+    const watcher = await join('room=silent&name=Watcher');
+    const silent = await local.connect('room=silent&name=Silent');
+
+    const [joined] = await watcher.waitForChange((c) => c.event === 'join' && c.name === 'Silent');
+    await silent.close();
+    const [left] = await watcher.waitForChange((c) => c.event === 'leave' && c.name === 'Silent');
+
+    expect([joined?.connectionId, left?.room]).toEqual([left?.connectionId, 'silent']);
   });
 
   it('moves a connection between rooms with join, and who lists the room', async () => {
@@ -95,7 +106,7 @@ describe('rooms, names, presence, history and acks through the local stack', () 
 
     ann.send({ action: 'join', room: 'West' });
     await ann.waitFor((f) => f.type === 'welcome' && f['room'] === 'west');
-    await bob.waitFor((f) => f.type === 'presence' && f['event'] === 'join' && f['connectionId'] === annId);
+    await bob.waitForChange((c) => c.event === 'join' && c.connectionId === annId);
     ann.send({ action: 'who' });
     const [roster] = await ann.waitFor(ofType('roster'));
     bob.send('welcome to west');

@@ -7,6 +7,16 @@ export interface ReceivedFrame {
   readonly [field: string]: unknown;
 }
 
+/** One membership change, from a presence frame or a presence_batch. */
+export interface ReceivedChange {
+  readonly event: 'join' | 'leave' | 'rename';
+  readonly room: string;
+  readonly connectionId: string;
+  readonly name: string;
+  readonly previousName?: string;
+  readonly rev: number;
+}
+
 /** Opens a WebSocket and resolves once its handshake completes; fails after `timeoutMs`. */
 export function openSocket(url: string, timeoutMs: number): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -62,9 +72,30 @@ export class ChatClient {
 
   /** Waits until `count` received frames match, and returns them. */
   waitFor(match: (frame: ReceivedFrame) => boolean, count = 1, timeoutMs = 10_000): Promise<ReceivedFrame[]> {
+    return this.#waitUntil(() => this.received.filter(match), count, timeoutMs, 'frame(s)');
+  }
+
+  /**
+   * Every membership change this client was told of, in the order it was told, from single presence frames and
+   * batches alike; each carries the room of its frame.
+   */
+  changes(): ReceivedChange[] {
+    return this.received.flatMap((frame): ReceivedChange[] => {
+      if (frame.type === 'presence') return [frame as unknown as ReceivedChange];
+      if (frame.type !== 'presence_batch' || !Array.isArray(frame['changes'])) return [];
+      return (frame['changes'] as ReceivedChange[]).map((change) => ({ ...change, room: frame['room'] as string }));
+    });
+  }
+
+  /** Waits until `count` changes this client was told of match, and returns them. */
+  waitForChange(match: (change: ReceivedChange) => boolean, count = 1, timeoutMs = 10_000): Promise<ReceivedChange[]> {
+    return this.#waitUntil(() => this.changes().filter(match), count, timeoutMs, 'change(s)');
+  }
+
+  #waitUntil<T>(collect: () => T[], count: number, timeoutMs: number, what: string): Promise<T[]> {
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
-        const found = this.received.filter(match);
+        const found = collect();
         if (found.length < count) return false;
         this.#waiters.delete(wake);
         clearTimeout(timer);
@@ -74,7 +105,7 @@ export class ChatClient {
       const wake = (): void => void check();
       const timer = setTimeout(() => {
         this.#waiters.delete(wake);
-        reject(new Error(`waited ${timeoutMs} ms for ${count} frame(s); received ${JSON.stringify(this.received)}`));
+        reject(new Error(`waited ${timeoutMs} ms for ${count} ${what}; received ${JSON.stringify(this.received)}`));
       }, timeoutMs);
       this.#waiters.add(wake);
       check();
