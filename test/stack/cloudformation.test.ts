@@ -64,8 +64,8 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
           (r) => r.Type === 'AWS::Logs::LogGroup' && String(r.Properties?.['LogGroupName']).startsWith('/aws/lambda/'),
         )
         .map((r) => r.Properties?.['RetentionInDays']);
-    expect(retention(dev)).toEqual([30, 30, 30, 30]);
-    expect(retention(prod)).toEqual([90, 90, 90, 90]);
+    expect(retention(dev)).toEqual([30, 30, 30, 30, 30]);
+    expect(retention(prod)).toEqual([90, 90, 90, 90, 90]);
   });
 
   it('gives each function a role of its own', () => {
@@ -113,6 +113,9 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
             /^\{"Fn::(GetAtt":\["ChatTable","Arn"\]|Sub":"\$\{ChatTable\.Arn\}\/index\/byRoom")\}$/,
           );
         }
+        if (actionsOf(statement).some((a) => a.startsWith('sqs:'))) {
+          expect(resource).toBe('{"Fn::GetAtt":["FanOutQueue","Arn"]}');
+        }
         if (actionsOf(statement).some((a) => a.startsWith('execute-api:'))) {
           expect(resource).toContain('${WebsocketsApi}/dev/POST/@connections/*');
         }
@@ -157,7 +160,7 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     ]);
   });
 
-  it("alarms on every function's errors and throttles and on failed deliveries, all to one topic", () => {
+  it("alarms on every function's errors and throttles, on failed deliveries and on the dead-letter queue, all to one topic", () => {
     const alarms = Object.values(dev).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
     const watched = alarms.map((a) => {
       const dimension = (a.Properties?.['Dimensions'] as Array<{ Value: unknown }>)[0]?.Value;
@@ -166,9 +169,51 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     });
     const functions = functionsOf(dev).map(([name]) => JSON.stringify({ Ref: name }));
     expect(watched.sort()).toEqual(
-      [...functions.flatMap((fn) => [`Errors ${fn}`, `Throttles ${fn}`]), 'FailedDeliveries ws-chat'].sort(),
+      [
+        ...functions.flatMap((fn) => [`Errors ${fn}`, `Throttles ${fn}`]),
+        'FailedDeliveries ws-chat',
+        `ApproximateNumberOfMessagesVisible ${JSON.stringify({ 'Fn::GetAtt': ['FanOutDeadLetterQueue', 'QueueName'] })}`,
+      ].sort(),
     );
     for (const alarm of alarms) expect(alarm.Properties?.['AlarmActions']).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+
+  it('moves a fan-out job that failed 5 times to a dead-letter queue kept 14 days, and alarms on its first message', () => {
+    const properties = (id: string) => dev[id]?.Properties ?? {};
+    const alarm = Object.values(dev).find(
+      (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.['Namespace'] === 'AWS/SQS',
+    )?.Properties;
+
+    expect({
+      redrive: properties('FanOutQueue')['RedrivePolicy'],
+      retention: properties('FanOutDeadLetterQueue')['MessageRetentionPeriod'],
+      alarm: [alarm?.['Threshold'], alarm?.['ComparisonOperator']],
+    }).toEqual({
+      redrive: { deadLetterTargetArn: { 'Fn::GetAtt': ['FanOutDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 },
+      retention: 1_209_600,
+      alarm: [0, 'GreaterThanThreshold'],
+    });
+  });
+
+  it("feeds the worker from the fan-out queue in batches, with failures per record, its visibility over 6x the worker's timeout", () => {
+    const mapping = Object.values(dev).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping')?.Properties ?? {};
+    const worker = dev['FanoutLambdaFunction']?.Properties ?? {};
+
+    expect({
+      source: mapping['EventSourceArn'],
+      batchSize: mapping['BatchSize'],
+      responses: mapping['FunctionResponseTypes'],
+      maximumConcurrency: (mapping['ScalingConfig'] as { MaximumConcurrency?: unknown } | undefined)
+        ?.MaximumConcurrency,
+      visibilityOverSixTimeouts:
+        Number(dev['FanOutQueue']?.Properties?.['VisibilityTimeout']) > 6 * Number(worker['Timeout']),
+    }).toEqual({
+      source: { 'Fn::GetAtt': ['FanOutQueue', 'Arn'] },
+      batchSize: 10,
+      responses: ['ReportBatchItemFailures'],
+      maximumConcurrency: 10,
+      visibilityOverSixTimeouts: true,
+    });
   });
 
   it('reserves concurrency for the message function only when asked to', () => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server } from 'node:http';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -9,6 +10,10 @@ import { createConnectHandler } from '../../src/handlers/functions/connect.ts';
 import type { Dependencies, DependencyProvider } from '../../src/handlers/wiring/dependencies.ts';
 import { createDisconnectHandler } from '../../src/handlers/functions/disconnect.ts';
 import { createMessageHandler } from '../../src/handlers/functions/message.ts';
+import { createFanOutHandler } from '../../src/handlers/functions/fanout.ts';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { createQueues, type LocalQueue, localSqsClient, startLocalSqs } from '../../scripts/local-sqs.ts';
+import { type BatchReport, SqsEventSource } from '../../scripts/sqs-event-source.ts';
 import {
   type AwsCall,
   AwsCallRecorder,
@@ -16,13 +21,14 @@ import {
   DYNAMODB_ACCESS_DENIED,
   dynamoDbCalls,
   RecordingProxy,
+  sqsCalls,
 } from '../support/aws-call-recorder.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
 import { FakeConnectionsApi } from '../support/fake-connections-api.ts';
 import { authorizerEvent, connectEvent, disconnectEvent, frameEvent, lambdaContext } from '../support/lambda-events.ts';
 
 /** The services whose calls the scenarios record, each through a proxy in front of a local endpoint. */
-export const RECORDED_SERVICES = ['dynamodb', 'execute-api'] as const;
+export const RECORDED_SERVICES = ['dynamodb', 'execute-api', 'sqs'] as const;
 
 /** What the Lambda functions did in their scenarios. */
 export interface RecordedFunctions {
@@ -43,9 +49,11 @@ interface SentFrame {
 
 const HMAC_SECRET = 'a-stack-test-secret-of-at-least-32-characters';
 
-/** The local world the functions run in: dynalite and a fake @connections API, each behind a recording proxy. */
+/** The local world the functions run in: dynalite, a fake @connections API and fauxqs, each behind a recording proxy. */
 class World {
   readonly recorder: AwsCallRecorder;
+  readonly fanOutQueue: LocalQueue;
+  readonly sqsProxy: RecordingProxy;
   readonly dynamodb: DynamoDbTarget;
   readonly tableName: string;
   readonly dynamoProxy: RecordingProxy;
@@ -55,8 +63,15 @@ class World {
   readonly #containers = new Map<string, Dependencies>();
   #clients = 0;
 
-  constructor(parts: Pick<World, 'recorder' | 'dynamodb' | 'tableName' | 'dynamoProxy' | 'api' | 'apiProxy'>) {
+  constructor(
+    parts: Pick<
+      World,
+      'recorder' | 'dynamodb' | 'tableName' | 'dynamoProxy' | 'api' | 'apiProxy' | 'fanOutQueue' | 'sqsProxy'
+    >,
+  ) {
     this.recorder = parts.recorder;
+    this.fanOutQueue = parts.fanOutQueue;
+    this.sqsProxy = parts.sqsProxy;
     this.dynamodb = parts.dynamodb;
     this.tableName = parts.tableName;
     this.dynamoProxy = parts.dynamoProxy;
@@ -69,6 +84,8 @@ class World {
     const env = {
       CHAT_TABLE: this.tableName,
       WEBSOCKET_MANAGEMENT_ENDPOINT: this.apiProxy.endpoint,
+      FANOUT_QUEUE_URL: this.fanOutQueue.url,
+      SQS_ENDPOINT: this.sqsProxy.endpoint,
       // One attempt: the scenarios that make deliveries fail need no backoff to reach their path.
       SEND_MAX_ATTEMPTS: '1',
       RATE_LIMIT_FRAMES: '100000',
@@ -413,6 +430,55 @@ async function authorizerScenarios(world: World): Promise<void> {
   }
 }
 
+/**
+ * The worker as Lambda runs it: the local SQS event source polls the fan-out queue through the recording proxy (on
+ * AWS, Lambda polls with the function's role) and invokes the real handler. The queue then holds whatever jobs the
+ * other functions' scenarios queued, and two of its own.
+ */
+async function fanOutScenarios(world: World): Promise<void> {
+  const fn = 'fanout';
+  const handle = createFanOutHandler(world.deps());
+  await world.arrangeConnected('f-ann', { room: 'flush', name: 'Ann' });
+  await world.arrangeConnected('f-bob', { room: 'flush', name: 'Bob' });
+  // Its socket closed without its $disconnect yet: the flush's fan-out finds it gone and retires it.
+  await world.arrangeGone('f-ghost', { room: 'flush', name: 'Ghost' });
+  const arranging = localSqsClient(world.sqsProxy.endpoint);
+  const send = (body: string) =>
+    arranging.send(new SendMessageCommand({ QueueUrl: world.fanOutQueue.url, MessageBody: body }));
+  await send(JSON.stringify({ kind: 'presence', room: 'flush', claimedAt: new Date().toISOString() }));
+  await send('not a fan-out job');
+
+  const reports: BatchReport[] = [];
+  const polling = localSqsClient(world.sqsProxy.endpoint);
+  const source = new SqsEventSource({
+    client: polling,
+    queueUrl: world.fanOutQueue.url,
+    functionName: fn,
+    batchSize: 10,
+    maximumBatchingWindowSeconds: 0,
+    maximumConcurrency: 1,
+    reportBatchItemFailures: true,
+    waitTimeSeconds: 0,
+    invoke: async (event) => ({ result: await handle(event, lambdaContext(fn)) }),
+  }).onBatch((report) => reports.push(report));
+  try {
+    await world.recorder.as(fn, async () => {
+      await source.start();
+      const deadline = Date.now() + 10_000;
+      while (reports.reduce((sum, r) => sum + r.records, 0) < 2 && Date.now() < deadline) await sleep(50);
+      await source.stop();
+    });
+  } finally {
+    arranging.destroy();
+    polling.destroy();
+  }
+  const records = reports.reduce((sum, r) => sum + r.records, 0);
+  const failed = reports.reduce((sum, r) => sum + r.failed, 0);
+  world.expect(fn, 'a presence job', records - failed >= 1, () => reports);
+  world.expect(fn, 'a member found gone by the flush', world.api.requestsFor('f-ghost') > 0, () => reports);
+  world.expect(fn, 'a record that is not a fan-out job', failed >= 1, () => reports);
+}
+
 /** Settings the AWS SDK and Powertools read from the process environment, as Lambda would set them. */
 function lambdaEnvironment(dynamoDbEndpoint: string): Record<string, string | undefined> {
   return {
@@ -432,7 +498,7 @@ function lambdaEnvironment(dynamoDbEndpoint: string): Record<string, string | un
 /**
  * Runs every function's real handler, built by the real composition root, through scenarios covering each
  * of its paths, one function after another, and records the AWS calls each made on the wire: DynamoDB
- * (dynalite behind a proxy) and API Gateway's @connections API (a fake behind a proxy). `stage` is the
+ * (dynalite behind a proxy), API Gateway's @connections API (a fake behind a proxy) and SQS (fauxqs behind a proxy). `stage` is the
  * stage whose API the @connections calls address.
  */
 export async function recordFunctionCalls(stage: string): Promise<RecordedFunctions> {
@@ -440,6 +506,7 @@ export async function recordFunctionCalls(stage: string): Promise<RecordedFuncti
   const saved = { ...process.env };
   const proxies: RecordingProxy[] = [];
   const api = await new FakeConnectionsApi().start();
+  const sqs = await startLocalSqs(0);
   try {
     const tableName = await dynamodb.table();
     const recorder = new AwsCallRecorder();
@@ -452,21 +519,51 @@ export async function recordFunctionCalls(stage: string): Promise<RecordedFuncti
     const stageResource = `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${stage}`;
     const apiProxy = await new RecordingProxy(api.endpoint, connectionsCalls(stageResource), recorder).start();
     proxies.push(apiProxy);
+    const queueClient = localSqsClient(sqs.endpoint);
+    const queues = await createQueues(
+      queueClient,
+      [
+        {
+          logicalId: 'FanOutQueue',
+          properties: {
+            QueueName: 'stack-fanout',
+            VisibilityTimeout: 1,
+            RedrivePolicy: {
+              deadLetterTargetArn: { 'Fn::GetAtt': ['FanOutDeadLetterQueue', 'Arn'] },
+              maxReceiveCount: 5,
+            },
+          },
+        },
+        { logicalId: 'FanOutDeadLetterQueue', properties: { QueueName: 'stack-fanout-dlq' } },
+      ],
+      (id) => id,
+    );
+    queueClient.destroy();
+    const fanOutQueue = queues.get('FanOutQueue');
+    if (fanOutQueue === undefined) throw new Error('the local SQS made no fan-out queue');
+    const sqsProxy = await new RecordingProxy(
+      sqs.endpoint,
+      sqsCalls({ 'stack-fanout': '${FanOutQueue.Arn}', 'stack-fanout-dlq': '${FanOutDeadLetterQueue.Arn}' }),
+      recorder,
+    ).start();
+    proxies.push(sqsProxy);
     for (const [name, value] of Object.entries(lambdaEnvironment(dynamoProxy.endpoint))) {
       if (value === undefined) Reflect.deleteProperty(process.env, name);
       else process.env[name] = value;
     }
-    const world = new World({ recorder, dynamodb, tableName, dynamoProxy, api, apiProxy });
+    const world = new World({ recorder, dynamodb, tableName, dynamoProxy, api, apiProxy, fanOutQueue, sqsProxy });
     await authorizerScenarios(world);
     await connectScenarios(world);
     await disconnectScenarios(world);
     await messageScenarios(world);
+    await fanOutScenarios(world);
     return { calls: recorder.byFunction(), unreached: world.unreached };
   } finally {
     for (const name of Object.keys(process.env)) if (!(name in saved)) Reflect.deleteProperty(process.env, name);
     Object.assign(process.env, saved);
     for (const proxy of proxies) await proxy.stop();
     await api.stop();
+    await sqs.stop();
     await dynamodb.stop();
   }
 }

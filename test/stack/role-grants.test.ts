@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { type AwsCall, connectionsCalls, dynamoDbCalls } from '../support/aws-call-recorder.ts';
+import { type AwsCall, connectionsCalls, dynamoDbCalls, sqsCalls } from '../support/aws-call-recorder.ts';
 import type { Resources, Statement } from './packaged-template.ts';
 import { compareRole } from './role-grants.ts';
 
@@ -200,6 +200,24 @@ describe('decoding the calls on the wire', () => {
     expect([at('POST', '/@connections/abc%3D'), at('DELETE', '/dev/@connections/xyz')]).toEqual([
       `${STAGE}/POST/@connections/abc=`,
       `${STAGE}/DELETE/@connections/xyz`,
+    ]);
+  });
+
+  it("reads SQS's action from X-Amz-Target and its queue from QueueUrl, a batch as its single form", () => {
+    const decodeSqs = sqsCalls({ 'ws-chat-local-fanout': '${FanOutQueue.Arn}' });
+    const sqsRequest = (operation: string) => ({
+      method: 'POST',
+      path: '/',
+      headers: { 'x-amz-target': `AmazonSQS.${operation}` },
+      body: Buffer.from(
+        JSON.stringify({ QueueUrl: 'http://sqs.us-east-1.localhost:9324/000000000000/ws-chat-local-fanout' }),
+      ),
+    });
+
+    expect(['SendMessage', 'DeleteMessageBatch', 'ReceiveMessage'].flatMap((op) => decodeSqs(sqsRequest(op)))).toEqual([
+      { service: 'sqs', action: 'sqs:SendMessage', resource: '${FanOutQueue.Arn}' },
+      { service: 'sqs', action: 'sqs:DeleteMessage', resource: '${FanOutQueue.Arn}' },
+      { service: 'sqs', action: 'sqs:ReceiveMessage', resource: '${FanOutQueue.Arn}' },
     ]);
   });
 });

@@ -203,3 +203,45 @@ export function connectionsCalls(stageResource: string): CallDecoder {
     ];
   };
 }
+
+/** The IAM action each SQS operation needs: a batch operation is authorised as its single form. */
+const SQS_ACTIONS: Record<string, string> = {
+  SendMessageBatch: 'sqs:SendMessage',
+  DeleteMessageBatch: 'sqs:DeleteMessage',
+  ChangeMessageVisibilityBatch: 'sqs:ChangeMessageVisibility',
+};
+
+/**
+ * Decodes SQS's JSON protocol (`X-Amz-Target: AmazonSQS.SendMessage`, the queue in the body's `QueueUrl`) and its
+ * older query protocol (`Action=...&QueueUrl=...`). `queues` maps each local queue's name to the resource it stands
+ * for, e.g. `{ 'ws-chat-local-fanout': '${FanOutQueue.Arn}' }`.
+ */
+export function sqsCalls(queues: Readonly<Record<string, string>>): CallDecoder {
+  return ({ headers, body }) => {
+    const text = body.toString('utf8');
+    let operation =
+      String(headers['x-amz-target'] ?? '')
+        .split('.')
+        .at(-1) ?? '';
+    let queueUrl: unknown;
+    if (operation !== '') {
+      try {
+        queueUrl = (JSON.parse(text) as { QueueUrl?: unknown }).QueueUrl;
+      } catch {
+        queueUrl = undefined;
+      }
+    } else {
+      const form = new URLSearchParams(text);
+      operation = form.get('Action') ?? 'Unknown';
+      queueUrl = form.get('QueueUrl') ?? undefined;
+    }
+    const name = typeof queueUrl === 'string' ? (queueUrl.split('/').at(-1) ?? '') : '';
+    return [
+      {
+        service: 'sqs',
+        action: SQS_ACTIONS[operation] ?? `sqs:${operation}`,
+        resource: queues[name] ?? `arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:${name || '*'}`,
+      },
+    ];
+  };
+}
