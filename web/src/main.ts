@@ -4,6 +4,7 @@ import { readPageParams, validName, validRoom, validServerUrl, validToken } from
 import { Revisions } from './revisions.ts';
 import { RoomProgress } from './room-progress.ts';
 import { SendLimiter } from './send-limiter.ts';
+import { type NamedMember, type PageChange, type PresenceLine, presenceLines } from './presence-lines.ts';
 
 interface ShownMessage {
   readonly id: string;
@@ -23,6 +24,8 @@ function element<T extends HTMLElement>(id: string, type: new () => T): T {
 const statusView = element('status', HTMLElement);
 const list = element('messages', HTMLOListElement);
 const roster = element('roster', HTMLUListElement);
+const rosterTitle = element('roster-title', HTMLElement);
+const rosterMore = element('roster-more', HTMLButtonElement);
 const roomTitle = element('room-title', HTMLElement);
 const composer = element('composer', HTMLFormElement);
 const input = element('message', HTMLInputElement);
@@ -65,6 +68,12 @@ const state = {
   welcomeRevisions: new Revisions(),
   memberRevisions: new Revisions(),
   members: new Map<string, string>(),
+  /** How many members the room has, as the server last said; a big room's roster lists only some. */
+  memberCount: undefined as number | undefined,
+  /** The cursor of the roster's next page, when the server has more to list. */
+  rosterNext: undefined as string | undefined,
+  /** Whether the roster frame awaited is a further page, added to the members shown, or the first. */
+  rosterAppending: false,
   /** Members whose last applied presence in this room was a leave: a roster taken earlier may still list them. */
   departed: new Set<string>(),
   /** Acks that arrived before their message was shown. */
@@ -181,6 +190,9 @@ function renderRoster(): void {
       return item;
     });
   roster.replaceChildren(...items);
+  rosterTitle.textContent =
+    state.memberCount === undefined ? 'In this room' : `In this room (${state.memberCount.toLocaleString()})`;
+  rosterMore.hidden = state.rosterNext === undefined;
 }
 
 /** Forgets what the page showed of a room (its messages, members and progress): a new room starts clean. */
@@ -190,6 +202,8 @@ function clearRoomView(): void {
   state.shown.clear();
   state.members.clear();
   state.departed.clear();
+  state.memberCount = undefined;
+  state.rosterNext = undefined;
   state.progress = new RoomProgress();
   state.requestedGaps.clear();
   list.replaceChildren();
@@ -246,8 +260,10 @@ function onWelcome(frame: IncomingFrame): void {
   state.name = name;
   nameInput.value = name;
   state.progress.startReplay(asNumber(frame['replay']) ?? 0);
+  state.memberCount = asNumber(frame['members']) ?? state.memberCount;
+  renderRoster();
   watchForGap();
-  if (newConnectionOrRoom) connection?.sendSoon('who', () => ({ action: 'who' }));
+  if (newConnectionOrRoom) requestRoster(undefined);
 }
 
 function onMessage(frame: IncomingFrame): void {
@@ -265,39 +281,105 @@ function onMessage(frame: IncomingFrame): void {
   watchForGap();
 }
 
-function onPresence(frame: IncomingFrame): void {
-  const event = asString(frame['event']);
-  const connectionId = asString(frame['connectionId']);
-  const name = asString(frame['name']);
-  if (!connectionId || !name || asString(frame['room']) !== state.room) return;
-  if (!state.memberRevisions.accept(connectionId, asNumber(frame['rev']))) return;
-  const who = nameParts(connectionId, name);
-  if (event === 'join') {
-    state.members.set(connectionId, name);
-    state.departed.delete(connectionId);
-    showNotice([...who, ' joined'], 'info');
-  } else if (event === 'leave') {
-    state.members.delete(connectionId);
-    state.departed.add(connectionId);
-    showNotice([...who, ' left'], 'info');
-  } else if (event === 'rename') {
-    state.members.set(connectionId, name);
-    showNotice([isolatedName(asString(frame['previousName']) ?? 'Someone'), ' is now ', ...who], 'info');
+/** A membership change of a presence frame or batch, when well formed. */
+function changeOf(value: unknown): (PageChange & { rev: number | undefined }) | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const fields = value as Record<string, unknown>;
+  const event = asString(fields['event']);
+  const connectionId = asString(fields['connectionId']);
+  const name = asString(fields['name']);
+  if (!connectionId || !name || (event !== 'join' && event !== 'leave' && event !== 'rename')) return undefined;
+  const previousName = asString(fields['previousName']);
+  return { event, connectionId, name, rev: asNumber(fields['rev']), ...(previousName ? { previousName } : {}) };
+}
+
+/**
+ * Applies a change to the roster unless the page has it already (by the member's revision). Returns whether
+ * to tell the user: a change seen before, or the leave of a member this page never knew, is not news.
+ */
+function applyChange(change: PageChange & { rev: number | undefined }): boolean {
+  if (!state.memberRevisions.acceptNewer(change.connectionId, change.rev)) return false;
+  const known = state.members.has(change.connectionId);
+  if (change.event === 'leave') {
+    state.members.delete(change.connectionId);
+    state.departed.add(change.connectionId);
+    return known;
   }
+  state.members.set(change.connectionId, change.name);
+  if (change.event === 'join') state.departed.delete(change.connectionId);
+  return true;
+}
+
+/** Names joined for a sentence: "Ann", "Ann and Bob", "Ann, Bob and 3 others". */
+function namedList(named: readonly NamedMember[], others: number): Array<Node | string> {
+  const parts: Array<Node | string>[] = named.map(({ connectionId, name }) => nameParts(connectionId, name));
+  if (others > 0) parts.push([others === 1 ? '1 other' : `${others.toLocaleString()} others`]);
+  return parts.flatMap((part, i) => [...(i === 0 ? [] : [i === parts.length - 1 ? ' and ' : ', ']), ...part]);
+}
+
+function showPresenceLine(line: PresenceLine): void {
+  switch (line.kind) {
+    case 'joined':
+    case 'left':
+      showNotice([...namedList(line.named, line.others), line.kind === 'joined' ? ' joined' : ' left'], 'info');
+      return;
+    case 'renamed':
+      showNotice(
+        [isolatedName(line.previousName), ' is now ', ...nameParts(line.member.connectionId, line.member.name)],
+        'info',
+      );
+      return;
+    case 'renamed-others':
+      showNotice([`${line.count.toLocaleString()} others changed their names`], 'info');
+  }
+}
+
+function onPresence(frame: IncomingFrame): void {
+  const change = changeOf(frame);
+  if (change === undefined || asString(frame['room']) !== state.room) return;
+  state.memberCount = asNumber(frame['members']) ?? state.memberCount;
+  if (applyChange(change)) for (const line of presenceLines([change])) showPresenceLine(line);
   renderRoster();
+}
+
+/** A window's changes in one frame: applied in order, told in a few lines ("Ann, Bob and 12 others joined"). */
+function onPresenceBatch(frame: IncomingFrame): void {
+  const listed = Array.isArray(frame['changes']) ? (frame['changes'] as unknown[]) : [];
+  if (asString(frame['room']) !== state.room) return;
+  const changes = listed.map(changeOf).filter((change) => change !== undefined);
+  const news = changes.filter(applyChange);
+  const unlistedOf = (field: string, event: PageChange['event']): number =>
+    Math.max(0, (asNumber(frame[field]) ?? 0) - changes.filter((change) => change.event === event).length);
+  const unlisted = {
+    joined: unlistedOf('joined', 'join'),
+    left: unlistedOf('left', 'leave'),
+    renamed: unlistedOf('renamed', 'rename'),
+  };
+  for (const line of presenceLines(news, unlisted)) showPresenceLine(line);
+  state.memberCount = asNumber(frame['members']) ?? state.memberCount;
+  renderRoster();
+}
+
+/** Asks for the roster's first page (no cursor), or for the page after `cursor`. */
+function requestRoster(cursor: string | undefined): void {
+  state.rosterAppending = cursor !== undefined;
+  connection?.sendSoon('who', () => (cursor === undefined ? { action: 'who' } : { action: 'who', cursor }));
 }
 
 function onRoster(frame: IncomingFrame): void {
   const members = frame['members'];
   if (!Array.isArray(members) || asString(frame['room']) !== state.room) return;
-  state.members.clear();
+  if (!state.rosterAppending) state.members.clear();
   for (const member of members as unknown[]) {
     if (typeof member !== 'object' || member === null) continue;
-    const { connectionId, name } = member as { connectionId?: unknown; name?: unknown };
-    if (typeof connectionId === 'string' && typeof name === 'string' && !state.departed.has(connectionId)) {
-      state.members.set(connectionId, name);
-    }
+    const { connectionId, name, rev } = member as { connectionId?: unknown; name?: unknown; rev?: unknown };
+    if (typeof connectionId !== 'string' || typeof name !== 'string' || state.departed.has(connectionId)) continue;
+    // A presence change newer than the roster's reading of this member wins.
+    if (!state.memberRevisions.accept(connectionId, asNumber(rev))) continue;
+    state.members.set(connectionId, name);
   }
+  state.memberCount = asNumber(frame['count']) ?? state.memberCount;
+  state.rosterNext = asString(frame['next']);
   renderRoster();
 }
 
@@ -311,6 +393,9 @@ function onFrame(frame: IncomingFrame): void {
       return;
     case 'presence':
       onPresence(frame);
+      return;
+    case 'presence_batch':
+      onPresenceBatch(frame);
       return;
     case 'roster':
       onRoster(frame);
@@ -432,6 +517,10 @@ composer.addEventListener('submit', (event) => {
   if (text.trim() === '') return;
   const clientMsgId = `m${Date.now().toString(36)}-${state.nextClientMsgId++}`;
   if (sendForPerson({ action: 'sendmessage', text, clientMsgId }, ' Your text is still in the box.')) input.value = '';
+});
+
+rosterMore.addEventListener('click', () => {
+  if (state.rosterNext !== undefined) requestRoster(state.rosterNext);
 });
 
 roomForm.addEventListener('submit', (event) => {

@@ -13,4 +13,16 @@ export class Revisions {
     this.#applied.set(connectionId, rev);
     return true;
   }
+
+  /**
+   * True, and recorded, when a change with this revision is newer than any the page applied for that member:
+   * a change seen already (a resent presence frame) or older is not applied again.
+   */
+  acceptNewer(connectionId: string, rev: number | undefined): boolean {
+    if (rev === undefined) return true;
+    const applied = this.#applied.get(connectionId);
+    if (applied !== undefined && rev <= applied) return false;
+    this.#applied.set(connectionId, rev);
+    return true;
+  }
 }

@@ -1,0 +1,49 @@
+import { describe, expect, it } from '@jest/globals';
+import { presenceLines, type PageChange } from '../../web/src/presence-lines.ts';
+
+const join = (id: string): PageChange => ({ event: 'join', connectionId: id, name: id.toUpperCase() });
+const leave = (id: string): PageChange => ({ event: 'leave', connectionId: id, name: id.toUpperCase() });
+
+describe('presenceLines', () => {
+  it('names a single join on its own line', () => {
+    expect(presenceLines([join('ann')])).toEqual([
+      { kind: 'joined', named: [{ connectionId: 'ann', name: 'ANN' }], others: 0 },
+    ]);
+  });
+
+  it('names the first three joins and counts the rest, the unlisted ones of a big room included', () => {
+    const lines = presenceLines(['a', 'b', 'c', 'd', 'e'].map(join), { joined: 10, left: 0, renamed: 0 });
+    expect(lines).toEqual([
+      {
+        kind: 'joined',
+        named: [
+          { connectionId: 'a', name: 'A' },
+          { connectionId: 'b', name: 'B' },
+          { connectionId: 'c', name: 'C' },
+        ],
+        others: 12,
+      },
+    ]);
+  });
+
+  it('gives joins and leaves a line each, and each rename its own, counting renames past three', () => {
+    const renames = ['r1', 'r2', 'r3', 'r4'].map((id): PageChange => ({
+      event: 'rename',
+      connectionId: id,
+      name: `${id} new`,
+      previousName: `${id} old`,
+    }));
+    expect(presenceLines([join('a'), leave('b'), ...renames]).map((line) => line.kind)).toEqual([
+      'joined',
+      'left',
+      'renamed',
+      'renamed',
+      'renamed',
+      'renamed-others',
+    ]);
+  });
+
+  it('says nothing of a window whose changes were all seen already', () => {
+    expect(presenceLines([])).toEqual([]);
+  });
+});
