@@ -46,15 +46,22 @@ export async function launchChromium(): Promise<LaunchedBrowser> {
   };
 }
 
+/** A WebSocket URL without its query, so that no token reaches a failure message. */
+function withoutQuery(url: string): string {
+  return url.replace(/\?.*$/, '');
+}
+
 /**
  * Checks every frame the page's WebSockets send and receive against asyncapi.yaml, as the browser itself sees
  * them (DevTools' network events), without touching the traffic; a frame outside the document fails the test.
  */
 export function checkPageTraffic(page: Page): void {
   page.on('websocket', (socket) => {
-    socket.on('framesent', ({ payload }) => checkClientFrame(String(payload), `the page sent (${socket.url()})`));
+    socket.on('framesent', ({ payload }) =>
+      checkClientFrame(String(payload), `the page sent (${withoutQuery(socket.url())})`),
+    );
     socket.on('framereceived', ({ payload }) =>
-      checkServerFrame(String(payload), `the page received (${socket.url()})`),
+      checkServerFrame(String(payload), `the page received (${withoutQuery(socket.url())})`),
     );
   });
 }
@@ -113,7 +120,7 @@ export class ScriptedConnection {
     this.#route = route;
     this.url = new URL(route.url());
     route.onMessage((message) => {
-      checkClientFrame(String(message), `the page sent (${route.url()})`);
+      checkClientFrame(String(message), `the page sent (${withoutQuery(route.url())})`);
       try {
         this.frames.push(JSON.parse(String(message)) as Record<string, unknown>);
       } catch {
@@ -134,7 +141,7 @@ export class ScriptedConnection {
   /** Sends the page one server frame. */
   send(frame: object): void {
     const text = JSON.stringify(frame);
-    checkServerFrame(text, `the scripted server sent (${this.url.href})`);
+    checkServerFrame(text, `the scripted server sent (${withoutQuery(this.url.href)})`);
     this.#route.send(text);
   }
 

@@ -93,12 +93,21 @@ function contract(): ProtocolContract {
  * kept as a violation, which the tier's setup file (protocol-contract-setup.ts) turns into a failed test.
  */
 export function checkServerFrame(data: string, where: string): void {
-  for (const problem of contract().serverFrameProblems(data)) violations.push(`${where}: ${problem}`);
+  check(() => contract().serverFrameProblems(data), where);
 }
 
 /** Checks a frame that a client sent, in the same way as {@link checkServerFrame}. */
 export function checkClientFrame(data: string, where: string): void {
-  for (const problem of contract().clientFrameProblems(data)) violations.push(`${where}: ${problem}`);
+  check(() => contract().clientFrameProblems(data), where);
+}
+
+// The checks run in event listeners (ws, Playwright), where a thrown error could be lost: keep it as a violation.
+function check(problems: () => string[], where: string): void {
+  try {
+    for (const problem of problems()) violations.push(`${where}: ${problem}`);
+  } catch (error) {
+    violations.push(`${where}: the frame could not be checked against asyncapi.yaml: ${String(error)}`);
+  }
 }
 
 /** The violations kept since the last call, and forgets them. */
