@@ -113,6 +113,8 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
     fanOutQueue: new InMemoryFanOutQueue(),
     presenceWindowMs: 1000,
     bigRoomSize: 100,
+    // Measures one invocation's inline fan-out: no room here is sharded.
+    fanOutShardSize: 100_000_000,
   });
 
   const gc = (globalThis as { gc?: () => void }).gc;

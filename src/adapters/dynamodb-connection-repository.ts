@@ -12,7 +12,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection, ConnectionChange, ConnectionChanges, Member, MemberPage } from '../domain/connection.ts';
-import type { ConnectionRepository } from '../domain/connection-repository.ts';
+import type { ConnectionRepository, ShardPage } from '../domain/connection-repository.ts';
+import { shardOf } from '../domain/room-shards.ts';
 import { ConcurrentChangeError, InvalidCursorError } from '../domain/errors.ts';
 import {
   connectionIdOfKey,
@@ -24,17 +25,26 @@ import {
   type TableKey,
 } from './dynamodb-keys.ts';
 
-/** A roster cursor: the listing's expiry cut-off, then the room index's sort key of the page's last member. */
-const CURSOR = /^(\d{10})\.(\d{10}#(.+))$/;
+/**
+ * A cursor of a shard's listing: the listing's expiry cut-off (one for all its pages: a later page's key
+ * condition must still hold for the key the previous one stopped at), then the room index's sort key of the
+ * page's last member. A roster cursor puts the shard in front; without a sort key it starts that shard.
+ */
+const SHARD_CURSOR = /^(\d{10})\.(\d{10}#(.+))$/;
+const ROSTER_CURSOR = /^(\d{1,4})\.(\d{10})(?:\.(\d{10}#.+))?$/;
 
-/** Where the page after a roster cursor starts; throws for a cursor this adapter did not give. */
-function pageAfter(room: string, cursor: string): { from: string; start: Record<string, unknown> } {
-  const match = CURSOR.exec(cursor);
-  const [, from, sortKey, id] = match ?? [];
+interface ShardStart {
+  readonly from: string;
+  readonly start?: Record<string, unknown>;
+}
+
+/** Where the page after a shard cursor starts; throws for a cursor this adapter did not give. */
+function shardPageAfter(room: string, shard: number, cursor: string): ShardStart {
+  const [, from, sortKey, id] = SHARD_CURSOR.exec(cursor) ?? [];
   if (from === undefined || sortKey === undefined || id === undefined || sortKey < from) {
     throw new InvalidCursorError(cursor);
   }
-  return { from, start: { gsi1pk: roomIndexKey(room), gsi1sk: sortKey, ...connectionKey(id) } };
+  return { from, start: { gsi1pk: roomIndexKey(room, shard), gsi1sk: sortKey, ...connectionKey(id) } };
 }
 
 /** BatchGetItem reads at most 100 keys per call. */
@@ -50,6 +60,8 @@ const AS_READ =
 
 export interface DynamoDbConnectionRepositoryOptions {
   readonly tableName: string;
+  /** How many shards each room's index is split into (1 by default); see {@link shardOf}. */
+  readonly shards?: number;
   /** Query page size; omit to let DynamoDB fill 1 MB pages. */
   readonly pageSize?: number;
   readonly now?: () => Date;
@@ -95,10 +107,12 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   readonly #tableName: string;
   readonly #pageSize: number | undefined;
   readonly #now: () => Date;
+  readonly shards: number;
 
   constructor(client: DynamoDBDocumentClient, options: DynamoDbConnectionRepositoryOptions) {
     this.#client = client;
     this.#tableName = options.tableName;
+    this.shards = options.shards ?? 1;
     this.#pageSize = options.pageSize;
     this.#now = options.now ?? (() => new Date());
   }
@@ -110,7 +124,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
         TableName: this.#tableName,
         Item: {
           ...connectionKey(connection.id),
-          gsi1pk: roomIndexKey(connection.room),
+          gsi1pk: roomIndexKey(connection.room, shardOf(connection.id, this.shards)),
           gsi1sk: roomSortKey(expiresAt, connection.id),
           room: connection.room,
           name: connection.name,
@@ -161,7 +175,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
             ExpressionAttributeNames: { '#name': 'name' },
             ExpressionAttributeValues: {
               ':room': after.room,
-              ':gsi1pk': roomIndexKey(after.room),
+              ':gsi1pk': roomIndexKey(after.room, shardOf(after.id, this.shards)),
               ':name': after.name,
               ':announced': after.announced,
               ':next': after.revision,
@@ -236,15 +250,54 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   }
 
   async *list(room: string): AsyncIterable<readonly string[]> {
-    for await (const page of this.#roomPages(room, this.#pageSize)) yield page;
+    for (let shard = 0; shard < this.shards; shard += 1) {
+      for await (const page of this.#roomPages(room, shard, this.#pageSize)) yield page;
+    }
+  }
+
+  async listShard(room: string, shard: number, limit: number, after?: string): Promise<ShardPage> {
+    const at = after === undefined ? { from: this.#cutOff() } : shardPageAfter(room, shard, after);
+    const { listed, more } = await this.#shardPage(room, shard, limit, at);
+    const last = listed.at(-1);
+    return {
+      ids: listed.map(({ id }) => id),
+      ...(more && last !== undefined ? { next: `${at.from}.${last.sortKey}` } : {}),
+    };
   }
 
   async members(room: string, limit: number, after?: string): Promise<MemberPage> {
-    // One expiry cut-off for every page of a roster, carried in its cursors (see #roomPages).
-    const { from, start } =
-      after === undefined ? { from: expiryKey(this.#nowSeconds() + 1), start: undefined } : pageAfter(room, after);
+    let shard = 0;
+    let at: ShardStart = { from: this.#cutOff() };
+    if (after !== undefined) {
+      const [, shardText, from, sortKey] = ROSTER_CURSOR.exec(after) ?? [];
+      shard = Number(shardText);
+      if (from === undefined || !(shard < this.shards)) throw new InvalidCursorError(after);
+      at = sortKey === undefined ? { from } : shardPageAfter(room, shard, `${from}.${sortKey}`);
+    }
+    // Shard after shard, until the page is full: the cursor names where the next page starts.
     const listed: { id: string; sortKey: string }[] = [];
-    let next: Record<string, unknown> | undefined = start;
+    let next: string | undefined;
+    for (; shard < this.shards && listed.length < limit; shard += 1, at = { from: at.from }) {
+      const page = await this.#shardPage(room, shard, limit - listed.length, at);
+      listed.push(...page.listed);
+      const last = page.listed.at(-1);
+      if (page.more && last !== undefined) next = `${shard}.${at.from}.${last.sortKey}`;
+      else if (listed.length >= limit && shard + 1 < this.shards) next = `${shard + 1}.${at.from}`;
+    }
+    const found = await this.#namesOf(listed.map(({ id }) => id));
+    // A member that left between the listing and the names is left out.
+    return { members: listed.flatMap(({ id }) => found.get(id) ?? []), ...(next !== undefined ? { next } : {}) };
+  }
+
+  /** Up to `limit` members of one shard from `at`, and whether the shard may have more. */
+  async #shardPage(
+    room: string,
+    shard: number,
+    limit: number,
+    at: ShardStart,
+  ): Promise<{ listed: { id: string; sortKey: string }[]; more: boolean }> {
+    const listed: { id: string; sortKey: string }[] = [];
+    let next: Record<string, unknown> | undefined = at.start;
     do {
       const page = await this.#client.send(
         new QueryCommand({
@@ -252,7 +305,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           IndexName: ROOM_INDEX,
           KeyConditionExpression: 'gsi1pk = :room AND gsi1sk >= :from',
           ProjectionExpression: 'pk, gsi1sk',
-          ExpressionAttributeValues: { ':room': roomIndexKey(room), ':from': from },
+          ExpressionAttributeValues: { ':room': roomIndexKey(room, shard), ':from': at.from },
           Limit: limit - listed.length,
           ...(next !== undefined ? { ExclusiveStartKey: next } : {}),
         }),
@@ -263,13 +316,12 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
       }
       next = page.LastEvaluatedKey;
     } while (next !== undefined && listed.length < limit);
-    const found = await this.#namesOf(listed.map(({ id }) => id));
-    const last = listed.at(-1);
-    // A member that left between the listing and the names is left out.
-    return {
-      members: listed.flatMap(({ id }) => found.get(id) ?? []),
-      ...(next !== undefined && last !== undefined ? { next: `${from}.${last.sortKey}` } : {}),
-    };
+    return { listed, more: next !== undefined };
+  }
+
+  /** Rows that expire before this are skipped unread by every listing (TTL deletion lags up to 48 h). */
+  #cutOff(): string {
+    return expiryKey(this.#nowSeconds() + 1);
   }
 
   async #namesOf(ids: readonly string[]): Promise<Map<string, Member>> {
@@ -304,10 +356,10 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     return members;
   }
 
-  async *#roomPages(room: string, pageSize: number | undefined): AsyncIterable<string[]> {
+  async *#roomPages(room: string, shard: number, pageSize: number | undefined): AsyncIterable<string[]> {
     // One cut-off for the whole listing: a later page's key condition must still hold for the key the
     // previous page stopped at, or DynamoDB refuses the start key when that row expired in between.
-    const from = expiryKey(this.#nowSeconds() + 1);
+    const from = this.#cutOff();
     const pages = paginateQuery(
       { client: this.#client, ...(pageSize !== undefined ? { pageSize } : {}) },
       {
@@ -316,7 +368,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
         // Expired rows sort before :from, so the key condition skips them unread; TTL deletion lags up to 48 h.
         KeyConditionExpression: 'gsi1pk = :room AND gsi1sk >= :from',
         ProjectionExpression: 'pk',
-        ExpressionAttributeValues: { ':room': roomIndexKey(room), ':from': from },
+        ExpressionAttributeValues: { ':room': roomIndexKey(room, shard), ':from': from },
       },
     );
     for await (const page of pages) {

@@ -4,7 +4,7 @@
  *
  * | item | pk | sk | room index (`gsi1pk`, `gsi1sk`) |
  * | --- | --- | --- | --- |
- * | a connection | `conn#<connection id>` | `connection` | `room#<room>`, `<expiry>#<connection id>` |
+ * | a connection | `conn#<connection id>` | `connection` | `room#<room>#<shard>`, `<expiry>#<connection id>` |
  * | a room's sequence counter | `room#<room>` | `sequence` | none |
  * | a room's presence clock and member count | `room#<room>` | `presence` | none |
  * | a room's pending presence change | `presence#<room>` | `<at ms>#<connection id>#<rev>` | none |
@@ -35,9 +35,9 @@ export function connectionIdOfKey(pk: string): string | undefined {
   return pk.startsWith(CONNECTION_PREFIX) ? pk.slice(CONNECTION_PREFIX.length) : undefined;
 }
 
-/** The room index's partition key of a room. */
-export function roomIndexKey(room: string): string {
-  return ROOM_PREFIX + room;
+/** The room index's partition key of one shard of a room: `room#<room>#<shard>`. */
+export function roomIndexKey(room: string, shard: number): string {
+  return `${ROOM_PREFIX}${room}#${shard}`;
 }
 
 /** Zero-padded epoch seconds, so that the index sorts expiries as numbers. */

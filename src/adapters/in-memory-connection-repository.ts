@@ -1,5 +1,6 @@
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../domain/connection.ts';
-import type { ConnectionRepository } from '../domain/connection-repository.ts';
+import type { ConnectionRepository, ShardPage } from '../domain/connection-repository.ts';
+import { shardOf } from '../domain/room-shards.ts';
 import { InvalidCursorError } from '../domain/errors.ts';
 
 /** Roster cursors name the page's last member after this prefix. */
@@ -8,6 +9,8 @@ const CURSOR_PREFIX = 'after:';
 export interface InMemoryConnectionRepositoryOptions {
   /** How many members a page holds; a small value exercises callers' paging. */
   readonly pageSize?: number;
+  /** How many shards each room's listing is split into (1 by default). */
+  readonly shards?: number;
   readonly now?: () => Date;
 }
 
@@ -17,8 +20,10 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
   readonly #retired = new Set<string>();
   readonly #pageSize: number;
   readonly #now: () => Date;
+  readonly shards: number;
 
   constructor(options: InMemoryConnectionRepositoryOptions = {}) {
+    this.shards = options.shards ?? 1;
     this.#pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1) {
       throw new RangeError(`pageSize must be a positive integer, got ${this.#pageSize}`);
@@ -75,6 +80,24 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
         return row !== undefined && row.room === room && this.#live(row);
       });
     }
+  }
+
+  async listShard(room: string, shard: number, limit: number, after?: string): Promise<ShardPage> {
+    if (after !== undefined && !after.startsWith(CURSOR_PREFIX)) throw new InvalidCursorError(after);
+    const afterId = after?.slice(CURSOR_PREFIX.length);
+    const ids = [...this.#rows.values()]
+      .filter(
+        (row) =>
+          row.room === room &&
+          this.#live(row) &&
+          shardOf(row.id, this.shards) === shard &&
+          (afterId === undefined || row.id > afterId),
+      )
+      .map((row) => row.id)
+      .sort();
+    const page = ids.slice(0, limit);
+    const last = page.at(-1);
+    return { ids: page, ...(ids.length > limit && last !== undefined ? { next: CURSOR_PREFIX + last } : {}) };
   }
 
   async members(room: string, limit: number, after?: string): Promise<MemberPage> {

@@ -2,7 +2,7 @@ import { type Connection, DEFAULT_ROOM } from './connection.ts';
 import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
 import { DeliveryError, type DeliveryFailureReason, UnknownConnectionError } from './errors.ts';
-import type { FanOutJob, FanOutQueue } from './fan-out-queue.ts';
+import type { FanOutQueue, PresenceJob, ShardJob } from './fan-out-queue.ts';
 import type {
   ChatMessage,
   EchoFrame,
@@ -63,6 +63,11 @@ export interface ChatServiceOptions {
   readonly presenceWindowMs: number;
   /** Above this many members a room is big: its presence frames count changes rather than list them. */
   readonly bigRoomSize: number;
+  /**
+   * A room of at most this many members is fanned out by the invocation that sends to it (the lowest
+   * latency); a bigger one by shard jobs of this many recipients each, run by the fan-out worker.
+   */
+  readonly fanOutShardSize: number;
   readonly now?: () => Date;
   readonly newId?: () => string;
 }
@@ -85,6 +90,11 @@ export interface BroadcastReport {
   readonly removed: number;
   readonly failed: number;
   readonly failures: readonly DeliveryFailure[];
+  /**
+   * Shard jobs handed to the fan-out worker instead of sending here (a room above the shard size); then the
+   * counts above are 0 and the worker's reports count the deliveries.
+   */
+  readonly shards: number;
 }
 
 export interface PostResult {
@@ -122,6 +132,7 @@ export class ChatService {
   readonly #fanOutQueue: FanOutQueue;
   readonly #presenceWindowMs: number;
   readonly #bigRoomSize: number;
+  readonly #fanOutShardSize: number;
   readonly #now: () => Date;
   readonly #newId: () => string;
 
@@ -141,6 +152,10 @@ export class ChatService {
     this.#fanOutQueue = options.fanOutQueue;
     this.#presenceWindowMs = options.presenceWindowMs;
     this.#bigRoomSize = options.bigRoomSize;
+    if (!Number.isInteger(options.fanOutShardSize) || options.fanOutShardSize < 1) {
+      throw new RangeError(`fanOutShardSize must be a positive integer, got ${options.fanOutShardSize}`);
+    }
+    this.#fanOutShardSize = options.fanOutShardSize;
     this.#now = options.now ?? (() => new Date());
     this.#newId = options.newId ?? (() => globalThis.crypto.randomUUID());
   }
@@ -273,7 +288,7 @@ export class ChatService {
    * A scheduled flush that is not the room's scheduled one any more (a repeat) does nothing; one that came
    * early goes back to the queue until its window ends. Safe to repeat: members drop changes they have by `rev`.
    */
-  async flushPresence(job: FanOutJob): Promise<BroadcastReport | undefined> {
+  async flushPresence(job: PresenceJob): Promise<BroadcastReport | undefined> {
     const { room } = job;
     const now = this.#now();
     if ('jobId' in job) {
@@ -289,14 +304,12 @@ export class ChatService {
     const pending = await this.#presence.pending(room, MAX_CHANGES_PER_FLUSH);
     if (pending.length === 0) return undefined;
     const clock = await this.#presence.clock(room);
-    const report = await this.#fanOut(
+    const frame = this.#presenceFrame(
       room,
-      this.#presenceFrame(
-        room,
-        pending.map(({ change }) => change),
-        clock.members,
-      ),
+      pending.map(({ change }) => change),
+      clock.members,
     );
+    const report = await this.#broadcast(room, frame, clock.members);
     await this.#presence.forget(
       room,
       pending.map(({ key }) => key),
@@ -324,9 +337,9 @@ export class ChatService {
       text,
       sentAt: this.#now().toISOString(),
     });
-    const report = await this.#fanOut(sender.room, message);
+    const report = await this.#broadcast(sender.room, message);
     if (clientMsgId !== undefined) {
-      const { recipients, delivered, gone, failed } = report;
+      const { recipients, delivered, gone, failed, shards } = report;
       await this.#sendOrForget(senderId, {
         type: 'ack',
         clientMsgId,
@@ -336,6 +349,7 @@ export class ChatService {
         delivered,
         gone,
         failed,
+        ...(shards > 0 ? { shards } : {}),
       });
     }
     return { message, report };
@@ -364,6 +378,31 @@ export class ChatService {
     const frame: ErrorFrame =
       clientMsgId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, clientMsgId };
     return this.#sendOrForget(connectionId, frame);
+  }
+
+  /**
+   * Delivers a frame to one page of one shard of a room, the fan-out worker's job for a big room. The job for
+   * the page after it is queued first, so that the pages of a shard run side by side; a job run again sends
+   * its page again (members drop repeats by message id, or by `rev`) and may queue its next page again.
+   */
+  async deliverShard(job: ShardJob): Promise<BroadcastReport> {
+    const page = await this.#connections.listShard(job.room, job.shard, this.#fanOutShardSize, job.after);
+    if (page.next !== undefined) await this.#fanOutQueue.enqueue({ ...job, after: page.next });
+    return this.#fanOut(job.room, job.frame, onePage(page.ids));
+  }
+
+  /**
+   * Sends a frame to a room: here, for a room up to the shard size, else by one shard job per shard of the
+   * room's listing, which the fan-out worker runs side by side. `members` is the room's count when known.
+   */
+  async #broadcast(room: string, frame: ServerFrame, members?: number): Promise<BroadcastReport> {
+    const count = members ?? (await this.#presence.clock(room)).members;
+    if (count <= this.#fanOutShardSize) return this.#fanOut(room, frame);
+    const { shards } = this.#connections;
+    for (let shard = 0; shard < shards; shard += 1) {
+      await this.#fanOutQueue.enqueue({ kind: 'shard', room, shard, frame });
+    }
+    return { room, recipients: 0, delivered: 0, gone: 0, removed: 0, failed: 0, failures: [], shards };
   }
 
   async #require(connectionId: string): Promise<Connection> {
@@ -477,7 +516,11 @@ export class ChatService {
    * receiving at once, and the $disconnect that API Gateway sends for it tells the room it left, exactly once,
    * without another fan-out here.
    */
-  async #fanOut(room: string, frame: ServerFrame): Promise<BroadcastReport> {
+  async #fanOut(
+    room: string,
+    frame: ServerFrame,
+    recipientPages: AsyncIterable<readonly string[]> = this.#connections.list(room),
+  ): Promise<BroadcastReport> {
     let recipients = 0;
     let delivered = 0;
     let gone = 0;
@@ -489,7 +532,7 @@ export class ChatService {
     };
 
     const cutoff = this.#handshakeCutoff();
-    await runBounded(this.#connections.list(room), this.#concurrency, async (recipientId) => {
+    await runBounded(recipientPages, this.#concurrency, async (recipientId) => {
       recipients += 1;
       let outcome;
       try {
@@ -511,8 +554,12 @@ export class ChatService {
       }
     });
 
-    return { room, recipients, delivered, gone, removed, failed, failures };
+    return { room, recipients, delivered, gone, removed, failed, failures, shards: 0 };
   }
+}
+
+async function* onePage(ids: readonly string[]): AsyncIterable<readonly string[]> {
+  yield ids;
 }
 
 /** A readable default name that differs between connections. */

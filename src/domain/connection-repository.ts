@@ -1,7 +1,18 @@
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from './connection.ts';
 
+/** One page of one shard of a room's listing; `next` asks for the page after it, absent on the last. */
+export interface ShardPage {
+  readonly ids: readonly string[];
+  readonly next?: string;
+}
+
 /** Stores the live connections, each in one room, that the chat can deliver to. */
 export interface ConnectionRepository {
+  /**
+   * How many shards each room's listing is split into (`shardOf` of a connection's id): every member of a
+   * room is in exactly one, so that a huge room is listed in parallel and no partition holds all of it.
+   */
+  readonly shards: number;
   save(connection: Connection): Promise<void>;
   /** The stored connection, or `undefined` when it is not stored or has expired. */
   get(connectionId: string): Promise<Connection | undefined>;
@@ -31,6 +42,11 @@ export interface ConnectionRepository {
    * listed. Pages may be empty; an id appears in at most one page. This is the fan-out's hot path: ids only.
    */
   list(room: string): AsyncIterable<readonly string[]>;
+  /**
+   * Up to `limit` ids of one shard of a room's unexpired members, after `after` (the `next` of the page
+   * before), in a stable order. Throws an `InvalidCursorError` for an `after` it did not give.
+   */
+  listShard(room: string, shard: number, limit: number, after?: string): Promise<ShardPage>;
   /**
    * Up to `limit` unexpired members of a room with their names, for a roster, in a stable order; `after` is
    * the `next` of the page before. Throws an `InvalidCursorError` for an `after` it did not give.

@@ -1,10 +1,27 @@
+import type { ServerFrame } from './frames.ts';
+
+/**
+ * One shard of a big room's fan-out: deliver `frame` to one page of shard `shard` of the room's listing,
+ * the page after `after` (the first without it), and queue the page after it.
+ */
+export interface ShardJob {
+  readonly kind: 'shard';
+  readonly room: string;
+  readonly shard: number;
+  readonly after?: string;
+  readonly frame: ServerFrame;
+}
+
 /**
  * Work that fans a frame out to a room, done by the fan-out worker rather than by the invocation that caused
  * it. `presence`: announce a room's pending membership changes. A job with `claimedAt` was claimed at once
  * (the room announced nothing during the last window); one with `jobId` is the room's scheduled trailing
- * flush, and acts only while it is still the room's scheduled one.
+ * flush, and acts only while it is still the room's scheduled one. `shard`: see {@link ShardJob}.
  */
-export type FanOutJob =
+export type FanOutJob = PresenceJob | ShardJob;
+
+/** A room's presence flush: claimed at once (`claimedAt`), or the room's scheduled trailing one (`jobId`). */
+export type PresenceJob =
   | { readonly kind: 'presence'; readonly room: string; readonly claimedAt: string }
   | { readonly kind: 'presence'; readonly room: string; readonly jobId: string };
 

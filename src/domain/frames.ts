@@ -90,6 +90,11 @@ export interface AckFrame {
   readonly delivered: number;
   readonly gone: number;
   readonly failed: number;
+  /**
+   * In a room above the shard size: how many shard jobs took the fan-out over. The counts above are then 0,
+   * since nothing was delivered yet; the deliveries are counted in the worker's metrics.
+   */
+  readonly shards?: number;
 }
 
 /** The codes of the error frames a client can receive. */

@@ -23,7 +23,8 @@ export type MetricName =
   | 'Throttled'
   | 'FailedDeliveries'
   | 'RateLimited'
-  | 'RefusedFrames';
+  | 'RefusedFrames'
+  | 'ShardJobs';
 
 /** Counts per invocation, published when the invocation ends. */
 export interface ChatMetrics {
@@ -31,10 +32,12 @@ export interface ChatMetrics {
   publish(): void;
 }
 
-/** Adds a fan-out's figures: deliveries, gone members, and failures (throttled ones also on their own). */
+/** Adds a fan-out's figures: deliveries, gone members, failures (throttled ones also on their own), shard jobs. */
 export function countFanOut(metrics: ChatMetrics, report: BroadcastReport): void {
   metrics.count('Deliveries', report.delivered);
   metrics.count('Gone', report.gone);
   metrics.count('FailedDeliveries', report.failed);
   metrics.count('Throttled', report.failures.filter((f) => f.reason === 'throttled').length);
+  // A big room's fan-out handed to the worker: its deliveries are counted where the shard jobs run.
+  if (report.shards > 0) metrics.count('ShardJobs', report.shards);
 }

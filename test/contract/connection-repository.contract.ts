@@ -4,8 +4,8 @@ import type { ConnectionRepository } from '../../src/domain/connection-repositor
 import { InvalidCursorError } from '../../src/domain/errors.ts';
 
 export interface RepositoryFactory {
-  /** A repository over an empty store, paging at `pageSize`, whose clock reads `now`. */
-  (options: { pageSize?: number; now?: () => Date }): Promise<ConnectionRepository>;
+  /** A repository over an empty store, paging at `pageSize`, in `shards` shards, whose clock reads `now`. */
+  (options: { pageSize?: number; shards?: number; now?: () => Date }): Promise<ConnectionRepository>;
 }
 
 // Real time: DynamoDB Local's TTL sweeper deletes rows whose expiry is in the real past.
@@ -74,6 +74,54 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       expect(all.next).toBeUndefined();
       expect(two.members).toHaveLength(2);
       expect(two.next).toEqual(expect.any(String));
+    });
+
+    it('splits a room into its shards, each member in exactly one, each shard paged by its cursors', async () => {
+      const repository = await create({ now: clock, shards: 4 });
+      const ids = Array.from({ length: 41 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+      await saveAll(repository, [...ids.map((id) => connection(id, 'hall')), connection('other', 'attic')]);
+
+      const byShard: string[][] = [];
+      for (let shard = 0; shard < repository.shards; shard += 1) {
+        const listed: string[] = [];
+        let page = await repository.listShard('hall', shard, 3);
+        listed.push(...page.ids);
+        while (page.next !== undefined) {
+          expect(page.ids).toHaveLength(3);
+          page = await repository.listShard('hall', shard, 3, page.next);
+          listed.push(...page.ids);
+        }
+        byShard.push(listed);
+      }
+
+      expect({ shards: repository.shards, all: byShard.flat().sort() }).toEqual({ shards: 4, all: ids });
+      expect(byShard.filter((listed) => listed.length > 0).length).toBeGreaterThan(1);
+      expect((await listAll(repository, 'hall')).sort()).toEqual(ids);
+    });
+
+    it('refuses a shard cursor it did not give', async () => {
+      const repository = await create({ now: clock, shards: 2 });
+      await repository.save(connection('a', 'red'));
+      await expect(repository.listShard('red', 0, 10, 'made-up')).rejects.toThrow(InvalidCursorError);
+    });
+
+    it('pages a roster through every shard of a room, naming every member once', async () => {
+      const repository = await create({ now: clock, shards: 3 });
+      const ids = Array.from({ length: 20 }, (_, i) => `r${String(i).padStart(2, '0')}`);
+      await saveAll(
+        repository,
+        ids.map((id) => connection(id, 'crowd')),
+      );
+
+      const named: string[] = [];
+      let page = await repository.members('crowd', 6);
+      named.push(...page.members.map((m) => m.id));
+      while (page.next !== undefined) {
+        page = await repository.members('crowd', 6, page.next);
+        named.push(...page.members.map((m) => m.id));
+      }
+
+      expect(named.sort()).toEqual(ids);
     });
 
     it('pages through a room with the cursor of each page, naming every member once', async () => {

@@ -1,5 +1,5 @@
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../../src/domain/connection.ts';
-import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
+import type { ConnectionRepository, ShardPage } from '../../src/domain/connection-repository.ts';
 
 /**
  * Delegates to a real repository, except where told to fail: every `save` or `update`, `remove` or `retire` of chosen ids, or `list`
@@ -62,6 +62,14 @@ export class FailingConnectionRepository implements ConnectionRepository {
     const error = this.#removeErrors.get(connectionId);
     if (error) throw error;
     return this.#inner.remove(connectionId);
+  }
+
+  get shards(): number {
+    return this.#inner.shards;
+  }
+
+  listShard(room: string, shard: number, limit: number, after?: string): Promise<ShardPage> {
+    return this.#inner.listShard(room, shard, limit, after);
   }
 
   members(room: string, limit: number, after?: string): Promise<MemberPage> {

@@ -442,6 +442,13 @@ async function fanOutScenarios(world: World): Promise<void> {
     arranging.send(new SendMessageCommand({ QueueUrl: world.fanOutQueue.url, MessageBody: body }));
   await send(JSON.stringify({ kind: 'presence', room: 'flush', claimedAt: new Date().toISOString() }));
   await send('not a fan-out job');
+  // A big room's message, fanned out by shard: one job per shard of the room's index.
+  const probe = { type: 'pong', connectionId: 'shard-probe' };
+  const shards = 8; // ROOM_SHARDS's default, which world.deps() keeps
+  for (let shard = 0; shard < shards; shard += 1) {
+    await send(JSON.stringify({ kind: 'shard', room: 'flush', shard, frame: probe }));
+  }
+  const since = world.api.received.length;
 
   const reports: BatchReport[] = [];
   const polling = localSqsClient(world.sqsProxy.endpoint);
@@ -460,7 +467,7 @@ async function fanOutScenarios(world: World): Promise<void> {
     await world.recorder.as(fn, async () => {
       await source.start();
       const deadline = Date.now() + 10_000;
-      while (reports.reduce((sum, r) => sum + r.records, 0) < 2 && Date.now() < deadline) await sleep(50);
+      while (reports.reduce((sum, r) => sum + r.records, 0) < 2 + shards && Date.now() < deadline) await sleep(50);
       await source.stop();
     });
   } finally {
@@ -472,6 +479,10 @@ async function fanOutScenarios(world: World): Promise<void> {
   world.expect(fn, 'a presence job', records - failed >= 1, () => reports);
   world.expect(fn, 'a member found gone by the flush', world.api.requestsFor('f-ghost') > 0, () => reports);
   world.expect(fn, 'a record that is not a fan-out job', failed >= 1, () => reports);
+  const probed = ['f-ann', 'f-bob'].filter((id) =>
+    world.api.received.slice(since).some((r) => r.connectionId === id && r.body.includes('"shard-probe"')),
+  );
+  world.expect(fn, 'the shard jobs of a big room', probed.length === 2, () => world.api.received.slice(since));
 }
 
 /** Settings the AWS SDK and Powertools read from the process environment, as Lambda would set them. */

@@ -76,6 +76,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     fanOutQueue: new InMemoryFanOutQueue(),
     presenceWindowMs: 0,
     bigRoomSize: 100,
+    fanOutShardSize: 10_000,
     now: () => new Date(Date.now() - 3_600_000),
   });
   const seated: Seating =
@@ -103,6 +104,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
       fanOutQueue: fanOut,
       presenceWindowMs: 0,
       bigRoomSize: 100,
+      fanOutShardSize: 10_000,
     }),
     chatMode: options.chatMode ?? 'broadcast',
     authMode: options.authMode ?? 'none',

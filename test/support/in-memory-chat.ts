@@ -1,7 +1,7 @@
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import type { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../../src/domain/connection.ts';
-import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
+import type { ConnectionRepository, ShardPage } from '../../src/domain/connection-repository.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { loadConfig } from '../../src/handlers/wiring/config.ts';
 import { type ChatRequest, parseInboundFrame } from '../../src/handlers/frames/inbound-frame.ts';
@@ -45,6 +45,14 @@ export class WatchedConnectionRepository implements ConnectionRepository {
 
   list(room: string): AsyncIterable<readonly string[]> {
     return this.#inner.list(room);
+  }
+
+  get shards(): number {
+    return this.#inner.shards;
+  }
+
+  listShard(room: string, shard: number, limit: number, after?: string): Promise<ShardPage> {
+    return this.#inner.listShard(room, shard, limit, after);
   }
 
   members(room: string, limit: number, after?: string): Promise<MemberPage> {

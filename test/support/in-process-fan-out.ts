@@ -4,7 +4,7 @@ import type { FanOutJob, FanOutQueue } from '../../src/domain/fan-out-queue.ts';
 
 /**
  * The fan-out worker in the test's process: jobs wait in an {@link InMemoryFanOutQueue} (proven by the
- * queue's contract suite) and run through the real service's `flushPresence` when due. With `runAtOnce`,
+ * queue's contract suite) and run through the real service (`flushPresence`, `deliverShard`) when due. With `runAtOnce`,
  * a job due at once runs before `enqueue` returns, as if the worker were instant.
  */
 export class InProcessFanOut implements FanOutQueue {
@@ -37,7 +37,8 @@ export class InProcessFanOut implements FanOutQueue {
     let ran = 0;
     for (let jobs = this.queue.takeDue(now); jobs.length > 0; jobs = this.queue.takeDue(now)) {
       for (const job of jobs) {
-        await service.flushPresence(job);
+        if (job.kind === 'shard') await service.deliverShard(job);
+        else await service.flushPresence(job);
         ran += 1;
       }
     }

@@ -59,6 +59,7 @@ export interface ServiceOptions {
   /** 0 (the default here) announces every change at once, one frame each. */
   readonly presenceWindowMs?: number;
   readonly bigRoomSize?: number;
+  readonly fanOutShardSize?: number;
   readonly now?: () => Date;
 }
 
@@ -79,6 +80,7 @@ export function serviceOver(
     fanOutQueue: fanOut,
     presenceWindowMs: options.presenceWindowMs ?? 0,
     bigRoomSize: options.bigRoomSize ?? 100,
+    fanOutShardSize: options.fanOutShardSize ?? 10_000,
     now,
     newId: sequentialIds(),
   });
@@ -146,7 +148,10 @@ export async function listed(connections: ConnectionRepository, room = 'lobby'):
  * this service (window 0: one frame per change, as a test that looks at one change at a time expects).
  */
 export function newChatService(
-  options: Omit<ChatServiceOptions, 'presence' | 'fanOutQueue' | 'presenceWindowMs' | 'bigRoomSize'> &
+  options: Omit<
+    ChatServiceOptions,
+    'presence' | 'fanOutQueue' | 'presenceWindowMs' | 'bigRoomSize' | 'fanOutShardSize'
+  > &
     Partial<ChatServiceOptions>,
 ): ChatService {
   const fanOut = options.fanOutQueue === undefined ? new InProcessFanOut(options.now ?? (() => new Date())) : undefined;
@@ -154,6 +159,7 @@ export function newChatService(
     presence: new InMemoryPresenceLog(),
     presenceWindowMs: 0,
     bigRoomSize: 100,
+    fanOutShardSize: 10_000,
     ...options,
     fanOutQueue: options.fanOutQueue ?? (fanOut as InProcessFanOut),
   });

@@ -165,13 +165,14 @@ describe('ChatService presence, coalesced per window', () => {
     await chat.service.connect('A', { room: 'hall' });
     await chat.service.connect('B', { room: 'hall' });
     const [scheduled] = chat.fanOut.queue.pending();
-    if (scheduled === undefined) throw new Error('no trailing flush was scheduled');
+    if (scheduled?.job.kind !== 'presence') throw new Error('no trailing flush was scheduled');
 
-    const early = await chat.service.flushPresence(scheduled.job);
+    const { job } = scheduled;
+    const early = await chat.service.flushPresence(job);
     const putBack = chat.fanOut.queue.pending().length;
     await chat.advance(WINDOW_MS);
     const sendsAfterFlush = chat.messenger.sent.length;
-    const repeated = await chat.service.flushPresence(scheduled.job);
+    const repeated = await chat.service.flushPresence(job);
 
     expect({ early, putBack, repeated, sentByRepeat: chat.messenger.sent.length - sendsAfterFlush }).toEqual({
       early: undefined,

@@ -25,6 +25,8 @@ describe('loadConfig', () => {
       managementEndpoint: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
       presenceWindowMs: 1000,
       bigRoomSize: 100,
+      fanOutShardSize: 5000,
+      roomShards: 8,
       fanOutQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ws-chat-dev-fanout',
       chatMode: 'broadcast',
       authMode: 'none',

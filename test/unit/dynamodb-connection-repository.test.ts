@@ -29,7 +29,7 @@ function repository(pageSize?: number): DynamoDbConnectionRepository {
 const itemOfA = {
   pk: 'conn#A',
   sk: 'connection',
-  gsi1pk: 'room#kitchen',
+  gsi1pk: 'room#kitchen#0',
   gsi1sk: '1900008100#A',
   room: 'kitchen',
   name: 'Ann',
@@ -63,8 +63,8 @@ function updateInputs() {
   return dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input);
 }
 
-const firstKey = { pk: 'conn#B', sk: 'connection', gsi1pk: 'room#kitchen' };
-const secondKey = { pk: 'conn#C', sk: 'connection', gsi1pk: 'room#kitchen' };
+const firstKey = { pk: 'conn#B', sk: 'connection', gsi1pk: 'room#kitchen#0' };
+const secondKey = { pk: 'conn#C', sk: 'connection', gsi1pk: 'room#kitchen#0' };
 
 /** A room index item as the keys-only index returns it. */
 function indexed(id: string): Record<string, string> {
@@ -180,7 +180,7 @@ describe('DynamoDbConnectionRepository', () => {
           ExpressionAttributeNames: { '#name': 'name' },
           ExpressionAttributeValues: {
             ':room': 'garden',
-            ':gsi1pk': 'room#garden',
+            ':gsi1pk': 'room#garden#0',
             ':name': 'Ann',
             ':announced': false,
             ':next': 5,
@@ -224,7 +224,7 @@ describe('DynamoDbConnectionRepository', () => {
         written = {
           ...itemOfA,
           room: 'garden',
-          gsi1pk: 'room#garden',
+          gsi1pk: 'room#garden#0',
           rev: values[':next'],
           changeId: values[':changeId'],
         };
@@ -242,7 +242,7 @@ describe('DynamoDbConnectionRepository', () => {
       dynamo
         .on(GetCommand)
         .resolvesOnce({ Item: itemOfA })
-        .resolves({ Item: { ...itemOfA, room: 'garden', gsi1pk: 'room#garden', rev: 1, changeId: 'another-request' } });
+        .resolves({ Item: { ...itemOfA, room: 'garden', gsi1pk: 'room#garden#0', rev: 1, changeId: 'another-request' } });
       dynamo.on(UpdateCommand).rejects(conditionFailed());
 
       const change = await repository().update('A', { room: 'garden' });
@@ -334,7 +334,7 @@ describe('DynamoDbConnectionRepository', () => {
     });
 
     it('returns the room a join moved the connection to between the read and the mark', async () => {
-      const moved = { ...itemOfA, room: 'garden', gsi1pk: 'room#garden', rev: 1, changeId: 'a-join' };
+      const moved = { ...itemOfA, room: 'garden', gsi1pk: 'room#garden#0', rev: 1, changeId: 'a-join' };
       dynamo.on(GetCommand).resolvesOnce({ Item: itemOfA }).resolves({ Item: moved });
       dynamo.on(UpdateCommand).rejectsOnce(conditionFailed()).resolves({});
       dynamo.on(DeleteCommand).resolves({});
@@ -365,9 +365,9 @@ describe('DynamoDbConnectionRepository', () => {
         scans: dynamo.commandCalls(ScanCommand).length,
       }).toEqual({
         queries: [
-          ['byRoom', 'gsi1pk = :room AND gsi1sk >= :from', 'room#kitchen'],
-          ['byRoom', 'gsi1pk = :room AND gsi1sk >= :from', 'room#kitchen'],
-          ['byRoom', 'gsi1pk = :room AND gsi1sk >= :from', 'room#kitchen'],
+          ['byRoom', 'gsi1pk = :room AND gsi1sk >= :from', 'room#kitchen#0'],
+          ['byRoom', 'gsi1pk = :room AND gsi1sk >= :from', 'room#kitchen#0'],
+          ['byRoom', 'gsi1pk = :room AND gsi1sk >= :from', 'room#kitchen#0'],
         ],
         scans: 0,
       });

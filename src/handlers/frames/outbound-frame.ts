@@ -148,6 +148,11 @@ export const ackFrameSchema = z
     delivered: count('How many of them it reached.'),
     gone: count('How many of them had gone (and were taken out of the room).'),
     failed: count('How many deliveries failed for another reason.'),
+    shards: z.optional(
+      count(
+        'In a room above the shard size: how many shard jobs took the fan-out over. The counts are then 0, since nothing was delivered yet when the ack was sent; the fan-out worker delivers to every member at least once.',
+      ),
+    ),
   })
   .check(z.describe('Confirms to a sender that its message was stored and fanned out, with the delivery counts.'));
 

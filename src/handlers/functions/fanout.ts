@@ -18,10 +18,10 @@ async function runRecord(deps: Dependencies, record: SQSRecord): Promise<boolean
   const fields = { messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount };
   try {
     const job = parseFanOutJob(record.body);
-    const report = await service.flushPresence(job);
+    const report = job.kind === 'shard' ? await service.deliverShard(job) : await service.flushPresence(job);
     if (report !== undefined) {
       countFanOut(metrics, report);
-      logger.info('fan-out', { action: 'presence', ...fields, ...report });
+      logger.info('fan-out', { action: job.kind, ...fields, ...report });
     }
     return true;
   } catch (error) {

@@ -35,7 +35,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ credentials: fromEnv() }));
   const fanOutQueue = buildFanOutQueue(config);
   const service = new ChatService({
-    connections: new DynamoDbConnectionRepository(dynamo, { tableName: config.chatTable }),
+    connections: new DynamoDbConnectionRepository(dynamo, { tableName: config.chatTable, shards: config.roomShards }),
     history: new DynamoDbMessageHistory(dynamo, {
       tableName: config.chatTable,
       retentionSeconds: config.historyRetentionSeconds,
@@ -47,6 +47,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     fanOutQueue,
     presenceWindowMs: config.presenceWindowMs,
     bigRoomSize: config.bigRoomSize,
+    fanOutShardSize: config.fanOutShardSize,
   });
   const rateLimiter = new DynamoDbRateLimiter(dynamo, { tableName: config.chatTable, limit: config.rateLimit });
   return {

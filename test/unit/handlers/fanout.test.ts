@@ -85,6 +85,7 @@ describe('fan-out worker', () => {
       removed: 1,
       failed: 0,
       failures: [],
+      shards: 0,
     };
     const { h, run } = await worker(async () => report);
 

@@ -153,6 +153,7 @@ describe('message handler', () => {
           removed: 1,
           failed: 0,
           failures: [],
+          shards: 0,
         },
       ]);
     });
