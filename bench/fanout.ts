@@ -26,7 +26,7 @@ export const DEFAULT_LATENCY: LatencyModel = { medianMs: 20, sigma: 0.5, tailSha
  * CPU per delivery of ApiGatewayMessenger as the composition root builds it, from bench/messenger.ts (median of
  * 3 runs, 20,000 sends at 200 in flight; see bench/RESULTS-hot-path.md); a run with the messenger part uses its own.
  */
-export const DEFAULT_CPU_US_PER_DELIVERY = 915;
+export const DEFAULT_CPU_US_PER_DELIVERY = 265;
 /** Lambda gives a function one vCPU at 1,769 MB and a proportional share below it. */
 export const vcpuAt = (memoryMb: number): number => Math.min(1, memoryMb / 1769);
 /** API Gateway ends an integration after 29 s; a fan-out must finish within it. */

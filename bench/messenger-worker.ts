@@ -14,7 +14,7 @@ import { buildMessenger } from '../src/handlers/wiring/build-messenger.ts';
 import { loadConfig } from '../src/handlers/wiring/config.ts';
 import type { ChatMessage } from '../src/domain/frames.ts';
 
-export const MESSENGER_VARIANTS = ['ours', 'naive', 'floor signed', 'floor unsigned', 'ours in waves'] as const;
+export const MESSENGER_VARIANTS = ['ours', 'naive', 'floor signed', 'floor unsigned', 'floor signed, batched'] as const;
 export type MessengerVariant = (typeof MESSENGER_VARIANTS)[number];
 
 export interface MessengerParams {
@@ -78,8 +78,21 @@ async function bounded(count: number, inFlight: number, send: Send): Promise<num
   return failed;
 }
 
-/** A plain keep-alive POST to the stub, optionally signed with SigV4 as the SDK would sign it. */
-function floor(endpoint: URL, inFlight: number, signed: boolean): (count: number) => Promise<number> {
+/** Resolves in the event loop's next check phase, once for all who ask until then (as ApiGatewayMessenger does). */
+let turn: Promise<void> | undefined;
+const nextTurn = (): Promise<void> =>
+  (turn ??= new Promise((resolve) =>
+    setImmediate(() => {
+      turn = undefined;
+      resolve();
+    }),
+  ));
+
+/**
+ * A plain keep-alive POST to the stub, optionally signed with SigV4 as the SDK would sign it, and optionally started
+ * with the other posts asked for in the same turn of the event loop, as ApiGatewayMessenger starts its sends.
+ */
+function floor(endpoint: URL, inFlight: number, signed: boolean, batched = false): (count: number) => Promise<number> {
   const agent = new Agent({ keepAlive: true, maxSockets: inFlight });
   const signer = new SignatureV4({
     service: 'execute-api',
@@ -92,6 +105,7 @@ function floor(endpoint: URL, inFlight: number, signed: boolean): (count: number
     },
   });
   const post = async (index: number): Promise<void> => {
+    if (batched) await nextTurn();
     const path = `/@connections/${encodeURIComponent(idOf(index))}`;
     let headers: Record<string, string> = {
       host: endpoint.host,
@@ -154,25 +168,10 @@ function benchMessenger(endpoint: string, inFlight: number): ReturnType<typeof b
   );
 }
 
-/** Ours as the fan-out runs it today: `inFlight` lanes, each starting its next send as soon as one settles. */
+/** Ours as the fan-out runs it: `inFlight` lanes, each asking for its next send as soon as one settles. */
 function ours(endpoint: string, inFlight: number): (count: number) => Promise<number> {
   const messenger = benchMessenger(endpoint, inFlight);
   return (count) => bounded(count, inFlight, (index) => messenger.send(idOf(index), frame));
-}
-
-/** The same messenger, its sends started in waves of `inFlight` that each wait for all of theirs to settle. */
-function oursInWaves(endpoint: string, inFlight: number): (count: number) => Promise<number> {
-  const messenger = benchMessenger(endpoint, inFlight);
-  return async (count) => {
-    let failed = 0;
-    for (let start = 0; start < count; start += inFlight) {
-      const batch = Array.from({ length: Math.min(inFlight, count - start) }, (_, i) =>
-        messenger.send(idOf(start + i), frame),
-      );
-      failed += (await Promise.allSettled(batch)).filter((r) => r.status === 'rejected').length;
-    }
-    return failed;
-  };
 }
 
 async function measure(params: MessengerParams): Promise<MessengerResult> {
@@ -180,11 +179,14 @@ async function measure(params: MessengerParams): Promise<MessengerResult> {
   const run =
     params.variant === 'ours'
       ? ours(params.endpoint, params.inFlight)
-      : params.variant === 'ours in waves'
-        ? oursInWaves(params.endpoint, params.inFlight)
-        : params.variant === 'naive'
-          ? naive(params.endpoint, params.inFlight)
-          : floor(new URL(params.endpoint), params.inFlight, params.variant === 'floor signed');
+      : params.variant === 'naive'
+        ? naive(params.endpoint, params.inFlight)
+        : floor(
+            new URL(params.endpoint),
+            params.inFlight,
+            params.variant !== 'floor unsigned',
+            params.variant === 'floor signed, batched',
+          );
   // Warm-up: JIT, the credential chain, open sockets; then a clean heap.
   await run(params.warmup);
   const gc = (globalThis as { gc?: () => void }).gc;

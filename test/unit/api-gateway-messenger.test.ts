@@ -143,6 +143,26 @@ describe('ApiGatewayMessenger', () => {
     expect({ sends: signals.length, deadlines: new Set(signals).size }).toEqual({ sends: 3, deadlines: 1 });
   });
 
+  it('starts the sends asked for within one turn of the event loop together, once that turn is over', async () => {
+    const started: string[] = [];
+    management.on(PostToConnectionCommand).callsFake((input: { ConnectionId?: string }) => {
+      started.push(input.ConnectionId ?? '');
+      return {};
+    });
+    const shared = messenger();
+
+    const sends = ['A', 'B', 'C'].map((id) => shared.send(id, frame));
+    const startedWhileAsked = started.length;
+    await new Promise(setImmediate);
+    const startedAfterTheTurn = [...started];
+    await Promise.all(sends);
+
+    expect({ startedWhileAsked, startedAfterTheTurn }).toEqual({
+      startedWhileAsked: 0,
+      startedAfterTheTurn: ['A', 'B', 'C'],
+    });
+  });
+
   it('serialises a frame once however many recipients it is sent to', async () => {
     management.on(PostToConnectionCommand).resolves({});
     const stringify = jest.spyOn(JSON, 'stringify');
