@@ -42,6 +42,8 @@ export interface LocalStackOptions {
   readonly handlerEnv?: Record<string, string>;
   /** serverless.yml params, e.g. `{ authMode: 'jwt', allowedOrigins: 'http://127.0.0.1:8080' }`. */
   readonly params?: Record<string, string>;
+  /** false: the queues' event sources do not run, so a test can poll a queue with a worker of its own. */
+  readonly pollQueues?: boolean;
   /** Run handlers in serverless-offline's own process instead of one worker thread per busy function. */
   readonly inProcess: boolean;
   /** Where serverless-esbuild writes bundles, relative to the project; separate stacks need separate folders. */
@@ -223,7 +225,7 @@ async function accepts(port: number, withinMs: number): Promise<boolean> {
  * bundles in a folder of the caller's own.
  */
 export function startStackOnFreePorts(
-  options: Pick<LocalStackOptions, 'buildFolder' | 'handlerEnv' | 'params' | 'log'>,
+  options: Pick<LocalStackOptions, 'buildFolder' | 'handlerEnv' | 'params' | 'pollQueues' | 'log'>,
 ): Promise<LocalStack> {
   return startLocalStack({
     websocketPort: 0,
@@ -308,6 +310,8 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
         SQS_ENDPOINT: sqsEndpoint,
         CHAT_ESBUILD_DIR: options.buildFolder,
         ...options.handlerEnv,
+        // Read by scripts/offline-sqs-plugin.ts (serverless.yml's custom.offlineSqs.poll).
+        ...(options.pollQueues === false ? { CHAT_SQS_POLL: 'false' } : {}),
       },
     });
     await waitForListening(child, /Offline \[websocket\] listening on/, 60_000, log);

@@ -4,8 +4,9 @@
  * `custom.offlineSqs.endpoint` (loopback), creates the `AWS::SQS::Queue` resources with their visibility timeouts
  * and redrive policies, gives the functions the queues' URLs where the template says `Ref` (and SQS_ENDPOINT), and
  * invokes each function through the emulator's Lambda API (RequestResponse: a handler that throws fails its batch,
- * never the emulator), deleting only the records its `batchItemFailures` do not name. Only `serverless offline`
- * runs it; packaging and deploying load it and do nothing.
+ * never the emulator), deleting only the records its `batchItemFailures` do not name (`custom.offlineSqs.poll:
+ * false` leaves the queues unpolled, for a test that runs a worker itself). Only `serverless offline` runs it;
+ * packaging and deploying load it and do nothing.
  */
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -46,7 +47,7 @@ interface Serverless {
     readonly service: string;
     readonly provider: { stage: string; region?: string; timeout?: number; environment?: Record<string, unknown> };
     readonly custom?: {
-      readonly offlineSqs?: { readonly endpoint?: unknown };
+      readonly offlineSqs?: { readonly endpoint?: unknown; readonly poll?: unknown };
       readonly 'serverless-offline'?: Record<string, unknown>;
     };
     readonly resources?: { readonly Resources?: Record<string, unknown> };
@@ -139,6 +140,12 @@ export default class OfflineSqsPlugin {
     for (const environment of environments)
       for (const [name, value] of Object.entries(environment)) environment[name] = resolveQueueReference(value, queues);
 
+    // A test that runs a queue's worker itself (to make it fail on purpose) turns the event sources off.
+    const poll = service.custom?.offlineSqs?.poll;
+    if (poll === false || poll === 'false') {
+      this.#log.notice('Offline [sqs] not polling: custom.offlineSqs.poll is false');
+      return;
+    }
     const sources = this.#eventSources(client, queues);
     // The emulator's Lambda API starts after this hook returns; poll only once it answers, or the first receives
     // would count against the messages' maxReceiveCount with nothing to run them.

@@ -1,6 +1,11 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type LocalStack, projectRoot, startStackOnFreePorts } from '../../scripts/local-stack.ts';
+import {
+  type LocalStack,
+  type LocalStackOptions,
+  projectRoot,
+  startStackOnFreePorts,
+} from '../../scripts/local-stack.ts';
 import { StackTable } from './stack-table.ts';
 
 /** The stack `npm start` runs, on free ports, with a bundle folder of its own, plus a view into its table. */
@@ -14,6 +19,7 @@ let stacks = 0;
 export async function startTestStack(
   handlerEnv: Record<string, string> = {},
   params: Record<string, string> = {},
+  options: Pick<LocalStackOptions, 'pollQueues'> = {},
 ): Promise<TestStack> {
   stacks += 1;
   const buildFolder = join('.esbuild', `test-${process.pid}-${stacks}`);
@@ -22,6 +28,7 @@ export async function startTestStack(
     buildFolder,
     handlerEnv,
     params,
+    ...options,
     log: (line) => output.push(line),
   });
   const table = new StackTable(stack);
