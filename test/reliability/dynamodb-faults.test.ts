@@ -246,6 +246,7 @@ describe('a write replayed by the SDK after its answer was lost', () => {
     await service.connect('ann', { room: 'x' });
     await service.connect('bob', { room: 'x' });
 
+    messenger.sent.length = 0;
     proxy.failNext('DeleteItem conn#', 'dropAfter');
     await service.disconnect('ann');
 
@@ -258,6 +259,7 @@ describe('a write replayed by the SDK after its answer was lost', () => {
     await service.connect('bob', { room: 'x' });
     await service.connect('cat', { room: 'y' });
 
+    messenger.sent.length = 0;
     proxy.failNext('UpdateItem conn#', 'dropAfter');
     await service.join('ann', 'y');
 

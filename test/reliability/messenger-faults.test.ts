@@ -11,6 +11,7 @@ import { type Fate, FATES, FaultyConnectionsApi, type ReceivedPost } from '../su
 import { recordFigures } from '../support/reliability-figures.ts';
 import { seededShuffle } from '../support/seeded-random.ts';
 import { newChatService } from '../support/service-fixtures.ts';
+import { InMemoryFanOutQueue } from '../../src/adapters/in-memory-fan-out-queue.ts';
 
 /** The room under test: 400 recipients with a known mix of fates. */
 const MIX: Readonly<Record<Fate, number>> = { healthy: 330, gone: 8, flaky: 24, failing: 10, slow: 20, hanging: 8 };
@@ -115,6 +116,8 @@ describe('a fan-out through the real messenger against a @connections API that f
       messenger: new ApiGatewayMessenger(client, { timeoutMs: TIMEOUT_MS }),
       concurrency: CONCURRENCY,
       now: () => new Date(Date.now() - 3_600_000),
+      // Their joins are kept, never announced: the fan-outs under test are the posts'.
+      fanOutQueue: new InMemoryFanOutQueue(),
     });
     for (const id of hall) await seating.connect(id, { room: ROOM, name: `Member ${id}` });
     for (const id of side) await seating.connect(id, { room: SIDE_ROOM, name: `Side ${id}` });
