@@ -132,6 +132,27 @@ export default class SummaryReporter implements Reporter {
           `after the last close, emulator peak RSS ${String(storm['emulatorPeakRssMb'])} MB`,
       status('connection-storm'),
     ]);
+    const sharded = figures.get('sharded-fanout');
+    rows.push([
+      'sharded fan-out',
+      sharded === undefined
+        ? 'not run'
+        : `${String(sharded['connected'])} of ${String(sharded['clients'])} clients in one room, shards of ${String(sharded['shardSize'])}: ` +
+          `${String(sharded['received'])} of ${String(sharded['expected'])} messages received, ${String(sharded['lost'])} lost, ` +
+          `${String(sharded['duplicates'])} duplicates, in ${String(sharded['totalSeconds'])} s`,
+      status('sharded-fanout'),
+    ]);
+    const retries = figures.get('sharded-fanout-redelivery');
+    rows.push([
+      'fan-out redelivery',
+      retries === undefined
+        ? 'not run'
+        : `every job failed once: ${String(retries['redeliveryLost'])} of ${String(retries['redeliveryExpected'])} lost, ` +
+          `${String(retries['redeliveryDuplicates'])} duplicates, ${String(retries['shardJobRedeliveries'])} shard jobs redelivered; ` +
+          `poison: ${String(retries['deadLetters'])} dead letter after ${String(retries['poisonReceives'])} receives, ` +
+          `missed by ${String(retries['poisonMissed'])} (its shard: ${String(retries['poisonShardMembers'])})`,
+      status('sharded-fanout-redelivery'),
+    ]);
     rows.push([
       'rate-limit rejections',
       this.#rateLimit(figures.get('rate-limit')),
