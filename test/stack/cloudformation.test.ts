@@ -211,7 +211,7 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
       source: { 'Fn::GetAtt': ['FanOutQueue', 'Arn'] },
       batchSize: 10,
       responses: ['ReportBatchItemFailures'],
-      maximumConcurrency: 10,
+      maximumConcurrency: 3,
       visibilityOverSixTimeouts: true,
     });
   });

@@ -466,7 +466,7 @@ async function fanOutScenarios(world: World): Promise<void> {
   try {
     await world.recorder.as(fn, async () => {
       await source.start();
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 30_000;
       while (reports.reduce((sum, r) => sum + r.records, 0) < 2 + shards && Date.now() < deadline) await sleep(50);
       await source.stop();
     });

@@ -34,9 +34,9 @@ const configSchema = z.pipe(
     AUTH_MODE: z.pipe(z.transform(unsetIfEmpty), z._default(z.enum(['none', 'jwt']), 'none')),
     // Comma-separated origins a browser handshake may come from; empty allows any.
     ALLOWED_ORIGINS: z.pipe(z.transform(unsetIfEmpty), z._default(z.string(), '')),
-    // Also the client's sockets (maxSockets). A fan-out is CPU-bound (about 0.9 ms per delivery, bench/messenger.ts),
-    // so with 20 ms round trips some 25 sends in flight keep a vCPU busy; 200 covers the slow tail (p99 of 100 ms and
-    // more) at no CPU cost: 50 or 200 sockets measured the same CPU per delivery.
+    // Also the client's sockets (maxSockets). A fan-out is CPU-bound (about 265 µs per delivery, bench/messenger.ts),
+    // so with 20 ms round trips some 80 sends in flight keep a vCPU busy; 200 covers the slow tail (p99 of 100 ms and
+    // more) at no CPU cost: the CPU per delivery measured the same from 10 to 200 in flight.
     BROADCAST_CONCURRENCY: positiveInt(200, 1000),
     SEND_TIMEOUT_MS: positiveInt(3000, 28_000),
     SEND_MAX_ATTEMPTS: positiveInt(3, 10),
@@ -56,9 +56,9 @@ const configSchema = z.pipe(
     // clients keep a member count rather than a roster (Pusher caps presence channels at 100 members).
     BIG_ROOM_SIZE: positiveInt(100, 1_000_000),
     // A room of up to this many members is fanned out by the invocation that sends to it; a bigger one by shard
-    // jobs of this many recipients on the fan-out queue. At about 0.9 ms of CPU per delivery (bench/messenger.ts)
-    // a shard of 5,000 is some 5 s of the worker's vCPU, far inside its timeout, and the sender's own
-    // invocation stays under 5 s as well.
+    // jobs of this many recipients on the fan-out queue. At about 265 µs of CPU per delivery (bench/messenger.ts)
+    // a shard of 5,000 is about 1.3 s of the worker's vCPU, far inside its timeout, and the sender's own
+    // invocation stays as short; a million members are then 200 shard jobs.
     FANOUT_SHARD_SIZE: positiveInt(5000, 100_000),
     // Shards of each room's index (the room index's partition key is room#<room>#<shard>): a room's joins and
     // listings spread over this many partitions of the index, each good for 1,000 writes and 3,000 reads a second.
