@@ -214,6 +214,8 @@ describe('a fan-out worker that fails, through the local stack', () => {
       redeliveryLost: delivery.lost,
       redeliveryDuplicates: delivery.duplicates,
       redeliveryClientsWithDuplicates: delivery.clientsWithDuplicates,
+      // A shard's page k is queued by each run of page k - 1: with every run failing once, it runs 2^k times.
+      redeliveryMaxCopies: delivery.maxCopies,
       shardJobReceives: shardJobs.length,
       shardJobRedeliveries: redelivered.length,
     });

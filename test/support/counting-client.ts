@@ -112,8 +112,16 @@ export class CountingClient {
 export function deliveryTally(
   clients: readonly CountingClient[],
   messageIds: readonly string[],
-): { expected: number; received: number; lost: number; duplicates: number; clientsWithDuplicates: number } {
+): {
+  expected: number;
+  received: number;
+  lost: number;
+  duplicates: number;
+  clientsWithDuplicates: number;
+  maxCopies: number;
+} {
   let received = 0;
+  let maxCopies = 0;
   let lost = 0;
   let duplicates = 0;
   let clientsWithDuplicates = 0;
@@ -121,6 +129,7 @@ export function deliveryTally(
     let repeated = false;
     for (const id of messageIds) {
       const copies = client.copies.get(id) ?? 0;
+      maxCopies = Math.max(maxCopies, copies);
       if (copies === 0) lost += 1;
       else received += 1;
       if (copies > 1) {
@@ -130,5 +139,5 @@ export function deliveryTally(
     }
     if (repeated) clientsWithDuplicates += 1;
   }
-  return { expected: clients.length * messageIds.length, received, lost, duplicates, clientsWithDuplicates };
+  return { expected: clients.length * messageIds.length, received, lost, duplicates, clientsWithDuplicates, maxCopies };
 }
