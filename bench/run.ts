@@ -26,8 +26,16 @@ import { chartPng, chartSvg } from './chart.ts';
 import { ProgressBar } from './progress.ts';
 import { type MessengerReport, messengerMarkdown, messengerSteps, runMessenger } from './messenger.ts';
 import { formatBytes, formatInt, formatMs, markdownTable } from './stats.ts';
+import {
+  runShards,
+  type ShardsReport,
+  shardsMarkdown,
+  shardsSteps,
+  shardsSummary,
+  shardsTargets,
+} from './sharded-fanout.ts';
 
-const PARTS = ['fanout', 'dynamodb', 'coldstart', 'e2e', 'messenger'] as const;
+const PARTS = ['fanout', 'dynamodb', 'coldstart', 'e2e', 'messenger', 'shards'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
@@ -62,7 +70,7 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(`usage: npm run bench -- [options]
-  --part P            fanout | dynamodb | coldstart | e2e | messenger (repeatable; default fanout, dynamodb, coldstart)
+  --part P            fanout | dynamodb | coldstart | e2e | messenger | shards (repeatable; default fanout, dynamodb, coldstart)
   --sizes a,b,c       sizes for every selected part (or --fanout-sizes, --db-sizes, --e2e-sizes)
   --concurrency a,b   fan-out concurrency values (default 50,200,1000)
   --quick             a small smoke run
@@ -139,6 +147,12 @@ const messengerPlan = {
   runs: number(values['messenger-runs'], quick ? 1 : 3),
 };
 
+const shardsPlan = {
+  n: quick ? 100_000 : 1_000_000,
+  quick,
+  budgetPerSecond: number(values.rate, 10_000),
+  cpuUsPerDelivery: DEFAULT_CPU_US_PER_DELIVERY,
+};
 let fanoutParams = parts.includes('fanout') ? fanoutRuns(fanoutPlan) : [];
 // One more run with the CPU charge spun, at the largest room that the charge lets one invocation serve in 29 s.
 const spunRun = parts.includes('fanout') && !quick ? 1 : 0;
@@ -149,7 +163,8 @@ const totalSteps =
   (parts.includes('dynamodb') ? dbTargets * (1 + dbSizes.length * 2) : 0) +
   (parts.includes('coldstart') ? coldStartSteps() : 0) +
   (parts.includes('e2e') ? e2eSteps(e2eSizes) : 0) +
-  (parts.includes('messenger') ? messengerSteps(messengerPlan) : 0);
+  (parts.includes('messenger') ? messengerSteps(messengerPlan) : 0) +
+  (parts.includes('shards') ? shardsSteps(shardsPlan) : 0);
 const bar = new ProgressBar(totalSteps);
 
 /** Counts the previous labelled step done whenever a new one starts. */
@@ -174,6 +189,7 @@ let dynamodb: DynamoDbResult | undefined;
 let coldStart: ColdStartResult | undefined;
 let e2e: E2eResult | undefined;
 let messenger: MessengerReport | undefined;
+let shards: ShardsReport | undefined;
 
 if (parts.includes('messenger')) {
   messenger = await runMessenger(
@@ -209,6 +225,14 @@ if (parts.includes('coldstart')) {
   coldStart = await runColdStart(
     join(outDir, 'bundles'),
     coldStartRuns,
+    (label) => bar.step(label),
+    () => bar.tick(),
+  );
+}
+if (parts.includes('shards')) {
+  shardsPlan.cpuUsPerDelivery = fanoutPlan.cpuUsPerDelivery;
+  shards = await runShards(
+    shardsPlan,
     (label) => bar.step(label),
     () => bar.tick(),
   );
@@ -290,6 +314,7 @@ if (e2e !== undefined && e2e.rows.length > 0) {
   }
 }
 
+if (shards !== undefined) targets.push(...shardsTargets(shards));
 if (messenger !== undefined) {
   const ours = messenger.summary.find((s) => s.variant === 'ours');
   const naive = messenger.summary.find((s) => s.variant === 'naive');
@@ -483,12 +508,17 @@ if (e2e !== undefined) {
 if (messenger !== undefined) {
   sections.push(messengerMarkdown(messenger));
 }
+if (shards !== undefined) sections.push(shardsMarkdown(shards));
 
 const report = `${sections.join('\n\n')}\n`;
 writeFileSync(join(outDir, 'report.md'), report);
 writeFileSync(
   join(outDir, 'results.json'),
-  `${JSON.stringify({ started, parts, fanout, dynamodb, coldStart, e2e, messenger }, null, 2)}\n`,
+  `${JSON.stringify(
+    { started, parts, fanout, dynamodb, coldStart, e2e, messenger, shards: shards && shardsSummary(shards) },
+    null,
+    2,
+  )}\n`,
 );
 // The spun row is a different measurement (CPU charged), not one more size of the paced grid the chart draws.
 const svg = await chartSvg({ fanout: fanout.filter((r) => !r.spun), dynamodb, coldStart, e2e });
@@ -496,4 +526,5 @@ writeFileSync(join(outDir, 'chart.svg'), svg);
 writeFileSync(join(outDir, 'chart.png'), chartPng(svg));
 
 console.log(report.replace(/!\[chart\]\(chart\.png\)\n\n/, ''));
+if (shards !== undefined) console.log(JSON.stringify(shardsSummary(shards)));
 console.log(`Report: ${join(outDir, 'report.md')}\nChart:  ${join(outDir, 'chart.png')}`);
