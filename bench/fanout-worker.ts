@@ -9,6 +9,7 @@ import { InMemoryConnectionRepository } from '../src/adapters/in-memory-connecti
 import { InMemoryMessageHistory } from '../src/adapters/in-memory-message-history.ts';
 import { InMemoryFanOutQueue } from '../src/adapters/in-memory-fan-out-queue.ts';
 import { InMemoryPresenceLog } from '../src/adapters/in-memory-presence-log.ts';
+import { InMemoryShardProgress } from '../src/adapters/in-memory-shard-progress.ts';
 import { type Fate, type LatencyModel, type RateLimit, SimulatedMessenger } from './simulated-messenger.ts';
 import { seededRandom } from '../test/support/seeded-random.ts';
 
@@ -115,6 +116,7 @@ async function measure(params: FanoutParams): Promise<FanoutResult> {
     bigRoomSize: 100,
     // Measures one invocation's inline fan-out: no room here is sharded.
     fanOutShardSize: 100_000_000,
+    shardProgress: new InMemoryShardProgress(),
   });
 
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -95,6 +95,7 @@ async function measure(params: ShardHeapParams): Promise<ShardHeapResult> {
 
   const job = (shard: number): ShardJob => ({
     kind: 'shard',
+    fanOutId: 'heap',
     room: 'stage',
     shard,
     frame: {

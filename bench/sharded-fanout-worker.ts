@@ -25,6 +25,7 @@ import type { Dependencies } from '../src/handlers/wiring/dependencies.ts';
 import { seededRandom } from '../test/support/seeded-random.ts';
 import type { LatencyModel } from './simulated-messenger.ts';
 import { normal, quantile } from './stats.ts';
+import { InMemoryShardProgress } from '../src/adapters/in-memory-shard-progress.ts';
 
 export interface ShardedFanoutParams {
   readonly label: string;
@@ -369,6 +370,8 @@ async function simulate(params: ShardedFanoutParams): Promise<ShardedFanoutResul
     }
   }
 
+  // Shared by every simulated worker, as the table is.
+  const shardProgress = new InMemoryShardProgress();
   const serviceFor = (env: Environment | undefined): ChatService =>
     new ChatService({
       connections: new QueriedRepository(env),
@@ -377,6 +380,7 @@ async function simulate(params: ShardedFanoutParams): Promise<ShardedFanoutResul
       concurrency: params.broadcastConcurrency,
       presence,
       fanOutQueue: new SimulatedSqs(env),
+      shardProgress,
       presenceWindowMs: 1000,
       bigRoomSize: 100,
       fanOutShardSize: params.shardSize,

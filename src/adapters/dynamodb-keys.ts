@@ -1,6 +1,6 @@
 /**
  * The chat table's key scheme, the one place every DynamoDB adapter and the test support take it from.
- * One table holds six kinds of item, told apart by the prefix of their partition key:
+ * One table holds seven kinds of item, told apart by the prefix of their partition key:
  *
  * | item | pk | sk | room index (`gsi1pk`, `gsi1sk`) |
  * | --- | --- | --- | --- |
@@ -8,6 +8,7 @@
  * | a room's sequence counter | `room#<room>` | `sequence` | none |
  * | a room's presence clock and member count | `room#<room>` | `presence` | none |
  * | a room's pending presence change | `presence#<room>` | `<at ms>#<connection id>#<rev>` | none |
+ * | a completed shard job | `shardjob#<fan-out id>#<shard>#<cursor>` | `done` | none |
  * | a room's history slot | `history#<room>` | `slot#NN` | none |
  * | an owner's connection quota | `quota#user#<sub>` or `quota#ip#<address>` | `quota` | none |
  */
@@ -80,4 +81,9 @@ export function presencePartition(room: string): string {
 /** A pending change's sort key: in the order the changes happened, one key per member revision. */
 export function presenceChangeSortKey(atMs: number, connectionId: string, rev: number): string {
   return `${String(atMs).padStart(13, '0')}#${connectionId}#${String(rev).padStart(6, '0')}`;
+}
+
+/** The item that records a shard job as complete. */
+export function shardJobKey(jobKey: string): TableKey {
+  return { pk: `shardjob#${jobKey}`, sk: 'done' };
 }

@@ -15,6 +15,7 @@ import type {
 import type { MessageHistory, ReplayPoint } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import type { PresenceChange, PresenceClock, PresenceLog } from './presence.ts';
+import { type ShardProgress, shardJobKey } from './shard-progress.ts';
 import { runBounded } from './run-bounded.ts';
 
 /** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
@@ -68,6 +69,8 @@ export interface ChatServiceOptions {
    * latency); a bigger one by shard jobs of this many recipients each, run by the fan-out worker.
    */
   readonly fanOutShardSize: number;
+  /** Which shard jobs completed, so that a repeated one does nothing. */
+  readonly shardProgress: ShardProgress;
   readonly now?: () => Date;
   readonly newId?: () => string;
 }
@@ -133,6 +136,7 @@ export class ChatService {
   readonly #presenceWindowMs: number;
   readonly #bigRoomSize: number;
   readonly #fanOutShardSize: number;
+  readonly #shardProgress: ShardProgress;
   readonly #now: () => Date;
   readonly #newId: () => string;
 
@@ -156,6 +160,7 @@ export class ChatService {
       throw new RangeError(`fanOutShardSize must be a positive integer, got ${options.fanOutShardSize}`);
     }
     this.#fanOutShardSize = options.fanOutShardSize;
+    this.#shardProgress = options.shardProgress;
     this.#now = options.now ?? (() => new Date());
     this.#newId = options.newId ?? (() => globalThis.crypto.randomUUID());
   }
@@ -381,14 +386,19 @@ export class ChatService {
   }
 
   /**
-   * Delivers a frame to one page of one shard of a room, the fan-out worker's job for a big room. The job for
-   * the page after it is queued first, so that the pages of a shard run side by side; a job run again sends
-   * its page again (members drop repeats by message id, or by `rev`) and may queue its next page again.
+   * Delivers a frame to one page of one shard of a room, the fan-out worker's job for a big room, then queues
+   * the job of the page after it and records the job complete. The shards of a room run side by side, their
+   * pages one after another. A job that failed runs again and sends its page again (members drop repeats by
+   * message id, or by `rev`); a copy of a job that completed does nothing, so a chain never runs twice over.
    */
-  async deliverShard(job: ShardJob): Promise<BroadcastReport> {
+  async deliverShard(job: ShardJob): Promise<BroadcastReport | undefined> {
+    const key = shardJobKey(job);
+    if (await this.#shardProgress.isComplete(key)) return undefined;
     const page = await this.#connections.listShard(job.room, job.shard, this.#fanOutShardSize, job.after);
+    const report = await this.#fanOut(job.room, job.frame, onePage(page.ids));
     if (page.next !== undefined) await this.#fanOutQueue.enqueue({ ...job, after: page.next });
-    return this.#fanOut(job.room, job.frame, onePage(page.ids));
+    await this.#shardProgress.complete(key);
+    return report;
   }
 
   /**
@@ -399,8 +409,9 @@ export class ChatService {
     const count = members ?? (await this.#presence.clock(room)).members;
     if (count <= this.#fanOutShardSize) return this.#fanOut(room, frame);
     const { shards } = this.#connections;
+    const fanOutId = this.#newId();
     for (let shard = 0; shard < shards; shard += 1) {
-      await this.#fanOutQueue.enqueue({ kind: 'shard', room, shard, frame });
+      await this.#fanOutQueue.enqueue({ kind: 'shard', fanOutId, room, shard, frame });
     }
     return { room, recipients: 0, delivered: 0, gone: 0, removed: 0, failed: 0, failures: [], shards };
   }

@@ -6,6 +6,8 @@ import type { ServerFrame } from './frames.ts';
  */
 export interface ShardJob {
   readonly kind: 'shard';
+  /** The fan-out this job is part of: one per message or presence frame, shared by all of its shard jobs. */
+  readonly fanOutId: string;
   readonly room: string;
   readonly shard: number;
   readonly after?: string;

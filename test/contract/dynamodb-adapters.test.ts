@@ -16,6 +16,9 @@ import { connectionQuotaContract } from './connection-quota.contract.ts';
 import { connectionRepositoryContract } from './connection-repository.contract.ts';
 import { messageHistoryContract } from './message-history.contract.ts';
 import { presenceLogContract } from './presence-log.contract.ts';
+import { shardProgressContract } from './shard-progress.contract.ts';
+import { DynamoDbShardProgress } from '../../src/adapters/dynamodb-shard-progress.ts';
+import { InMemoryShardProgress } from '../../src/adapters/in-memory-shard-progress.ts';
 import { DynamoDbPresenceLog } from '../../src/adapters/dynamodb-presence-log.ts';
 import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
 
@@ -40,6 +43,7 @@ if (!onlyDynamoDbLocal) {
   );
   messageHistoryContract('InMemoryMessageHistory', async () => new InMemoryMessageHistory());
   presenceLogContract('InMemoryPresenceLog', async () => new InMemoryPresenceLog());
+  shardProgressContract('InMemoryShardProgress', async () => new InMemoryShardProgress());
   rateLimiterContract('InMemoryRateLimiter', async (limit, now) => ({
     limiter: new InMemoryRateLimiter(limit, now),
     register: async () => undefined,
@@ -74,6 +78,11 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
       tableName: await target.table(),
       retentionSeconds: 3600,
     });
+  });
+
+  shardProgressContract('DynamoDbShardProgress', async () => {
+    const target = started();
+    return new DynamoDbShardProgress(target.documentClient, { tableName: await target.table() });
   });
 
   presenceLogContract('DynamoDbPresenceLog', async () => {

@@ -209,7 +209,7 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
         Number(dev['FanOutQueue']?.Properties?.['VisibilityTimeout']) > 6 * Number(worker['Timeout']),
     }).toEqual({
       source: { 'Fn::GetAtt': ['FanOutQueue', 'Arn'] },
-      batchSize: 10,
+      batchSize: 1,
       responses: ['ReportBatchItemFailures'],
       maximumConcurrency: 3,
       visibilityOverSixTimeouts: true,

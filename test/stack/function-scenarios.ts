@@ -446,7 +446,7 @@ async function fanOutScenarios(world: World): Promise<void> {
   const probe = { type: 'pong', connectionId: 'shard-probe' };
   const shards = 8; // ROOM_SHARDS's default, which world.deps() keeps
   for (let shard = 0; shard < shards; shard += 1) {
-    await send(JSON.stringify({ kind: 'shard', room: 'flush', shard, frame: probe }));
+    await send(JSON.stringify({ kind: 'shard', fanOutId: 'probe', room: 'flush', shard, frame: probe }));
   }
   const since = world.api.received.length;
 
@@ -482,7 +482,7 @@ async function fanOutScenarios(world: World): Promise<void> {
   const probed = ['f-ann', 'f-bob'].filter((id) =>
     world.api.received.slice(since).some((r) => r.connectionId === id && r.body.includes('"shard-probe"')),
   );
-  world.expect(fn, 'the shard jobs of a big room', probed.length === 2, () => world.api.received.slice(since));
+  world.expect(fn, 'the shard jobs of a big room', probed.length === 2, () => ({ reports, probed }));
 }
 
 /** Settings the AWS SDK and Powertools read from the process environment, as Lambda would set them. */

@@ -4,6 +4,7 @@ import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-conne
 import { InMemoryFanOutQueue } from '../../src/adapters/in-memory-fan-out-queue.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
+import { InMemoryShardProgress } from '../../src/adapters/in-memory-shard-progress.ts';
 import { InProcessFanOut } from './in-process-fan-out.ts';
 import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
 import { ChatService } from '../../src/domain/chat-service.ts';
@@ -77,6 +78,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     presenceWindowMs: 0,
     bigRoomSize: 100,
     fanOutShardSize: 10_000,
+    shardProgress: new InMemoryShardProgress(),
     now: () => new Date(Date.now() - 3_600_000),
   });
   const seated: Seating =
@@ -105,6 +107,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
       presenceWindowMs: 0,
       bigRoomSize: 100,
       fanOutShardSize: 10_000,
+      shardProgress: new InMemoryShardProgress(),
     }),
     chatMode: options.chatMode ?? 'broadcast',
     authMode: options.authMode ?? 'none',

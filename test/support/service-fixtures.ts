@@ -5,6 +5,7 @@ import type { Connection } from '../../src/domain/connection.ts';
 import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 import type { MessageHistory } from '../../src/domain/message-history.ts';
 import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
+import { InMemoryShardProgress } from '../../src/adapters/in-memory-shard-progress.ts';
 import type { PresenceLog } from '../../src/domain/presence.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { InProcessFanOut } from './in-process-fan-out.ts';
@@ -81,6 +82,7 @@ export function serviceOver(
     presenceWindowMs: options.presenceWindowMs ?? 0,
     bigRoomSize: options.bigRoomSize ?? 100,
     fanOutShardSize: options.fanOutShardSize ?? 10_000,
+    shardProgress: new InMemoryShardProgress(),
     now,
     newId: sequentialIds(),
   });
@@ -150,7 +152,7 @@ export async function listed(connections: ConnectionRepository, room = 'lobby'):
 export function newChatService(
   options: Omit<
     ChatServiceOptions,
-    'presence' | 'fanOutQueue' | 'presenceWindowMs' | 'bigRoomSize' | 'fanOutShardSize'
+    'presence' | 'fanOutQueue' | 'presenceWindowMs' | 'bigRoomSize' | 'fanOutShardSize' | 'shardProgress'
   > &
     Partial<ChatServiceOptions>,
 ): ChatService {
@@ -160,6 +162,7 @@ export function newChatService(
     presenceWindowMs: 0,
     bigRoomSize: 100,
     fanOutShardSize: 10_000,
+    shardProgress: new InMemoryShardProgress(),
     ...options,
     fanOutQueue: options.fanOutQueue ?? (fanOut as InProcessFanOut),
   });

@@ -64,25 +64,36 @@ describe('ChatService fan-out of a room above the shard size', () => {
     expect(room.fanOut.enqueued.length).toBeGreaterThan(4);
   });
 
-  it('sends a page again when its job runs again, and nothing to anyone else', async () => {
-    const room = await bigRoom(10);
+  it('does nothing when a job that completed is delivered again: no page resent, no next page queued twice', async () => {
+    const room = await bigRoom(30);
     await room.service.post('m00', 'twice');
     const [first] = room.fanOut.queue.takeDue();
     if (first?.kind !== 'shard') throw new Error('expected a shard job');
+    // Its shard holds more than one page, so the job queues the next.
+    expect((await room.connections.listShard('hall', first.shard, SHARD_SIZE)).next).toBeDefined();
 
+    const sendsBefore = room.messenger.sent.length;
     const once = await room.service.deliverShard(first);
+    const sendsOfOnce = room.messenger.sent.length - sendsBefore;
     const again = await room.service.deliverShard(first);
 
-    expect({ once: once.delivered, again: again.delivered, recipientsOfBoth: once.recipients }).toEqual({
-      once: Math.min(SHARD_SIZE, once.recipients),
-      again: once.delivered,
-      recipientsOfBoth: again.recipients,
-    });
+    expect({
+      once: once?.delivered,
+      again,
+      sentAgain: room.messenger.sent.length - sendsBefore - sendsOfOnce,
+      nextPagesQueued: room.fanOut.enqueued.filter(({ job }) => job.kind === 'shard' && job.after !== undefined).length,
+    }).toEqual({ once: sendsOfOnce, again: undefined, sentAgain: 0, nextPagesQueued: 1 });
   });
 
   it('retires the members a shard finds gone', async () => {
     const room = await bigRoom(8);
-    const job: ShardJob = { kind: 'shard', room: 'hall', shard: 0, frame: { type: 'pong', connectionId: 'x' } };
+    const job: ShardJob = {
+      kind: 'shard',
+      fanOutId: 'f-1',
+      room: 'hall',
+      shard: 0,
+      frame: { type: 'pong', connectionId: 'x' },
+    };
     const firstPage = await room.connections.listShard('hall', 0, SHARD_SIZE);
     const gone = firstPage.ids[0];
     if (gone === undefined) throw new Error('shard 0 is empty');
@@ -90,9 +101,31 @@ describe('ChatService fan-out of a room above the shard size', () => {
 
     const report = await room.service.deliverShard(job);
 
-    expect({ gone: report.gone, removed: report.removed, stillListed: (await room.connections.get(gone))?.id }).toEqual(
-      { gone: 1, removed: 1, stillListed: undefined },
-    );
+    expect({
+      gone: report?.gone,
+      removed: report?.removed,
+      stillListed: (await room.connections.get(gone))?.id,
+    }).toEqual({ gone: 1, removed: 1, stillListed: undefined });
+  });
+
+  it('runs a job that failed before it completed again, sending its page again', async () => {
+    const room = await bigRoom(30);
+    await room.service.post('m00', 'retried');
+    const [first] = room.fanOut.queue.takeDue();
+    if (first?.kind !== 'shard') throw new Error('expected a shard job');
+    const enqueue = room.fanOut.enqueue.bind(room.fanOut);
+    room.fanOut.enqueue = () => Promise.reject(new Error('queue unavailable'));
+    const sendsBefore = room.messenger.sent.length;
+
+    await expect(room.service.deliverShard(first)).rejects.toThrow('queue unavailable');
+    const sentByFailed = room.messenger.sent.length - sendsBefore;
+    room.fanOut.enqueue = enqueue;
+    const retried = await room.service.deliverShard(first);
+
+    expect({ sentByFailed, retriedDelivered: retried?.delivered }).toEqual({
+      sentByFailed: SHARD_SIZE,
+      retriedDelivered: SHARD_SIZE,
+    });
   });
 
   it('keeps a room at the shard size on the inline path', async () => {

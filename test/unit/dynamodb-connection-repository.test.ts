@@ -242,7 +242,9 @@ describe('DynamoDbConnectionRepository', () => {
       dynamo
         .on(GetCommand)
         .resolvesOnce({ Item: itemOfA })
-        .resolves({ Item: { ...itemOfA, room: 'garden', gsi1pk: 'room#garden#0', rev: 1, changeId: 'another-request' } });
+        .resolves({
+          Item: { ...itemOfA, room: 'garden', gsi1pk: 'room#garden#0', rev: 1, changeId: 'another-request' },
+        });
       dynamo.on(UpdateCommand).rejects(conditionFailed());
 
       const change = await repository().update('A', { room: 'garden' });

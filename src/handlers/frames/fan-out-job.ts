@@ -15,6 +15,7 @@ export const fanOutJobSchema = z.union([
   z.object({ kind: z.literal('presence'), room: roomSchema, jobId: text }),
   z.object({
     kind: z.literal('shard'),
+    fanOutId: text,
     room: roomSchema,
     shard: z.number().check(z.int(), z.gte(0), z.lte(1000)),
     after: z.optional(text),

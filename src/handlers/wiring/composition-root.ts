@@ -6,6 +6,7 @@ import { DynamoDbConnectionQuota } from '../../adapters/dynamodb-connection-quot
 import { DynamoDbConnectionRepository } from '../../adapters/dynamodb-connection-repository.ts';
 import { DynamoDbMessageHistory } from '../../adapters/dynamodb-message-history.ts';
 import { DynamoDbPresenceLog } from '../../adapters/dynamodb-presence-log.ts';
+import { DynamoDbShardProgress } from '../../adapters/dynamodb-shard-progress.ts';
 import { DynamoDbRateLimiter } from '../../adapters/dynamodb-rate-limiter.ts';
 import { SqsFanOutQueue } from '../../adapters/sqs-fan-out-queue.ts';
 import { ChatService } from '../../domain/chat-service.ts';
@@ -48,6 +49,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     presenceWindowMs: config.presenceWindowMs,
     bigRoomSize: config.bigRoomSize,
     fanOutShardSize: config.fanOutShardSize,
+    shardProgress: new DynamoDbShardProgress(dynamo, { tableName: config.chatTable }),
   });
   const rateLimiter = new DynamoDbRateLimiter(dynamo, { tableName: config.chatTable, limit: config.rateLimit });
   return {

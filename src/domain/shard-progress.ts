@@ -1,0 +1,18 @@
+import type { ShardJob } from './fan-out-queue.ts';
+
+/**
+ * Which shard jobs have completed. A job that ran to the end is recorded, so that a copy of it (SQS delivers
+ * at least once, and a job queues the next page's job) does nothing: a failed job is run again, but a chain of
+ * pages is never run twice over.
+ */
+export interface ShardProgress {
+  /** Whether the job with this key completed. */
+  isComplete(key: string): Promise<boolean>;
+  /** Records that the job with this key completed; kept for at least a day. */
+  complete(key: string): Promise<void>;
+}
+
+/** The key of a shard job: its fan-out, its shard, and the page of that shard it delivers. */
+export function shardJobKey(job: ShardJob): string {
+  return `${job.fanOutId}#${job.shard}#${job.after ?? ''}`;
+}
