@@ -4,6 +4,7 @@ import { readPageParams, validName, validRoom, validServerUrl, validToken } from
 import { Revisions } from './revisions.ts';
 import { RoomProgress } from './room-progress.ts';
 import { SendLimiter } from './send-limiter.ts';
+import { ackText } from './ack-text.ts';
 import { type NamedMember, type PageChange, type PresenceLine, presenceLines } from './presence-lines.ts';
 
 interface ShownMessage {
@@ -77,7 +78,7 @@ const state = {
   /** Members whose last applied presence in this room was a leave: a roster taken earlier may still list them. */
   departed: new Set<string>(),
   /** Acks that arrived before their message was shown. */
-  acks: new Map<string, number>(),
+  acks: new Map<string, string>(),
   nextClientMsgId: 1,
 };
 let connection: ChatConnection | undefined;
@@ -141,15 +142,15 @@ function renderMessage(message: ShownMessage): HTMLLIElement {
   return item;
 }
 
-function markAcknowledged(messageId: string, delivered: number): void {
+function markAcknowledged(messageId: string, status: string): void {
   const item = list.querySelector<HTMLLIElement>(`li.message[data-id="${CSS.escape(messageId)}"]`);
   if (item === null) {
-    state.acks.set(messageId, delivered);
+    state.acks.set(messageId, status);
     return;
   }
   item.classList.add('acked');
   item.querySelector('.status')?.remove();
-  item.append(textElement('div', 'status', `✓ delivered to ${delivered}`));
+  item.append(textElement('div', 'status', status));
 }
 
 /** Inserts in the room's `seq` order, once per id. */
@@ -403,7 +404,7 @@ function onFrame(frame: IncomingFrame): void {
     case 'ack': {
       const id = asString(frame['id']);
       const delivered = asNumber(frame['delivered']);
-      if (id && delivered !== undefined) markAcknowledged(id, delivered);
+      if (id && delivered !== undefined) markAcknowledged(id, ackText(delivered, asNumber(frame['shards'])));
       return;
     }
     case 'error':
