@@ -211,7 +211,7 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
       source: { 'Fn::GetAtt': ['FanOutQueue', 'Arn'] },
       batchSize: 1,
       responses: ['ReportBatchItemFailures'],
-      maximumConcurrency: 3,
+      maximumConcurrency: 4,
       visibilityOverSixTimeouts: true,
     });
   });
