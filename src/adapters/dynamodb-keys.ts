@@ -7,7 +7,7 @@
  * | a connection | `conn#<connection id>` | `connection` | `room#<room>#<shard>`, `<expiry>#<connection id>` |
  * | a room's sequence counter | `room#<room>` | `sequence` | none |
  * | a room's presence clock and member count | `room#<room>` | `presence` | none |
- * | a room's pending presence change | `presence#<room>` | `<at ms>#<connection id>#<rev>` | none |
+ * | a room's pending presence change | `presence#<room>#<shard>` | `<at ms>#<connection id>#<rev>` | none |
  * | a completed shard job | `shardjob#<fan-out id>#<shard>#<cursor>` | `done` | none |
  * | a room's history slot | `history#<room>` | `slot#NN` | none |
  * | an owner's connection quota | `quota#user#<sub>` or `quota#ip#<address>` | `quota` | none |
@@ -74,8 +74,9 @@ export function presenceClockKey(room: string): TableKey {
   return { pk: ROOM_PREFIX + room, sk: 'presence' };
 }
 
-export function presencePartition(room: string): string {
-  return PRESENCE_PREFIX + room;
+/** The partition of one shard of a room's pending presence changes: `presence#<room>#<shard>`. */
+export function presencePartition(room: string, shard: number): string {
+  return `${PRESENCE_PREFIX}${room}#${shard}`;
 }
 
 /** A pending change's sort key: in the order the changes happened, one key per member revision. */

@@ -9,6 +9,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { PendingChange, PresenceChange, PresenceClock, PresenceLog } from '../domain/presence.ts';
+import { shardOf } from '../domain/room-shards.ts';
 import { presenceChangeSortKey, presenceClockKey, presencePartition, type TableKey } from './dynamodb-keys.ts';
 
 /** BatchWriteItem takes at most 25 requests per call. */
@@ -18,6 +19,11 @@ const PENDING_TTL_SECONDS = 24 * 3600;
 
 export interface DynamoDbPresenceLogOptions {
   readonly tableName: string;
+  /**
+   * How many partitions a room's pending changes are spread over (1 by default), each change by its member's
+   * shard: a room's changes then take that many times DynamoDB's 1,000 writes a second per partition.
+   */
+  readonly shards?: number;
   readonly now?: () => Date;
 }
 
@@ -48,7 +54,7 @@ function isPresenceChange(value: unknown): value is PresenceChange {
 }
 
 /**
- * Each pending change is an item of its own in the room's presence partition, sorted by when it happened,
+ * Each pending change is an item of its own in a partition of the room's (its member's shard), sorted by when it happened,
  * so that recording one costs one small write whatever the backlog, and a flush that fails after sending
  * leaves its changes to be sent again rather than lost. The room's clock (last flush, the scheduled one,
  * the member count) is one small item beside the room's sequence counter; each of its changes is one
@@ -58,10 +64,12 @@ export class DynamoDbPresenceLog implements PresenceLog {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
   readonly #now: () => Date;
+  readonly #shards: number;
 
   constructor(client: DynamoDBDocumentClient, options: DynamoDbPresenceLogOptions) {
     this.#client = client;
     this.#tableName = options.tableName;
+    this.#shards = options.shards ?? 1;
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -70,7 +78,7 @@ export class DynamoDbPresenceLog implements PresenceLog {
       new PutCommand({
         TableName: this.#tableName,
         Item: {
-          pk: presencePartition(room),
+          pk: presencePartition(room, shardOf(change.connectionId, this.#shards)),
           sk: presenceChangeSortKey(Date.parse(change.at), change.connectionId, change.rev),
           change,
           expiresAt: Math.floor(this.#now().getTime() / 1000) + PENDING_TTL_SECONDS,
@@ -129,14 +137,30 @@ export class DynamoDbPresenceLog implements PresenceLog {
   }
 
   async pending(room: string, limit: number): Promise<readonly PendingChange[]> {
-    const changes: PendingChange[] = [];
+    // Each shard's oldest `limit`, then the oldest `limit` of them all: the sort keys order changes by time.
+    const shards = await Promise.all(
+      Array.from({ length: this.#shards }, (_, shard) => this.#pendingOf(room, shard, limit)),
+    );
+    return shards
+      .flat()
+      .sort((a, b) => (a.sk < b.sk ? -1 : a.sk > b.sk ? 1 : 0))
+      .slice(0, limit)
+      .map(({ shard, sk, change }) => ({ key: `${shard}/${sk}`, change }));
+  }
+
+  async #pendingOf(
+    room: string,
+    shard: number,
+    limit: number,
+  ): Promise<Array<{ shard: number; sk: string; change: PresenceChange }>> {
+    const changes: Array<{ shard: number; sk: string; change: PresenceChange }> = [];
     let start: Item | undefined;
     do {
       const page = await this.#client.send(
         new QueryCommand({
           TableName: this.#tableName,
           KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': presencePartition(room) },
+          ExpressionAttributeValues: { ':pk': presencePartition(room, shard) },
           ProjectionExpression: 'sk, #change',
           ExpressionAttributeNames: { '#change': 'change' },
           ConsistentRead: true,
@@ -145,7 +169,7 @@ export class DynamoDbPresenceLog implements PresenceLog {
         }),
       );
       for (const { sk, change } of page.Items ?? []) {
-        if (typeof sk === 'string' && isPresenceChange(change)) changes.push({ key: sk, change });
+        if (typeof sk === 'string' && isPresenceChange(change)) changes.push({ shard, sk, change });
       }
       start = page.LastEvaluatedKey;
     } while (start !== undefined && changes.length < limit);
@@ -160,11 +184,17 @@ export class DynamoDbPresenceLog implements PresenceLog {
   }
 
   async forget(room: string, keys: readonly string[]): Promise<void> {
-    const pk = presencePartition(room);
-    for (let start = 0; start < keys.length; start += BATCH_WRITE_LIMIT) {
-      let requests: Item[] | undefined = keys
+    // A key is `<shard>/<sort key>`, as pending() gives it; anything else is not kept here.
+    const items = keys.flatMap((key) => {
+      const slash = key.indexOf('/');
+      const shard = Number(key.slice(0, slash));
+      if (slash < 1 || !Number.isInteger(shard) || shard < 0 || shard >= this.#shards) return [];
+      return [{ pk: presencePartition(room, shard), sk: key.slice(slash + 1) }];
+    });
+    for (let start = 0; start < items.length; start += BATCH_WRITE_LIMIT) {
+      let requests: Item[] | undefined = items
         .slice(start, start + BATCH_WRITE_LIMIT)
-        .map((sk) => ({ DeleteRequest: { Key: { pk, sk } } }));
+        .map((Key) => ({ DeleteRequest: { Key } }));
       // BatchWriteItem may leave some requests unprocessed under load; send exactly those again.
       for (let attempt = 0; requests !== undefined && requests.length > 0; attempt += 1) {
         if (attempt === 5) throw new Error(`could not forget ${requests.length} announced changes of ${room}`);

@@ -90,6 +90,11 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     return new DynamoDbPresenceLog(target.documentClient, { tableName: await target.table() });
   });
 
+  presenceLogContract('DynamoDbPresenceLog in 3 shards', async () => {
+    const target = started();
+    return new DynamoDbPresenceLog(target.documentClient, { tableName: await target.table(), shards: 3 });
+  });
+
   rateLimiterContract('DynamoDbRateLimiter', async (limit, now) => {
     const target = started();
     const tableName = await target.table();

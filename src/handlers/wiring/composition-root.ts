@@ -44,7 +44,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     messenger: buildMessenger(config),
     concurrency: config.broadcastConcurrency,
     quota: new DynamoDbConnectionQuota(dynamo, { tableName: config.chatTable, caps: config.connectionCaps }),
-    presence: new DynamoDbPresenceLog(dynamo, { tableName: config.chatTable }),
+    presence: new DynamoDbPresenceLog(dynamo, { tableName: config.chatTable, shards: config.roomShards }),
     fanOutQueue,
     presenceWindowMs: config.presenceWindowMs,
     bigRoomSize: config.bigRoomSize,
