@@ -286,7 +286,10 @@ async function disconnectScenarios(world: World): Promise<void> {
   await world.arrangeGone('d-ghost', { room: 'exit', name: 'Ghost' });
   await world.arrangeConnected('d-alone', { room: 'solo' });
   // The leave is kept for the room's next presence flush, which the fan-out worker sends.
-  const presence = new DynamoDbPresenceLog(world.dynamodb.documentClient, { tableName: world.tableName });
+  const presence = new DynamoDbPresenceLog(world.dynamodb.documentClient, {
+    tableName: world.tableName,
+    shards: 8, // ROOM_SHARDS's default, which world.deps() keeps
+  });
   const pendingLeaves = async (room: string) =>
     (await presence.pending(room, 100)).filter((p) => p.change.event === 'leave').map((p) => p.change.connectionId);
 
