@@ -332,17 +332,21 @@ export class ChatService {
    */
   async post(senderId: string, text: string, clientMsgId?: string): Promise<PostResult> {
     const sender = await this.#require(senderId);
-    const message = await this.#history.append({
-      type: 'message',
-      id: this.#newId(),
-      room: sender.room,
-      from: sender.id,
-      name: sender.name,
-      ...(sender.userId !== undefined ? { userId: sender.userId } : {}),
-      text,
-      sentAt: this.#now().toISOString(),
-    });
-    const report = await this.#broadcast(sender.room, message);
+    // The room's size decides between the inline and the sharded fan-out; it is read while the message is stored.
+    const [message, clock] = await Promise.all([
+      this.#history.append({
+        type: 'message',
+        id: this.#newId(),
+        room: sender.room,
+        from: sender.id,
+        name: sender.name,
+        ...(sender.userId !== undefined ? { userId: sender.userId } : {}),
+        text,
+        sentAt: this.#now().toISOString(),
+      }),
+      this.#presence.clock(sender.room),
+    ]);
+    const report = await this.#broadcast(sender.room, message, clock.members);
     if (clientMsgId !== undefined) {
       const { recipients, delivered, gone, failed, shards } = report;
       await this.#sendOrForget(senderId, {
