@@ -16,6 +16,17 @@ import type { Dependencies } from './dependencies.ts';
 import { PowertoolsLogger } from '../../adapters/powertools-logger.ts';
 import { PowertoolsChatMetrics } from '../../adapters/powertools-metrics.ts';
 
+/**
+ * Takes out per-request middleware that the functions never need, as buildMessenger does for @connections:
+ * loggerMiddleware logs to the SDK's no-op logger, getUserAgentMiddleware builds headers that serve only AWS's SDK
+ * usage statistics, recursionDetectionMiddleware links X-Ray traces (tracing is off) and Lambda loops (no DynamoDB call
+ * invokes a function). In the presence storms' profiles (bench/profile-storm.ts) the user-agent middleware alone
+ * was 2-5 % of the handlers' SDK time.
+ */
+function withoutMiddleware(client: { middlewareStack: { remove(name: string): boolean } }, names: string[]): void {
+  for (const name of names) client.middlewareStack.remove(name);
+}
+
 /** The SQS client and the fan-out queue over it. */
 function buildFanOutQueue(config: Config): SqsFanOutQueue {
   // A local queue's URL names a host that need not resolve: send to the configured endpoint, never the URL's host.
@@ -26,6 +37,8 @@ function buildFanOutQueue(config: Config): SqsFanOutQueue {
       ? {}
       : { endpoint: config.sqsEndpoint, endpointProvider: () => endpoint, useQueueUrlAsEndpoint: false }),
   });
+  // Kept: recursionDetectionMiddleware, whose trace header lets Lambda stop a loop through this queue.
+  withoutMiddleware(sqs, ['loggerMiddleware', 'getUserAgentMiddleware']);
   return new SqsFanOutQueue(sqs, { queueUrl: config.fanOutQueueUrl });
 }
 
@@ -33,7 +46,9 @@ function buildFanOutQueue(config: Config): SqsFanOutQueue {
 export function buildDependencies(env: Record<string, string | undefined>): Dependencies {
   const config = loadConfig(env);
   // Lambda sets the role's credentials in the environment; the rest of the SDK's default chain never runs there.
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ credentials: fromEnv() }));
+  const dynamoDb = new DynamoDBClient({ credentials: fromEnv() });
+  withoutMiddleware(dynamoDb, ['loggerMiddleware', 'getUserAgentMiddleware', 'recursionDetectionMiddleware']);
+  const dynamo = DynamoDBDocumentClient.from(dynamoDb);
   const fanOutQueue = buildFanOutQueue(config);
   const service = new ChatService({
     connections: new DynamoDbConnectionRepository(dynamo, { tableName: config.chatTable, shards: config.roomShards }),
