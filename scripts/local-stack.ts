@@ -235,6 +235,8 @@ export function startStackOnFreePorts(
     sqsPort: 0,
     inProcess: true,
     ...options,
+    // serverless.yml's custom.esbuild.watch: a path that does not exist, so no edit elsewhere reloads the handlers mid-run.
+    handlerEnv: { CHAT_ESBUILD_WATCH: '.esbuild/no-watch', ...options.handlerEnv },
   });
 }
 
