@@ -4,12 +4,19 @@ import type { ChatMetrics, MetricName } from '../domain/observability.ts';
 /** Powertools Metrics: CloudWatch embedded metric format, written to the log, no API calls. */
 export class PowertoolsChatMetrics implements ChatMetrics {
   readonly #metrics = new Metrics({ namespace: 'WsChat', serviceName: 'ws-chat' });
+  #counted = false;
 
   count(name: MetricName, value = 1): void {
-    if (value > 0) this.#metrics.addMetric(name, MetricUnit.Count, value);
+    if (!(value > 0)) return;
+    this.#metrics.addMetric(name, MetricUnit.Count, value);
+    this.#counted = true;
   }
 
   publish(): void {
+    // Powertools logs a warning for every publish with nothing stored (a hello, a ping, a flush with no change),
+    // and serializes an empty document it then drops: one log line and a little CPU per such invocation, for nothing.
+    if (!this.#counted) return;
+    this.#counted = false;
     this.#metrics.publishStoredMetrics();
   }
 }
