@@ -215,38 +215,36 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   }
 
   /**
-   * Marks the connection as being removed, on condition that nobody changed or removed it since it was
-   * read, then deletes it. The mark names this removal, so a replayed write is recognised as its own and a
-   * racing removal returns nothing: the room hears the member leave once, from the room it was last in.
+   * Marks the connection as being removed, unless it is already, in one write that returns the item as it was
+   * (so no read comes first: what is returned is exactly what was marked), then deletes it. The mark names this
+   * removal, so a replayed write is recognised as its own and a racing removal returns nothing: the room hears
+   * the member leave once, from the room it was last in.
    */
   async remove(connectionId: string): Promise<Connection | undefined> {
-    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt += 1) {
+    const removal = newChangeId();
+    let connection: Connection | undefined;
+    try {
+      const { Attributes } = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: this.#key(connectionId),
+          UpdateExpression: 'REMOVE gsi1pk, gsi1sk SET removedBy = :removal',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(removedBy)',
+          ExpressionAttributeValues: { ':removal': removal },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      connection = toConnection(Attributes);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // Nothing stored, another removal won, or the SDK replayed this very write after its first answer was lost.
       const item = await this.#read(connectionId);
-      const connection = toConnection(item);
-      if (connection === undefined || item?.['removedBy'] !== undefined) return undefined;
-      const removal = newChangeId();
-      try {
-        await this.#client.send(
-          new UpdateCommand({
-            TableName: this.#tableName,
-            Key: this.#key(connectionId),
-            UpdateExpression: 'REMOVE gsi1pk, gsi1sk SET removedBy = :removal',
-            ConditionExpression:
-              'attribute_exists(pk) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)',
-            ExpressionAttributeValues: { ':removal': removal, ':rev': connection.revision },
-          }),
-        );
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        if ((await this.#read(connectionId))?.['removedBy'] !== removal) {
-          await backoff(attempt);
-          continue;
-        }
-      }
-      await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: this.#key(connectionId) }));
-      return connection;
+      if (item?.['removedBy'] !== removal) return undefined;
+      connection = toConnection(item);
     }
-    throw new ConcurrentChangeError(connectionId);
+    if (connection === undefined) return undefined;
+    await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: this.#key(connectionId) }));
+    return connection;
   }
 
   async *list(room: string): AsyncIterable<readonly string[]> {

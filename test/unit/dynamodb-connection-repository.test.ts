@@ -289,29 +289,26 @@ describe('DynamoDbConnectionRepository', () => {
   });
 
   describe('remove', () => {
-    it('reads the connection consistently, marks it as being removed at the revision it read, then deletes its item', async () => {
-      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, rev: 3 } });
-      dynamo.on(UpdateCommand).resolves({});
+    it('marks the connection as being removed in one write that returns it as it was, then deletes its item', async () => {
+      dynamo.on(UpdateCommand).resolves({ Attributes: { ...itemOfA, rev: 3 } });
       dynamo.on(DeleteCommand).resolves({});
 
       const removed = await repository().remove('A');
 
       expect({
         removed,
-        read: dynamo.commandCalls(GetCommand).map((call) => call.args[0].input.ConsistentRead),
-        marked: updateInputs().map((input) => [input.ConditionExpression, input.ExpressionAttributeValues?.[':rev']]),
+        read: dynamo.commandCalls(GetCommand).length,
+        marked: updateInputs().map((input) => [input.ConditionExpression, input.ReturnValues]),
         deleted: dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key),
       }).toEqual({
         removed: { ...connectionA, revision: 3 },
-        read: [true],
-        marked: [
-          ['attribute_exists(pk) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)', 3],
-        ],
+        read: 0,
+        marked: [['attribute_exists(pk) AND attribute_not_exists(removedBy)', 'ALL_OLD']],
         deleted: [{ pk: 'conn#A', sk: 'connection' }],
       });
     });
 
-    it('returns what it read when the mark was a replay whose first answer was lost', async () => {
+    it('returns what it finds marked by its own removal when the mark was a replay whose first answer was lost', async () => {
       let item: Record<string, unknown> = itemOfA;
       dynamo.on(GetCommand).callsFake(() => ({ Item: item }));
       dynamo.on(UpdateCommand).callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) => {
@@ -325,30 +322,27 @@ describe('DynamoDbConnectionRepository', () => {
     });
 
     it('returns undefined to a removal that lost the race to another, so the room hears one leave', async () => {
-      dynamo
-        .on(GetCommand)
-        .resolvesOnce({ Item: itemOfA })
-        .resolves({ Item: { ...itemOfA, removedBy: 'another-removal' } });
+      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, removedBy: 'another-removal' } });
       dynamo.on(UpdateCommand).rejects(conditionFailed());
 
       expect(await repository().remove('A')).toBeUndefined();
       expect(dynamo.commandCalls(DeleteCommand)).toHaveLength(0);
     });
 
-    it('returns the room a join moved the connection to between the read and the mark', async () => {
+    it('returns the connection as the mark found it, a join just before included', async () => {
       const moved = { ...itemOfA, room: 'garden', gsi1pk: 'room#garden#0', rev: 1, changeId: 'a-join' };
-      dynamo.on(GetCommand).resolvesOnce({ Item: itemOfA }).resolves({ Item: moved });
-      dynamo.on(UpdateCommand).rejectsOnce(conditionFailed()).resolves({});
+      dynamo.on(UpdateCommand).resolves({ Attributes: moved });
       dynamo.on(DeleteCommand).resolves({});
 
       expect(await repository().remove('A')).toEqual({ ...connectionA, room: 'garden', revision: 1 });
     });
 
     it('returns undefined when nothing was stored', async () => {
+      dynamo.on(UpdateCommand).rejects(conditionFailed());
       dynamo.on(GetCommand).resolves({});
-      dynamo.on(DeleteCommand).resolves({});
 
       expect(await repository().remove('A')).toBeUndefined();
+      expect(dynamo.commandCalls(DeleteCommand)).toHaveLength(0);
     });
   });
 
