@@ -55,8 +55,11 @@ describe('hostile frames through the local stack, from one real WebSocket client
   beforeAll(async () => {
     stack = await startTestStack(NO_RATE_LIMIT);
     table = stack.table;
-    sender = await WireClient.connect(`${stack.websocketUrl}/?room=alpha&name=Sender`);
-    observer = await WireClient.connect(`${stack.websocketUrl}/?room=beta&name=Observer`);
+    // Presence comes from the fan-out worker when a window ends, not in answer to a frame: it is kept apart.
+    sender = await WireClient.connect(`${stack.websocketUrl}/?room=alpha&name=Sender`, 10_000, { presenceApart: true });
+    observer = await WireClient.connect(`${stack.websocketUrl}/?room=beta&name=Observer`, 10_000, {
+      presenceApart: true,
+    });
     oracle = await inMemoryChat([
       { id: 'sender', room: 'alpha', name: 'Sender' },
       { id: 'observer', room: 'beta', name: 'Observer' },
@@ -91,8 +94,9 @@ describe('hostile frames through the local stack, from one real WebSocket client
       if (mismatches.length >= 5 || !sender.open) break;
       const wire: HostileFrame = frame.kind === 'text' ? { kind: 'text', text: overTheWire(frame.text) } : frame;
       const { sent } = await oracle.receive('sender', wire);
-      const toSender = sent.filter((s) => s.connectionId === 'sender').map((s) => signature(s.frame));
-      const toObserver = sent.filter((s) => s.connectionId === 'observer').map((s) => signature(s.frame));
+      const answers = sent.filter((s) => !s.frame.type.startsWith('presence'));
+      const toSender = answers.filter((s) => s.connectionId === 'sender').map((s) => signature(s.frame));
+      const toObserver = answers.filter((s) => s.connectionId === 'observer').map((s) => signature(s.frame));
 
       send(sender, frame);
       const answered = await sender.waitForCount(senderSeen + toSender.length, ANSWER_TIMEOUT_MS);
@@ -206,6 +210,8 @@ describe('hostile frames through the local stack, from one real WebSocket client
       // A room per case: the leave of an earlier case's client must not reach this one.
       const client = await WireClient.connect(
         `${stack.websocketUrl}/?room=lifecycle-${action.replace(/\W/g, '')}&name=Lifecycle`,
+        10_000,
+        { presenceApart: true },
       );
       client.sendText('{"action":"ping"}');
       await client.waitForCount(1, ANSWER_TIMEOUT_MS);

@@ -194,7 +194,7 @@ describe('a fan-out worker that fails, through the local stack', () => {
     });
   });
 
-  it('delivers every message to every client when every shard job fails once, and the repeats reach the clients', async () => {
+  it('delivers every message to every client once when every shard job fails after running: the copy of a completed job does nothing', async () => {
     const acks = [
       await sender().post('first, through failing shard jobs', 'retry-1'),
       await sender().post('second, through failing shard jobs', 'retry-2'),
@@ -214,7 +214,7 @@ describe('a fan-out worker that fails, through the local stack', () => {
       redeliveryLost: delivery.lost,
       redeliveryDuplicates: delivery.duplicates,
       redeliveryClientsWithDuplicates: delivery.clientsWithDuplicates,
-      // A shard's page k is queued by each run of page k - 1: with every run failing once, it runs 2^k times.
+      // A job records itself complete, so its copy sends nothing (before that, page k ran 2^k times: 4 copies here).
       redeliveryMaxCopies: delivery.maxCopies,
       shardJobReceives: shardJobs.length,
       shardJobRedeliveries: redelivered.length,
@@ -227,7 +227,7 @@ describe('a fan-out worker that fails, through the local stack', () => {
       lost: delivery.lost,
       // Every shard job's first receive ran and failed, so each came back: at least one redelivery per shard.
       shardsRedelivered: [...new Set(redelivered.map((r) => `${r.messageId}#${r.shard}`))].length,
-      repeatsReachedClients: delivery.duplicates > 0,
+      duplicates: delivery.duplicates,
       dead: await jobs().held(jobs().deadUrl),
     }).toEqual({
       acks: [ROOM_SHARDS, ROOM_SHARDS],
@@ -235,7 +235,7 @@ describe('a fan-out worker that fails, through the local stack', () => {
       drained: true,
       lost: 0,
       shardsRedelivered: ROOM_SHARDS * messageIds.length,
-      repeatsReachedClients: true,
+      duplicates: 0,
       dead: 0,
     });
   }, 150_000);

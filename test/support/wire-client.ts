@@ -4,30 +4,44 @@ import { openSocket } from './chat-client.ts';
 /** A frame as it arrived: parsed JSON, or the raw text when it was not JSON. */
 export type WireFrame = Readonly<Record<string, unknown>> | { readonly unparsable: string };
 
+export interface WireClientOptions {
+  /**
+   * Keep presence frames out of `received` (in `presence`): a test that compares each frame's answers with the
+   * handler's must not count the room's presence, which the fan-out worker sends when its window ends.
+   */
+  readonly presenceApart?: boolean;
+}
+
 /**
  * A WebSocket client that sends text or binary frames exactly as given, keeps every frame it receives (even one
  * that is not JSON) and can wait for a count of them.
  */
 export class WireClient {
   readonly received: WireFrame[] = [];
+  /** Presence frames, kept apart when the client was asked to: they come from the fan-out worker, at its pace. */
+  readonly presence: WireFrame[] = [];
   readonly #socket: WebSocket;
   readonly #waiters = new Set<() => void>();
   #closed = false;
 
-  private constructor(socket: WebSocket) {
+  private constructor(socket: WebSocket, options: WireClientOptions) {
     this.#socket = socket;
     socket.on('message', (data) => {
       const text = String(data);
+      let frame: WireFrame;
       try {
         const parsed: unknown = JSON.parse(text);
-        this.received.push(
+        frame =
           typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
             ? (parsed as Record<string, unknown>)
-            : { unparsable: text },
-        );
+            : { unparsable: text };
       } catch {
-        this.received.push({ unparsable: text });
+        frame = { unparsable: text };
       }
+      const type = 'type' in frame ? frame['type'] : undefined;
+      if (options.presenceApart === true && (type === 'presence' || type === 'presence_batch')) {
+        this.presence.push(frame);
+      } else this.received.push(frame);
       for (const wake of [...this.#waiters]) wake();
     });
     socket.once('close', () => {
@@ -36,8 +50,8 @@ export class WireClient {
     });
   }
 
-  static async connect(url: string, timeoutMs = 10_000): Promise<WireClient> {
-    return new WireClient(await openSocket(url, timeoutMs));
+  static async connect(url: string, timeoutMs = 10_000, options: WireClientOptions = {}): Promise<WireClient> {
+    return new WireClient(await openSocket(url, timeoutMs), options);
   }
 
   get open(): boolean {
