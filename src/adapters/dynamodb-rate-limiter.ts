@@ -12,7 +12,8 @@ export interface DynamoDbRateLimiterOptions {
 /**
  * A fixed-window budget kept on the connection's own item, so every Lambda container sees the same count.
  * A frame costs one `UpdateItem` that adds its weight to the stored window and returns the new count, over
- * budget or not: refusing is the cheapest path. A window rolling over costs one more. A container whose
+ * budget or not: refusing is the cheapest path, and a connection's first frame starts its first window in that
+ * same request. A window rolling over costs one more. A container whose
  * clock is a little behind counts into the newer window another container started. The attributes are not
  * in the keys-only room index, so counting costs no index writes.
  */
@@ -34,7 +35,7 @@ export class DynamoDbRateLimiter implements RateLimiter {
     const key = connectionKey(connectionId);
     const counted = await this.#count(key, window, weight);
     if (counted !== undefined) return judge(counted, weight, this.#limit);
-    // A new window (or the first frame ever): start counting afresh. Only an existing connection may count.
+    // A new window: start counting afresh. Only an existing connection may count.
     if (await this.#restart(key, window, weight)) return judge(weight, weight, this.#limit);
     // A concurrent frame started this window (or a newer one) between the two updates above: count against it.
     const recounted = await this.#count(key, window, weight);
@@ -42,15 +43,19 @@ export class DynamoDbRateLimiter implements RateLimiter {
     return recounted === undefined ? 'allowed' : judge(recounted, weight, this.#limit);
   }
 
-  /** Adds the weight to the stored window when it is this one or a newer one; the new count, or `undefined`. */
+  /**
+   * Adds the weight to the stored window when it is this one or a newer one, or starts the first window of a
+   * connection that has none; the new count, or `undefined`.
+   */
   async #count(key: TableKey, window: number, weight: number): Promise<number | undefined> {
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: key,
-          UpdateExpression: 'ADD rlCount :weight',
-          ConditionExpression: 'rlWindow >= :window',
+          // A connection's first frame starts its first window in the same request.
+          UpdateExpression: 'SET rlWindow = if_not_exists(rlWindow, :window) ADD rlCount :weight',
+          ConditionExpression: 'rlWindow >= :window OR (attribute_exists(pk) AND attribute_not_exists(rlWindow))',
           ExpressionAttributeValues: { ':weight': weight, ':window': window },
           ReturnValues: 'UPDATED_NEW',
         }),

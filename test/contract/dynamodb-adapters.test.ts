@@ -132,6 +132,32 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     expect({ admissions, requests }).toEqual({ admissions: ['limited', 'limited'], requests: 2 });
   });
 
+  it("counts a connection's first frame with one request, starting its first window", async () => {
+    const target = started();
+    const tableName = await target.table();
+    const client = DynamoDBDocumentClient.from(localDynamoDbClient(target.endpoint));
+    let requests = 0;
+    client.middlewareStack.add((next) => (args) => {
+      requests += 1;
+      return next(args);
+    });
+    const at = () => new Date('2030-01-01T00:00:30.000Z');
+    await new DynamoDbConnectionRepository(client, { tableName }).save(liveConnection('first'));
+    const limiter = new DynamoDbRateLimiter(client, { tableName, limit: { frames: 2, windowSeconds: 60 }, now: at });
+    requests = 0;
+
+    const first = await limiter.admit('first');
+    const requestsOfFirst = requests;
+    const rest = [await limiter.admit('first'), await limiter.admit('first')];
+
+    client.destroy();
+    expect({ first, requestsOfFirst, rest }).toEqual({
+      first: 'allowed',
+      requestsOfFirst: 1,
+      rest: ['allowed', 'limited-notify'],
+    });
+  });
+
   it('admits a frame from a connection that is not stored, so that the service can say it is unknown', async () => {
     const target = started();
     const limiter = new DynamoDbRateLimiter(target.documentClient, {
