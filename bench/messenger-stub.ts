@@ -4,6 +4,7 @@
  * PostToConnection answers a live connection. Prints its port on stdout, then serves until killed.
  */
 import { createServer } from 'node:http';
+import { serveStub } from './stub-process.ts';
 
 const server = createServer((request, response) => {
   request.resume();
@@ -12,12 +13,4 @@ const server = createServer((request, response) => {
     response.end();
   });
 });
-// Keep idle sockets open between measurements; the senders' keep-alive pools reuse them.
-server.keepAliveTimeout = 60_000;
-server.headersTimeout = 61_000;
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  process.stdout.write(`${address.port}\n`);
-});
-process.once('SIGTERM', () => process.exit(0));
+serveStub(server);

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
+import { serveStub } from './stub-process.ts';
 
 const QUERY_MS = Number(process.env['STUB_QUERY_MS'] ?? 60);
 const POST_MS = Number(process.env['STUB_POST_MS'] ?? 20);
@@ -68,11 +69,4 @@ const server = createServer((request, response) => {
     );
   });
 });
-server.keepAliveTimeout = 60_000;
-server.headersTimeout = 61_000;
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  process.stdout.write(`${address.port}\n`);
-});
-process.once('SIGTERM', () => process.exit(0));
+serveStub(server);
