@@ -10,9 +10,8 @@
  * It drives bench/profile-preload.ts as `npm run profile` does (SIGUSR2 starts and stops node:inspector's profiler in the
  * emulator's process); the bundles get linked source maps so that a bundle's samples go to the source each came from.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { SourceMap } from 'node:module';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +19,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { projectRoot, startStackOnFreePorts } from '../scripts/local-stack.ts';
 import { emulatorPid } from './e2e.ts';
+import { type CallFrame, type CpuProfile, sourceMapOf, sourceOf, waitForFile } from './cpu-profile.ts';
 import { markdownTable } from './stats.ts';
 
 const CATEGORIES = [
@@ -38,45 +38,6 @@ const CATEGORIES = [
   'program (V8, unattributed)',
 ] as const;
 type Category = (typeof CATEGORIES)[number];
-
-interface CallFrame {
-  readonly functionName: string;
-  readonly url: string;
-  readonly lineNumber: number;
-  readonly columnNumber: number;
-}
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: CallFrame;
-  readonly children?: number[];
-}
-interface CpuProfile {
-  readonly nodes: ProfileNode[];
-  readonly samples: number[];
-  readonly timeDeltas: number[];
-}
-
-const maps = new Map<string, SourceMap | undefined>();
-function sourceMapOf(url: string): SourceMap | undefined {
-  if (maps.has(url)) return maps.get(url);
-  let map: SourceMap | undefined;
-  try {
-    const mapPath = `${fileURLToPath(url)}.map`;
-    if (existsSync(mapPath))
-      map = new SourceMap(JSON.parse(readFileSync(mapPath, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
-  } catch {
-    map = undefined;
-  }
-  maps.set(url, map);
-  return map;
-}
-
-function sourceOf(frame: CallFrame): string {
-  const map = sourceMapOf(frame.url);
-  if (map === undefined) return frame.url;
-  const entry = map.findEntry(frame.lineNumber, frame.columnNumber);
-  return 'originalSource' in entry ? entry.originalSource : frame.url;
-}
 
 const QUEUE_PACKAGES =
   /node_modules\/(fauxqs|fastify|@fastify|valibot|toad-cache|avvio|find-my-way|light-my-request|pino|fast-json-stringify|fast-querystring|abstract-logging|process-warning|secure-json-parse|rfdc|fast-uri|ajv|json-schema-ref-resolver|safe-regex2|ret|fast-decode-uri-component|fast-deep-equal|cookie|real-require|thread-stream|sonic-boom|on-exit-leak-free|quick-format-unescaped|atomic-sleep|@pinojs|fastq|reusify)\//;
@@ -225,14 +186,6 @@ async function untilQuiet(pid: number): Promise<void> {
     previous = now;
     const last = Math.max(lastBusy, lastFrameAt);
     if ((now.at - last >= 3000 && now.at - start >= 1000) || now.at - start >= 120_000) return;
-  }
-}
-
-async function waitForFile(path: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
-    if (Date.now() > deadline) throw new Error(`${path} did not appear within ${timeoutMs} ms`);
-    await sleep(50);
   }
 }
 

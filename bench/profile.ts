@@ -10,15 +10,15 @@
  * The bundles are built with linked source maps (CHAT_ESBUILD_SOURCEMAP) so that samples inside a bundle are
  * attributed to the source each came from. Profiles are written under .results/, which git ignores.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { SourceMap } from 'node:module';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { projectRoot, startStackOnFreePorts } from '../scripts/local-stack.ts';
 import { closeAll, connectAll, emulatorPid, type Receiver } from './e2e.ts';
+import { type CallFrame, type CpuProfile, sourceMapOf, sourceOf, waitForFile } from './cpu-profile.ts';
 import { markdownTable, median } from './stats.ts';
 
 /** Where a sample's self time goes. */
@@ -32,27 +32,6 @@ const CATEGORIES = [
   'program (V8, unattributed)',
 ] as const;
 type Category = (typeof CATEGORIES)[number];
-
-interface CallFrame {
-  readonly functionName: string;
-  readonly url: string;
-  readonly lineNumber: number;
-  readonly columnNumber: number;
-}
-
-interface ProfileNode {
-  readonly id: number;
-  readonly callFrame: CallFrame;
-  readonly children?: number[];
-}
-
-interface CpuProfile {
-  readonly nodes: ProfileNode[];
-  readonly samples: number[];
-  readonly timeDeltas: number[];
-  readonly startTime: number;
-  readonly endTime: number;
-}
 
 interface ProfileSplit {
   /** Self time of every sample, by the script its frame belongs to (idle excluded). */
@@ -69,31 +48,6 @@ interface ProfileSplit {
 
 function emptySplit(): Record<Category, number> {
   return Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
-}
-
-/** The source map of a bundle, read once; undefined for a script that has none. */
-const maps = new Map<string, SourceMap | undefined>();
-function sourceMapOf(url: string): SourceMap | undefined {
-  if (maps.has(url)) return maps.get(url);
-  let map: SourceMap | undefined;
-  try {
-    const path = fileURLToPath(url);
-    const mapPath = `${path}.map`;
-    if (existsSync(mapPath))
-      map = new SourceMap(JSON.parse(readFileSync(mapPath, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
-  } catch {
-    map = undefined;
-  }
-  maps.set(url, map);
-  return map;
-}
-
-/** The file a frame's code comes from: through the bundle's source map when it has one. */
-function sourceOf(frame: CallFrame): string {
-  const map = sourceMapOf(frame.url);
-  if (map === undefined) return frame.url;
-  const entry = map.findEntry(frame.lineNumber, frame.columnNumber);
-  return 'originalSource' in entry ? entry.originalSource : frame.url;
 }
 
 /** A frame's category; `profiler` for the preload's own work (starting and stopping, writing the profile), not counted. */
@@ -183,14 +137,6 @@ ${markdownTable(
   ['function', 'source', 'category', 'self'],
   split.top.map((f) => [f.name, f.where, f.category, `${f.ms.toFixed(1)} ms`]),
 )}`;
-}
-
-async function waitForFile(path: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
-    if (Date.now() > deadline) throw new Error(`${path} did not appear within ${timeoutMs} ms`);
-    await sleep(50);
-  }
 }
 
 /** Sends `text` from the first receiver and waits until every receiver has it, or the deadline. */
