@@ -83,35 +83,33 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
   }
 
   async listShard(room: string, shard: number, limit: number, after?: string): Promise<ShardPage> {
-    if (after !== undefined && !after.startsWith(CURSOR_PREFIX)) throw new InvalidCursorError(after);
-    const afterId = after?.slice(CURSOR_PREFIX.length);
-    const ids = [...this.#rows.values()]
-      .filter(
-        (row) =>
-          row.room === room &&
-          this.#live(row) &&
-          shardOf(row.id, this.shards) === shard &&
-          (afterId === undefined || row.id > afterId),
-      )
-      .map((row) => row.id)
-      .sort();
-    const page = ids.slice(0, limit);
-    const last = page.at(-1);
-    return { ids: page, ...(ids.length > limit && last !== undefined ? { next: CURSOR_PREFIX + last } : {}) };
+    const { rows, next } = this.#page(room, limit, after, (row) => shardOf(row.id, this.shards) === shard);
+    return { ids: rows.map((row) => row.id), ...(next !== undefined ? { next } : {}) };
   }
 
   async members(room: string, limit: number, after?: string): Promise<MemberPage> {
+    const { rows, next } = this.#page(room, limit, after, () => true);
+    return {
+      members: rows.map((row) => ({ id: row.id, name: row.name, revision: row.revision })),
+      ...(next !== undefined ? { next } : {}),
+    };
+  }
+
+  /** Up to `limit` live rows of a room that `also` keeps, in id order after the cursor `after`, and the next cursor. */
+  #page(
+    room: string,
+    limit: number,
+    after: string | undefined,
+    also: (row: Connection) => boolean,
+  ): { rows: Connection[]; next?: string } {
     if (after !== undefined && !after.startsWith(CURSOR_PREFIX)) throw new InvalidCursorError(after);
     const afterId = after?.slice(CURSOR_PREFIX.length);
     const rows = [...this.#rows.values()]
-      .filter((row) => row.room === room && this.#live(row) && (afterId === undefined || row.id > afterId))
+      .filter((row) => row.room === room && this.#live(row) && also(row) && (afterId === undefined || row.id > afterId))
       .sort((a, b) => (a.id < b.id ? -1 : 1));
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return {
-      members: page.map((row) => ({ id: row.id, name: row.name, revision: row.revision })),
-      ...(rows.length > limit && last !== undefined ? { next: CURSOR_PREFIX + last.id } : {}),
-    };
+    return { rows: page, ...(rows.length > limit && last !== undefined ? { next: CURSOR_PREFIX + last.id } : {}) };
   }
 
   #liveRow(connectionId: string): Connection | undefined {

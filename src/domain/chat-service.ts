@@ -407,11 +407,10 @@ export class ChatService {
 
   /**
    * Sends a frame to a room: here, for a room up to the shard size, else by one shard job per shard of the
-   * room's listing, which the fan-out worker runs side by side. `members` is the room's count when known.
+   * room's listing, which the fan-out worker runs side by side. `members` is the room's count.
    */
-  async #broadcast(room: string, frame: ServerFrame, members?: number): Promise<BroadcastReport> {
-    const count = members ?? (await this.#presence.clock(room)).members;
-    if (count <= this.#fanOutShardSize) return this.#fanOut(room, frame);
+  async #broadcast(room: string, frame: ServerFrame, members: number): Promise<BroadcastReport> {
+    if (members <= this.#fanOutShardSize) return this.#fanOut(room, frame);
     const { shards } = this.#connections;
     const fanOutId = this.#newId();
     for (let shard = 0; shard < shards; shard += 1) {
