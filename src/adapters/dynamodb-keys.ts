@@ -85,6 +85,6 @@ export function presenceChangeSortKey(atMs: number, connectionId: string, rev: n
 }
 
 /** The item that records a shard job as complete. */
-export function shardJobKey(jobKey: string): TableKey {
+export function shardJobItemKey(jobKey: string): TableKey {
   return { pk: `shardjob#${jobKey}`, sk: 'done' };
 }

@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { ShardProgress } from '../domain/shard-progress.ts';
-import { shardJobKey } from './dynamodb-keys.ts';
+import { shardJobItemKey } from './dynamodb-keys.ts';
 
 /** How long a completed job is remembered: far longer than SQS keeps redelivering it (the DLQ takes it first). */
 const KEEP_SECONDS = 24 * 3600;
@@ -24,7 +24,7 @@ export class DynamoDbShardProgress implements ShardProgress {
 
   async isComplete(key: string): Promise<boolean> {
     const { Item } = await this.#client.send(
-      new GetCommand({ TableName: this.#tableName, Key: shardJobKey(key), ConsistentRead: true }),
+      new GetCommand({ TableName: this.#tableName, Key: shardJobItemKey(key), ConsistentRead: true }),
     );
     return Item !== undefined;
   }
@@ -33,7 +33,7 @@ export class DynamoDbShardProgress implements ShardProgress {
     await this.#client.send(
       new PutCommand({
         TableName: this.#tableName,
-        Item: { ...shardJobKey(key), expiresAt: Math.floor(this.#now().getTime() / 1000) + KEEP_SECONDS },
+        Item: { ...shardJobItemKey(key), expiresAt: Math.floor(this.#now().getTime() / 1000) + KEEP_SECONDS },
       }),
     );
   }

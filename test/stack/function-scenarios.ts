@@ -26,6 +26,7 @@ import {
 } from '../support/aws-call-recorder.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
 import { FakeConnectionsApi } from '../support/fake-connections-api.ts';
+import { DEFAULT_CONFIG } from '../support/in-memory-chat.ts';
 import { authorizerEvent, connectEvent, disconnectEvent, frameEvent, lambdaContext } from '../support/lambda-events.ts';
 
 /** The services whose calls the scenarios record, each through a proxy in front of a local endpoint. */
@@ -288,7 +289,7 @@ async function disconnectScenarios(world: World): Promise<void> {
   // The leave is kept for the room's next presence flush, which the fan-out worker sends.
   const presence = new DynamoDbPresenceLog(world.dynamodb.documentClient, {
     tableName: world.tableName,
-    shards: 8, // ROOM_SHARDS's default, which world.deps() keeps
+    shards: DEFAULT_CONFIG.roomShards, // world.deps() keeps ROOM_SHARDS's default
   });
   const pendingLeaves = async (room: string) =>
     (await presence.pending(room, 100)).filter((p) => p.change.event === 'leave').map((p) => p.change.connectionId);
@@ -447,7 +448,7 @@ async function fanOutScenarios(world: World): Promise<void> {
   await send('not a fan-out job');
   // A big room's message, fanned out by shard: one job per shard of the room's index.
   const probe = { type: 'pong', connectionId: 'shard-probe' };
-  const shards = 8; // ROOM_SHARDS's default, which world.deps() keeps
+  const shards = DEFAULT_CONFIG.roomShards; // world.deps() keeps ROOM_SHARDS's default
   for (let shard = 0; shard < shards; shard += 1) {
     await send(JSON.stringify({ kind: 'shard', fanOutId: 'probe', room: 'flush', shard, frame: probe }));
   }

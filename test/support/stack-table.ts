@@ -2,7 +2,7 @@ import { CONNECTION_PREFIX } from '../../src/adapters/dynamodb-keys.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
-import { loadConfig } from '../../src/handlers/wiring/config.ts';
+import { DEFAULT_CONFIG } from './in-memory-chat.ts';
 import { type LocalStack, localDynamoDbClient } from '../../scripts/local-stack.ts';
 
 /** A connection item as the table holds it. */
@@ -26,14 +26,9 @@ export class StackTable {
     this.#documents = DynamoDBDocumentClient.from(localDynamoDbClient(stack.dynamoDbEndpoint));
     this.#tableName = stack.tableName;
     // Sharded as the stack's handlers shard the room index: ROOM_SHARDS as the configuration defaults it.
-    const { roomShards } = loadConfig({
-      CHAT_TABLE: stack.tableName,
-      WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:1',
-      FANOUT_QUEUE_URL: 'http://127.0.0.1:1/000000000000/fanout',
-    });
     this.repository = new DynamoDbConnectionRepository(this.#documents, {
       tableName: stack.tableName,
-      shards: roomShards,
+      shards: DEFAULT_CONFIG.roomShards,
     });
   }
 
