@@ -180,6 +180,19 @@ describe('errorFrames middleware', () => {
       ]);
     });
 
+    it('does not claim that nothing was sent: a frame can fail after part of its work was done', async () => {
+      const h = await harness();
+
+      await failingWith(h.deps, failure);
+
+      const [sent] = h.messenger.sent;
+      const message = sent?.frame.type === 'error' ? sent.frame.message : '';
+      expect({ claimsNothingSent: /nothing was sent/.test(message), saysInPart: /in part/.test(message) }).toEqual({
+        claimsNothingSent: false,
+        saysInPart: true,
+      });
+    });
+
     it('keeps the error detail and stack out of the internal_error frame', async () => {
       const h = await harness();
 
