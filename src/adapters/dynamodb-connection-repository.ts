@@ -247,10 +247,14 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     return connection;
   }
 
-  async *list(room: string): AsyncIterable<readonly string[]> {
-    for (let shard = 0; shard < this.shards; shard += 1) {
-      for await (const page of this.#roomPages(room, shard, this.#pageSize)) yield page;
-    }
+  /**
+   * Every shard's listing at once: the first Query of each shard goes out together, and a shard's next page is
+   * asked for once the consumer wants more after that shard's page. A small room's listing costs one round trip,
+   * not one per shard (8 shards one after another added 8 round trips to every message). So a change made while
+   * one page is handled can miss another shard's page already read; the fan-out finds such a member gone.
+   */
+  list(room: string): AsyncIterable<readonly string[]> {
+    return interleaved(Array.from({ length: this.shards }, (_, shard) => this.#roomPages(room, shard, this.#pageSize)));
   }
 
   async listShard(room: string, shard: number, limit: number, after?: string): Promise<ShardPage> {
@@ -393,5 +397,35 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
 
   #nowSeconds(): number {
     return Math.floor(this.#now().getTime() / 1000);
+  }
+}
+
+/**
+ * The items of several async sources in the order they arrive: every source is asked at once, and each again
+ * when the consumer wants more after its item. When the consumer stops early or a source fails, the others close.
+ */
+async function* interleaved<T>(sources: readonly AsyncIterable<T>[]): AsyncIterable<T> {
+  const iterators = sources.map((source) => source[Symbol.asyncIterator]());
+  type Step = { readonly index: number; readonly result: IteratorResult<T> };
+  const pending = new Map<number, Promise<Step>>();
+  const ask = (index: number, iterator: AsyncIterator<T>): void => {
+    const step = iterator.next().then((result) => ({ index, result }));
+    // A source's failure is seen through the race below; one that fails after the listing ended is not unhandled.
+    step.catch(() => undefined);
+    pending.set(index, step);
+  };
+  iterators.forEach((iterator, index) => ask(index, iterator));
+  try {
+    while (pending.size > 0) {
+      const { index, result } = await Promise.race(pending.values());
+      pending.delete(index);
+      if (result.done === true) continue;
+      yield result.value;
+      // Only once the consumer wants more: a page read after it handled this one leaves out what it removed.
+      const iterator = iterators[index];
+      if (iterator !== undefined) ask(index, iterator);
+    }
+  } finally {
+    await Promise.allSettled([...pending.keys()].map((index) => iterators[index]?.return?.()));
   }
 }

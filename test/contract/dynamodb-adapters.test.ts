@@ -159,6 +159,64 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     });
   });
 
+  it("lists a room's shards side by side: every shard's first Query is in flight before any answers", async () => {
+    const target = started();
+    const tableName = await target.table();
+    const client = DynamoDBDocumentClient.from(localDynamoDbClient(target.endpoint));
+    let inFlight = 0;
+    let most = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'QueryCommand') return next(args);
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        try {
+          return await next(args);
+        } finally {
+          inFlight -= 1;
+        }
+      },
+      { step: 'initialize' },
+    );
+    const repository = new DynamoDbConnectionRepository(client, { tableName, shards: 8, pageSize: 2 });
+    const ids = Array.from({ length: 24 }, (_, i) => `side-${String(i).padStart(2, '0')}`);
+    for (const id of ids) await repository.save({ ...liveConnection(id), room: 'side-by-side' });
+
+    const listed: string[] = [];
+    for await (const page of repository.list('side-by-side')) listed.push(...page);
+
+    client.destroy();
+    expect({ listed: listed.sort(), most }).toEqual({ listed: ids, most: 8 });
+  });
+
+  it("fails a room's listing when one shard's Query fails, and asks nothing more of the others", async () => {
+    const target = started();
+    const tableName = await target.table();
+    const client = DynamoDBDocumentClient.from(localDynamoDbClient(target.endpoint));
+    let queries = 0;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'QueryCommand') return next(args);
+        queries += 1;
+        const values = (args.input as { ExpressionAttributeValues?: Record<string, unknown> })
+          .ExpressionAttributeValues;
+        if (values?.[':room'] === 'room#failing#3') throw new Error('shard 3 is unavailable');
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const repository = new DynamoDbConnectionRepository(client, { tableName, shards: 8, pageSize: 1 });
+    for (let i = 0; i < 40; i += 1) await repository.save({ ...liveConnection(`failing-${i}`), room: 'failing' });
+
+    const listing = (async () => {
+      for await (const page of repository.list('failing')) expect(page.length).toBeLessThanOrEqual(1);
+    })();
+
+    await expect(listing).rejects.toThrow('shard 3 is unavailable');
+    client.destroy();
+    expect(queries).toBeLessThan(40);
+  });
+
   it('admits a frame from a connection that is not stored, so that the service can say it is unknown', async () => {
     const target = started();
     const limiter = new DynamoDbRateLimiter(target.documentClient, {
