@@ -2,14 +2,18 @@
  * The presence storms of issue 13 through the local stack (dynalite, serverless-offline in process, the local
  * queue and its worker): N clients join one room sending hello at a fixed rate, then close at that rate. For
  * each storm: CPU seconds of the emulator's process (which runs every handler), presence deliveries, welcomes.
- * Two variants in the same run: the configured window (PRESENCE_WINDOW_MS=1000) and 0 (every change announced
- * on its own, as before coalescing). Loopback only, bounded in time.
+ * Three variants in the same run: the configured window (PRESENCE_WINDOW_MS=1000), 0 (every change announced on
+ * its own, as before coalescing), and `floor`: bench/storm-floor's service under the same emulator, the least a
+ * chat does per client (AWS's simple sample: $connect PutItem, one PostToConnection answering the hello,
+ * $disconnect DeleteItem; no presence, history or rate limit). What the chat costs above the floor is its own.
+ * Loopback only, bounded in time.
  *
- *   node bench/presence-storm.ts [--clients 500] [--rate 100] [--windows 1000,0]
+ *   node bench/presence-storm.ts [--clients 500] [--rate 100] [--windows 1000,0,floor]
  */
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { startStackOnFreePorts } from '../scripts/local-stack.ts';
+import { join } from 'node:path';
+import { LOCAL_TABLE, projectRoot, startStackOnFreePorts } from '../scripts/local-stack.ts';
 import { emulatorPid } from './e2e.ts';
 import { formatInt, markdownTable } from './stats.ts';
 
@@ -17,12 +21,14 @@ const { values } = parseArgs({
   options: {
     clients: { type: 'string', default: '500' },
     rate: { type: 'string', default: '100' },
-    windows: { type: 'string', default: '1000,0' },
+    windows: { type: 'string', default: '1000,0,floor' },
   },
 });
 const CLIENTS = Number(values.clients);
 const RATE = Number(values.rate);
-const WINDOWS = values.windows.split(',').map(Number);
+/** A presence window in milliseconds, or the floor service. */
+type Variant = number | 'floor';
+const WINDOWS: Variant[] = values.windows.split(',').map((w) => (w === 'floor' ? 'floor' : Number(w)));
 /** A storm is over once no client has received a frame for this long (or after QUIET_CAP_MS). */
 const QUIET_MS = 3000;
 const QUIET_CAP_MS = 120_000;
@@ -122,7 +128,7 @@ async function untilQuiet(pid: number, idleRate: number): Promise<number> {
 }
 
 interface StormRow {
-  readonly window: number;
+  readonly window: Variant;
   readonly storm: 'join' | 'leave';
   readonly clients: number;
   readonly cpuSeconds: number;
@@ -133,12 +139,20 @@ interface StormRow {
   readonly errors: number;
 }
 
-async function storms(window: number): Promise<StormRow[]> {
-  const stack = await startStackOnFreePorts({
-    buildFolder: `.esbuild/storm-${window}`,
-    handlerEnv: { PRESENCE_WINDOW_MS: String(window) },
-    log: countSends,
-  });
+async function storms(window: Variant): Promise<StormRow[]> {
+  const stack = await startStackOnFreePorts(
+    window === 'floor'
+      ? {
+          buildFolder: '.esbuild/storm-floor',
+          serviceFolder: join(projectRoot, 'bench', 'storm-floor'),
+          handlerEnv: { FLOOR_TABLE: LOCAL_TABLE },
+        }
+      : {
+          buildFolder: `.esbuild/storm-${window}`,
+          handlerEnv: { PRESENCE_WINDOW_MS: String(window) },
+          log: countSends,
+        },
+  );
   try {
     const pid = emulatorPid(Number(new URL(stack.websocketUrl).port));
     if (pid === undefined) throw new Error('could not find the emulator process');
@@ -209,7 +223,7 @@ for (const window of WINDOWS) rows.push(...(await storms(window)));
 console.log(
   markdownTable(
     [
-      'PRESENCE_WINDOW_MS',
+      'PRESENCE_WINDOW_MS (floor: the AWS sample design)',
       'storm',
       'clients',
       'stack CPU s',

@@ -48,6 +48,8 @@ export interface LocalStackOptions {
   readonly inProcess: boolean;
   /** Where serverless-esbuild writes bundles, relative to the project; separate stacks need separate folders. */
   readonly buildFolder: string;
+  /** The folder of the serverless.yml to run, when not the project's (a benchmark's floor service). */
+  readonly serviceFolder?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -225,7 +227,7 @@ async function accepts(port: number, withinMs: number): Promise<boolean> {
  * bundles in a folder of the caller's own.
  */
 export function startStackOnFreePorts(
-  options: Pick<LocalStackOptions, 'buildFolder' | 'handlerEnv' | 'params' | 'pollQueues' | 'log'>,
+  options: Pick<LocalStackOptions, 'buildFolder' | 'handlerEnv' | 'params' | 'pollQueues' | 'serviceFolder' | 'log'>,
 ): Promise<LocalStack> {
   return startLocalStack({
     websocketPort: 0,
@@ -302,7 +304,7 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     ];
     // On this process's Node, not whichever `node` PATH finds first: serverless.yml's esbuild plugins are TypeScript.
     child = spawn(process.execPath, [join(projectRoot, 'node_modules', '.bin', 'serverless'), ...args], {
-      cwd: projectRoot,
+      cwd: options.serviceFolder ?? projectRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
