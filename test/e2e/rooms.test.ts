@@ -92,7 +92,11 @@ describe('rooms, names, presence, history and acks through the local stack', () 
     await visitor.close();
     await watcher.waitForChange((c) => c.event === 'leave');
 
-    const aboutVisitor = watcher.changes().filter((c) => c.connectionId === visitorId);
+    // As a client applies them: a change whose rev it has applied already (a flush run again) is dropped.
+    const aboutVisitor = watcher
+      .changes()
+      .filter((c) => c.connectionId === visitorId)
+      .filter((c, i, all) => all.findIndex((earlier) => earlier.rev === c.rev && earlier.event === c.event) === i);
     expect(aboutVisitor.map((c) => [c.event, c.name, c.previousName])).toEqual([
       ['join', 'Visitor', undefined],
       ['rename', 'Visiting Vera', 'Visitor'],

@@ -221,7 +221,7 @@ describe('hostile frames through the local stack, from one real WebSocket client
       const before = await row();
 
       client.sendText(JSON.stringify({ action }));
-      await client.waitForCount(2, 2_000);
+      await client.waitForCount(2, ANSWER_TIMEOUT_MS);
       const after = await row();
       await client.close();
 

@@ -134,6 +134,17 @@ describe('rows left behind by clients that vanished without $disconnect, through
       const pong = await client.waitFor((frame) => 'type' in frame && frame['type'] === 'pong');
       liveIds.push(pong !== undefined && 'connectionId' in pong ? String(pong['connectionId']) : `unknown-${i}`);
     }
+    // Every join announced before the ghosts are planted: a presence flush still to come would meet them first,
+    // and its 410s would take them out of the room before the first broadcast could count them.
+    const lastJoin = liveIds.at(-1);
+    const announcesLastJoin = (frame: WireFrame): boolean =>
+      'type' in frame &&
+      ((frame['type'] === 'presence' && frame['connectionId'] === lastJoin) ||
+        (frame['type'] === 'presence_batch' &&
+          Array.isArray(frame['changes']) &&
+          frame['changes'].some((change: { connectionId?: unknown }) => change.connectionId === lastJoin)));
+    if ((await clients[0]?.waitFor(announcesLastJoin, 20_000)) === undefined)
+      throw new Error(`no presence frame announced ${lastJoin}`);
     const expiresAt = Math.floor(Date.now() / 1000) + 3_600;
     for (const id of ghosts) await table.plant(id, 'haunted', expiresAt);
     for (const id of otherGhosts) await table.plant(id, 'elsewhere', expiresAt);
