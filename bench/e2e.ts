@@ -54,7 +54,7 @@ export function emulatorPid(websocketPort: number): number | undefined {
   return undefined;
 }
 
-/** CPU seconds used so far and resident memory of a process, from /proc. */
+/** CPU seconds used so far and resident memory of a process, from /proc; undefined once it has ended. */
 function usage(pid: number): { cpuSeconds: number; rssMb: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -65,6 +65,13 @@ function usage(pid: number): { cpuSeconds: number; rssMb: number } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU seconds a process has used so far; throws once it has ended. */
+export function cpuSecondsOf(pid: number): number {
+  const used = usage(pid);
+  if (used === undefined) throw new Error(`process ${pid} has ended`);
+  return used.cpuSeconds;
 }
 
 export class Receiver {

@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { join } from 'node:path';
 import { LOCAL_TABLE, projectRoot, startStackOnFreePorts } from '../scripts/local-stack.ts';
-import { emulatorPid } from './e2e.ts';
+import { cpuSecondsOf, emulatorPid } from './e2e.ts';
 import { formatInt, markdownTable } from './stats.ts';
 
 const { values } = parseArgs({
@@ -33,13 +33,6 @@ const WINDOWS: Variant[] = values.windows.split(',').map((w) => (w === 'floor' ?
 const QUIET_MS = 3000;
 const QUIET_CAP_MS = 120_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function cpuSeconds(pid: number): number {
-  const { readFileSync } = process.getBuiltinModule('node:fs');
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 interface Client {
   socket: WebSocket;
@@ -112,12 +105,12 @@ function openClient(url: string): Promise<Client | undefined> {
  */
 async function untilQuiet(pid: number, idleRate: number): Promise<number> {
   const start = performance.now();
-  const samples: Array<{ at: number; cpu: number }> = [{ at: start, cpu: cpuSeconds(pid) }];
+  const samples: Array<{ at: number; cpu: number }> = [{ at: start, cpu: cpuSecondsOf(pid) }];
   let lastBusy = start;
   for (;;) {
     await sleep(250);
     const now = performance.now();
-    samples.push({ at: now, cpu: cpuSeconds(pid) });
+    samples.push({ at: now, cpu: cpuSecondsOf(pid) });
     const second = samples.find((sample) => now - sample.at <= 1000) ?? samples[0];
     const busy =
       second !== undefined && (samples.at(-1)?.cpu ?? 0) - second.cpu > (idleRate + 0.05) * ((now - second.at) / 1000);
@@ -163,12 +156,12 @@ async function storms(window: Variant): Promise<StormRow[]> {
     warm?.socket.close();
     await sleep(3000);
     // What the idle stack burns a second (the local queue's pollers), so that they do not count as a backlog.
-    const idleFrom = cpuSeconds(pid);
+    const idleFrom = cpuSecondsOf(pid);
     await sleep(3000);
-    const idleRate = (cpuSeconds(pid) - idleFrom) / 3;
+    const idleRate = (cpuSecondsOf(pid) - idleFrom) / 3;
 
     const rows: StormRow[] = [];
-    let cpu = cpuSeconds(pid);
+    let cpu = cpuSecondsOf(pid);
     counters.sends = 0;
     const opening: Array<Promise<Client | undefined>> = [];
     const stormStart = performance.now();
@@ -178,7 +171,7 @@ async function storms(window: Variant): Promise<StormRow[]> {
     }
     const clients = (await Promise.all(opening)).filter((c) => c !== undefined);
     const joinBusy = await untilQuiet(pid, idleRate);
-    const afterJoin = cpuSeconds(pid);
+    const afterJoin = cpuSecondsOf(pid);
     const joinDeliveries = clients.reduce((sum, c) => sum + c.presenceFrames, 0);
     rows.push({
       window,
@@ -205,7 +198,7 @@ async function storms(window: Variant): Promise<StormRow[]> {
       window,
       storm: 'leave',
       clients: CLIENTS,
-      cpuSeconds: cpuSeconds(pid) - cpu,
+      cpuSeconds: cpuSecondsOf(pid) - cpu,
       busyAfterSeconds: leaveBusy,
       presenceDeliveries: clients.reduce((sum, c) => sum + c.presenceFrames, 0),
       presenceSends: counters.sends,

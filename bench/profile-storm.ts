@@ -12,14 +12,21 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { projectRoot, startStackOnFreePorts } from '../scripts/local-stack.ts';
-import { emulatorPid } from './e2e.ts';
-import { type CallFrame, type CpuProfile, sourceMapOf, sourceOf, waitForFile } from './cpu-profile.ts';
+import { cpuSecondsOf, emulatorPid } from './e2e.ts';
+import {
+  type CallFrame,
+  type CpuProfile,
+  type ProfileSplit,
+  sourceMapOf,
+  sourceOf,
+  splitProfile,
+  waitForFile,
+} from './cpu-profile.ts';
 import { markdownTable } from './stats.ts';
 
 const CATEGORIES = [
@@ -69,60 +76,7 @@ function categoryOf(frame: CallFrame): Category | 'profiler' | undefined {
   return 'emulator (serverless-offline, hapi, ws, osls)';
 }
 
-interface Split {
-  readonly self: Record<Category, number>;
-  readonly byCaller: Record<Category, number>;
-  readonly busyMs: number;
-  readonly top: ReadonlyArray<{ name: string; where: string; category: Category; ms: number }>;
-}
-
-function emptySplit(): Record<Category, number> {
-  return Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
-}
-
-/** Self time by category, and again with Node's and V8's time charged to the nearest caller outside Node. */
-function splitProfile(profile: CpuProfile): Split {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const parent = new Map<number, number>();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-  const selfMicros = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-  const self = emptySplit();
-  const byCaller = emptySplit();
-  const functions = new Map<string, { name: string; where: string; category: Category; ms: number }>();
-  for (const [id, micros] of selfMicros) {
-    const node = byId.get(id);
-    if (node === undefined) continue;
-    const ms = micros / 1000;
-    const category = categoryOf(node.callFrame);
-    if (category === undefined || category === 'profiler') continue;
-    let charged: Category | 'profiler' = category;
-    if (category === 'Node internals (node:*, V8 builtins)') {
-      for (let up = parent.get(id); up !== undefined; up = parent.get(up)) {
-        const frame = byId.get(up)?.callFrame;
-        const upCategory = frame === undefined ? undefined : categoryOf(frame);
-        if (upCategory !== undefined && upCategory !== category) {
-          charged = upCategory;
-          break;
-        }
-      }
-    }
-    if (charged === 'profiler') continue;
-    self[category] += ms;
-    byCaller[charged] += ms;
-    const source = node.callFrame.url.startsWith('file:') ? sourceOf(node.callFrame) : node.callFrame.url;
-    const where = source.startsWith('file:') ? relative(projectRoot, fileURLToPath(source)) : source;
-    const key = `${node.callFrame.functionName}@${where}`;
-    const entry = functions.get(key) ?? { name: node.callFrame.functionName || '(anonymous)', where, category, ms: 0 };
-    entry.ms += ms;
-    functions.set(key, entry);
-  }
-  const busyMs = CATEGORIES.reduce((sum, c) => sum + self[c], 0);
-  const top = [...functions.values()].sort((a, b) => b.ms - a.ms).slice(0, 30);
-  return { self, byCaller, busyMs, top };
-}
-
-function splitMarkdown(title: string, split: Split, cpuSeconds: number): string {
+function splitMarkdown(title: string, split: ProfileSplit<Category>, cpuSeconds: number): string {
   const share = (ms: number): string => `${((ms / split.busyMs) * 100).toFixed(1)}%`;
   return `### ${title}: ${split.busyMs.toFixed(0)} ms sampled, ${cpuSeconds.toFixed(1)} CPU-s by /proc (profiler included)
 
@@ -139,15 +93,9 @@ ${markdownTable(
 
 ${markdownTable(
   ['function', 'source', 'category', 'self'],
-  split.top.map((f) => [f.name, f.where.replace(/^(\.\.\/)+/, ''), f.category, `${f.ms.toFixed(1)} ms`]),
+  split.top.map((f) => [f.name, f.where, f.category, `${f.ms.toFixed(1)} ms`]),
 )}
 `;
-}
-
-function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 let lastFrameAt = performance.now();
@@ -252,7 +200,12 @@ try {
     process.kill(pid, 'SIGUSR2');
     const profile = await readProfile(profileFile);
     writeFileSync(profileFile.replace(/\.cpuprofile$/, `-${name}.cpuprofile`), JSON.stringify(profile));
-    const split = splitProfile(profile);
+    const split = splitProfile(profile, {
+      categories: CATEGORIES,
+      categoryOf,
+      nodeInternals: 'Node internals (node:*, V8 builtins)',
+      top: 30,
+    });
     writeFileSync(join(outDir, `storm-${CLIENTS}-${stamp}-${name}.split.json`), `${JSON.stringify(split, null, 2)}\n`);
     return splitMarkdown(`${name} storm`, split, used);
   };

@@ -14,11 +14,18 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { projectRoot, startStackOnFreePorts } from '../scripts/local-stack.ts';
 import { closeAll, connectAll, emulatorPid, type Receiver } from './e2e.ts';
-import { type CallFrame, type CpuProfile, sourceMapOf, sourceOf, waitForFile } from './cpu-profile.ts';
+import {
+  type CallFrame,
+  type CpuProfile,
+  type ProfileSplit,
+  sourceMapOf,
+  sourceOf,
+  splitProfile,
+  waitForFile,
+} from './cpu-profile.ts';
 import { markdownTable, median } from './stats.ts';
 
 /** Where a sample's self time goes. */
@@ -32,23 +39,6 @@ const CATEGORIES = [
   'program (V8, unattributed)',
 ] as const;
 type Category = (typeof CATEGORIES)[number];
-
-interface ProfileSplit {
-  /** Self time of every sample, by the script its frame belongs to (idle excluded). */
-  readonly self: Record<Category, number>;
-  /** The same, with Node's and V8's self time charged to the nearest caller that is a script of ours, a library's or the emulator's. */
-  readonly byCaller: Record<Category, number>;
-  /** CPU milliseconds sampled, idle and the profiler's own work excluded. */
-  readonly busyMs: number;
-  readonly idleMs: number;
-  readonly profilerMs: number;
-  /** The heaviest functions by self time, with their category. */
-  readonly top: ReadonlyArray<{ name: string; where: string; category: Category; ms: number }>;
-}
-
-function emptySplit(): Record<Category, number> {
-  return Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
-}
 
 /** A frame's category; `profiler` for the preload's own work (starting and stopping, writing the profile), not counted. */
 function categoryOf(frame: CallFrame): Category | 'profiler' | undefined {
@@ -65,60 +55,7 @@ function categoryOf(frame: CallFrame): Category | 'profiler' | undefined {
   return 'emulator (serverless-offline, hapi, ws, osls)';
 }
 
-/** Attributes each sample's self time to the script of its frame, and again with Node's time charged to its caller. */
-function splitProfile(profile: CpuProfile): ProfileSplit {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const parent = new Map<number, number>();
-  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-  const selfMicros = new Map<number, number>();
-  profile.samples.forEach((id, i) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-
-  const self = emptySplit();
-  const byCaller = emptySplit();
-  const functions = new Map<string, { name: string; where: string; category: Category; ms: number }>();
-  let idleMs = 0;
-  let profilerMs = 0;
-  for (const [id, micros] of selfMicros) {
-    const node = byId.get(id);
-    if (node === undefined) continue;
-    const ms = micros / 1000;
-    const category = categoryOf(node.callFrame);
-    if (category === undefined) {
-      if (node.callFrame.functionName === '(idle)') idleMs += ms;
-      continue;
-    }
-    let charged: Category | 'profiler' = category;
-    if (category === 'Node internals (node:*, V8 builtins)') {
-      for (let up = parent.get(id); up !== undefined; up = parent.get(up)) {
-        const frame = byId.get(up)?.callFrame;
-        const upCategory = frame === undefined ? undefined : categoryOf(frame);
-        if (upCategory !== undefined && upCategory !== category) {
-          charged = upCategory;
-          break;
-        }
-      }
-    }
-    if (category === 'profiler' || charged === 'profiler') {
-      profilerMs += ms;
-      continue;
-    }
-    self[category] += ms;
-    byCaller[charged] += ms;
-    const source = node.callFrame.url.startsWith('file:') ? sourceOf(node.callFrame) : node.callFrame.url;
-    const where = source.startsWith('file:')
-      ? relative(projectRoot, fileURLToPath(source))
-      : source.replace(/^(\.\.\/)+/, '');
-    const key = `${node.callFrame.functionName}@${where}`;
-    const entry = functions.get(key) ?? { name: node.callFrame.functionName || '(anonymous)', where, category, ms: 0 };
-    entry.ms += ms;
-    functions.set(key, entry);
-  }
-  const busyMs = CATEGORIES.reduce((sum, c) => sum + self[c], 0);
-  const top = [...functions.values()].sort((a, b) => b.ms - a.ms).slice(0, 25);
-  return { self, byCaller, busyMs, idleMs, profilerMs, top };
-}
-
-function splitMarkdown(split: ProfileSplit): string {
+function splitMarkdown(split: ProfileSplit<Category>): string {
   const share = (ms: number): string => `${((ms / split.busyMs) * 100).toFixed(1)}%`;
   return `${markdownTable(
     ['where the CPU went', 'self time', 'share', 'Node charged to its caller', 'share'],
@@ -198,7 +135,12 @@ async function profileStack(clients: number, messages: number, intervalMicros: n
     }
     if (profile === undefined) throw new Error(`could not read ${profileFile}`);
     // The bundles and their source maps are read now, before the stack's build folder goes.
-    const split = splitProfile(profile);
+    const split = splitProfile(profile, {
+      categories: CATEGORIES,
+      categoryOf,
+      nodeInternals: 'Node internals (node:*, V8 builtins)',
+      top: 25,
+    });
     const lost = runs.reduce((sum, r) => sum + r.lost, 0);
     const markdown = `## CPU profile of the emulator's process
 
