@@ -404,10 +404,12 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
  * The items of several async sources in the order they arrive: every source is asked at once, and each again
  * when the consumer wants more after its item. When the consumer stops early or a source fails, the others close.
  */
-async function* interleaved<T>(sources: readonly AsyncIterable<T>[]): AsyncIterable<T> {
+export async function* interleaved<T>(sources: readonly AsyncIterable<T>[]): AsyncIterable<T> {
   const iterators = sources.map((source) => source[Symbol.asyncIterator]());
   type Step = { readonly index: number; readonly result: IteratorResult<T> };
   const pending = new Map<number, Promise<Step>>();
+  /** Sources not yet done, the one whose item the consumer holds included. */
+  const open = new Set(sources.keys());
   const ask = (index: number, iterator: AsyncIterator<T>): void => {
     const step = iterator.next().then((result) => ({ index, result }));
     // A source's failure is seen through the race below; one that fails after the listing ended is not unhandled.
@@ -419,13 +421,16 @@ async function* interleaved<T>(sources: readonly AsyncIterable<T>[]): AsyncItera
     while (pending.size > 0) {
       const { index, result } = await Promise.race(pending.values());
       pending.delete(index);
-      if (result.done === true) continue;
+      if (result.done === true) {
+        open.delete(index);
+        continue;
+      }
       yield result.value;
       // Only once the consumer wants more: a page read after it handled this one leaves out what it removed.
       const iterator = iterators[index];
       if (iterator !== undefined) ask(index, iterator);
     }
   } finally {
-    await Promise.allSettled([...pending.keys()].map((index) => iterators[index]?.return?.()));
+    await Promise.allSettled([...open].map((index) => iterators[index]?.return?.()));
   }
 }
