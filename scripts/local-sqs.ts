@@ -33,14 +33,18 @@ export async function startLocalSqs(port: number): Promise<LocalSqs> {
 }
 
 /**
- * An SQS client for a local endpoint, with the dummy credentials fauxqs accepts. fauxqs names queues by a host
+ * An SQS client for a local endpoint, with the dummy credentials fauxqs accepts (or a function's own, which the
+ * local IAM tells it by). fauxqs names queues by a host
  * that need not resolve (`sqs.us-east-1.localhost`), so requests go to the endpoint, never to a queue URL's host.
  */
-export function localSqsClient(endpoint: string): SQSClient {
+export function localSqsClient(
+  endpoint: string,
+  credentials: { accessKeyId: string; secretAccessKey: string } = { accessKeyId: 'local', secretAccessKey: 'local' },
+): SQSClient {
   return new SQSClient({
     endpoint,
     region: LOCAL_SQS_REGION,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials,
     useQueueUrlAsEndpoint: false,
   });
 }

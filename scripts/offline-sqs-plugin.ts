@@ -146,17 +146,32 @@ export default class OfflineSqsPlugin {
       this.#log.notice('Offline [sqs] not polling: custom.offlineSqs.poll is false');
       return;
     }
-    const sources = this.#eventSources(client, queues);
     // The emulator's Lambda API starts after this hook returns; poll only once it answers, or the first receives
-    // would count against the messages' maxReceiveCount with nothing to run them.
-    void this.#startWhenLambdaListens(sources);
+    // would count against the messages' maxReceiveCount with nothing to run them. The sources are made then, after
+    // every plugin's start: they poll with what each function is given by then (scripts/offline-iam-plugin.ts gives
+    // it credentials of its own and a checked endpoint), as Lambda's event source polls with the function's role.
+    void this.#startWhenLambdaListens(() => this.#eventSources(queues));
   }
 
-  #eventSources(client: ReturnType<typeof localSqsClient>, queues: ReadonlyMap<string, LocalQueue>): SqsEventSource[] {
+  /** An SQS client with the function's own endpoint and credentials, as its event source polls on AWS. */
+  #clientOf(fn: FunctionDefinition): ReturnType<typeof localSqsClient> {
+    const environment = { ...this.#serverless.service.provider.environment, ...fn.environment };
+    const text = (name: string): string | undefined =>
+      typeof environment[name] === 'string' && environment[name] !== '' ? environment[name] : undefined;
+    const accessKeyId = text('AWS_ACCESS_KEY_ID');
+    const secretAccessKey = text('AWS_SECRET_ACCESS_KEY');
+    return localSqsClient(
+      text('SQS_ENDPOINT') ?? DEFAULT_ENDPOINT,
+      accessKeyId === undefined || secretAccessKey === undefined ? undefined : { accessKeyId, secretAccessKey },
+    );
+  }
+
+  #eventSources(queues: ReadonlyMap<string, LocalQueue>): SqsEventSource[] {
     const { service } = this.#serverless;
     return service.getAllFunctions().flatMap((key) => {
       const fn = service.getFunction(key);
       const functionName = fn.name ?? key;
+      const client = this.#clientOf(fn);
       return (fn.events ?? []).flatMap(({ sqs }) => {
         if (sqs === undefined) return [];
         const event: SqsEvent = typeof sqs === 'string' ? { arn: sqs } : sqs;
@@ -193,13 +208,13 @@ export default class OfflineSqsPlugin {
     return { host, port };
   }
 
-  async #startWhenLambdaListens(sources: readonly SqsEventSource[]): Promise<void> {
+  async #startWhenLambdaListens(makeSources: () => readonly SqsEventSource[]): Promise<void> {
     const { host, port } = this.#lambdaAddress();
     while (!(await accepts(host, port))) {
       if (this.#stopServer === undefined) return;
       await sleep(100);
     }
-    for (const source of sources) {
+    for (const source of makeSources()) {
       await source
         .start()
         .catch((error: unknown) => this.#log.warning(`Offline [sqs] could not start: ${String(error)}`));

@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { projectRoot } from '../../scripts/local-stack.ts';
+import { loadConfig } from '../../src/handlers/wiring/config.ts';
 import { RECORDED_SERVICES, type RecordedFunctions, recordFunctionCalls } from './function-scenarios.ts';
 import {
   actionsOf,
@@ -16,10 +17,15 @@ import {
 } from './packaged-template.ts';
 import { compareRole, type RoleComparison } from './role-grants.ts';
 
+/** In the environment that packages prod: a secret that must not reach anything a deployed stage is made of. */
+const SECRET_MARKER = 'hmac-secret-marker-3f9c27e1b84d4a06b5d2e8c1f7a09364';
+
 describe('the CloudFormation stack that `npm run package` builds', () => {
   let workDir: string;
   let dev: Resources;
   let prod: Resources;
+  /** prod in the default auth mode (none), with API Gateway's stage logs turned off. */
+  let prodBare: Resources;
   let recorded: RecordedFunctions;
 
   beforeAll(async () => {
@@ -30,7 +36,10 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
         'prod',
         ['authMode=jwt', 'allowedOrigins=https://chat.example.com', 'messageReservedConcurrency=100'],
         workDir,
+        { AUTH_JWT_SECRET: SECRET_MARKER },
       );
+      // After prod, whose bundle folder it shares; its stack goes to a folder of its own.
+      prodBare = await packaged('prod', ['apiGatewayLogs=false'], join(workDir, 'bare'));
     })();
     packaging.catch(() => undefined);
     // The handlers' scenarios run while serverless packages: they take a second or two, packaging a minute.
@@ -125,6 +134,68 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     expect(Object.keys(dev)).not.toContain('IamRoleLambdaExecution');
   });
 
+  it("lets only this API's own routes and authorizer invoke a function, in either auth mode", () => {
+    const sources = (resources: Resources) =>
+      Object.fromEntries(
+        Object.entries(resources)
+          .filter(([, r]) => r.Type === 'AWS::Lambda::Permission')
+          .map(([id, r]) => [id, r.Properties?.['SourceArn']]),
+      );
+    const api = 'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketsApi}';
+    const routes = {
+      ConnectLambdaPermissionWebsockets: { 'Fn::Sub': `${api}/prod/$connect` },
+      DisconnectLambdaPermissionWebsockets: { 'Fn::Sub': `${api}/prod/$disconnect` },
+      MessageLambdaPermissionWebsockets: { 'Fn::Sub': `${api}/prod/*` },
+    };
+
+    expect([sources(prod), sources(prodBare)]).toEqual([
+      { ...routes, AuthorizerLambdaPermissionWebsockets: { 'Fn::Sub': `${api}/authorizers/*` } },
+      routes,
+    ]);
+  });
+
+  it('grants no role any IAM action', () => {
+    for (const resources of [dev, prod, prodBare]) {
+      const roles = Object.keys(resources).filter((id) => resources[id]?.Type === 'AWS::IAM::Role');
+      const iamActions = roles.flatMap((role) =>
+        statementsOf(resources, role)
+          .flatMap(actionsOf)
+          .filter((action) => /^(iam:|\*$)/i.test(action)),
+      );
+      expect(iamActions).toEqual([]);
+    }
+  });
+
+  it("has no role but our functions' own: none of the framework's", () => {
+    for (const resources of [dev, prod, prodBare]) {
+      const roles = Object.keys(resources).filter((id) => resources[id]?.Type === 'AWS::IAM::Role');
+      expect(roles.sort()).toEqual(
+        functionsOf(resources)
+          .map(([, fn]) => roleOfFunction(fn))
+          .sort(),
+      );
+    }
+  });
+
+  it("keeps the HMAC secret out of a deployed stage's template, its state and every function's environment", async () => {
+    const files = await Promise.all(
+      ['cloudformation-template-update-stack.json', 'serverless-state.json'].map((file) =>
+        // packaged() writes a stage's package to <into>/<stage>.
+        readFile(join(workDir, 'prod', file), 'utf8'),
+      ),
+    );
+    const variableNames = Object.values(prod)
+      .filter((r) => r.Type === 'AWS::Lambda::Function')
+      .flatMap((fn) =>
+        Object.keys((fn.Properties?.['Environment'] as { Variables?: object } | undefined)?.Variables ?? {}),
+      );
+
+    expect({
+      markerIn: files.map((text) => text.includes(SECRET_MARKER)),
+      secretVariables: variableNames.filter((name) => name === 'AUTH_JWT_SECRET'),
+    }).toEqual({ markerIn: [false, false], secretVariables: [] });
+  });
+
   it('keeps the table on demand, with TTL on the expiry, point-in-time recovery, and deletion protection in prod', () => {
     const table = (resources: Resources) => resources['ChatTable']?.Properties ?? {};
     expect(table(dev)).toMatchObject({
@@ -144,6 +215,32 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     expect([Number(settings['ThrottlingBurstLimit']), Number(settings['ThrottlingRateLimit'])]).toEqual([500, 1000]);
     expect(() => JSON.parse(format)).not.toThrow();
     expect(format).not.toMatch(/querystring|requestOverride|token/i);
+  });
+
+  it("keeps API Gateway's execution logs in a log group of the stack, with a retention, made before the stage", () => {
+    const [id, group] =
+      Object.entries(prod).find(
+        ([, r]) =>
+          r.Type === 'AWS::Logs::LogGroup' &&
+          JSON.stringify(r.Properties?.['LogGroupName']).includes('API-Gateway-Execution-Logs_'),
+      ) ?? [];
+    const stage = prod['WebsocketsDeploymentStage'] as { DependsOn?: string[] } | undefined;
+
+    expect({
+      name: group?.Properties?.['LogGroupName'],
+      retention: group?.Properties?.['RetentionInDays'],
+      stageDependsOnIt: id !== undefined && (stage?.DependsOn ?? []).includes(id),
+    }).toEqual({
+      name: { 'Fn::Sub': 'API-Gateway-Execution-Logs_${WebsocketsApi}/prod' },
+      retention: 90,
+      stageDependsOnIt: true,
+    });
+  });
+
+  it("turns the stage's execution and access logs off when apiGatewayLogs is false", () => {
+    const stage = prodBare['WebsocketsDeploymentStage']?.Properties ?? {};
+    const settings = stage['DefaultRouteSettings'] as Record<string, unknown>;
+    expect([settings['LoggingLevel'], stage['AccessLogSettings']]).toEqual(['OFF', undefined]);
   });
 
   it('throttles the prod stage at its own, higher limits', () => {
@@ -178,7 +275,7 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     for (const alarm of alarms) expect(alarm.Properties?.['AlarmActions']).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
-  it('moves a fan-out job that failed 5 times to a dead-letter queue kept 14 days, and alarms on its first message', () => {
+  it('moves a fan-out job that failed 5 times to a dead-letter queue, and alarms on its first message', () => {
     const properties = (id: string) => dev[id]?.Properties ?? {};
     const alarm = Object.values(dev).find(
       (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.['Namespace'] === 'AWS/SQS',
@@ -186,13 +283,31 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
 
     expect({
       redrive: properties('FanOutQueue')['RedrivePolicy'],
-      retention: properties('FanOutDeadLetterQueue')['MessageRetentionPeriod'],
       alarm: [alarm?.['Threshold'], alarm?.['ComparisonOperator']],
     }).toEqual({
       redrive: { deadLetterTargetArn: { 'Fn::GetAtt': ['FanOutDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 },
-      retention: 1_209_600,
       alarm: [0, 'GreaterThanThreshold'],
     });
+  });
+
+  it('keeps a fan-out job, in its queue or the dead-letter queue, no longer than the history keeps a message', () => {
+    for (const resources of [dev, prod]) {
+      const variables = (resources['MessageLambdaFunction']?.Properties?.['Environment'] as { Variables: object })
+        .Variables as Record<string, unknown>;
+      // What the function keeps messages for: the config's default when the stack sets nothing.
+      const { historyRetentionSeconds } = loadConfig({
+        CHAT_TABLE: 'chat',
+        WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://api.example/prod',
+        FANOUT_QUEUE_URL: 'https://sqs.example/000000000000/fanout',
+        HISTORY_RETENTION_SECONDS: String(variables['HISTORY_RETENTION_SECONDS'] ?? ''),
+      });
+      // SQS keeps a message 4 days unless told otherwise.
+      const retention = (id: string) => Number(resources[id]?.Properties?.['MessageRetentionPeriod'] ?? 345_600);
+
+      expect(Math.max(retention('FanOutQueue'), retention('FanOutDeadLetterQueue'))).toBeLessThanOrEqual(
+        historyRetentionSeconds,
+      );
+    }
   });
 
   it("feeds the worker from the fan-out queue in batches, with failures per record, its visibility over 6x the worker's timeout", () => {

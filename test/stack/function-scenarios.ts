@@ -15,15 +15,8 @@ import { createFanOutHandler } from '../../src/handlers/functions/fanout.ts';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createQueues, type LocalQueue, localSqsClient, startLocalSqs } from '../../scripts/local-sqs.ts';
 import { type BatchReport, SqsEventSource } from '../../scripts/sqs-event-source.ts';
-import {
-  type AwsCall,
-  AwsCallRecorder,
-  connectionsCalls,
-  DYNAMODB_ACCESS_DENIED,
-  dynamoDbCalls,
-  RecordingProxy,
-  sqsCalls,
-} from '../support/aws-call-recorder.ts';
+import { type AwsCall, connectionsCalls, dynamoDbCalls, sqsCalls } from '../../scripts/local-iam/aws-calls.ts';
+import { AwsCallRecorder, DYNAMODB_ACCESS_DENIED, RecordingProxy } from '../support/aws-call-recorder.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
 import { FakeConnectionsApi } from '../support/fake-connections-api.ts';
 import { DEFAULT_CONFIG } from '../support/in-memory-chat.ts';

@@ -6,19 +6,9 @@ import { projectRoot } from '../../scripts/local-stack.ts';
 
 const run = promisify(execFile);
 
-export interface Resource {
-  readonly Type: string;
-  readonly Properties?: Record<string, unknown>;
-}
-export type Resources = Record<string, Resource>;
-export interface Statement {
-  readonly Effect: string;
-  readonly Action?: string | string[];
-  readonly NotAction?: unknown;
-  readonly Resource?: unknown;
-  readonly NotResource?: unknown;
-  readonly Condition?: unknown;
-}
+export type { Resource, Resources, Statement } from '../../scripts/local-iam/policy.ts';
+export { actionsOf, statementsOf } from '../../scripts/local-iam/policy.ts';
+import type { Resource, Resources } from '../../scripts/local-iam/policy.ts';
 
 // Taken before any test changes the environment (the stack tests point the AWS SDK at loopback endpoints).
 const environment = { ...process.env };
@@ -26,8 +16,16 @@ const environment = { ...process.env };
 /** The folder serverless-esbuild bundles a stage into, relative to the project; one per test run and stage. */
 export const bundleFolder = (stage: string): string => join('.esbuild', `stack-${process.pid}-${stage}`);
 
-/** Packages the service offline, as `npm run package` does, and reads the stack CloudFormation would deploy. */
-export async function packaged(stage: string, params: string[], into: string): Promise<Resources> {
+/**
+ * Packages the service offline, as `npm run package` does, and reads the stack CloudFormation would deploy; `env` adds
+ * variables to the packaging shell's environment.
+ */
+export async function packaged(
+  stage: string,
+  params: string[],
+  into: string,
+  env: Record<string, string> = {},
+): Promise<Resources> {
   const dir = join(into, stage);
   await run(
     join(projectRoot, 'node_modules', '.bin', 'serverless'),
@@ -38,6 +36,7 @@ export async function packaged(stage: string, params: string[], into: string): P
       // Packaging needs no AWS account: no credentials, no network. Bundles go to a folder of this run's own.
       env: {
         ...environment,
+        ...env,
         AWS_ACCESS_KEY_ID: '',
         AWS_SECRET_ACCESS_KEY: '',
         AWS_PROFILE: '',
@@ -49,15 +48,6 @@ export async function packaged(stage: string, params: string[], into: string): P
     Resources: Resources;
   };
   return template.Resources;
-}
-
-export const actionsOf = (statement: Statement): string[] =>
-  statement.Action === undefined ? [] : [statement.Action].flat();
-
-export function statementsOf(resources: Resources, roleName: string): Statement[] {
-  const role = resources[roleName];
-  const policies = (role?.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>;
-  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
 }
 
 /** Our handlers' functions; the framework adds one of its own for API Gateway's logging role. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { type AwsCall, connectionsCalls, dynamoDbCalls, sqsCalls } from '../support/aws-call-recorder.ts';
+import { type AwsCall, connectionsCalls, dynamoDbCalls, sqsCalls } from '../../scripts/local-iam/aws-calls.ts';
 import type { Resources, Statement } from './packaged-template.ts';
 import { compareRole } from './role-grants.ts';
 

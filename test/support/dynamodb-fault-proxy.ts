@@ -1,5 +1,5 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
-import { bodyOf, forward, LoopbackServer, type UpstreamAnswer } from './loopback-server.ts';
+import { bodyOf, forward, LoopbackServer, type UpstreamAnswer } from '../../scripts/loopback-server.ts';
 import { seededRandom } from './seeded-random.ts';
 
 /**

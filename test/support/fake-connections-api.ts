@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bodyOf, LoopbackServer } from './loopback-server.ts';
+import { bodyOf, LoopbackServer } from '../../scripts/loopback-server.ts';
 
 /**
  * How the fake answers a POST to one connection id: a status with an optional JSON body, error type (the

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bodyOf, LoopbackServer } from './loopback-server.ts';
+import { bodyOf, LoopbackServer } from '../../scripts/loopback-server.ts';
 
 /**
  * What the fake `@connections` API does with every POST to one connection id:

@@ -194,11 +194,17 @@ const verifierFromEnv = (
 };
 
 describe("the authorizer's AUTH_* settings", () => {
-  it('refuses a configuration with no key source or with two', () => {
-    expect(() => verifierFromEnv({})).toThrow(ConfigError);
+  it('refuses a configuration with two key sources', () => {
     expect(() =>
       verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_JWKS_URL: 'https://issuer.example/jwks.json' }),
     ).toThrow(/exactly one/);
+  });
+
+  it('tells an authorizer without a key to set a key set, the HMAC secret being for the local stage only', () => {
+    const build = () => verifierFromEnv({ AUTH_JWKS_URL: '', AUTH_JWKS: '' });
+
+    expect(build).toThrow(ConfigError);
+    expect(build).toThrow(/set AUTH_JWKS_URL .*or AUTH_JWKS .*AUTH_JWT_SECRET is for the local stage only/);
   });
 
   it('refuses a short HMAC secret', () => {

@@ -1,0 +1,138 @@
+/**
+ * A loopback proxy in front of a local service endpoint (dynalite, fauxqs, serverless-offline's @connections API)
+ * that does what IAM does on AWS: it tells the caller by the access key id of the request's SigV4 credential, judges
+ * every call the request makes against that caller's role, and refuses a call the role does not allow the way the
+ * service refuses it (AccessDeniedException), so that the handlers' own error paths run. What it allows it forwards
+ * unchanged. Signatures are not verified: every key is the local stack's own.
+ */
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { bodyOf, forward, LoopbackServer } from '../loopback-server.ts';
+import type { AwsCall, CallDecoder } from './aws-calls.ts';
+import { type Decision, evaluate, PSEUDO_PARAMETERS, type Resources, type RolePolicy } from './policy.ts';
+import type { UsageLog } from './usage-log.ts';
+
+/** The services a proxy can stand in front of, by IAM prefix. */
+export type CheckedService = 'dynamodb' | 'sqs' | 'execute-api';
+
+/** Who signs with an access key: a function and the role it runs with. */
+export interface Principal {
+  readonly functionName: string;
+  readonly policy: RolePolicy;
+}
+
+export interface IamProxyOptions {
+  readonly service: CheckedService;
+  /** The endpoint requests that pass are forwarded to. */
+  readonly target: string;
+  readonly decode: CallDecoder;
+  /** Callers by access key id. */
+  readonly principals: ReadonlyMap<string, Principal>;
+  /** The template's resources, to evaluate a call's resource (`${ChatTable.Arn}`) to an ARN. */
+  readonly resources: Resources;
+  readonly usage: UsageLog;
+  /** Connections kept open to the target; a fan-out keeps up to BROADCAST_CONCURRENCY sends in flight. */
+  readonly maxSockets?: number;
+}
+
+/** The access key id of a SigV4 `Authorization` header (`AWS4-HMAC-SHA256 Credential=<key>/<date>/...`). */
+export function accessKeyIdOf(authorization: string | undefined): string | undefined {
+  return authorization === undefined ? undefined : /Credential=([^/,\s]+)\//.exec(authorization)?.[1];
+}
+
+interface Refusal {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/** The answer each service gives a call that IAM refused, with AWS's wording. */
+function accessDenied(service: CheckedService, principal: Principal, action: string, resource: string, why: Decision) {
+  const user = `arn:${PSEUDO_PARAMETERS['AWS::Partition']}:sts::${PSEUDO_PARAMETERS['AWS::AccountId']}:assumed-role/${principal.policy.roleName}/${principal.functionName}`;
+  const reason =
+    why === 'explicit-deny'
+      ? 'with an explicit deny in an identity-based policy'
+      : `because no identity-based policy allows the ${action} action`;
+  const message = `User: ${user} is not authorized to perform: ${action} on resource: ${resource} ${reason}`;
+  return refusal(service, 'AccessDeniedException', 'AccessDenied', message);
+}
+
+function refusal(service: CheckedService, type: string, queryCode: string, message: string): Refusal {
+  switch (service) {
+    case 'dynamodb':
+      return {
+        status: 400,
+        headers: { 'content-type': 'application/x-amz-json-1.0' },
+        body: JSON.stringify({ __type: `com.amazon.coral.service#${type}`, message }),
+      };
+    case 'sqs':
+      return {
+        status: 403,
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': `${queryCode};Sender` },
+        body: JSON.stringify({ __type: `com.amazon.coral.service#${type}`, message }),
+      };
+    case 'execute-api':
+      return {
+        status: 403,
+        headers: { 'content-type': 'application/json', 'x-amzn-errortype': type },
+        body: JSON.stringify({ Message: message }),
+      };
+  }
+}
+
+const UNRECOGNIZED = 'The security token included in the request is invalid.';
+
+export class IamCheckingProxy extends LoopbackServer {
+  readonly #options: IamProxyOptions;
+  readonly #target: URL;
+  readonly #upstream: Agent;
+
+  constructor(options: IamProxyOptions) {
+    super(`${options.service} IAM proxy`);
+    this.#options = options;
+    this.#target = new URL(options.target);
+    this.#upstream = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 256 });
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    this.#upstream.destroy();
+  }
+
+  /** The first call of the request that the caller may not make, with the decision; undefined when all may pass. */
+  #firstRefused(principal: Principal, calls: readonly AwsCall[]) {
+    const { resources, usage } = this.#options;
+    let refused: { action: string; resource: string; decision: Decision } | undefined;
+    for (const call of calls) {
+      const resource = evaluate({ 'Fn::Sub': call.resource }, resources);
+      const decision = principal.policy.decide({ action: call.action, resource });
+      usage.record(principal.functionName, call, decision);
+      if (decision !== 'allowed' && refused === undefined) refused = { action: call.action, resource, decision };
+    }
+    return refused;
+  }
+
+  protected override async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const { service, principals, decode } = this.#options;
+    const body = await bodyOf(request);
+    const principal = principals.get(accessKeyIdOf(request.headers.authorization) ?? '');
+    let answer: Refusal | undefined;
+    if (principal === undefined) {
+      answer = refusal(service, 'UnrecognizedClientException', 'InvalidClientTokenId', UNRECOGNIZED);
+    } else {
+      const calls = decode({ method: request.method ?? 'GET', path: request.url ?? '/', headers: request.headers, body });
+      const refused = this.#firstRefused(principal, calls);
+      if (refused !== undefined)
+        answer = accessDenied(service, principal, refused.action, refused.resource, refused.decision);
+    }
+    if (answer !== undefined) {
+      response.writeHead(answer.status, answer.headers).end(answer.body);
+      return;
+    }
+    try {
+      const upstream = await forward(this.#upstream, this.#target, request, body);
+      response.writeHead(upstream.status, upstream.headers).end(upstream.body);
+    } catch {
+      request.socket.destroy();
+    }
+  }
+}

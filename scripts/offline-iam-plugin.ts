@@ -1,0 +1,202 @@
+/**
+ * A serverless-offline companion (serverless.yml's `plugins:`, after the SQS one): IAM, locally. Every function
+ * signs its requests with credentials of its own, and every request the handlers make to DynamoDB, SQS and the
+ * @connections API goes through a checking proxy (scripts/local-iam/iam-proxy.ts) that judges each call against
+ * the function's role as the template states it and refuses what AWS would refuse. The queue's event source polls
+ * with the worker's credentials too, as Lambda's event source uses the function's role.
+ *
+ * `CHAT_LOCAL_IAM=off` turns the checks off (the functions then reach the local services directly). For tests
+ * only, `CHAT_IAM_REVOKE=FanOutRole:sqs:SendMessage,...` denies an action to a role, to show what AWS would do
+ * without it. `CHAT_IAM_USAGE_DIR` names a folder where every call and its outcome are written, for the
+ * least-privilege report (scripts/iam-report.ts). Only `serverless offline` runs it.
+ */
+import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import { connectionsCalls, dynamoDbCalls, sqsCalls } from './local-iam/aws-calls.ts';
+import { isolateFunctionEnvironments } from './local-iam/function-environments.ts';
+import { type CheckedService, IamCheckingProxy, type Principal } from './local-iam/iam-proxy.ts';
+import { FRAMEWORK_RESOURCES, type Resources, RolePolicy, type Statement } from './local-iam/policy.ts';
+import { USAGE_DIR_VARIABLE, UsageLog } from './local-iam/usage-log.ts';
+
+const require = createRequire(import.meta.url);
+
+interface FunctionDefinition {
+  name?: string;
+  role?: unknown;
+  environment?: Record<string, unknown>;
+}
+
+/** The parts of osls's `serverless` object this plugin reads and writes. */
+interface Serverless {
+  readonly service: {
+    readonly service: string;
+    readonly provider: {
+      stage: string;
+      environment?: Record<string, unknown>;
+      iam?: { role?: unknown };
+    };
+    readonly resources?: { readonly Resources?: Resources };
+    getAllFunctions(): string[];
+    getFunction(key: string): FunctionDefinition;
+  };
+}
+
+interface Log {
+  notice(message: string): void;
+  warning(message: string): void;
+}
+
+/** A function's role as the template names it: a logical id, or `Fn::GetAtt: [Role, Arn]`. */
+function roleName(role: unknown): string | undefined {
+  if (typeof role === 'string') return role;
+  const getAtt = (role as { 'Fn::GetAtt'?: unknown } | undefined)?.['Fn::GetAtt'];
+  return Array.isArray(getAtt) && typeof getAtt[0] === 'string' ? getAtt[0] : undefined;
+}
+
+/** `CHAT_IAM_REVOKE`'s denials, by role: `Role:service:Action` entries, comma-separated. */
+export function revocations(value: string | undefined): Map<string, Statement[]> {
+  const byRole = new Map<string, Statement[]>();
+  for (const entry of (value ?? '').split(',').map((part) => part.trim())) {
+    if (entry === '') continue;
+    const [role, ...action] = entry.split(':');
+    if (role === undefined || action.length !== 2)
+      throw new Error(`CHAT_IAM_REVOKE: "${entry}" is not Role:service:Action`);
+    byRole.set(role, [...(byRole.get(role) ?? []), { Effect: 'Deny', Action: action.join(':'), Resource: '*' }]);
+  }
+  return byRole;
+}
+
+/** The access key a function signs with locally; the proxies tell callers by it. */
+export const accessKeyOf = (functionKey: string): string => `LOCAL${functionKey.toUpperCase()}`;
+
+export default class OfflineIamPlugin {
+  readonly hooks: Record<string, () => Promise<void>>;
+  readonly #serverless: Serverless;
+  readonly #log: Log;
+  readonly #proxies: IamCheckingProxy[] = [];
+  readonly #usage = new UsageLog();
+  #flushTimer: NodeJS.Timeout | undefined;
+  #started = false;
+
+  constructor(serverless: Serverless, _options: Record<string, unknown>, utils?: { log?: Log }) {
+    this.#serverless = serverless;
+    this.#log = utils?.log ?? { notice: console.log, warning: console.warn };
+    this.hooks = {
+      'before:offline:start': () => this.#start(),
+      'before:offline:start:init': () => this.#start(),
+      'offline:start:end': () => this.#stop(),
+    };
+  }
+
+  async #start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    // The package's root: its exports name no package.json, so from its main module (src/index.js).
+    await isolateFunctionEnvironments(dirname(dirname(require.resolve('serverless-offline'))));
+    if (process.env['CHAT_LOCAL_IAM'] === 'off') {
+      this.#log.warning('Offline [iam] off (CHAT_LOCAL_IAM=off): no call is checked against its role');
+      return;
+    }
+    const { service } = this.#serverless;
+    const { provider } = service;
+    const resources: Resources = { ...FRAMEWORK_RESOURCES, ...(service.resources?.Resources ?? {}) };
+    const revoked = revocations(process.env['CHAT_IAM_REVOKE']);
+
+    const principals = new Map<string, Principal>();
+    const keys = service.getAllFunctions();
+    for (const key of keys) {
+      const fn = service.getFunction(key);
+      const role = roleName(fn.role ?? provider.iam?.role);
+      if (role === undefined) throw new Error(`Offline [iam] ${key} has no role of the template's own`);
+      principals.set(accessKeyOf(key), {
+        functionName: key,
+        policy: new RolePolicy(role, resources, revoked.get(role)),
+      });
+      fn.environment = {
+        ...fn.environment,
+        AWS_ACCESS_KEY_ID: accessKeyOf(key),
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_SESSION_TOKEN: '',
+      };
+    }
+
+    const environment = { ...provider.environment };
+    const endpoints: Record<CheckedService, string | undefined> = {
+      dynamodb: process.env['AWS_ENDPOINT_URL_DYNAMODB'],
+      sqs: typeof environment['SQS_ENDPOINT'] === 'string' ? environment['SQS_ENDPOINT'] : undefined,
+      'execute-api':
+        typeof environment['WEBSOCKET_MANAGEMENT_ENDPOINT'] === 'string'
+          ? environment['WEBSOCKET_MANAGEMENT_ENDPOINT']
+          : undefined,
+    };
+    const decoders = {
+      dynamodb: dynamoDbCalls(this.#tables(resources)),
+      sqs: sqsCalls(this.#queues(resources)),
+      'execute-api': connectionsCalls(
+        `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${provider.stage}`,
+      ),
+    };
+    const variables: Record<CheckedService, string> = {
+      dynamodb: 'AWS_ENDPOINT_URL_DYNAMODB',
+      sqs: 'SQS_ENDPOINT',
+      'execute-api': 'WEBSOCKET_MANAGEMENT_ENDPOINT',
+    };
+    for (const service of ['dynamodb', 'sqs', 'execute-api'] as const) {
+      const target = endpoints[service];
+      if (target === undefined)
+        throw new Error(`Offline [iam] no local ${service} endpoint to check (${variables[service]} is not set)`);
+      const proxy = await new IamCheckingProxy({
+        service,
+        target,
+        decode: decoders[service],
+        principals,
+        resources,
+        usage: this.#usage,
+      }).start();
+      this.#proxies.push(proxy);
+      environment[variables[service]] = proxy.endpoint;
+    }
+    provider.environment = environment;
+    this.#flushTimer = setInterval(() => this.#writeUsage(), 2_000).unref();
+    this.#log.notice(
+      `Offline [iam] every call checked against its function's role: ${keys.map((key) => `${key} as ${principals.get(accessKeyOf(key))?.policy.roleName}`).join(', ')}`,
+    );
+  }
+
+  /** Each table of the template by the name the local stack gives it, as its ARN in `Fn::Sub` notation. */
+  #tables(resources: Resources): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(resources).flatMap(([logicalId, resource]) => {
+        const name = resource.Properties?.['TableName'];
+        return resource.Type === 'AWS::DynamoDB::Table' && typeof name === 'string'
+          ? [[name, `\${${logicalId}.Arn}`]]
+          : [];
+      }),
+    );
+  }
+
+  /** Each queue by the name scripts/offline-sqs-plugin.ts gives it locally. */
+  #queues(resources: Resources): Record<string, string> {
+    const { service } = this.#serverless;
+    return Object.fromEntries(
+      Object.entries(resources).flatMap(([logicalId, resource]) => {
+        if (resource.Type !== 'AWS::SQS::Queue') return [];
+        const name = resource.Properties?.['QueueName'];
+        const local =
+          typeof name === 'string' ? name : `${service.service}-${service.provider.stage}-${logicalId}`;
+        return [[local, `\${${logicalId}.Arn}`]];
+      }),
+    );
+  }
+
+  #writeUsage(): void {
+    const folder = process.env[USAGE_DIR_VARIABLE];
+    if (folder !== undefined && folder !== '') this.#usage.writeTo(folder, `offline-${process.pid}`);
+  }
+
+  async #stop(): Promise<void> {
+    clearInterval(this.#flushTimer);
+    this.#writeUsage();
+    await Promise.all(this.#proxies.splice(0).map((proxy) => proxy.stop()));
+  }
+}
