@@ -164,7 +164,14 @@ export function loadAuthConfig(env: Record<string, string | undefined>): AuthCon
   }
   if (AUTH_JWKS_URL !== undefined) sources.push({ jwksUrl: AUTH_JWKS_URL });
   const [keys, ...others] = sources;
-  if (keys === undefined || others.length > 0) {
+  // serverless.yml gives only the local stage a secret, so a deployed authorizer without a key set ends here.
+  if (keys === undefined) {
+    throw new ConfigError(
+      "invalid configuration: no key to verify tokens with: set AUTH_JWKS_URL (the issuer's key set URL) or AUTH_JWKS " +
+        '(a key set of public keys); AUTH_JWT_SECRET is for the local stage only',
+    );
+  }
+  if (others.length > 0) {
     throw new ConfigError('invalid configuration: set exactly one of AUTH_JWT_SECRET, AUTH_JWKS, AUTH_JWKS_URL');
   }
   return {
