@@ -22,6 +22,9 @@ export default {
   testTimeout: 90_000,
   // Reporters are global in jest, like testTimeout; this one prints only when reliability tests ran.
   reporters: ['default', '<rootDir>/test/reliability/summary-reporter.ts'],
+  // Every function's calls and IAM's answers, collected over the run; `npm test` checks least privilege after it.
+  globalSetup: '<rootDir>/test/support/iam-usage-setup.ts',
+  globalTeardown: '<rootDir>/test/support/iam-usage-teardown.ts',
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...shared, displayName: 'contract', testMatch: ['<rootDir>/test/contract/**/*.test.ts'] },

@@ -77,6 +77,8 @@ export default class OfflineIamPlugin {
   readonly #usage = new UsageLog();
   #flushTimer: NodeJS.Timeout | undefined;
   #started = false;
+  /** What the calls are judged by, written beside them; undefined while nothing is checked. */
+  #judgedBy: { stage: string; roles: Record<string, string>; resources: Resources } | undefined;
 
   constructor(serverless: Serverless, _options: Record<string, unknown>, utils?: { log?: Log }) {
     this.#serverless = serverless;
@@ -103,11 +105,13 @@ export default class OfflineIamPlugin {
     const revoked = revocations(process.env['CHAT_IAM_REVOKE']);
 
     const principals = new Map<string, Principal>();
+    const roles: Record<string, string> = {};
     const keys = service.getAllFunctions();
     for (const key of keys) {
       const fn = service.getFunction(key);
       const role = roleName(fn.role ?? provider.iam?.role);
       if (role === undefined) throw new Error(`Offline [iam] ${key} has no role of the template's own`);
+      roles[key] = role;
       principals.set(accessKeyOf(key), {
         functionName: key,
         policy: new RolePolicy(role, resources, revoked.get(role)),
@@ -157,6 +161,8 @@ export default class OfflineIamPlugin {
       environment[variables[service]] = proxy.endpoint;
     }
     provider.environment = environment;
+    // A run that revokes a permission on purpose shows what AWS would refuse; its calls say nothing of what is needed.
+    if (revoked.size === 0) this.#judgedBy = { stage: provider.stage, roles, resources };
     this.#flushTimer = setInterval(() => this.#writeUsage(), 2_000).unref();
     this.#log.notice(
       `Offline [iam] every call checked against its function's role: ${keys.map((key) => `${key} as ${principals.get(accessKeyOf(key))?.policy.roleName}`).join(', ')}`,
@@ -182,8 +188,7 @@ export default class OfflineIamPlugin {
       Object.entries(resources).flatMap(([logicalId, resource]) => {
         if (resource.Type !== 'AWS::SQS::Queue') return [];
         const name = resource.Properties?.['QueueName'];
-        const local =
-          typeof name === 'string' ? name : `${service.service}-${service.provider.stage}-${logicalId}`;
+        const local = typeof name === 'string' ? name : `${service.service}-${service.provider.stage}-${logicalId}`;
         return [[local, `\${${logicalId}.Arn}`]];
       }),
     );
@@ -191,7 +196,8 @@ export default class OfflineIamPlugin {
 
   #writeUsage(): void {
     const folder = process.env[USAGE_DIR_VARIABLE];
-    if (folder !== undefined && folder !== '') this.#usage.writeTo(folder, `offline-${process.pid}`);
+    if (folder !== undefined && folder !== '' && this.#judgedBy !== undefined)
+      this.#usage.writeTo(folder, `offline-${process.pid}`, this.#judgedBy);
   }
 
   async #stop(): Promise<void> {

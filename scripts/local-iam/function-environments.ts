@@ -41,7 +41,7 @@ function environmentView(shared: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
     deleteProperty(target, key) {
       const store = own(key);
       if (store !== undefined && typeof key === 'string') {
-        delete store[key];
+        Reflect.deleteProperty(store, key);
         return true;
       }
       return Reflect.deleteProperty(target, key);

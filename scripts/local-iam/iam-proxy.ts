@@ -39,14 +39,21 @@ export function accessKeyIdOf(authorization: string | undefined): string | undef
   return authorization === undefined ? undefined : /Credential=([^/,\s]+)\//.exec(authorization)?.[1];
 }
 
-interface Refusal {
+/** What a service answers a request instead of serving it. */
+export interface Refusal {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly body: string;
 }
 
 /** The answer each service gives a call that IAM refused, with AWS's wording. */
-function accessDenied(service: CheckedService, principal: Principal, action: string, resource: string, why: Decision) {
+export function accessDenied(
+  service: CheckedService,
+  principal: Principal,
+  action: string,
+  resource: string,
+  why: Decision,
+): Refusal {
   const user = `arn:${PSEUDO_PARAMETERS['AWS::Partition']}:sts::${PSEUDO_PARAMETERS['AWS::AccountId']}:assumed-role/${principal.policy.roleName}/${principal.functionName}`;
   const reason =
     why === 'explicit-deny'
@@ -81,6 +88,27 @@ function refusal(service: CheckedService, type: string, queryCode: string, messa
 
 const UNRECOGNIZED = 'The security token included in the request is invalid.';
 
+/**
+ * Judges every call of one request against the caller's role and counts each in `usage`; answers AWS's refusal
+ * of the first call the role does not allow, or undefined when every call may pass.
+ */
+export function judge(
+  principal: Principal,
+  calls: readonly AwsCall[],
+  resources: Resources,
+  usage: UsageLog,
+): Refusal | undefined {
+  let refusal: Refusal | undefined;
+  for (const call of calls) {
+    const resource = evaluate({ 'Fn::Sub': call.resource }, resources);
+    const decision = principal.policy.decide({ action: call.action, resource });
+    usage.record(principal.functionName, call, decision);
+    if (decision !== 'allowed' && refusal === undefined)
+      refusal = accessDenied(call.service as CheckedService, principal, call.action, resource, decision);
+  }
+  return refusal;
+}
+
 export class IamCheckingProxy extends LoopbackServer {
   readonly #options: IamProxyOptions;
   readonly #target: URL;
@@ -98,19 +126,6 @@ export class IamCheckingProxy extends LoopbackServer {
     this.#upstream.destroy();
   }
 
-  /** The first call of the request that the caller may not make, with the decision; undefined when all may pass. */
-  #firstRefused(principal: Principal, calls: readonly AwsCall[]) {
-    const { resources, usage } = this.#options;
-    let refused: { action: string; resource: string; decision: Decision } | undefined;
-    for (const call of calls) {
-      const resource = evaluate({ 'Fn::Sub': call.resource }, resources);
-      const decision = principal.policy.decide({ action: call.action, resource });
-      usage.record(principal.functionName, call, decision);
-      if (decision !== 'allowed' && refused === undefined) refused = { action: call.action, resource, decision };
-    }
-    return refused;
-  }
-
   protected override async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const { service, principals, decode } = this.#options;
     const body = await bodyOf(request);
@@ -119,10 +134,13 @@ export class IamCheckingProxy extends LoopbackServer {
     if (principal === undefined) {
       answer = refusal(service, 'UnrecognizedClientException', 'InvalidClientTokenId', UNRECOGNIZED);
     } else {
-      const calls = decode({ method: request.method ?? 'GET', path: request.url ?? '/', headers: request.headers, body });
-      const refused = this.#firstRefused(principal, calls);
-      if (refused !== undefined)
-        answer = accessDenied(service, principal, refused.action, refused.resource, refused.decision);
+      const calls = decode({
+        method: request.method ?? 'GET',
+        path: request.url ?? '/',
+        headers: request.headers,
+        body,
+      });
+      answer = judge(principal, calls, this.#options.resources, this.#options.usage);
     }
     if (answer !== undefined) {
       response.writeHead(answer.status, answer.headers).end(answer.body);

@@ -120,6 +120,18 @@ export interface Grant {
   readonly effect: 'Allow' | 'Deny';
   readonly action: string;
   readonly resource: string;
+  /** The resource as the statement writes it, in `Fn::Sub` notation where it can be: for people to read. */
+  readonly label?: string;
+}
+
+/** A statement's resource as a person reads it: `${ChatTable.Arn}` for `Fn::GetAtt: [ChatTable, Arn]`. */
+export function resourceLabel(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  const { Ref, 'Fn::GetAtt': getAtt, 'Fn::Sub': sub } = (resource ?? {}) as Record<string, unknown>;
+  if (typeof Ref === 'string') return `\${${Ref}}`;
+  if (Array.isArray(getAtt)) return `\${${getAtt.join('.')}}`;
+  if (typeof sub === 'string') return sub;
+  return JSON.stringify(resource);
 }
 
 /** A call as IAM authorises it: an action on one resource (an ARN). */
@@ -147,9 +159,10 @@ export function grantsOf(
       continue;
     }
     const effect = statement.Effect === 'Deny' ? 'Deny' : 'Allow';
-    const patterns = [statement.Resource].flat().map((resource) => evaluate(resource, resources));
+    const patterns = [statement.Resource].flat();
     for (const action of actionsOf(statement))
-      for (const resource of patterns) grants.push({ effect, action, resource });
+      for (const pattern of patterns)
+        grants.push({ effect, action, resource: evaluate(pattern, resources), label: resourceLabel(pattern) });
   }
   return { grants, unsupported };
 }

@@ -1,12 +1,13 @@
 /**
  * What each function asked IAM for, and what it was told: the least-privilege report (scripts/iam-report.ts) reads
  * these after a test run, from every local stack and stack test that checked calls, to list the calls each function
- * made and the permissions no test used.
+ * made and the permissions no test used. Each file holds the roles it was judged by, so that calls recorded under
+ * different stages are each weighed against their own stage's resources.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AwsCall } from './aws-calls.ts';
-import type { Decision } from './policy.ts';
+import type { Decision, Resources } from './policy.ts';
 
 /** One function's calls of one action on one resource (`Fn::Sub` notation), counted by outcome. */
 export interface UsageEntry {
@@ -15,6 +16,15 @@ export interface UsageEntry {
   readonly resource: string;
   allowed: number;
   denied: number;
+}
+
+/** What one local stack or stack test recorded, with the template it judged the calls by. */
+export interface UsageRecord {
+  readonly stage: string;
+  /** Each function's role, by the function's serverless.yml name. */
+  readonly roles: Readonly<Record<string, string>>;
+  readonly resources: Resources;
+  readonly entries: readonly UsageEntry[];
 }
 
 /** The environment variable naming the folder usage is written to; unset, nothing is written. */
@@ -44,33 +54,21 @@ export class UsageLog {
   }
 
   /** Writes every entry so far to `<folder>/<name>.json`, replacing what an earlier write of this log left. */
-  writeTo(folder: string, name: string): void {
+  writeTo(folder: string, name: string, judgedBy: Omit<UsageRecord, 'entries'>): void {
     if (this.#entries.size === 0) return;
     mkdirSync(folder, { recursive: true });
-    writeFileSync(join(folder, `${name}.json`), JSON.stringify(this.entries()));
+    const record: UsageRecord = { ...judgedBy, entries: this.entries() };
+    writeFileSync(join(folder, `${name}.json`), JSON.stringify(record));
   }
 }
 
-/** Every usage file in the folder, merged: one entry per function, action and resource. */
-export function readUsage(folder: string): UsageEntry[] {
+/** Every usage record in the folder; none when it does not exist. */
+export function readUsage(folder: string): UsageRecord[] {
   let files: string[];
   try {
     files = readdirSync(folder).filter((file) => file.endsWith('.json'));
   } catch {
     return [];
   }
-  const totals = new Map<string, UsageEntry>();
-  for (const file of files) {
-    const entries = JSON.parse(readFileSync(join(folder, file), 'utf8')) as UsageEntry[];
-    for (const entry of entries) {
-      const key = `${entry.functionName}\n${entry.action}\n${entry.resource}`;
-      const total = totals.get(key);
-      if (total === undefined) totals.set(key, { ...entry });
-      else {
-        total.allowed += entry.allowed;
-        total.denied += entry.denied;
-      }
-    }
-  }
-  return [...totals.values()];
+  return files.sort().map((file) => JSON.parse(readFileSync(join(folder, file), 'utf8')) as UsageRecord);
 }

@@ -15,7 +15,7 @@ import {
   roleOfFunction,
   statementsOf,
 } from './packaged-template.ts';
-import { compareRole, type RoleComparison } from './role-grants.ts';
+import { compareRole, type RoleCheck, type RoleComparison, writeUsage } from './role-grants.ts';
 
 /** In the environment that packages prod: a secret that must not reach anything a deployed stage is made of. */
 const SECRET_MARKER = 'hmac-secret-marker-3f9c27e1b84d4a06b5d2e8c1f7a09364';
@@ -92,20 +92,21 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
     expect(recorded.unreached).toEqual([]);
   });
 
+  /** Each function with its role in the dev template and the calls it made. */
+  const checks = (): RoleCheck[] =>
+    functionsOf(dev).map(([, fn]) => ({
+      functionName: functionName(fn),
+      roleName: roleOfFunction(fn),
+      calls: recorded.calls.get(functionName(fn)) ?? [],
+      recordedServices: RECORDED_SERVICES,
+      // Lambda writes a function's logs with its role; no handler code calls CloudWatch Logs.
+      unrecordedServices: ['logs'],
+    }));
   /** Each function's recorded calls against its role in the dev template. */
-  const comparisons = (): RoleComparison[] =>
-    functionsOf(dev).map(([, fn]) =>
-      compareRole(dev, {
-        functionName: functionName(fn),
-        roleName: roleOfFunction(fn),
-        calls: recorded.calls.get(functionName(fn)) ?? [],
-        recordedServices: RECORDED_SERVICES,
-        // Lambda writes a function's logs with its role; no handler code calls CloudWatch Logs.
-        unrecordedServices: ['logs'],
-      }),
-    );
+  const comparisons = (): RoleComparison[] => checks().map((check) => compareRole(dev, check));
 
   it('allows each function every AWS call its handler made in its scenarios', () => {
+    writeUsage(dev, 'dev', checks());
     expect(comparisons().flatMap((c) => c.missing)).toEqual([]);
   });
 

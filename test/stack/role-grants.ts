@@ -1,5 +1,15 @@
 import type { AwsCall } from '../../scripts/local-iam/aws-calls.ts';
-import { covers, decide, evaluate, grantsOf, type Resources, statementsOf } from '../../scripts/local-iam/policy.ts';
+import { judge } from '../../scripts/local-iam/iam-proxy.ts';
+import {
+  covers,
+  decide,
+  evaluate,
+  grantsOf,
+  type Resources,
+  RolePolicy,
+  statementsOf,
+} from '../../scripts/local-iam/policy.ts';
+import { USAGE_DIR_VARIABLE, UsageLog } from '../../scripts/local-iam/usage-log.ts';
 
 /** A resource for a person to read: a connection id stands for every one. */
 const readable = (resource: string): string => resource.replace(/(@connections\/)[^/]+$/, '$1{connectionId}');
@@ -69,4 +79,18 @@ export function compareRole(resources: Resources, check: RoleCheck): RoleCompari
 /** A function's distinct calls, one line each (`dynamodb:GetItem ${ChatTable.Arn}`), sorted: for reports and messages. */
 export function callSummary(calls: readonly AwsCall[]): string[] {
   return [...new Set(calls.map((call) => `${call.action} ${readable(call.resource)}`))].sort();
+}
+
+/**
+ * Judges each function's recorded calls against its role in the packaged template and writes them where the
+ * least-privilege report reads them (scripts/iam-report.ts), when a test run names that folder.
+ */
+export function writeUsage(resources: Resources, stage: string, functions: readonly RoleCheck[]): void {
+  const folder = process.env[USAGE_DIR_VARIABLE];
+  if (folder === undefined || folder === '') return;
+  const usage = new UsageLog();
+  for (const { functionName, roleName, calls } of functions)
+    judge({ functionName, policy: new RolePolicy(roleName, resources) }, calls, resources, usage);
+  const roles = Object.fromEntries(functions.map((check) => [check.functionName, check.roleName]));
+  usage.writeTo(folder, `stack-${process.pid}`, { stage, roles, resources });
 }

@@ -9,7 +9,6 @@ export interface CannedAnswer {
   readonly body: string;
 }
 
-
 /**
  * Collects the calls each Lambda function makes. Calls are attributed to the function whose work is running
  * (see {@link as}); calls made outside any function's work, such as a test arranging its data, are not kept.
@@ -105,4 +104,3 @@ export const DYNAMODB_ACCESS_DENIED: CannedAnswer = {
     message: 'injected: not authorized to perform this action',
   }),
 };
-

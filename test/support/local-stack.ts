@@ -12,6 +12,8 @@ import { StackTable } from './stack-table.ts';
 export interface TestStack extends LocalStack {
   /** The stack's table, read and written past the handlers. */
   readonly table: StackTable;
+  /** Every line the emulator has printed so far: its handlers' logs among them. */
+  readonly output: readonly string[];
 }
 
 let stacks = 0;
@@ -36,6 +38,7 @@ export async function startTestStack(
   return {
     ...stack,
     table,
+    output,
     async stop() {
       table.close();
       await stack.stop();
