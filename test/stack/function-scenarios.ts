@@ -12,7 +12,7 @@ import type { Dependencies, DependencyProvider } from '../../src/handlers/wiring
 import { createDisconnectHandler } from '../../src/handlers/functions/disconnect.ts';
 import { createMessageHandler } from '../../src/handlers/functions/message.ts';
 import { createFanOutHandler } from '../../src/handlers/functions/fanout.ts';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createQueues, type LocalQueue, localSqsClient, startLocalSqs } from '../../scripts/local-sqs.ts';
 import { type BatchReport, SqsEventSource } from '../../scripts/sqs-event-source.ts';
 import { type AwsCall, connectionsCalls, dynamoDbCalls, sqsCalls } from '../../scripts/local-iam/aws-calls.ts';
@@ -21,6 +21,7 @@ import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts
 import { FakeConnectionsApi } from '../support/fake-connections-api.ts';
 import { DEFAULT_CONFIG } from '../support/in-memory-chat.ts';
 import { authorizerEvent, connectEvent, disconnectEvent, frameEvent, lambdaContext } from '../support/lambda-events.ts';
+import { sqsEvent } from '../support/sqs-events.ts';
 
 /** The services whose calls the scenarios record, each through a proxy in front of a local endpoint. */
 export const RECORDED_SERVICES = ['dynamodb', 'execute-api', 'sqs'] as const;
@@ -480,6 +481,34 @@ async function fanOutScenarios(world: World): Promise<void> {
     world.api.received.slice(since).some((r) => r.connectionId === id && r.body.includes('"shard-probe"')),
   );
   world.expect(fn, 'the shard jobs of a big room', probed.length === 2, () => ({ reports, probed }));
+  await pagedShardScenario(world);
+}
+
+/**
+ * A shard of more members than a page holds: the worker delivers the first page, then queues a job for the next
+ * (sqs:SendMessage from the worker's own role). Ten members over the room's shards put two in one shard at least;
+ * with pages of one member, that shard's job queues a next page.
+ */
+async function pagedShardScenario(world: World): Promise<void> {
+  const fn = 'fanout';
+  const members = Array.from({ length: 10 }, (_, i) => `p-member-${i}`);
+  for (const id of members) await world.arrangeConnected(id, { room: 'pages' });
+  const handle = createFanOutHandler(world.deps({ FANOUT_SHARD_SIZE: '1' }));
+  const frame = { type: 'pong', connectionId: 'page-probe' };
+  const jobs = Array.from({ length: DEFAULT_CONFIG.roomShards }, (_, shard) =>
+    JSON.stringify({ kind: 'shard', fanOutId: 'pages', room: 'pages', shard, frame }),
+  );
+  const result = await world.recorder.as(fn, () => handle(sqsEvent(jobs), lambdaContext(fn)));
+  const reading = localSqsClient(world.sqsProxy.endpoint);
+  try {
+    const { Messages = [] } = await reading.send(
+      new ReceiveMessageCommand({ QueueUrl: world.fanOutQueue.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    );
+    const nextPages = Messages.filter((m) => m.Body?.includes('"fanOutId":"pages"') && m.Body.includes('"after"'));
+    world.expect(fn, 'a shard of more than one page', nextPages.length > 0, () => ({ result, Messages }));
+  } finally {
+    reading.destroy();
+  }
 }
 
 /** Settings the AWS SDK and Powertools read from the process environment, as Lambda would set them. */

@@ -10,7 +10,7 @@ import { DEFAULT_USAGE_FOLDER, runReport } from '../../scripts/iam-report.ts';
 import { USAGE_DIR_VARIABLE } from '../../scripts/local-iam/usage-log.ts';
 
 export async function setup(): Promise<void> {
-  if (process.env[USAGE_DIR_VARIABLE] !== undefined) return;
+  if ((process.env[USAGE_DIR_VARIABLE] ?? '') !== '') return;
   rmSync(DEFAULT_USAGE_FOLDER, { recursive: true, force: true });
   mkdirSync(DEFAULT_USAGE_FOLDER, { recursive: true });
   // The test workers, and the local stacks they start, inherit it.
