@@ -63,24 +63,34 @@ function environmentView(shared: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   });
 }
 
-interface Runner {
+/** What serverless-offline's InProcessRunner has: a run that copies the function's variables into process.env. */
+export interface Runner {
   run(this: unknown, ...args: unknown[]): Promise<unknown>;
 }
 
 /**
- * Gives each in-process invocation its own environment (once per process). `offlineRoot` is serverless-offline's
- * package folder: its InProcessRunner is patched in the module instance the emulator itself loaded.
+ * Runs every call of the runner's `run` in an environment of its own, over the process's: what the runner copies
+ * into `process.env`, and what the work it starts reads, stay with that call. Installs the view once per process.
  */
-export async function isolateFunctionEnvironments(offlineRoot: string): Promise<void> {
-  if (isolated) return;
-  isolated = true;
-  const module = (await import(
-    pathToFileURL(join(offlineRoot, 'src/lambda/handler-runner/in-process-runner/InProcessRunner.js')).href
-  )) as { default: { prototype: Runner } };
-  const prototype = module.default.prototype;
+export function isolateRuns(prototype: Runner): void {
   const run = prototype.run;
   prototype.run = function (this: unknown, ...args: unknown[]) {
     return invocation.run({}, () => run.apply(this, args));
   };
-  process.env = environmentView(process.env);
+  if (!isolated) {
+    isolated = true;
+    process.env = environmentView(process.env);
+  }
+}
+
+const patched = new Set<string>();
+
+/** Gives each in-process invocation of serverless-offline (package folder `offlineRoot`) its own environment. */
+export async function isolateFunctionEnvironments(offlineRoot: string): Promise<void> {
+  const url = pathToFileURL(join(offlineRoot, 'src/lambda/handler-runner/in-process-runner/InProcessRunner.js')).href;
+  if (patched.has(url)) return;
+  patched.add(url);
+  // The module instance the emulator itself loaded: the same file URL.
+  const module = (await import(url)) as { default: { prototype: Runner } };
+  isolateRuns(module.default.prototype);
 }
