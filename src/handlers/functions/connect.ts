@@ -67,7 +67,9 @@ export function createConnectHandler(deps: DependencyProvider) {
     .handler(async (event) => {
       const { service, authMode, allowedOrigins, metrics, logger } = deps();
       if (!isEventOfType(event, 'CONNECT')) {
-        await service.reject(connectionIdOf(event), 'unknown_action', 'unknown action "$connect"');
+        // API Gateway routes no frame here; only a local emulator does. The function's role may not post to
+        // @connections, so there is no error frame to send: the frame is refused and nothing is changed.
+        logger.info('a frame reached the $connect route: refused', { connectionId: connectionIdOf(event) });
         return { statusCode: 400 };
       }
       const connectionId = connectionIdOf(event);

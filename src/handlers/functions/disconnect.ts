@@ -16,9 +16,11 @@ export function createDisconnectHandler(deps: DependencyProvider) {
     .use(observability(deps))
     .use(httpErrorHandler({ logger: (error: unknown) => loggerOf(deps).error('disconnect failed', { error: error }) }))
     .handler(async (event) => {
-      const { service, metrics } = deps();
+      const { service, metrics, logger } = deps();
       if (!isEventOfType(event, 'DISCONNECT')) {
-        await service.reject(connectionIdOf(event), 'unknown_action', 'unknown action "$disconnect"');
+        // API Gateway routes no frame here; only a local emulator does. The function's role may not post to
+        // @connections, so there is no error frame to send: the frame is refused and nothing is changed.
+        logger.info('a frame reached the $disconnect route: refused', { connectionId: connectionIdOf(event) });
         return { statusCode: 400 };
       }
       await service.disconnect(connectionIdOf(event), ownersOf(event));

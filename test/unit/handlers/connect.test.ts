@@ -163,4 +163,12 @@ describe('$connect handler', () => {
 
     expect(await h.connections.get('A')).toMatchObject({ room: 'kitchen', name: 'Name A' });
   });
+
+  it('posts nothing when a message frame names $connect as its action: its role may not use @connections', async () => {
+    const h = await harness();
+
+    await h.connect(frameEvent('A', { action: '$connect' }));
+
+    expect(h.messenger.sent).toEqual([]);
+  });
 });

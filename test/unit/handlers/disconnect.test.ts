@@ -60,4 +60,12 @@ describe('$disconnect handler', () => {
 
     expect(await listed(h.connections)).toEqual(['A', 'B', 'C']);
   });
+
+  it('posts nothing when a message frame names $disconnect as its action: its role may not use @connections', async () => {
+    const h = await harness();
+
+    await h.disconnect(frameEvent('A', { action: '$disconnect' }));
+
+    expect(h.messenger.sent).toEqual([]);
+  });
 });
