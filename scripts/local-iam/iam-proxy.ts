@@ -88,6 +88,25 @@ function refusal(service: CheckedService, type: string, queryCode: string, messa
 
 const UNRECOGNIZED = 'The security token included in the request is invalid.';
 
+/** Resources already evaluated, per template: a handler names the same few again and again. */
+const evaluated = new WeakMap<Resources, Map<string, string>>();
+
+function arnOf(resource: string, resources: Resources): string {
+  let cache = evaluated.get(resources);
+  if (cache === undefined) {
+    cache = new Map();
+    evaluated.set(resources, cache);
+  }
+  let arn = cache.get(resource);
+  if (arn === undefined) {
+    arn = evaluate({ 'Fn::Sub': resource }, resources);
+    // Every @connections call names its own connection: keep the cache bounded.
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(resource, arn);
+  }
+  return arn;
+}
+
 /**
  * Judges every call of one request against the caller's role and counts each in `usage`; answers AWS's refusal
  * of the first call the role does not allow, or undefined when every call may pass.
@@ -100,7 +119,7 @@ export function judge(
 ): Refusal | undefined {
   let refusal: Refusal | undefined;
   for (const call of calls) {
-    const resource = evaluate({ 'Fn::Sub': call.resource }, resources);
+    const resource = arnOf(call.resource, resources);
     const decision = principal.policy.decide({ action: call.action, resource });
     usage.record(principal.functionName, call, decision);
     if (decision !== 'allowed' && refusal === undefined)

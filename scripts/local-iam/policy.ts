@@ -106,13 +106,22 @@ export function evaluate(value: unknown, resources: Resources): string {
   throw new Error(`cannot evaluate ${JSON.stringify(value)} offline`);
 }
 
+const compiledPatterns = new Map<string, RegExp>();
+
 /** IAM's wildcards: `*` any run of characters, `?` any one; actions compare without regard to case. */
 export function wildcardMatch(pattern: string, value: string, ignoreCase: boolean): boolean {
-  const source = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, ignoreCase ? 'i' : '').test(value);
+  const key = `${ignoreCase ? 'i' : 's'}${pattern}`;
+  let compiled = compiledPatterns.get(key);
+  if (compiled === undefined) {
+    const source = pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.');
+    compiled = new RegExp(`^${source}$`, ignoreCase ? 'i' : '');
+    // Patterns come from statements, a few dozen per template.
+    compiledPatterns.set(key, compiled);
+  }
+  return compiled.test(value);
 }
 
 /** One action on one resource pattern, as a statement of a role allows or denies it. */
