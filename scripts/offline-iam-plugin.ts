@@ -1,8 +1,9 @@
 /**
  * A serverless-offline companion (serverless.yml's `plugins:`, after the SQS one): IAM, locally. Every function
  * signs its requests with credentials of its own, and every request the handlers make to DynamoDB, SQS and the
- * @connections API goes through a checking proxy (scripts/local-iam/iam-proxy.ts) that judges each call against
- * the function's role as the template states it and refuses what AWS would refuse. The queue's event source polls
+ * @connections API is judged against the function's role as the template states it, and refused as AWS would refuse
+ * it: through a checking proxy in front of DynamoDB and SQS (scripts/local-iam/iam-proxy.ts), and in the emulator's
+ * own @connections routes (scripts/local-iam/connections-check.ts). The queue's event source polls
  * with the worker's credentials too, as Lambda's event source uses the function's role.
  *
  * `CHAT_LOCAL_IAM=off` turns the checks off (the functions then reach the local services directly). For tests
@@ -14,7 +15,8 @@ import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { connectionsCalls, dynamoDbCalls, sqsCalls } from './local-iam/aws-calls.ts';
 import { isolateFunctionEnvironments } from './local-iam/function-environments.ts';
-import { type CheckedService, IamCheckingProxy, type Principal } from './local-iam/iam-proxy.ts';
+import { checkConnectionsRoutes } from './local-iam/connections-check.ts';
+import { checkRequest, IamCheckingProxy, type Principal } from './local-iam/iam-proxy.ts';
 import { FRAMEWORK_RESOURCES, type Resources, RolePolicy, type Statement } from './local-iam/policy.ts';
 import { USAGE_DIR_VARIABLE, UsageLog } from './local-iam/usage-log.ts';
 
@@ -94,7 +96,8 @@ export default class OfflineIamPlugin {
     if (this.#started) return;
     this.#started = true;
     // The package's root: its exports name no package.json, so from its main module (src/index.js).
-    await isolateFunctionEnvironments(dirname(dirname(require.resolve('serverless-offline'))));
+    const offlineRoot = dirname(dirname(require.resolve('serverless-offline')));
+    await isolateFunctionEnvironments(offlineRoot);
     if (process.env['CHAT_LOCAL_IAM'] === 'off') {
       this.#log.warning('Offline [iam] off (CHAT_LOCAL_IAM=off): no call is checked against its role');
       return;
@@ -125,40 +128,37 @@ export default class OfflineIamPlugin {
     }
 
     const environment = { ...provider.environment };
-    const endpoints: Record<CheckedService, string | undefined> = {
-      dynamodb: process.env['AWS_ENDPOINT_URL_DYNAMODB'],
-      sqs: typeof environment['SQS_ENDPOINT'] === 'string' ? environment['SQS_ENDPOINT'] : undefined,
-      'execute-api':
-        typeof environment['WEBSOCKET_MANAGEMENT_ENDPOINT'] === 'string'
-          ? environment['WEBSOCKET_MANAGEMENT_ENDPOINT']
-          : undefined,
-    };
-    const decoders = {
-      dynamodb: dynamoDbCalls(this.#tables(resources)),
-      sqs: sqsCalls(this.#queues(resources)),
-      'execute-api': connectionsCalls(
-        `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${provider.stage}`,
+    const stageResource = `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${provider.stage}`;
+    // The emulator serves @connections itself, in this process: its routes check each request in place.
+    checkConnectionsRoutes(offlineRoot, (request) =>
+      checkRequest(
+        { service: 'execute-api', decode: connectionsCalls(stageResource), principals, resources, usage: this.#usage },
+        request,
       ),
-    };
-    const variables: Record<CheckedService, string> = {
-      dynamodb: 'AWS_ENDPOINT_URL_DYNAMODB',
-      sqs: 'SQS_ENDPOINT',
-      'execute-api': 'WEBSOCKET_MANAGEMENT_ENDPOINT',
-    };
-    for (const service of ['dynamodb', 'sqs', 'execute-api'] as const) {
-      const target = endpoints[service];
-      if (target === undefined)
-        throw new Error(`Offline [iam] no local ${service} endpoint to check (${variables[service]} is not set)`);
+    );
+    // DynamoDB and SQS run elsewhere: a checking proxy in front of each.
+    const proxied = [
+      [
+        'dynamodb',
+        'AWS_ENDPOINT_URL_DYNAMODB',
+        process.env['AWS_ENDPOINT_URL_DYNAMODB'],
+        dynamoDbCalls(this.#tables(resources)),
+      ],
+      ['sqs', 'SQS_ENDPOINT', environment['SQS_ENDPOINT'], sqsCalls(this.#queues(resources))],
+    ] as const;
+    for (const [service, variable, target, decode] of proxied) {
+      if (typeof target !== 'string' || target === '')
+        throw new Error(`Offline [iam] no local ${service} endpoint to check (${variable} is not set)`);
       const proxy = await new IamCheckingProxy({
         service,
         target,
-        decode: decoders[service],
+        decode,
         principals,
         resources,
         usage: this.#usage,
       }).start();
       this.#proxies.push(proxy);
-      environment[variables[service]] = proxy.endpoint;
+      environment[variable] = proxy.endpoint;
     }
     provider.environment = environment;
     // A run that revokes a permission on purpose shows what AWS would refuse; its calls say nothing of what is needed.

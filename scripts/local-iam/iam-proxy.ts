@@ -7,7 +7,7 @@
  */
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { bodyOf, forward, LoopbackServer } from '../loopback-server.ts';
-import type { AwsCall, CallDecoder } from './aws-calls.ts';
+import type { AwsCall, CallDecoder, WireRequest } from './aws-calls.ts';
 import { type Decision, evaluate, PSEUDO_PARAMETERS, type Resources, type RolePolicy } from './policy.ts';
 import type { UsageLog } from './usage-log.ts';
 
@@ -20,16 +20,20 @@ export interface Principal {
   readonly policy: RolePolicy;
 }
 
-export interface IamProxyOptions {
+/** What judges one service's requests: its callers, how to read a request's calls, and where to count them. */
+export interface IamCheckOptions {
   readonly service: CheckedService;
-  /** The endpoint requests that pass are forwarded to. */
-  readonly target: string;
   readonly decode: CallDecoder;
   /** Callers by access key id. */
   readonly principals: ReadonlyMap<string, Principal>;
   /** The template's resources, to evaluate a call's resource (`${ChatTable.Arn}`) to an ARN. */
   readonly resources: Resources;
   readonly usage: UsageLog;
+}
+
+export interface IamProxyOptions extends IamCheckOptions {
+  /** The endpoint requests that pass are forwarded to. */
+  readonly target: string;
   /** Connections kept open to the target; a fan-out keeps up to BROADCAST_CONCURRENCY sends in flight. */
   readonly maxSockets?: number;
 }
@@ -128,6 +132,17 @@ export function judge(
   return refusal;
 }
 
+/**
+ * Answers AWS's refusal of a request its caller may not make (an unknown key, or a call its role does not allow),
+ * or undefined when it may pass. Every call is counted in the usage log.
+ */
+export function checkRequest(options: IamCheckOptions, request: WireRequest): Refusal | undefined {
+  const principal = options.principals.get(accessKeyIdOf(request.headers.authorization) ?? '');
+  if (principal === undefined)
+    return refusal(options.service, 'UnrecognizedClientException', 'InvalidClientTokenId', UNRECOGNIZED);
+  return judge(principal, options.decode(request), options.resources, options.usage);
+}
+
 export class IamCheckingProxy extends LoopbackServer {
   readonly #options: IamProxyOptions;
   readonly #target: URL;
@@ -146,21 +161,13 @@ export class IamCheckingProxy extends LoopbackServer {
   }
 
   protected override async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const { service, principals, decode } = this.#options;
     const body = await bodyOf(request);
-    const principal = principals.get(accessKeyIdOf(request.headers.authorization) ?? '');
-    let answer: Refusal | undefined;
-    if (principal === undefined) {
-      answer = refusal(service, 'UnrecognizedClientException', 'InvalidClientTokenId', UNRECOGNIZED);
-    } else {
-      const calls = decode({
-        method: request.method ?? 'GET',
-        path: request.url ?? '/',
-        headers: request.headers,
-        body,
-      });
-      answer = judge(principal, calls, this.#options.resources, this.#options.usage);
-    }
+    const answer = checkRequest(this.#options, {
+      method: request.method ?? 'GET',
+      path: request.url ?? '/',
+      headers: request.headers,
+      body,
+    });
     if (answer !== undefined) {
       response.writeHead(answer.status, answer.headers).end(answer.body);
       return;

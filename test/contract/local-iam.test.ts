@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,7 +14,13 @@ import {
 } from '../../scripts/local-sqs.ts';
 import { connectionsCalls, dynamoDbCalls, sqsCalls } from '../../scripts/local-iam/aws-calls.ts';
 import { isolateRuns, type Runner } from '../../scripts/local-iam/function-environments.ts';
-import { accessKeyIdOf, type CheckedService, IamCheckingProxy } from '../../scripts/local-iam/iam-proxy.ts';
+import { checkConnectionsRoutes } from '../../scripts/local-iam/connections-check.ts';
+import {
+  accessKeyIdOf,
+  type CheckedService,
+  checkRequest,
+  IamCheckingProxy,
+} from '../../scripts/local-iam/iam-proxy.ts';
 import { type Resources, RolePolicy, type Statement } from '../../scripts/local-iam/policy.ts';
 import { UsageLog } from '../../scripts/local-iam/usage-log.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
@@ -210,6 +218,72 @@ describe('the local IAM proxy', () => {
       { functionName: 'fanout', action: 'dynamodb:GetItem', resource: '${ChatTable.Arn}', allowed: 1, denied: 0 },
       { functionName: 'fanout', action: 'dynamodb:PutItem', resource: '${ChatTable.Arn}', allowed: 0, denied: 1 },
     ]);
+  });
+});
+
+describe("the emulator's @connections routes, checked in place", () => {
+  it('serves a post the role allows and refuses one it does not, as API Gateway does', async () => {
+    const offlineRoot = dirname(dirname(createRequire(import.meta.url).resolve('serverless-offline')));
+    const resources = template('unused', [
+      allow('execute-api:ManageConnections', { 'Fn::Sub': `${STAGE}/POST/@connections/allowed-*` }),
+    ]);
+    const usage = new UsageLog();
+    checkConnectionsRoutes(offlineRoot, (request) =>
+      checkRequest(
+        {
+          service: 'execute-api',
+          decode: connectionsCalls(STAGE),
+          principals: new Map([
+            ['WORKER', { functionName: 'fanout', policy: new RolePolicy('WorkerRole', resources) }],
+          ]),
+          resources,
+          usage,
+        },
+        request,
+      ),
+    );
+    const hapi = createRequire(join(offlineRoot, 'package.json'))('@hapi/hapi') as {
+      server(options: object): {
+        route(config: object): void;
+        start(): Promise<void>;
+        stop(): Promise<void>;
+        info: { uri: string };
+      };
+    };
+    const served: string[] = [];
+    const server = hapi.server({ host: '127.0.0.1', port: 0 });
+    server.route({
+      method: 'POST',
+      path: '/@connections/{connectionId}',
+      options: { payload: { parse: false } },
+      handler: (request: { params: { connectionId: string } }) => {
+        served.push(request.params.connectionId);
+        return null;
+      },
+    });
+    await server.start();
+    const client = new ApiGatewayManagementApiClient({
+      endpoint: server.info.uri,
+      region: REGION,
+      credentials: { accessKeyId: 'WORKER', secretAccessKey: 'local' },
+      maxAttempts: 1,
+    });
+    try {
+      await client.send(new PostToConnectionCommand({ ConnectionId: 'allowed-1', Data: 'hi' }));
+      const failure = await client.send(new PostToConnectionCommand({ ConnectionId: 'other-1', Data: 'hi' })).then(
+        () => undefined,
+        (error: unknown) => error as { name: string; $metadata?: { httpStatusCode?: number } },
+      );
+
+      expect({ served, name: failure?.name, status: failure?.$metadata?.httpStatusCode }).toEqual({
+        served: ['allowed-1'],
+        name: 'AccessDeniedException',
+        status: 403,
+      });
+    } finally {
+      client.destroy();
+      await server.stop();
+    }
   });
 });
 
