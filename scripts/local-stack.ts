@@ -3,7 +3,9 @@
  * and serverless-offline running the real handlers, with the fan-out queue in its process (scripts/offline-sqs-plugin.ts). Used by `npm start` and by the end-to-end tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { connect, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -20,6 +22,17 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { parse } from 'yaml';
+import type { WireRequest } from './local-iam/aws-calls.ts';
+import { checkDynaliteRequests } from './local-iam/dynalite-check.ts';
+import { accessKeyIdOf, type Refusal } from './local-iam/iam-proxy.ts';
+import {
+  dynamoDbCheck,
+  judgedBy,
+  type LocalPolicy,
+  POLICY_FILE_VARIABLE,
+  readPolicy,
+} from './local-iam/local-policy.ts';
+import { USAGE_DIR_VARIABLE, UsageLog } from './local-iam/usage-log.ts';
 
 const require = createRequire(import.meta.url);
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -223,6 +236,47 @@ async function accepts(port: number, withinMs: number): Promise<boolean> {
 }
 
 /**
+ * The local IAM's check of the handlers' DynamoDB requests, in the dynalite this process started: the emulator's
+ * plugin (scripts/offline-iam-plugin.ts) writes each function's role and key to `policyFile`, read at the first
+ * request a function signs. This process's own requests, and the tests' (the dummy key), are not checked.
+ */
+function checkDynalite(
+  database: Server,
+  options: Pick<LocalStackOptions, 'handlerEnv'>,
+): { policyFile: string; close(): void } | undefined {
+  const switchedOff = (options.handlerEnv?.['CHAT_LOCAL_IAM'] ?? process.env['CHAT_LOCAL_IAM']) === 'off';
+  if (switchedOff) return undefined;
+  // Unique per stack: a test runner may load this module afresh for each test file in one process.
+  const name = `${process.pid}-${randomUUID()}`;
+  const policyFile = join(tmpdir(), `ws-chat-iam-${name}.json`);
+  const usage = new UsageLog();
+  let policy: LocalPolicy | undefined;
+  let check: ((request: WireRequest) => Refusal | undefined) | undefined;
+  checkDynaliteRequests(database, (request) => {
+    if (accessKeyIdOf(request.headers.authorization) === DUMMY_CREDENTIALS.AWS_ACCESS_KEY_ID) return undefined;
+    if (check === undefined) {
+      policy = readPolicy(policyFile);
+      check = dynamoDbCheck(policy, usage);
+    }
+    return check(request);
+  });
+  const writeUsage = (): void => {
+    const folder = process.env[USAGE_DIR_VARIABLE];
+    const judged = policy === undefined ? undefined : judgedBy(policy);
+    if (folder && judged) usage.writeTo(folder, `dynalite-${name}`, judged);
+  };
+  const timer = setInterval(writeUsage, 2_000).unref();
+  return {
+    policyFile,
+    close() {
+      clearInterval(timer);
+      writeUsage();
+      rmSync(policyFile, { force: true });
+    },
+  };
+}
+
+/**
  * The stack as the tests, benchmarks and profiler run it: every port free, handlers in the emulator's process,
  * bundles in a folder of the caller's own.
  */
@@ -274,8 +328,9 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     database = started.server;
     dynamoDbEndpoint = started.endpoint;
   }
+  const iam = database === undefined ? undefined : checkDynalite(database, options);
   const closeDatabase = (): Promise<void> =>
-    new Promise((resolve) => (database ? database.close(() => resolve()) : resolve()));
+    new Promise<void>((resolve) => (database ? database.close(() => resolve()) : resolve())).then(() => iam?.close());
 
   const managementEndpoint = `http://127.0.0.1:${websocketPort}`;
   // scripts/offline-sqs-plugin.ts serves the queues there and gives the handlers the endpoint and the queues' URLs.
@@ -313,6 +368,7 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
         WEBSOCKET_MANAGEMENT_ENDPOINT: managementEndpoint,
         SQS_ENDPOINT: sqsEndpoint,
         CHAT_ESBUILD_DIR: options.buildFolder,
+        ...(iam === undefined ? {} : { [POLICY_FILE_VARIABLE]: iam.policyFile }),
         ...options.handlerEnv,
         // Read by scripts/offline-sqs-plugin.ts (serverless.yml's custom.offlineSqs.poll).
         ...(options.pollQueues === false ? { CHAT_SQS_POLL: 'false' } : {}),

@@ -16,9 +16,16 @@ import { createRequire } from 'node:module';
 import { connectionsCalls, dynamoDbCalls, sqsCalls } from './local-iam/aws-calls.ts';
 import { isolateFunctionEnvironments } from './local-iam/function-environments.ts';
 import { checkConnectionsRoutes } from './local-iam/connections-check.ts';
-import { checkRequest, IamCheckingProxy, type Principal } from './local-iam/iam-proxy.ts';
-import { FRAMEWORK_RESOURCES, type Resources, RolePolicy, type Statement } from './local-iam/policy.ts';
-import { USAGE_DIR_VARIABLE, UsageLog } from './local-iam/usage-log.ts';
+import { checkRequest, IamCheckingProxy } from './local-iam/iam-proxy.ts';
+import {
+  judgedBy,
+  type LocalPolicy,
+  POLICY_FILE_VARIABLE,
+  principalsOf,
+  writePolicy,
+} from './local-iam/local-policy.ts';
+import { FRAMEWORK_RESOURCES, type Resources, type Statement } from './local-iam/policy.ts';
+import { USAGE_DIR_VARIABLE, UsageLog, type UsageRecord } from './local-iam/usage-log.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -80,7 +87,7 @@ export default class OfflineIamPlugin {
   #flushTimer: NodeJS.Timeout | undefined;
   #started = false;
   /** What the calls are judged by, written beside them; undefined while nothing is checked. */
-  #judgedBy: { stage: string; roles: Record<string, string>; resources: Resources } | undefined;
+  #judgedBy: Omit<UsageRecord, 'entries'> | undefined;
 
   constructor(serverless: Serverless, _options: Record<string, unknown>, utils?: { log?: Log }) {
     this.#serverless = serverless;
@@ -107,25 +114,30 @@ export default class OfflineIamPlugin {
     const resources: Resources = { ...FRAMEWORK_RESOURCES, ...(service.resources?.Resources ?? {}) };
     const revoked = revocations(process.env['CHAT_IAM_REVOKE']);
 
-    const principals = new Map<string, Principal>();
     const roles: Record<string, string> = {};
-    const keys = service.getAllFunctions();
-    for (const key of keys) {
+    const keys: Record<string, string> = {};
+    for (const key of service.getAllFunctions()) {
       const fn = service.getFunction(key);
       const role = roleName(fn.role ?? provider.iam?.role);
       if (role === undefined) throw new Error(`Offline [iam] ${key} has no role of the template's own`);
       roles[key] = role;
-      principals.set(accessKeyOf(key), {
-        functionName: key,
-        policy: new RolePolicy(role, resources, revoked.get(role)),
-      });
+      keys[key] = accessKeyOf(key);
       fn.environment = {
         ...fn.environment,
-        AWS_ACCESS_KEY_ID: accessKeyOf(key),
+        AWS_ACCESS_KEY_ID: keys[key],
         AWS_SECRET_ACCESS_KEY: 'local',
         AWS_SESSION_TOKEN: '',
       };
     }
+    const policy: LocalPolicy = {
+      stage: provider.stage,
+      roles,
+      keys,
+      resources,
+      revoked: Object.fromEntries(revoked),
+      tables: this.#tables(resources),
+    };
+    const principals = principalsOf(policy);
 
     const environment = { ...provider.environment };
     const stageResource = `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${provider.stage}`;
@@ -136,16 +148,22 @@ export default class OfflineIamPlugin {
         request,
       ),
     );
-    // DynamoDB and SQS run elsewhere: a checking proxy in front of each.
+    // The process that started the stack checks its dynalite in place when it says so; else a proxy does.
+    const policyFile = process.env[POLICY_FILE_VARIABLE];
+    if (policyFile !== undefined && policyFile !== '') writePolicy(policyFile, policy);
     const proxied = [
-      [
-        'dynamodb',
-        'AWS_ENDPOINT_URL_DYNAMODB',
-        process.env['AWS_ENDPOINT_URL_DYNAMODB'],
-        dynamoDbCalls(this.#tables(resources)),
-      ],
-      ['sqs', 'SQS_ENDPOINT', environment['SQS_ENDPOINT'], sqsCalls(this.#queues(resources))],
-    ] as const;
+      ['sqs', 'SQS_ENDPOINT', environment['SQS_ENDPOINT'], sqsCalls(this.#queues(resources))] as const,
+      ...(policyFile
+        ? []
+        : [
+            [
+              'dynamodb',
+              'AWS_ENDPOINT_URL_DYNAMODB',
+              process.env['AWS_ENDPOINT_URL_DYNAMODB'],
+              dynamoDbCalls(policy.tables),
+            ] as const,
+          ]),
+    ];
     for (const [service, variable, target, decode] of proxied) {
       if (typeof target !== 'string' || target === '')
         throw new Error(`Offline [iam] no local ${service} endpoint to check (${variable} is not set)`);
@@ -162,10 +180,12 @@ export default class OfflineIamPlugin {
     }
     provider.environment = environment;
     // A run that revokes a permission on purpose shows what AWS would refuse; its calls say nothing of what is needed.
-    if (revoked.size === 0) this.#judgedBy = { stage: provider.stage, roles, resources };
+    this.#judgedBy = judgedBy(policy);
     this.#flushTimer = setInterval(() => this.#writeUsage(), 2_000).unref();
     this.#log.notice(
-      `Offline [iam] every call checked against its function's role: ${keys.map((key) => `${key} as ${principals.get(accessKeyOf(key))?.policy.roleName}`).join(', ')}`,
+      `Offline [iam] every call checked against its function's role: ${Object.entries(roles)
+        .map(([key, role]) => `${key} as ${role}`)
+        .join(', ')}`,
     );
   }
 
