@@ -27,6 +27,12 @@ export const CONNECTION_LIFETIME_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000;
  */
 export const HANDSHAKE_GRACE_MS = 30_000;
 
+/**
+ * A $disconnect runs at most 29 s (its function's timeout): a removal that started longer ago than this and
+ * did not finish never will, and the next removal of that connection finishes it.
+ */
+export const REMOVAL_TIMEOUT_MS = 30_000;
+
 /** A roster page names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
 export const ROSTER_PAGE_SIZE = 500;
 
@@ -215,7 +221,9 @@ export class ChatService {
    * `owners` are as the closing event names them; the user the connection was stored with comes first.
    */
   async disconnect(connectionId: string, owners: ConnectionOwners = {}): Promise<boolean> {
-    const removed = await this.#connections.remove(connectionId);
+    const abandonedBefore = new Date(this.#now().getTime() - REMOVAL_TIMEOUT_MS);
+    // A retry of a $disconnect that failed part-way gets the connection back, and does what the first did not.
+    const removed = await this.#connections.remove(connectionId, abandonedBefore);
     // Released even when the row is gone already: the slots would otherwise be held until they expire.
     const userId = removed?.userId ?? owners.userId;
     await this.#quota?.release(connectionId, { ...owners, ...(userId !== undefined ? { userId } : {}) });
