@@ -287,6 +287,7 @@ export class ChatService {
       this.#presence.clock(connection.room),
     ]);
     const members = page.members.map(({ id, name, revision }) => ({ connectionId: id, name, rev: revision }));
+    await this.#resumeLostFlush(connection.room, clock);
     return this.#sendOrForget(connectionId, {
       type: 'roster',
       room: connection.room,
@@ -298,14 +299,18 @@ export class ChatService {
 
   /**
    * Announces a room's pending membership changes in one frame to every member: the fan-out worker's job.
-   * A scheduled flush that is not the room's scheduled one any more (a repeat) does nothing; one that came
-   * early goes back to the queue until its window ends. Safe to repeat: members drop changes they have by `rev`.
+   * A flush that is neither the room's scheduled one nor the one started last (a copy that another flush
+   * overtook) does nothing; one that came early goes back to the queue until its window ends. The changes
+   * are forgotten only once sent, so a job that failed part-way sends them when it runs again. Safe to
+   * repeat: members drop changes they have by `rev`.
    */
   async flushPresence(job: PresenceJob): Promise<BroadcastReport | undefined> {
     const { room } = job;
     const now = this.#now();
     if ('jobId' in job) {
-      const started = await this.#presence.startScheduledFlush(room, job.jobId, now, this.#windowStart(now));
+      // A claimed flush is due at its claim; a trailing one once the window of the last flush is over.
+      const windowStart = job.claimedAt !== undefined ? new Date(job.claimedAt) : this.#windowStart(now);
+      const started = await this.#presence.startScheduledFlush(room, job.jobId, now, windowStart);
       if (started !== true) {
         if (started.scheduled?.jobId === job.jobId) {
           const due = (started.lastFlushAt?.getTime() ?? now.getTime()) + this.#presenceWindowMs;
@@ -439,6 +444,7 @@ export class ChatService {
       this.#presence.clock(connection.room),
     ]);
     const { id: connectionId, room, name, revision: rev } = connection;
+    await this.#resumeLostFlush(room, clock);
     const members = clock.members;
     const welcome = { type: 'welcome', connectionId, room, name, replay: replay.length, rev, members } as const;
     if ((await this.#sendOrForget(connectionId, welcome)) === 'gone') return 'gone';
@@ -487,19 +493,28 @@ export class ChatService {
     const staleBefore = new Date(now.getTime() - LOST_FLUSH_MS);
     const scheduled = clock.scheduled !== undefined && clock.scheduled.due >= staleBefore;
     if (scheduled) return;
+    // The flush is recorded as scheduled before its job is queued: one whose job never was is overdue in the end.
+    const jobId = this.#newId();
     if (clock.lastFlushAt === undefined || clock.lastFlushAt <= windowStart) {
-      if (await this.#presence.claimFlush(room, clock.lastFlushAt, now, windowStart, staleBefore)) {
-        await this.#fanOutQueue.enqueue({ kind: 'presence', room, claimedAt: now.toISOString() });
+      if (await this.#presence.claimFlush(room, clock.lastFlushAt, now, windowStart, staleBefore, jobId)) {
+        await this.#fanOutQueue.enqueue({ kind: 'presence', room, jobId, claimedAt: now.toISOString() });
         return;
       }
     }
     // A window is open (or another change just claimed it): flush when it ends.
     const lastFlush = Math.max(clock.lastFlushAt?.getTime() ?? 0, windowStart.getTime() + 1);
     const due = new Date(Math.max(now.getTime(), lastFlush + this.#presenceWindowMs));
-    const jobId = this.#newId();
     if (await this.#presence.scheduleFlush(room, due, jobId, staleBefore)) {
       await this.#fanOutQueue.enqueue({ kind: 'presence', room, jobId }, due.getTime() - now.getTime());
     }
+  }
+
+  /**
+   * A scheduled flush long overdue was never queued, or its job kept failing: whoever reads the room next
+   * schedules it again, so its changes wait for the room's next request of any kind, not only its next change.
+   */
+  async #resumeLostFlush(room: string, clock: PresenceClock): Promise<void> {
+    if (clock.scheduled !== undefined) await this.#requestFlush(room, clock);
   }
 
   #windowStart(now: Date): Date {

@@ -3,11 +3,16 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionQuota } from '../../src/adapters/dynamodb-connection-quota.ts';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
+import { DynamoDbPresenceLog } from '../../src/adapters/dynamodb-presence-log.ts';
+import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
+import type { ServerFrame } from '../../src/domain/frames.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
 import { DynamoDbFaultProxy } from '../support/dynamodb-fault-proxy.ts';
+import { summary } from '../support/frame-summary.ts';
+import { InProcessFanOut } from '../support/in-process-fan-out.ts';
 import { newChatService } from '../support/service-fixtures.ts';
 
 const SEED = 20_261_206;
@@ -86,6 +91,65 @@ describe('operations that fail part-way on DynamoDB, finished by whoever runs ne
       toBob: ['leave ann-1', 'join ann-2'],
       secondTab: 'connected',
       members: 2,
+    });
+  });
+
+  /** Presence on DynamoDB with a one-second window and a clock the test moves; A joined at once, B in A's window. */
+  async function roomWithTrailingFlush() {
+    const tableName = await target.table();
+    let now = Date.now();
+    const clock = (): Date => new Date(now);
+    const messenger = new RecordingMessenger();
+    const fanOut = new InProcessFanOut(clock);
+    const service = newChatService({
+      connections: new InMemoryConnectionRepository({ now: clock }),
+      history: new InMemoryMessageHistory(),
+      presence: new DynamoDbPresenceLog(faulty, { tableName }),
+      fanOutQueue: fanOut,
+      presenceWindowMs: 1000,
+      messenger,
+      concurrency: 4,
+      now: clock,
+    });
+    fanOut.attach(service);
+    await service.connect('A', { room: 'hall' });
+    await service.connect('B', { room: 'hall' });
+    const [scheduled] = fanOut.queue.pending();
+    if (scheduled?.job.kind !== 'presence') throw new Error('no trailing flush was scheduled');
+    return {
+      service,
+      job: scheduled.job,
+      advance: async (ms: number) => {
+        now += ms;
+        await fanOut.runDue();
+      },
+      toA: () =>
+        messenger
+          .framesTo('A')
+          .filter((f: ServerFrame) => f.type === 'presence' || f.type === 'presence_batch')
+          .map(summary),
+    };
+  }
+
+  it('sends the changes of a trailing flush whose start was applied, its answer lost and the write replayed', async () => {
+    const room = await roomWithTrailingFlush();
+
+    proxy.failNext('UpdateItem room#', 'dropAfter');
+    await room.advance(1000);
+
+    expect(room.toA()).toEqual(['presence join hall A', 'presence join hall B']);
+  });
+
+  it('sends the changes of a trailing flush whose read of them failed, when its job is delivered again', async () => {
+    const room = await roomWithTrailingFlush();
+    failForGood('Query');
+    const failed = await room.advance(1000).catch((error: unknown) => error);
+
+    await room.service.flushPresence(room.job);
+
+    expect({ failed: failed instanceof Error, toA: room.toA() }).toEqual({
+      failed: true,
+      toA: ['presence join hall A', 'presence join hall B'],
     });
   });
 });

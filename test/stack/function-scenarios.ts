@@ -284,6 +284,10 @@ async function disconnectScenarios(world: World): Promise<void> {
     tableName: world.tableName,
     shards: DEFAULT_CONFIG.roomShards, // world.deps() keeps ROOM_SHARDS's default
   });
+  // The worker has started the flush that announced d-alone's join, so its leave needs a flush of its own.
+  const solo = await presence.clock('solo');
+  if (solo.scheduled !== undefined && solo.lastFlushAt !== undefined)
+    await presence.startScheduledFlush('solo', solo.scheduled.jobId, new Date(), solo.lastFlushAt);
   const pendingLeaves = async (room: string) =>
     (await presence.pending(room, 100)).filter((p) => p.change.event === 'leave').map((p) => p.change.connectionId);
 
@@ -444,7 +448,8 @@ async function fanOutScenarios(world: World): Promise<void> {
   const clocks = new DynamoDbPresenceLog(world.dynamodb.documentClient, { tableName: world.tableName });
   const flushedAt = new Date();
   const longAgo = new Date(0);
-  await clocks.claimFlush('early', undefined, flushedAt, flushedAt, longAgo);
+  await clocks.claimFlush('early', undefined, flushedAt, flushedAt, longAgo, 'f-claimed');
+  await clocks.startScheduledFlush('early', 'f-claimed', flushedAt, flushedAt);
   await clocks.scheduleFlush('early', new Date(flushedAt.getTime() + 60_000), 'f-early', longAgo);
   await send(JSON.stringify({ kind: 'presence', room: 'early', jobId: 'f-early' }));
   // A big room's message, fanned out by shard: one job per shard of the room's index.
