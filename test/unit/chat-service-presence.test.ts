@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
-import { BIG_ROOM_LISTED_CHANGES, type ChatService, LOST_FLUSH_MS } from '../../src/domain/chat-service.ts';
+import type { ChatService } from '../../src/domain/chat-service.ts';
+import { BIG_ROOM_LISTED_CHANGES, LOST_FLUSH_MS } from '../../src/domain/presence-flush.ts';
 import type { PresenceJob } from '../../src/domain/fan-out-queue.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
