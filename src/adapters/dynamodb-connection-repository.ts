@@ -218,33 +218,54 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
    * Marks the connection as being removed, unless it is already, in one write that returns the item as it was
    * (so no read comes first: what is returned is exactly what was marked), then deletes it. The mark names this
    * removal, so a replayed write is recognised as its own and a racing removal returns nothing: the room hears
-   * the member leave once, from the room it was last in.
+   * the member leave once, from the room it was last in. The mark also records when: one that outlived
+   * `abandonedBefore` belongs to a removal that failed before its delete and has ended, and is taken over.
    */
-  async remove(connectionId: string): Promise<Connection | undefined> {
+  async remove(connectionId: string, abandonedBefore?: Date): Promise<Connection | undefined> {
     const removal = newChangeId();
-    let connection: Connection | undefined;
+    let mark = await this.#mark(connectionId, removal, 'attribute_exists(pk) AND attribute_not_exists(removedBy)');
+    if (mark.by === 'another' && abandonedBefore !== undefined) {
+      const { removedBy, removedAt } = mark.item;
+      // A mark without a time was made before marks had one, long before any removal running now.
+      if (typeof removedAt === 'number' && removedAt >= abandonedBefore.getTime()) return undefined;
+      mark = await this.#mark(connectionId, removal, 'removedBy = :previous', { ':previous': removedBy });
+    }
+    if (mark.by !== 'this') return undefined;
+    const connection = toConnection(mark.item);
+    if (connection === undefined) return undefined;
+    await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: this.#key(connectionId) }));
+    return connection;
+  }
+
+  /**
+   * Marks the connection as being removed by `removal` if `condition` holds, and returns the item as it was
+   * before. When the condition fails, the item is read: marked by `removal` all the same (the SDK replayed this
+   * very write after its first answer was lost), marked by another removal, or not stored.
+   */
+  async #mark(
+    connectionId: string,
+    removal: string,
+    condition: string,
+    values: Record<string, unknown> = {},
+  ): Promise<{ by: 'this' | 'another'; item: Item } | { by: 'none' }> {
     try {
       const { Attributes } = await this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: this.#key(connectionId),
-          UpdateExpression: 'REMOVE gsi1pk, gsi1sk SET removedBy = :removal',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(removedBy)',
-          ExpressionAttributeValues: { ':removal': removal },
+          UpdateExpression: 'REMOVE gsi1pk, gsi1sk SET removedBy = :removal, removedAt = :at',
+          ConditionExpression: condition,
+          ExpressionAttributeValues: { ':removal': removal, ':at': this.#now().getTime(), ...values },
           ReturnValues: 'ALL_OLD',
         }),
       );
-      connection = toConnection(Attributes);
+      return Attributes === undefined ? { by: 'none' } : { by: 'this', item: Attributes };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      // Nothing stored, another removal won, or the SDK replayed this very write after its first answer was lost.
       const item = await this.#read(connectionId);
-      if (item?.['removedBy'] !== removal) return undefined;
-      connection = toConnection(item);
+      if (item === undefined) return { by: 'none' };
+      return { by: item['removedBy'] === removal ? 'this' : 'another', item };
     }
-    if (connection === undefined) return undefined;
-    await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: this.#key(connectionId) }));
-    return connection;
   }
 
   /**

@@ -103,15 +103,17 @@ export class DynamoDbPresenceLog implements PresenceLog {
     at: Date,
     windowStart: Date,
     staleBefore: Date,
+    jobId: string,
   ): Promise<boolean> {
     if (lastFlushAt !== undefined && lastFlushAt > windowStart) return false;
     return this.#conditionally({
       Key: presenceClockKey(room),
-      UpdateExpression: 'SET lastFlushAt = :at',
+      UpdateExpression: 'SET lastFlushAt = :at, flushDue = :at, flushJob = :job',
       ConditionExpression: `${lastFlushAt === undefined ? 'attribute_not_exists(lastFlushAt)' : 'lastFlushAt = :last'} AND (attribute_not_exists(flushDue) OR flushDue < :stale)`,
       ExpressionAttributeValues: {
         ':at': at.getTime(),
         ':stale': staleBefore.getTime(),
+        ':job': jobId,
         ...(lastFlushAt !== undefined ? { ':last': lastFlushAt.getTime() } : {}),
       },
     });
@@ -129,11 +131,14 @@ export class DynamoDbPresenceLog implements PresenceLog {
   async startScheduledFlush(room: string, jobId: string, now: Date, windowStart: Date): Promise<true | PresenceClock> {
     const started = await this.#conditionally({
       Key: presenceClockKey(room),
-      UpdateExpression: 'SET lastFlushAt = :now REMOVE flushDue, flushJob',
+      UpdateExpression: 'SET lastFlushAt = :now, flushStarted = :job REMOVE flushDue, flushJob',
       ConditionExpression: 'flushJob = :job AND (attribute_not_exists(lastFlushAt) OR lastFlushAt <= :windowStart)',
       ExpressionAttributeValues: { ':now': now.getTime(), ':job': jobId, ':windowStart': windowStart.getTime() },
     });
-    return started ? true : this.clock(room);
+    if (started) return true;
+    // Started by this job already: the SDK replayed the write after its answer was lost, or the job runs again.
+    const item = await this.#clockItem(room);
+    return item?.['flushStarted'] === jobId ? true : clockOf(item);
   }
 
   async pending(room: string, limit: number): Promise<readonly PendingChange[]> {
@@ -177,10 +182,14 @@ export class DynamoDbPresenceLog implements PresenceLog {
   }
 
   async clock(room: string): Promise<PresenceClock> {
+    return clockOf(await this.#clockItem(room));
+  }
+
+  async #clockItem(room: string): Promise<Item | undefined> {
     const { Item } = await this.#client.send(
       new GetCommand({ TableName: this.#tableName, Key: presenceClockKey(room), ConsistentRead: true }),
     );
-    return clockOf(Item);
+    return Item;
   }
 
   async forget(room: string, keys: readonly string[]): Promise<void> {

@@ -4,6 +4,8 @@ interface Room {
   members: number;
   lastFlushAt?: Date;
   scheduled?: { due: Date; jobId: string };
+  /** The job of the flush started last. */
+  started?: string;
   pending: Map<string, PresenceChange>;
 }
 
@@ -24,12 +26,14 @@ export class InMemoryPresenceLog implements PresenceLog {
     at: Date,
     windowStart: Date,
     staleBefore: Date,
+    jobId: string,
   ): Promise<boolean> {
     const state = this.#room(room);
     if (state.lastFlushAt?.getTime() !== lastFlushAt?.getTime()) return false;
     if (lastFlushAt !== undefined && lastFlushAt > windowStart) return false;
     if (state.scheduled !== undefined && state.scheduled.due >= staleBefore) return false;
     state.lastFlushAt = at;
+    state.scheduled = { due: at, jobId };
     return true;
   }
 
@@ -42,9 +46,11 @@ export class InMemoryPresenceLog implements PresenceLog {
 
   async startScheduledFlush(room: string, jobId: string, now: Date, windowStart: Date): Promise<true | PresenceClock> {
     const state = this.#room(room);
+    if (state.started === jobId) return true;
     const early = state.lastFlushAt !== undefined && state.lastFlushAt > windowStart;
     if (state.scheduled?.jobId !== jobId || early) return clockOf(state);
     state.lastFlushAt = now;
+    state.started = jobId;
     delete state.scheduled;
     return true;
   }

@@ -3,19 +3,12 @@ import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
 import { DeliveryError, type DeliveryFailureReason, UnknownConnectionError } from './errors.ts';
 import type { FanOutQueue, PresenceJob, ShardJob } from './fan-out-queue.ts';
-import type {
-  ChatMessage,
-  EchoFrame,
-  ErrorCode,
-  ErrorFrame,
-  PresenceBatchFrame,
-  PresenceFrame,
-  ServerFrame,
-} from './frames.ts';
+import type { ChatMessage, EchoFrame, ErrorCode, ErrorFrame, ServerFrame } from './frames.ts';
 import type { MessageHistory, ReplayPoint } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
-import type { PresenceChange, PresenceClock, PresenceLog } from './presence.ts';
+import type { PresenceChange, PresenceLog } from './presence.ts';
 import { type ShardProgress, shardJobKey } from './shard-progress.ts';
+import { PresenceFlush } from './presence-flush.ts';
 import { runBounded } from './run-bounded.ts';
 
 /** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
@@ -27,23 +20,14 @@ export const CONNECTION_LIFETIME_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000;
  */
 export const HANDSHAKE_GRACE_MS = 30_000;
 
+/**
+ * A $disconnect runs at most 29 s (its function's timeout): a removal that started longer ago than this and
+ * did not finish never will, and the next removal of that connection finishes it.
+ */
+export const REMOVAL_TIMEOUT_MS = 30_000;
+
 /** A roster page names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
 export const ROSTER_PAGE_SIZE = 500;
-
-/** A presence flush announces at most this many changes; more wait for the room's next window. */
-export const MAX_CHANGES_PER_FLUSH = 1000;
-
-/** A batch frame of a room up to the big-room size lists at most this many changes (about 200 bytes each). */
-export const MAX_LISTED_CHANGES = 250;
-
-/** A batch frame of a big room lists only its first few changes, enough to say "Ann, Bob and 12 others". */
-export const BIG_ROOM_LISTED_CHANGES = 3;
-
-/**
- * A scheduled trailing flush that is this far past due is taken as lost (its job could not be queued, or
- * kept failing) and replaced by the next change's own.
- */
-export const LOST_FLUSH_MS = 60_000;
 
 /** At most this many failures are itemised in a report; the counts are always complete. */
 const MAX_REPORTED_FAILURES = 20;
@@ -133,8 +117,7 @@ export class ChatService {
   readonly #quota: ConnectionQuota | undefined;
   readonly #presence: PresenceLog;
   readonly #fanOutQueue: FanOutQueue;
-  readonly #presenceWindowMs: number;
-  readonly #bigRoomSize: number;
+  readonly #presenceFlush: PresenceFlush<BroadcastReport>;
   readonly #fanOutShardSize: number;
   readonly #shardProgress: ShardProgress;
   readonly #now: () => Date;
@@ -148,14 +131,9 @@ export class ChatService {
     this.#history = options.history;
     this.#messenger = options.messenger;
     this.#concurrency = options.concurrency;
-    if (!Number.isInteger(options.presenceWindowMs) || options.presenceWindowMs < 0) {
-      throw new RangeError(`presenceWindowMs must be a whole number of milliseconds, got ${options.presenceWindowMs}`);
-    }
     this.#quota = options.quota;
     this.#presence = options.presence;
     this.#fanOutQueue = options.fanOutQueue;
-    this.#presenceWindowMs = options.presenceWindowMs;
-    this.#bigRoomSize = options.bigRoomSize;
     if (!Number.isInteger(options.fanOutShardSize) || options.fanOutShardSize < 1) {
       throw new RangeError(`fanOutShardSize must be a positive integer, got ${options.fanOutShardSize}`);
     }
@@ -163,6 +141,15 @@ export class ChatService {
     this.#shardProgress = options.shardProgress;
     this.#now = options.now ?? (() => new Date());
     this.#newId = options.newId ?? (() => globalThis.crypto.randomUUID());
+    this.#presenceFlush = new PresenceFlush({
+      presence: options.presence,
+      fanOutQueue: options.fanOutQueue,
+      presenceWindowMs: options.presenceWindowMs,
+      bigRoomSize: options.bigRoomSize,
+      broadcast: (room, frame, members) => this.#broadcast(room, frame, members),
+      now: this.#now,
+      newId: this.#newId,
+    });
   }
 
   /**
@@ -201,7 +188,7 @@ export class ChatService {
       throw error;
     }
     try {
-      await this.#announce(connection.room, this.#change('join', connection), 1);
+      await this.#presenceFlush.announce(connection.room, this.#change('join', connection), 1);
     } catch (error) {
       // The connection is stored and will hear its room: refusing it now would leave its row behind. A
       // join that was kept is announced by the room's next flush; the caller logs what went wrong.
@@ -215,7 +202,9 @@ export class ChatService {
    * `owners` are as the closing event names them; the user the connection was stored with comes first.
    */
   async disconnect(connectionId: string, owners: ConnectionOwners = {}): Promise<boolean> {
-    const removed = await this.#connections.remove(connectionId);
+    const abandonedBefore = new Date(this.#now().getTime() - REMOVAL_TIMEOUT_MS);
+    // A retry of a $disconnect that failed part-way gets the connection back, and does what the first did not.
+    const removed = await this.#connections.remove(connectionId, abandonedBefore);
     // Released even when the row is gone already: the slots would otherwise be held until they expire.
     const userId = removed?.userId ?? owners.userId;
     await this.#quota?.release(connectionId, { ...owners, ...(userId !== undefined ? { userId } : {}) });
@@ -223,7 +212,7 @@ export class ChatService {
     // Removal is the connection's last change: its leave outranks any frame about it still in flight.
     const leave = this.#change('leave', { ...removed, revision: removed.revision + 1 });
     // A connection stored before joins were announced at $connect was announced by its hello, if it sent one.
-    if (removed.announced) await this.#announce(removed.room, leave, -1);
+    if (removed.announced) await this.#presenceFlush.announce(removed.room, leave, -1);
     return true;
   }
 
@@ -238,7 +227,8 @@ export class ChatService {
     const { before, after } = change;
     const welcomed = await this.#welcome(after, from);
     // Only a connection stored before joins were announced at $connect is still unannounced here.
-    if (welcomed === 'delivered' && !before.announced) await this.#announce(after.room, this.#change('join', after), 1);
+    if (welcomed === 'delivered' && !before.announced)
+      await this.#presenceFlush.announce(after.room, this.#change('join', after), 1);
     return welcomed;
   }
 
@@ -252,8 +242,8 @@ export class ChatService {
     const { before, after } = change;
     const moved = before.room !== after.room;
     // The member hears the new room from now on, so the new room is told before the welcome.
-    if (moved && before.announced) await this.#announce(before.room, this.#change('leave', after), -1);
-    if (moved || !before.announced) await this.#announce(after.room, this.#change('join', after), 1);
+    if (moved && before.announced) await this.#presenceFlush.announce(before.room, this.#change('leave', after), -1);
+    if (moved || !before.announced) await this.#presenceFlush.announce(after.room, this.#change('join', after), 1);
     return this.#welcome(after, from);
   }
 
@@ -268,7 +258,7 @@ export class ChatService {
     if (change === undefined) throw new UnknownConnectionError(connectionId);
     if (change.before.name === change.after.name) return;
     const rename = { ...this.#change('rename', change.after), previousName: change.before.name };
-    await this.#announce(change.after.room, rename, 0);
+    await this.#presenceFlush.announce(change.after.room, rename, 0);
   }
 
   /** Sends the caller one page of its room's roster: the first, or the one after `cursor`. */
@@ -279,6 +269,7 @@ export class ChatService {
       this.#presence.clock(connection.room),
     ]);
     const members = page.members.map(({ id, name, revision }) => ({ connectionId: id, name, rev: revision }));
+    await this.#presenceFlush.resumeLost(connection.room, clock);
     return this.#sendOrForget(connectionId, {
       type: 'roster',
       room: connection.room,
@@ -289,39 +280,11 @@ export class ChatService {
   }
 
   /**
-   * Announces a room's pending membership changes in one frame to every member: the fan-out worker's job.
-   * A scheduled flush that is not the room's scheduled one any more (a repeat) does nothing; one that came
-   * early goes back to the queue until its window ends. Safe to repeat: members drop changes they have by `rev`.
+   * Announces a room's pending membership changes in one frame to every member: the fan-out worker's job
+   * (see {@link PresenceFlush.flush}).
    */
-  async flushPresence(job: PresenceJob): Promise<BroadcastReport | undefined> {
-    const { room } = job;
-    const now = this.#now();
-    if ('jobId' in job) {
-      const started = await this.#presence.startScheduledFlush(room, job.jobId, now, this.#windowStart(now));
-      if (started !== true) {
-        if (started.scheduled?.jobId === job.jobId) {
-          const due = (started.lastFlushAt?.getTime() ?? now.getTime()) + this.#presenceWindowMs;
-          await this.#fanOutQueue.enqueue(job, Math.max(0, due - now.getTime()));
-        }
-        return undefined;
-      }
-    }
-    const pending = await this.#presence.pending(room, MAX_CHANGES_PER_FLUSH);
-    if (pending.length === 0) return undefined;
-    const clock = await this.#presence.clock(room);
-    const frame = this.#presenceFrame(
-      room,
-      pending.map(({ change }) => change),
-      clock.members,
-    );
-    const report = await this.#broadcast(room, frame, clock.members);
-    await this.#presence.forget(
-      room,
-      pending.map(({ key }) => key),
-    );
-    // More changes than one frame announces wait for the next window.
-    if (pending.length === MAX_CHANGES_PER_FLUSH) await this.#requestFlush(room, await this.#presence.clock(room));
-    return report;
+  flushPresence(job: PresenceJob): Promise<BroadcastReport | undefined> {
+    return this.#presenceFlush.flush(job);
   }
 
   /**
@@ -431,6 +394,7 @@ export class ChatService {
       this.#presence.clock(connection.room),
     ]);
     const { id: connectionId, room, name, revision: rev } = connection;
+    await this.#presenceFlush.resumeLost(room, clock);
     const members = clock.members;
     const welcome = { type: 'welcome', connectionId, room, name, replay: replay.length, rev, members } as const;
     if ((await this.#sendOrForget(connectionId, welcome)) === 'gone') return 'gone';
@@ -461,67 +425,6 @@ export class ChatService {
       ...(connection.userId !== undefined ? { userId: connection.userId } : {}),
       rev: connection.revision,
       at: this.#now().toISOString(),
-    };
-  }
-
-  /**
-   * Keeps a change for the room's next presence frame, and makes sure that frame will be sent: at once when
-   * the room announced nothing during the last window, else when the window ends, by one scheduled flush per
-   * room. So a room announces at most once per window whatever its churn, and every change is announced.
-   */
-  async #announce(room: string, change: PresenceChange, memberDelta: number): Promise<void> {
-    await this.#requestFlush(room, await this.#presence.record(room, change, memberDelta));
-  }
-
-  async #requestFlush(room: string, clock: PresenceClock): Promise<void> {
-    const now = this.#now();
-    const windowStart = this.#windowStart(now);
-    const staleBefore = new Date(now.getTime() - LOST_FLUSH_MS);
-    const scheduled = clock.scheduled !== undefined && clock.scheduled.due >= staleBefore;
-    if (scheduled) return;
-    if (clock.lastFlushAt === undefined || clock.lastFlushAt <= windowStart) {
-      if (await this.#presence.claimFlush(room, clock.lastFlushAt, now, windowStart, staleBefore)) {
-        await this.#fanOutQueue.enqueue({ kind: 'presence', room, claimedAt: now.toISOString() });
-        return;
-      }
-    }
-    // A window is open (or another change just claimed it): flush when it ends.
-    const lastFlush = Math.max(clock.lastFlushAt?.getTime() ?? 0, windowStart.getTime() + 1);
-    const due = new Date(Math.max(now.getTime(), lastFlush + this.#presenceWindowMs));
-    const jobId = this.#newId();
-    if (await this.#presence.scheduleFlush(room, due, jobId, staleBefore)) {
-      await this.#fanOutQueue.enqueue({ kind: 'presence', room, jobId }, due.getTime() - now.getTime());
-    }
-  }
-
-  #windowStart(now: Date): Date {
-    return new Date(now.getTime() - this.#presenceWindowMs);
-  }
-
-  /**
-   * One change in a room up to the big-room size: the single-change frame. Otherwise a batch, which lists
-   * every change of a room up to the big-room size (up to a limit that keeps it far under 128 KB), and
-   * only the first few of a big room's.
-   */
-  #presenceFrame(
-    room: string,
-    changes: readonly PresenceChange[],
-    members: number,
-  ): PresenceFrame | PresenceBatchFrame {
-    const big = members > this.#bigRoomSize;
-    const [only] = changes;
-    if (changes.length === 1 && only !== undefined && !big) return { type: 'presence', room, members, ...only };
-    const count = (event: PresenceChange['event']): number => changes.filter((c) => c.event === event).length;
-    const listed = changes.slice(0, big ? BIG_ROOM_LISTED_CHANGES : MAX_LISTED_CHANGES);
-    return {
-      type: 'presence_batch',
-      room,
-      members,
-      joined: count('join'),
-      left: count('leave'),
-      renamed: count('rename'),
-      changes: listed,
-      complete: listed.length === changes.length,
     };
   }
 

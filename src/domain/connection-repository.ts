@@ -34,9 +34,10 @@ export interface ConnectionRepository {
   /**
    * Forgets a connection, retired or not, and returns it as it was last (its revision included). When
    * removals or updates race, exactly one removal returns the connection; the others, and any removal of
-   * an id that is not stored, return `undefined`.
+   * an id that is not stored, return `undefined`. A removal that started before `abandonedBefore` and did not
+   * finish (it failed part-way) has ended for good: the next removal finishes it and returns the connection.
    */
-  remove(connectionId: string): Promise<Connection | undefined>;
+  remove(connectionId: string, abandonedBefore?: Date): Promise<Connection | undefined>;
   /**
    * Yields the ids of every connection of a room that has not expired, one page at a time, until all are
    * listed. Pages may be empty; an id appears in at most one page. This is the fan-out's hot path: ids only.

@@ -17,15 +17,18 @@ export interface ShardJob {
 /**
  * Work that fans a frame out to a room, done by the fan-out worker rather than by the invocation that caused
  * it. `presence`: announce a room's pending membership changes. A job with `claimedAt` was claimed at once
- * (the room announced nothing during the last window); one with `jobId` is the room's scheduled trailing
- * flush, and acts only while it is still the room's scheduled one. `shard`: see {@link ShardJob}.
+ * (the room announced nothing during the last window); one without is the room's trailing flush. Each acts
+ * only while its `jobId` is the room's scheduled flush, or the one it started. `shard`: see {@link ShardJob}.
  */
 export type FanOutJob = PresenceJob | ShardJob;
 
-/** A room's presence flush: claimed at once (`claimedAt`), or the room's scheduled trailing one (`jobId`). */
+/**
+ * A room's presence flush: claimed at once (`claimedAt`) or the room's trailing one, with the id it was
+ * scheduled under. A job with `claimedAt` and no `jobId` was queued by a version before claims had one.
+ */
 export type PresenceJob =
-  | { readonly kind: 'presence'; readonly room: string; readonly claimedAt: string }
-  | { readonly kind: 'presence'; readonly room: string; readonly jobId: string };
+  | { readonly kind: 'presence'; readonly room: string; readonly jobId: string; readonly claimedAt?: string }
+  | { readonly kind: 'presence'; readonly room: string; readonly claimedAt: string };
 
 /**
  * Hands jobs to the fan-out worker. Delivery is at least once: a job may run more than once, so every job

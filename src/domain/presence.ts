@@ -40,7 +40,9 @@ export interface PresenceLog {
   /**
    * Claims an immediate flush at `at`: succeeds only while the room's last flush is still `lastFlushAt` (none:
    * `undefined`), that flush was at or before `windowStart`, and no trailing flush is scheduled (a scheduled
-   * one due before `staleBefore` is taken as lost). Sets the last flush to `at`.
+   * one due before `staleBefore` is taken as lost). Sets the last flush to `at` and schedules the flush, due at
+   * `at`, as job `jobId`, which starts it like a trailing one: so a claimed flush whose job was never queued
+   * is overdue like any other, and replaced.
    */
   claimFlush(
     room: string,
@@ -48,6 +50,7 @@ export interface PresenceLog {
     at: Date,
     windowStart: Date,
     staleBefore: Date,
+    jobId: string,
   ): Promise<boolean>;
   /**
    * Schedules the room's trailing flush, unless one is scheduled already (one due before `staleBefore` is
@@ -55,9 +58,11 @@ export interface PresenceLog {
    */
   scheduleFlush(room: string, due: Date, jobId: string, staleBefore: Date): Promise<boolean>;
   /**
-   * Starts the scheduled trailing flush `jobId` at `now`: succeeds while it is still the room's scheduled
-   * flush and the last flush was at or before `windowStart`; then sets the last flush to `now` and clears the
-   * schedule. On failure returns the clock, so the caller can tell "too early" from "not mine".
+   * Starts the scheduled flush `jobId` at `now`: succeeds while it is still the room's scheduled flush and the
+   * last flush was at or before `windowStart`; then sets the last flush to `now`, clears the schedule and keeps
+   * `jobId` as the flush started last. Succeeds again for that job until another starts, so a replay of this
+   * write and a rerun of a job that failed part-way still send. On failure returns the clock, so the caller
+   * can tell "too early" from "not mine".
    */
   startScheduledFlush(room: string, jobId: string, now: Date, windowStart: Date): Promise<true | PresenceClock>;
   /** The room's pending changes, oldest first (those of one millisecond by member, then revision), at most `limit`. */

@@ -56,31 +56,36 @@ export function presenceLogContract(adapter: string, create: () => Promise<Prese
       });
     });
 
-    it('lets one of two racing claims of a quiet room flush at once, and records when', async () => {
+    it('lets one of two racing claims of a quiet room flush at once, and records when, as due by its job', async () => {
       const log = await create();
       const clock = await log.record('red', change('a', 0), 1);
 
       const claims = await Promise.all([
-        log.claimFlush('red', clock.lastFlushAt, at(0), at(-1000), LONG_AGO),
-        log.claimFlush('red', clock.lastFlushAt, at(1), at(-999), LONG_AGO),
+        log.claimFlush('red', clock.lastFlushAt, at(0), at(-1000), LONG_AGO, 'claim-0'),
+        log.claimFlush('red', clock.lastFlushAt, at(1), at(-999), LONG_AGO, 'claim-1'),
       ]);
 
+      const winner = claims[0] ? { at: at(0), jobId: 'claim-0' } : { at: at(1), jobId: 'claim-1' };
       expect({ winners: claims.filter(Boolean).length, clock: await log.clock('red') }).toEqual({
         winners: 1,
-        clock: { members: 1, lastFlushAt: claims[0] ? at(0) : at(1) },
+        clock: { members: 1, lastFlushAt: winner.at, scheduled: { due: winner.at, jobId: winner.jobId } },
       });
     });
 
-    it('refuses a claim while the window of the last flush is open, or a trailing flush is scheduled', async () => {
+    it('refuses a claim while a claimed flush has not started, the window of the last flush is open, or a trailing flush is scheduled', async () => {
       const log = await create();
       await log.record('red', change('a', 0), 1);
-      expect(await log.claimFlush('red', undefined, at(0), at(-1000), LONG_AGO)).toBe(true);
+      expect(await log.claimFlush('red', undefined, at(0), at(-1000), LONG_AGO, 'job-0')).toBe(true);
 
-      const inWindow = await log.claimFlush('red', at(0), at(500), at(-500), LONG_AGO);
-      const scheduled = await log.scheduleFlush('red', at(1000), 'job-1', LONG_AGO);
-      const afterWindowButScheduled = await log.claimFlush('red', at(0), at(1500), at(500), LONG_AGO);
+      const claimedNotStarted = await log.claimFlush('red', at(0), at(1500), at(500), LONG_AGO, 'job-x');
+      const started = await log.startScheduledFlush('red', 'job-0', at(10), at(0));
+      const inWindow = await log.claimFlush('red', at(10), at(500), at(-500), LONG_AGO, 'job-x');
+      const scheduled = await log.scheduleFlush('red', at(1010), 'job-1', LONG_AGO);
+      const afterWindowButScheduled = await log.claimFlush('red', at(10), at(1500), at(500), LONG_AGO, 'job-x');
 
-      expect({ inWindow, scheduled, afterWindowButScheduled }).toEqual({
+      expect({ claimedNotStarted, started, inWindow, scheduled, afterWindowButScheduled }).toEqual({
+        claimedNotStarted: false,
+        started: true,
         inWindow: false,
         scheduled: true,
         afterWindowButScheduled: false,
@@ -104,19 +109,39 @@ export function presenceLogContract(adapter: string, create: () => Promise<Prese
 
     it('starts only the scheduled flush it names, once its window is over, and clears the schedule', async () => {
       const log = await create();
-      await log.claimFlush('red', undefined, at(0), at(-1000), LONG_AGO);
+      await log.claimFlush('red', undefined, at(0), at(-1000), LONG_AGO, 'job-0');
+      await log.startScheduledFlush('red', 'job-0', at(0), at(0));
       await log.scheduleFlush('red', at(1000), 'job-1', LONG_AGO);
 
       const early = await log.startScheduledFlush('red', 'job-1', at(400), at(-600));
       const other = await log.startScheduledFlush('red', 'job-9', at(1000), at(0));
       const due = await log.startScheduledFlush('red', 'job-1', at(1000), at(0));
-      const again = await log.startScheduledFlush('red', 'job-1', at(1001), at(1));
 
-      expect({ early, other, due, again }).toEqual({
+      expect({ early, other, due, clock: await log.clock('red') }).toEqual({
         early: { members: 0, lastFlushAt: at(0), scheduled: { due: at(1000), jobId: 'job-1' } },
         other: { members: 0, lastFlushAt: at(0), scheduled: { due: at(1000), jobId: 'job-1' } },
         due: true,
-        again: { members: 0, lastFlushAt: at(1000) },
+        clock: { members: 0, lastFlushAt: at(1000) },
+      });
+    });
+
+    it('starts a flush again for the job that started it until another starts, so a replay or a rerun of it still sends', async () => {
+      const log = await create();
+      await log.scheduleFlush('red', at(1000), 'job-1', LONG_AGO);
+
+      const first = await log.startScheduledFlush('red', 'job-1', at(1000), at(0));
+      const replayed = await log.startScheduledFlush('red', 'job-1', at(1000), at(0));
+      const rerun = await log.startScheduledFlush('red', 'job-1', at(200_000), at(199_000));
+      await log.scheduleFlush('red', at(2000), 'job-2', LONG_AGO);
+      const next = await log.startScheduledFlush('red', 'job-2', at(2000), at(1000));
+      const overtaken = await log.startScheduledFlush('red', 'job-1', at(300_000), at(299_000));
+
+      expect({ first, replayed, rerun, next, overtaken }).toEqual({
+        first: true,
+        replayed: true,
+        rerun: true,
+        next: true,
+        overtaken: { members: 0, lastFlushAt: at(2000) },
       });
     });
 

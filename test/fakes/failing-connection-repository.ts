@@ -58,10 +58,10 @@ export class FailingConnectionRepository implements ConnectionRepository {
     return this.#inner.retire(connectionId, connectedBefore);
   }
 
-  async remove(connectionId: string): Promise<Connection | undefined> {
+  async remove(connectionId: string, abandonedBefore?: Date): Promise<Connection | undefined> {
     const error = this.#removeErrors.get(connectionId);
     if (error) throw error;
-    return this.#inner.remove(connectionId);
+    return this.#inner.remove(connectionId, abandonedBefore);
   }
 
   get shards(): number {

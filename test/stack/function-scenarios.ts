@@ -285,6 +285,10 @@ async function disconnectScenarios(world: World): Promise<void> {
     tableName: world.tableName,
     shards: DEFAULT_CONFIG.roomShards, // world.deps() keeps ROOM_SHARDS's default
   });
+  // The worker has started the flush that announced d-alone's join, so its leave needs a flush of its own.
+  const solo = await presence.clock('solo');
+  if (solo.scheduled !== undefined && solo.lastFlushAt !== undefined)
+    await presence.startScheduledFlush('solo', solo.scheduled.jobId, new Date(), solo.lastFlushAt);
   const pendingLeaves = async (room: string) =>
     (await presence.pending(room, 100)).filter((p) => p.change.event === 'leave').map((p) => p.change.connectionId);
 
@@ -430,7 +434,8 @@ async function authorizerScenarios(world: World): Promise<void> {
  */
 async function fanOutScenarios(world: World): Promise<void> {
   const fn = 'fanout';
-  const handle = createFanOutHandler(world.deps());
+  // A window longer than the scenarios take, so that the early flush below is still early when the worker runs.
+  const handle = createFanOutHandler(world.deps({ PRESENCE_WINDOW_MS: '60000' }));
   await world.arrangeConnected('f-ann', { room: 'flush', name: 'Ann' });
   await world.arrangeConnected('f-bob', { room: 'flush', name: 'Bob' });
   // Its socket closed without its $disconnect yet: the flush's fan-out finds it gone and retires it.
@@ -440,6 +445,14 @@ async function fanOutScenarios(world: World): Promise<void> {
     arranging.send(new SendMessageCommand({ QueueUrl: world.fanOutQueue.url, MessageBody: body }));
   await send(JSON.stringify({ kind: 'presence', room: 'flush', claimedAt: new Date().toISOString() }));
   await send('not a fan-out job');
+  // A room that flushed just now, with its trailing flush scheduled: that flush's job, come early, is put back.
+  const clocks = new DynamoDbPresenceLog(world.dynamodb.documentClient, { tableName: world.tableName });
+  const flushedAt = new Date();
+  const longAgo = new Date(0);
+  await clocks.claimFlush('early', undefined, flushedAt, flushedAt, longAgo, 'f-claimed');
+  await clocks.startScheduledFlush('early', 'f-claimed', flushedAt, flushedAt);
+  await clocks.scheduleFlush('early', new Date(flushedAt.getTime() + 60_000), 'f-early', longAgo);
+  await send(JSON.stringify({ kind: 'presence', room: 'early', jobId: 'f-early' }));
   // A big room's message, fanned out by shard: one job per shard of the room's index.
   const probe = { type: 'pong', connectionId: 'shard-probe' };
   const shards = DEFAULT_CONFIG.roomShards; // world.deps() keeps ROOM_SHARDS's default
@@ -465,7 +478,7 @@ async function fanOutScenarios(world: World): Promise<void> {
     await world.recorder.as(fn, async () => {
       await source.start();
       const deadline = Date.now() + 30_000;
-      while (reports.reduce((sum, r) => sum + r.records, 0) < 2 + shards && Date.now() < deadline) await sleep(50);
+      while (reports.reduce((sum, r) => sum + r.records, 0) < 3 + shards && Date.now() < deadline) await sleep(50);
       await source.stop();
     });
   } finally {
@@ -481,6 +494,9 @@ async function fanOutScenarios(world: World): Promise<void> {
     world.api.received.slice(since).some((r) => r.connectionId === id && r.body.includes('"shard-probe"')),
   );
   world.expect(fn, 'the shard jobs of a big room', probed.length === 2, () => ({ reports, probed }));
+  const calls = world.recorder.byFunction().get(fn) ?? [];
+  const putBack = calls.some((call) => call.action === 'sqs:SendMessage');
+  world.expect(fn, 'a scheduled flush that came early', putBack, () => calls.map((call) => call.action));
   await pagedShardScenario(world);
 }
 

@@ -38,9 +38,9 @@ export class WatchedConnectionRepository implements ConnectionRepository {
     return this.#inner.retire(connectionId, connectedBefore);
   }
 
-  remove(connectionId: string): Promise<Connection | undefined> {
+  remove(connectionId: string, abandonedBefore?: Date): Promise<Connection | undefined> {
     this.calls.remove += 1;
-    return this.#inner.remove(connectionId);
+    return this.#inner.remove(connectionId, abandonedBefore);
   }
 
   list(room: string): AsyncIterable<readonly string[]> {

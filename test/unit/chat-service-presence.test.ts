@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
-import { BIG_ROOM_LISTED_CHANGES, type ChatService, LOST_FLUSH_MS } from '../../src/domain/chat-service.ts';
+import type { ChatService } from '../../src/domain/chat-service.ts';
+import { BIG_ROOM_LISTED_CHANGES, LOST_FLUSH_MS } from '../../src/domain/presence-flush.ts';
+import type { PresenceJob } from '../../src/domain/fan-out-queue.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { summary } from '../support/frame-summary.ts';
@@ -210,5 +212,60 @@ describe('ChatService presence, coalesced per window', () => {
     await chat.service.hello('B');
 
     expect(chat.messenger.framesTo('B').find((f) => f.type === 'welcome')).toMatchObject({ members: 2 });
+  });
+});
+
+describe('ChatService presence, when a flush fails part-way', () => {
+  /** A joins a quiet room (announced at once), then B within A's window: the room's trailing flush job. */
+  async function trailingFlushOf(chat: ReturnType<typeof windowedChat>): Promise<PresenceJob> {
+    await chat.service.connect('A', { room: 'hall' });
+    await chat.service.connect('B', { room: 'hall' });
+    const [scheduled] = chat.fanOut.queue.pending();
+    if (scheduled?.job.kind !== 'presence') throw new Error('no trailing flush was scheduled');
+    return scheduled.job;
+  }
+
+  it('sends the changes of a trailing flush whose job failed after starting when the queue delivers it again', async () => {
+    const chat = windowedChat();
+    const job = await trailingFlushOf(chat);
+    const pending = chat.presence.pending.bind(chat.presence);
+    chat.presence.pending = () => Promise.reject(new Error('throttled'));
+    await expect(chat.advance(WINDOW_MS)).rejects.toThrow('throttled');
+    chat.presence.pending = pending;
+
+    await chat.service.flushPresence(job);
+
+    expect(chat.presenceFramesTo('A').map(summary)).toEqual(['presence join hall A', 'presence join hall B']);
+  });
+
+  it('sends the changes of a trailing flush whose start was written, its answer lost and the write replayed', async () => {
+    const chat = windowedChat();
+    await trailingFlushOf(chat);
+    const start = chat.presence.startScheduledFlush.bind(chat.presence);
+    // The SDK sends the write again; the service sees only the answer to the replay.
+    chat.presence.startScheduledFlush = async (...args) => {
+      await start(...args);
+      return start(...args);
+    };
+
+    await chat.advance(WINDOW_MS);
+
+    expect(chat.presenceFramesTo('A').map(summary)).toEqual(['presence join hall A', 'presence join hall B']);
+  });
+
+  it('sends a change whose flush could not be queued when the room is next read, though nothing else changes there', async () => {
+    const chat = windowedChat();
+    await chat.service.connect('A', { room: 'hall' });
+    await chat.advance(2 * WINDOW_MS);
+    const enqueue = chat.fanOut.enqueue.bind(chat.fanOut);
+    chat.fanOut.enqueue = () => Promise.reject(new Error('queue unavailable'));
+    await expect(chat.service.rename('A', 'Lost')).rejects.toThrow('queue unavailable');
+    chat.fanOut.enqueue = enqueue;
+
+    await chat.advance(LOST_FLUSH_MS + WINDOW_MS);
+    await chat.service.who('A');
+    await chat.advance(WINDOW_MS);
+
+    expect(chat.presenceFramesTo('A').map(summary)).toEqual(['presence join hall A', 'presence rename hall A']);
   });
 });

@@ -20,6 +20,8 @@ const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west
 
 const NOW = new Date(1_900_000_000_999);
 const NOW_SECONDS = 1_900_000_000;
+/** A removal marked before this can no longer be running: its $disconnect has timed out. */
+const ABANDONED_BEFORE = new Date(NOW.getTime() - 30_000);
 
 function repository(pageSize?: number): DynamoDbConnectionRepository {
   return new DynamoDbConnectionRepository(client, { tableName: 'chat-table', pageSize, now: () => NOW });
@@ -322,10 +324,47 @@ describe('DynamoDbConnectionRepository', () => {
     });
 
     it('returns undefined to a removal that lost the race to another, so the room hears one leave', async () => {
-      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, removedBy: 'another-removal' } });
+      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, removedBy: 'another-removal', removedAt: NOW.getTime() } });
       dynamo.on(UpdateCommand).rejects(conditionFailed());
 
-      expect(await repository().remove('A')).toBeUndefined();
+      expect(await repository().remove('A', ABANDONED_BEFORE)).toBeUndefined();
+      expect(dynamo.commandCalls(DeleteCommand)).toHaveLength(0);
+    });
+
+    it('finishes a removal that another marked and could not finish, once that one can no longer be running', async () => {
+      const marked = { ...itemOfA, removedBy: 'failed-removal', removedAt: ABANDONED_BEFORE.getTime() - 1 };
+      dynamo.on(GetCommand).resolves({ Item: marked });
+      dynamo.on(UpdateCommand).rejectsOnce(conditionFailed()).resolves({ Attributes: marked });
+      dynamo.on(DeleteCommand).resolves({});
+
+      const removed = await repository().remove('A', ABANDONED_BEFORE);
+
+      expect({
+        removed,
+        takeOver: updateInputs().map((input) => [
+          input.ConditionExpression,
+          input.ExpressionAttributeValues?.[':previous'],
+        ]),
+        deleted: dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key),
+      }).toEqual({
+        removed: connectionA,
+        takeOver: [
+          ['attribute_exists(pk) AND attribute_not_exists(removedBy)', undefined],
+          ['removedBy = :previous', 'failed-removal'],
+        ],
+        deleted: [{ pk: 'conn#A', sk: 'connection' }],
+      });
+    });
+
+    it('returns undefined to a removal whose take-over of an abandoned mark lost to another', async () => {
+      const marked = { ...itemOfA, removedBy: 'failed-removal', removedAt: ABANDONED_BEFORE.getTime() - 1 };
+      dynamo
+        .on(GetCommand)
+        .resolvesOnce({ Item: marked })
+        .resolves({ Item: { ...marked, removedBy: 'other-retry' } });
+      dynamo.on(UpdateCommand).rejects(conditionFailed());
+
+      expect(await repository().remove('A', ABANDONED_BEFORE)).toBeUndefined();
       expect(dynamo.commandCalls(DeleteCommand)).toHaveLength(0);
     });
 

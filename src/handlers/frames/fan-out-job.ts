@@ -11,8 +11,9 @@ const text = z.string().check(z.minLength(1), z.maxLength(256));
  * written by a newer version of the producers still runs as the job this worker knows.
  */
 export const fanOutJobSchema = z.union([
+  // First the job with an id: a claimed one carries both, and the first object that parses is taken.
+  z.object({ kind: z.literal('presence'), room: roomSchema, jobId: text, claimedAt: z.optional(text) }),
   z.object({ kind: z.literal('presence'), room: roomSchema, claimedAt: text }),
-  z.object({ kind: z.literal('presence'), room: roomSchema, jobId: text }),
   z.object({
     kind: z.literal('shard'),
     fanOutId: text,

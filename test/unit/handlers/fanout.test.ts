@@ -35,6 +35,16 @@ describe('fan-out worker', () => {
     expect({ response, flushed }).toEqual({ response: { batchItemFailures: [] }, flushed: [job('a'), job('b')] });
   });
 
+  it('hands over a claimed flush with its job id and claim, and one queued before claims had an id as it came', async () => {
+    const { flushed, run } = await worker();
+    const claimed: FanOutJob = { kind: 'presence', room: 'a', jobId: 'job-a', claimedAt: '2030-01-01T00:00:00.000Z' };
+    const older: FanOutJob = { kind: 'presence', room: 'b', claimedAt: '2030-01-01T00:00:00.000Z' };
+
+    await run([JSON.stringify(claimed), JSON.stringify(older)]);
+
+    expect(flushed).toEqual([claimed, older]);
+  });
+
   it('reports only the record whose job threw, and still runs the others', async () => {
     const { flushed, run } = await worker(async (received) => {
       if (received.room === 'b') throw new Error('throttled');

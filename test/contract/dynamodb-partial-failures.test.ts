@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDbConnectionQuota } from '../../src/adapters/dynamodb-connection-quota.ts';
+import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
+import { DynamoDbPresenceLog } from '../../src/adapters/dynamodb-presence-log.ts';
+import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
+import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
+import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
+import type { ServerFrame } from '../../src/domain/frames.ts';
+import { RecordingMessenger } from '../fakes/recording-messenger.ts';
+import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
+import { DynamoDbFaultProxy } from '../support/dynamodb-fault-proxy.ts';
+import { summary } from '../support/frame-summary.ts';
+import { InProcessFanOut } from '../support/in-process-fan-out.ts';
+import { newChatService } from '../support/service-fixtures.ts';
+
+const SEED = 20_261_206;
+/** The SDK's attempts per request: a fault injected this many times in a row outlives its retries. */
+const ATTEMPTS = 3;
+
+/**
+ * Operations whose DynamoDB requests fail part-way, on dynalite behind the fault proxy: a request failed
+ * before it applied (every attempt of it), or applied with its answer lost (so the SDK replays it). Each
+ * test then lets whoever runs next (a retry, a redelivered job) finish, and checks what the chat shows.
+ */
+describe('operations that fail part-way on DynamoDB, finished by whoever runs next', () => {
+  let target: DynamoDbTarget;
+  let proxy: DynamoDbFaultProxy;
+  let faulty: DynamoDBDocumentClient;
+
+  beforeAll(async () => {
+    target = await startDynaliteTarget();
+    proxy = await new DynamoDbFaultProxy(target.endpoint, { throttle: 0, dropBefore: 0, dropAfter: 0 }, SEED).start();
+    faulty = DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: proxy.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        maxAttempts: ATTEMPTS,
+      }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    faulty?.destroy();
+    await proxy?.stop();
+    await target?.stop();
+  });
+
+  /** Fails every attempt of the next request labelled `label` before it applies. */
+  function failForGood(label: string): void {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) proxy.failNext(label, 'dropBefore');
+  }
+
+  it('finishes a $disconnect whose delete failed after the mark when it is retried: the slot is given back and the room hears the leave', async () => {
+    const tableName = await target.table();
+    let now = Date.now();
+    const clock = (): Date => new Date(now);
+    const messenger = new RecordingMessenger();
+    const presence = new InMemoryPresenceLog();
+    const service = newChatService({
+      connections: new DynamoDbConnectionRepository(faulty, { tableName, now: clock }),
+      quota: new DynamoDbConnectionQuota(faulty, { tableName, caps: { perUser: 1, perIp: 0 }, now: clock }),
+      history: new InMemoryMessageHistory(),
+      presence,
+      messenger,
+      concurrency: 4,
+      now: clock,
+    });
+    await service.connect('ann-1', { room: 'x', userId: 'ann' });
+    await service.connect('bob', { room: 'x' });
+    messenger.sent.length = 0;
+
+    failForGood('DeleteItem conn#');
+    const first = await service.disconnect('ann-1', { userId: 'ann' }).catch((error: unknown) => error);
+    // API Gateway's retry, or a later cleanup, after the first attempt's invocation has ended.
+    now += 60_000;
+    const retried = await service.disconnect('ann-1', { userId: 'ann' });
+    const secondTab = await service.connect('ann-2', { room: 'x', userId: 'ann' });
+
+    expect({
+      firstFailed: first instanceof Error,
+      retried,
+      toBob: messenger.framesTo('bob').flatMap((f) => (f.type === 'presence' ? [`${f.event} ${f.connectionId}`] : [])),
+      secondTab: secondTab.outcome,
+      members: (await presence.clock('x')).members,
+    }).toEqual({
+      firstFailed: true,
+      retried: true,
+      toBob: ['leave ann-1', 'join ann-2'],
+      secondTab: 'connected',
+      members: 2,
+    });
+  });
+
+  /** Presence on DynamoDB with a one-second window and a clock the test moves; A joined at once, B in A's window. */
+  async function roomWithTrailingFlush() {
+    const tableName = await target.table();
+    let now = Date.now();
+    const clock = (): Date => new Date(now);
+    const messenger = new RecordingMessenger();
+    const fanOut = new InProcessFanOut(clock);
+    const service = newChatService({
+      connections: new InMemoryConnectionRepository({ now: clock }),
+      history: new InMemoryMessageHistory(),
+      presence: new DynamoDbPresenceLog(faulty, { tableName }),
+      fanOutQueue: fanOut,
+      presenceWindowMs: 1000,
+      messenger,
+      concurrency: 4,
+      now: clock,
+    });
+    fanOut.attach(service);
+    await service.connect('A', { room: 'hall' });
+    await service.connect('B', { room: 'hall' });
+    const [scheduled] = fanOut.queue.pending();
+    if (scheduled?.job.kind !== 'presence') throw new Error('no trailing flush was scheduled');
+    return {
+      service,
+      job: scheduled.job,
+      advance: async (ms: number) => {
+        now += ms;
+        await fanOut.runDue();
+      },
+      toA: () =>
+        messenger
+          .framesTo('A')
+          .filter((f: ServerFrame) => f.type === 'presence' || f.type === 'presence_batch')
+          .map(summary),
+    };
+  }
+
+  it('sends the changes of a trailing flush whose start was applied, its answer lost and the write replayed', async () => {
+    const room = await roomWithTrailingFlush();
+
+    proxy.failNext('UpdateItem room#', 'dropAfter');
+    await room.advance(1000);
+
+    expect(room.toA()).toEqual(['presence join hall A', 'presence join hall B']);
+  });
+
+  it('sends the changes of a trailing flush whose read of them failed, when its job is delivered again', async () => {
+    const room = await roomWithTrailingFlush();
+    failForGood('Query');
+    const failed = await room.advance(1000).catch((error: unknown) => error);
+
+    await room.service.flushPresence(room.job);
+
+    expect({ failed: failed instanceof Error, toA: room.toA() }).toEqual({
+      failed: true,
+      toA: ['presence join hall A', 'presence join hall B'],
+    });
+  });
+});

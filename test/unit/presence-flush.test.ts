@@ -1,0 +1,101 @@
+import { describe, expect, it } from '@jest/globals';
+import { InMemoryFanOutQueue } from '../../src/adapters/in-memory-fan-out-queue.ts';
+import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
+import type { PresenceBatchFrame, PresenceFrame } from '../../src/domain/frames.ts';
+import type { PresenceChange } from '../../src/domain/presence.ts';
+import { LOST_FLUSH_MS, PresenceFlush } from '../../src/domain/presence-flush.ts';
+import { T0 } from '../support/service-fixtures.ts';
+
+const WINDOW_MS = 1000;
+
+/** The presence workflow alone: its log and queue in memory, a clock the test moves, broadcasts recorded. */
+function presenceFlush() {
+  let now = T0.getTime();
+  const clock = (): Date => new Date(now);
+  const presence = new InMemoryPresenceLog();
+  const queue = new InMemoryFanOutQueue(clock);
+  const broadcasts: Array<PresenceFrame | PresenceBatchFrame> = [];
+  let ids = 0;
+  const flush = new PresenceFlush({
+    presence,
+    fanOutQueue: queue,
+    presenceWindowMs: WINDOW_MS,
+    bigRoomSize: 100,
+    broadcast: async (_room, frame) => {
+      broadcasts.push(frame);
+      return frame.type;
+    },
+    now: clock,
+    newId: () => `job-${++ids}`,
+  });
+  return {
+    flush,
+    presence,
+    queue,
+    broadcasts,
+    advance: (ms: number) => (now += ms),
+    /** Runs the queue's due jobs, as the fan-out worker does. */
+    async runDue(): Promise<void> {
+      for (const job of queue.takeDue()) if (job.kind === 'presence') await flush.flush(job);
+    },
+  };
+}
+
+function join(connectionId: string): PresenceChange {
+  return { event: 'join', connectionId, name: connectionId, rev: 0, at: T0.toISOString() };
+}
+
+describe('PresenceFlush', () => {
+  it("records a quiet room's flush as scheduled under its job before queueing the job, claimed at once", async () => {
+    const p = presenceFlush();
+
+    await p.flush.announce('hall', join('A'), 1);
+
+    expect({ clock: await p.presence.clock('hall'), queued: p.queue.pending().map(({ job }) => job) }).toEqual({
+      clock: { members: 1, lastFlushAt: T0, scheduled: { due: T0, jobId: 'job-1' } },
+      queued: [{ kind: 'presence', room: 'hall', jobId: 'job-1', claimedAt: T0.toISOString() }],
+    });
+  });
+
+  it('sends the changes of a job that runs again after failing, and nothing for a copy another flush overtook', async () => {
+    const p = presenceFlush();
+    await p.flush.announce('hall', join('A'), 1);
+    const [job] = p.queue.takeDue();
+    if (job?.kind !== 'presence') throw new Error('no flush was queued');
+    const forget = p.presence.forget.bind(p.presence);
+    p.presence.forget = () => Promise.reject(new Error('throttled'));
+    await expect(p.flush.flush(job)).rejects.toThrow('throttled');
+    p.presence.forget = forget;
+
+    const rerun = await p.flush.flush(job);
+    p.advance(WINDOW_MS + 1);
+    await p.flush.announce('hall', join('B'), 1);
+    await p.runDue();
+    const overtaken = await p.flush.flush(job);
+
+    expect({ rerun, overtaken, sent: p.broadcasts.map((frame) => frame.type) }).toEqual({
+      rerun: 'presence',
+      overtaken: undefined,
+      sent: ['presence', 'presence', 'presence'],
+    });
+  });
+
+  it('schedules again a flush whose job could not be queued, once it is long overdue and the room is read', async () => {
+    const p = presenceFlush();
+    const enqueue = p.queue.enqueue.bind(p.queue);
+    p.queue.enqueue = () => Promise.reject(new Error('queue unavailable'));
+    await expect(p.flush.announce('hall', join('A'), 1)).rejects.toThrow('queue unavailable');
+    p.queue.enqueue = enqueue;
+
+    const early = await p.presence.clock('hall');
+    await p.flush.resumeLost('hall', early);
+    const queuedEarly = p.queue.pending().length;
+    p.advance(LOST_FLUSH_MS + 1);
+    await p.flush.resumeLost('hall', await p.presence.clock('hall'));
+    await p.runDue();
+
+    expect({ queuedEarly, sent: p.broadcasts.map((frame) => frame.type === 'presence' && frame.connectionId) }).toEqual(
+      { queuedEarly: 0, sent: ['A'] },
+    );
+  });
+});
