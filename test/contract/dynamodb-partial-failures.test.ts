@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionQuota } from '../../src/adapters/dynamodb-connection-quota.ts';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { DynamoDbPresenceLog } from '../../src/adapters/dynamodb-presence-log.ts';
@@ -32,14 +31,7 @@ describe('operations that fail part-way on DynamoDB, finished by whoever runs ne
   beforeAll(async () => {
     target = await startDynaliteTarget();
     proxy = await new DynamoDbFaultProxy(target.endpoint, { throttle: 0, dropBefore: 0, dropAfter: 0 }, SEED).start();
-    faulty = DynamoDBDocumentClient.from(
-      new DynamoDBClient({
-        endpoint: proxy.endpoint,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts: ATTEMPTS,
-      }),
-    );
+    faulty = proxy.documentClient(ATTEMPTS);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { CONNECTION_PREFIX, sequenceKey } from '../../src/adapters/dynamodb-keys.ts';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { DynamoDbMessageHistory } from '../../src/adapters/dynamodb-message-history.ts';
 import type { ChatService } from '../../src/domain/chat-service.ts';
@@ -48,14 +48,7 @@ describe('the DynamoDB adapters behind a proxy that throttles and drops connecti
     target = await startDynaliteTarget();
     tableName = await target.table();
     proxy = await new DynamoDbFaultProxy(target.endpoint, SHARES, SEED).start();
-    faulty = DynamoDBDocumentClient.from(
-      new DynamoDBClient({
-        endpoint: proxy.endpoint,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts: MAX_ATTEMPTS,
-      }),
-    );
+    faulty = proxy.documentClient(MAX_ATTEMPTS);
     const connections = new DynamoDbConnectionRepository(faulty, { tableName, pageSize: 25 });
     const history = new DynamoDbMessageHistory(faulty, { tableName, retentionSeconds: 3600 });
     const now = Date.now();
@@ -208,14 +201,7 @@ describe('a write replayed by the SDK after its answer was lost', () => {
   beforeAll(async () => {
     target = await startDynaliteTarget();
     proxy = await new DynamoDbFaultProxy(target.endpoint, { throttle: 0, dropBefore: 0, dropAfter: 0 }, SEED).start();
-    faulty = DynamoDBDocumentClient.from(
-      new DynamoDBClient({
-        endpoint: proxy.endpoint,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts: 3,
-      }),
-    );
+    faulty = proxy.documentClient(3);
   }, 60_000);
 
   afterAll(async () => {

@@ -1,4 +1,6 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { bodyOf, forward, LoopbackServer, type UpstreamAnswer } from '../../scripts/loopback-server.ts';
 import { seededRandom } from './seeded-random.ts';
 
@@ -52,6 +54,18 @@ export class DynamoDbFaultProxy extends LoopbackServer {
     this.#target = new URL(targetEndpoint);
     this.#shares = shares;
     this.#random = seededRandom(seed);
+  }
+
+  /** A document client whose requests go through this proxy, retrying each up to `maxAttempts` times as the SDK does. */
+  documentClient(maxAttempts: number): DynamoDBDocumentClient {
+    return DynamoDBDocumentClient.from(
+      new DynamoDBClient({
+        endpoint: this.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        maxAttempts,
+      }),
+    );
   }
 
   get injected(): number {
