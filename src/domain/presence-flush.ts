@@ -89,9 +89,12 @@ export class PresenceFlush<Report> {
         return undefined;
       }
     }
-    const pending = await this.#presence.pending(room, MAX_CHANGES_PER_FLUSH);
-    if (pending.length === 0) return undefined;
     const clock = await this.#presence.clock(room);
+    // A room up to the big-room size keeps a full roster from its frames: a flush takes no more changes than one
+    // frame lists, so each is in some frame. A big room's frames count changes and list only the first few.
+    const limit = clock.members > this.#bigRoomSize ? MAX_CHANGES_PER_FLUSH : MAX_LISTED_CHANGES;
+    const pending = await this.#presence.pending(room, limit);
+    if (pending.length === 0) return undefined;
     const frame = this.#frame(
       room,
       pending.map(({ change }) => change),
@@ -102,8 +105,8 @@ export class PresenceFlush<Report> {
       room,
       pending.map(({ key }) => key),
     );
-    // More changes than one frame announces wait for the next window.
-    if (pending.length === MAX_CHANGES_PER_FLUSH) await this.#request(room, await this.#presence.clock(room));
+    // More changes than one flush takes wait for the next window.
+    if (pending.length === limit) await this.#request(room, await this.#presence.clock(room));
     return report;
   }
 

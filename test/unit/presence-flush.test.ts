@@ -98,4 +98,29 @@ describe('PresenceFlush', () => {
       { queuedEarly: 0, sent: ['A'] },
     );
   });
+
+  it('lists every change of a room up to the big-room size in some frame, however many its window holds', async () => {
+    const p = presenceFlush();
+    const visitors = 300;
+    // A window's churn in a room that stays small: each visitor joins and leaves again, two changes each.
+    for (let i = 0; i < visitors; i += 1) {
+      await p.presence.record('hall', join(`V${i}`), 1);
+      await p.presence.record('hall', { ...join(`V${i}`), event: 'leave', rev: 1 }, -1);
+    }
+    await p.presence.record('hall', join('stayer'), 20);
+
+    await p.flush.announce('hall', join('last'), 0);
+    for (let window = 0; window < 5; window += 1) {
+      await p.runDue();
+      p.advance(WINDOW_MS + 1);
+    }
+
+    const listed = p.broadcasts.flatMap((frame) =>
+      frame.type === 'presence' ? [frame] : frame.changes.map((change) => ({ ...change, complete: frame.complete })),
+    );
+    expect({
+      listed: listed.length,
+      incomplete: p.broadcasts.filter((frame) => frame.type === 'presence_batch' && !frame.complete).length,
+    }).toEqual({ listed: 2 * visitors + 2, incomplete: 0 });
+  });
 });
