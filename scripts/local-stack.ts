@@ -26,6 +26,7 @@ import type { WireRequest } from './local-iam/aws-calls.ts';
 import { checkDynaliteRequests } from './local-iam/dynalite-check.ts';
 import { accessKeyIdOf, type Refusal } from './local-iam/iam-proxy.ts';
 import {
+  ADMIN_ACCESS_KEY,
   dynamoDbCheck,
   judgedBy,
   type LocalPolicy,
@@ -39,7 +40,11 @@ export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const LOCAL_STAGE = 'local';
 export const LOCAL_TABLE = `ws-chat-${LOCAL_STAGE}`;
-const DUMMY_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' };
+const DUMMY_CREDENTIALS = {
+  AWS_ACCESS_KEY_ID: ADMIN_ACCESS_KEY,
+  AWS_SECRET_ACCESS_KEY: 'local',
+  AWS_REGION: 'us-east-1',
+};
 
 export interface LocalStackOptions {
   /** 0 picks a free port. */

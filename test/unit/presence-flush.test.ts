@@ -116,7 +116,7 @@ describe('PresenceFlush', () => {
     }
 
     const listed = p.broadcasts.flatMap((frame) =>
-      frame.type === 'presence' ? [frame] : frame.changes.map((change) => ({ ...change, complete: frame.complete })),
+      frame.type === 'presence' ? [frame.connectionId] : frame.changes.map((change) => change.connectionId),
     );
     expect({
       listed: listed.length,
