@@ -400,7 +400,13 @@ export class ChatService {
     if (await this.#shardProgress.isComplete(key)) return undefined;
     const page = await this.#connections.listShard(job.room, job.shard, this.#fanOutShardSize, job.after);
     const report = await this.#fanOut(job.room, job.frame, onePage(page.ids));
-    if (page.next !== undefined) await this.#fanOutQueue.enqueue({ ...job, after: page.next });
+    if (page.next !== undefined) {
+      // A rerun lists its page anew (members retired, joined, a later expiry cut-off), so its cursor can differ:
+      // the first one recorded is the next page's, so every run queues the same job and the chain never forks.
+      const next = { ...job, page: job.page + 1 };
+      const after = await this.#shardProgress.recordCursor(shardJobKey(next), page.next);
+      await this.#fanOutQueue.enqueue({ ...next, after });
+    }
     await this.#shardProgress.complete(key);
     return report;
   }
@@ -414,7 +420,7 @@ export class ChatService {
     const { shards } = this.#connections;
     const fanOutId = this.#newId();
     for (let shard = 0; shard < shards; shard += 1) {
-      await this.#fanOutQueue.enqueue({ kind: 'shard', fanOutId, room, shard, frame });
+      await this.#fanOutQueue.enqueue({ kind: 'shard', fanOutId, room, shard, page: 0, frame });
     }
     return { room, recipients: 0, delivered: 0, gone: 0, removed: 0, failed: 0, failures: [], shards };
   }
