@@ -12,7 +12,7 @@ import type {
   PresenceFrame,
   ServerFrame,
 } from './frames.ts';
-import type { MessageHistory, ReplayPoint } from './message-history.ts';
+import type { MessageHistory, NewMessage, ReplayPoint } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import type { PresenceChange, PresenceClock, PresenceLog } from './presence.ts';
 import { type ShardProgress, shardJobKey } from './shard-progress.ts';
@@ -328,25 +328,18 @@ export class ChatService {
    * Stores a message in the sender's room's history, then fans it out to every member of that room, the
    * sender included, so that every client shows the same messages in `seq` order. One failing recipient
    * never stops the others; only recipients reported gone are removed. With a `clientMsgId`, the sender
-   * then gets an ack with the delivery counts.
+   * then gets an ack with the delivery counts, and a resend with the same `clientMsgId` (after an error) is
+   * the same message: it is not stored again, and its fan-out is run again to finish what the first left undone.
    */
   async post(senderId: string, text: string, clientMsgId?: string): Promise<PostResult> {
     const sender = await this.#require(senderId);
     // The room's size decides between the inline and the sharded fan-out; it is read while the message is stored.
     const [message, clock] = await Promise.all([
-      this.#history.append({
-        type: 'message',
-        id: this.#newId(),
-        room: sender.room,
-        from: sender.id,
-        name: sender.name,
-        ...(sender.userId !== undefined ? { userId: sender.userId } : {}),
-        text,
-        sentAt: this.#now().toISOString(),
-      }),
+      this.#store(sender, text, clientMsgId),
       this.#presence.clock(sender.room),
     ]);
-    const report = await this.#broadcast(sender.room, message, clock.members);
+    // A message's shard jobs are named by its id, so those of a resend that completed before do nothing.
+    const report = await this.#broadcast(sender.room, message, clock.members, message.id);
     if (clientMsgId !== undefined) {
       const { recipients, delivered, gone, failed, shards } = report;
       await this.#sendOrForget(senderId, {
@@ -411,17 +404,34 @@ export class ChatService {
     return report;
   }
 
+  /** The message the sender sent with this `clientMsgId` before, if it is kept, else the new one stored. */
+  async #store(sender: Connection, text: string, clientMsgId: string | undefined): Promise<ChatMessage> {
+    const sent =
+      clientMsgId === undefined ? undefined : await this.#history.sentAs(sender.room, sender.id, clientMsgId);
+    if (sent !== undefined) return sent;
+    const message: NewMessage = {
+      type: 'message',
+      id: this.#newId(),
+      room: sender.room,
+      from: sender.id,
+      name: sender.name,
+      ...(sender.userId !== undefined ? { userId: sender.userId } : {}),
+      text,
+      sentAt: this.#now().toISOString(),
+    };
+    return this.#history.append(message, clientMsgId);
+  }
+
   /**
    * Sends a frame to a room: here, for a room up to the shard size, else by one shard job per shard of the
-   * room's listing, which the fan-out worker runs side by side. `members` is the room's count.
+   * room's listing, which the fan-out worker runs side by side, all queued or the call throws. `members` is the
+   * room's count; `fanOutId` names the shard jobs.
    */
-  async #broadcast(room: string, frame: ServerFrame, members: number): Promise<BroadcastReport> {
+  async #broadcast(room: string, frame: ServerFrame, members: number, fanOutId?: string): Promise<BroadcastReport> {
     if (members <= this.#fanOutShardSize) return this.#fanOut(room, frame);
     const { shards } = this.#connections;
-    const fanOutId = this.#newId();
-    for (let shard = 0; shard < shards; shard += 1) {
-      await this.#fanOutQueue.enqueue({ kind: 'shard', fanOutId, room, shard, page: 0, frame });
-    }
+    const job = { kind: 'shard', fanOutId: fanOutId ?? this.#newId(), room, page: 0, frame } as const;
+    await this.#fanOutQueue.enqueueAll(Array.from({ length: shards }, (_, shard): ShardJob => ({ ...job, shard })));
     return { room, recipients: 0, delivered: 0, gone: 0, removed: 0, failed: 0, failures: [], shards };
   }
 

@@ -36,4 +36,9 @@ export type PresenceJob =
 export interface FanOutQueue {
   /** Queues a job to run no earlier than `delayMs` from now (rounded up to what the queue supports). */
   enqueue(job: FanOutJob, delayMs?: number): Promise<void>;
+  /**
+   * Queues jobs to run at once, in as few requests as the queue takes, retrying those it refused. Throws when
+   * one still could not be handed over; the others may have been.
+   */
+  enqueueAll(jobs: readonly FanOutJob[]): Promise<void>;
 }

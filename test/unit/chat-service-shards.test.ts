@@ -168,6 +168,28 @@ describe('ChatService fan-out of a room above the shard size', () => {
     expect(laterPages.map((id) => [id, messagesTo(room.messenger, id)])).toEqual(laterPages.map((id) => [id, 1]));
   });
 
+  it('finishes the fan-out of a post whose shard jobs were not all queued when it is resent, as the same message', async () => {
+    const room = await bigRoom(10);
+    const enqueue = room.fanOut.enqueue.bind(room.fanOut);
+    let calls = 0;
+    room.fanOut.enqueue = (job, delayMs) =>
+      (calls += 1) === 3 ? Promise.reject(new Error('queue unavailable')) : enqueue(job, delayMs);
+
+    await expect(room.service.post('m00', 'all or nothing', 'c-1')).rejects.toThrow('queue unavailable');
+    const { message } = await room.service.post('m00', 'all or nothing', 'c-1');
+    await room.fanOut.runDue();
+
+    const received = (id: string): string[] =>
+      room.messenger.framesTo(id).flatMap((f) => (f.type === 'message' ? [f.id] : []));
+    expect({
+      received: room.ids.map((id) => [id, received(id)]),
+      acks: room.messenger.framesTo('m00').flatMap((f) => (f.type === 'ack' ? [[f.id, f.shards]] : [])),
+    }).toEqual({
+      received: room.ids.map((id) => [id, [message.id]]),
+      acks: [[message.id, 4]],
+    });
+  });
+
   it('keeps a room at the shard size on the inline path', async () => {
     const room = await bigRoom(SHARD_SIZE);
 
