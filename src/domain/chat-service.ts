@@ -1,7 +1,7 @@
 import { type Connection, DEFAULT_ROOM } from './connection.ts';
 import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
-import { DeliveryError, type DeliveryFailureReason, UnknownConnectionError } from './errors.ts';
+import { UnknownConnectionError } from './errors.ts';
 import type { FanOutQueue, PresenceJob, ShardJob } from './fan-out-queue.ts';
 import type {
   ChatMessage,
@@ -15,17 +15,14 @@ import type {
 import type { MessageHistory, NewMessage, ReplayPoint } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import type { PresenceChange, PresenceClock, PresenceLog } from './presence.ts';
-import { type ShardProgress, shardJobKey } from './shard-progress.ts';
-import { runBounded } from './run-bounded.ts';
+import { type BroadcastReport, HANDSHAKE_GRACE_MS, RoomFanOut } from './room-fan-out.ts';
+import type { ShardProgress } from './shard-progress.ts';
+
+export { HANDSHAKE_GRACE_MS } from './room-fan-out.ts';
+export type { BroadcastReport, DeliveryFailure } from './room-fan-out.ts';
 
 /** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
 export const CONNECTION_LIFETIME_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000;
-
-/**
- * API Gateway answers 410 for a connection until its handshake completes, and gives $connect at most 29 s:
- * a connection younger than this is never taken for gone.
- */
-export const HANDSHAKE_GRACE_MS = 30_000;
 
 /** A roster page names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
 export const ROSTER_PAGE_SIZE = 500;
@@ -44,9 +41,6 @@ export const BIG_ROOM_LISTED_CHANGES = 3;
  * kept failing) and replaced by the next change's own.
  */
 export const LOST_FLUSH_MS = 60_000;
-
-/** At most this many failures are itemised in a report; the counts are always complete. */
-const MAX_REPORTED_FAILURES = 20;
 
 export interface ChatServiceOptions {
   readonly connections: ConnectionRepository;
@@ -73,31 +67,6 @@ export interface ChatServiceOptions {
   readonly shardProgress: ShardProgress;
   readonly now?: () => Date;
   readonly newId?: () => string;
-}
-
-export interface DeliveryFailure {
-  readonly connectionId: string;
-  readonly reason: DeliveryFailureReason | 'remove_failed' | 'unexpected';
-}
-
-/** What one fan-out did: every recipient is counted in exactly one of delivered, gone and failed. */
-export interface BroadcastReport {
-  readonly room: string;
-  readonly recipients: number;
-  readonly delivered: number;
-  readonly gone: number;
-  /**
-   * Gone connections taken out of the room; lower than `gone` when that failed, or when a connection was
-   * young enough to be still in its handshake (API Gateway answers 410 until it completes).
-   */
-  readonly removed: number;
-  readonly failed: number;
-  readonly failures: readonly DeliveryFailure[];
-  /**
-   * Shard jobs handed to the fan-out worker instead of sending here (a room above the shard size); then the
-   * counts above are 0 and the worker's reports count the deliveries.
-   */
-  readonly shards: number;
 }
 
 export interface PostResult {
@@ -129,25 +98,33 @@ export class ChatService {
   readonly #connections: ConnectionRepository;
   readonly #history: MessageHistory;
   readonly #messenger: Messenger;
-  readonly #concurrency: number;
   readonly #quota: ConnectionQuota | undefined;
   readonly #presence: PresenceLog;
   readonly #fanOutQueue: FanOutQueue;
   readonly #presenceWindowMs: number;
   readonly #bigRoomSize: number;
-  readonly #fanOutShardSize: number;
-  readonly #shardProgress: ShardProgress;
+  readonly #roomFanOut: RoomFanOut;
   readonly #now: () => Date;
   readonly #newId: () => string;
 
   constructor(options: ChatServiceOptions) {
-    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
-      throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
-    }
-    this.#connections = options.connections;
+    this.#now = options.now ?? (() => new Date());
+    this.#newId = options.newId ?? (() => globalThis.crypto.randomUUID());
+    const { connections, messenger, fanOutQueue, shardProgress, concurrency, fanOutShardSize } = options;
+    // Checks the concurrency and the shard size.
+    this.#roomFanOut = new RoomFanOut({
+      connections,
+      messenger,
+      fanOutQueue,
+      shardProgress,
+      concurrency,
+      fanOutShardSize,
+      now: this.#now,
+      newId: this.#newId,
+    });
+    this.#connections = connections;
     this.#history = options.history;
-    this.#messenger = options.messenger;
-    this.#concurrency = options.concurrency;
+    this.#messenger = messenger;
     if (!Number.isInteger(options.presenceWindowMs) || options.presenceWindowMs < 0) {
       throw new RangeError(`presenceWindowMs must be a whole number of milliseconds, got ${options.presenceWindowMs}`);
     }
@@ -156,13 +133,6 @@ export class ChatService {
     this.#fanOutQueue = options.fanOutQueue;
     this.#presenceWindowMs = options.presenceWindowMs;
     this.#bigRoomSize = options.bigRoomSize;
-    if (!Number.isInteger(options.fanOutShardSize) || options.fanOutShardSize < 1) {
-      throw new RangeError(`fanOutShardSize must be a positive integer, got ${options.fanOutShardSize}`);
-    }
-    this.#fanOutShardSize = options.fanOutShardSize;
-    this.#shardProgress = options.shardProgress;
-    this.#now = options.now ?? (() => new Date());
-    this.#newId = options.newId ?? (() => globalThis.crypto.randomUUID());
   }
 
   /**
@@ -383,25 +353,11 @@ export class ChatService {
   }
 
   /**
-   * Delivers a frame to one page of one shard of a room, the fan-out worker's job for a big room, then queues
-   * the job of the page after it and records the job complete. The shards of a room run side by side, their
-   * pages one after another. A job that failed runs again and sends its page again (members drop repeats by
-   * message id, or by `rev`); a copy of a job that completed does nothing, so a chain never runs twice over.
+   * Delivers a frame to one page of one shard of a room and queues the next page's job: the fan-out worker's job
+   * for a big room (see {@link RoomFanOut.deliverShard}).
    */
-  async deliverShard(job: ShardJob): Promise<BroadcastReport | undefined> {
-    const key = shardJobKey(job);
-    if (await this.#shardProgress.isComplete(key)) return undefined;
-    const page = await this.#connections.listShard(job.room, job.shard, this.#fanOutShardSize, job.after);
-    const report = await this.#fanOut(job.room, job.frame, onePage(page.ids));
-    if (page.next !== undefined) {
-      // A rerun lists its page anew (members retired, joined, a later expiry cut-off), so its cursor can differ:
-      // the first one recorded is the next page's, so every run queues the same job and the chain never forks.
-      const next = { ...job, page: job.page + 1 };
-      const after = await this.#shardProgress.recordCursor(shardJobKey(next), page.next);
-      await this.#fanOutQueue.enqueue({ ...next, after });
-    }
-    await this.#shardProgress.complete(key);
-    return report;
+  deliverShard(job: ShardJob): Promise<BroadcastReport | undefined> {
+    return this.#roomFanOut.deliverShard(job);
   }
 
   /** The message the sender sent with this `clientMsgId` before, if it is kept, else the new one stored. */
@@ -422,17 +378,9 @@ export class ChatService {
     return this.#history.append(message, clientMsgId);
   }
 
-  /**
-   * Sends a frame to a room: here, for a room up to the shard size, else by one shard job per shard of the
-   * room's listing, which the fan-out worker runs side by side, all queued or the call throws. `members` is the
-   * room's count; `fanOutId` names the shard jobs.
-   */
-  async #broadcast(room: string, frame: ServerFrame, members: number, fanOutId?: string): Promise<BroadcastReport> {
-    if (members <= this.#fanOutShardSize) return this.#fanOut(room, frame);
-    const { shards } = this.#connections;
-    const job = { kind: 'shard', fanOutId: fanOutId ?? this.#newId(), room, page: 0, frame } as const;
-    await this.#fanOutQueue.enqueueAll(Array.from({ length: shards }, (_, shard): ShardJob => ({ ...job, shard })));
-    return { room, recipients: 0, delivered: 0, gone: 0, removed: 0, failed: 0, failures: [], shards };
+  /** Sends a frame to a room, inline or by shard jobs named `fanOutId` (see {@link RoomFanOut.broadcast}). */
+  #broadcast(room: string, frame: ServerFrame, members: number, fanOutId?: string): Promise<BroadcastReport> {
+    return this.#roomFanOut.broadcast(room, frame, members, fanOutId);
   }
 
   async #require(connectionId: string): Promise<Connection> {
@@ -540,56 +488,6 @@ export class ChatService {
       complete: listed.length === changes.length,
     };
   }
-
-  /**
-   * Sends a frame to every member of a room. A member found gone is retired, not forgotten: it stops
-   * receiving at once, and the $disconnect that API Gateway sends for it tells the room it left, exactly once,
-   * without another fan-out here.
-   */
-  async #fanOut(
-    room: string,
-    frame: ServerFrame,
-    recipientPages: AsyncIterable<readonly string[]> = this.#connections.list(room),
-  ): Promise<BroadcastReport> {
-    let recipients = 0;
-    let delivered = 0;
-    let gone = 0;
-    let removed = 0;
-    let failed = 0;
-    const failures: DeliveryFailure[] = [];
-    const fail = (failure: DeliveryFailure): void => {
-      if (failures.length < MAX_REPORTED_FAILURES) failures.push(failure);
-    };
-
-    const cutoff = this.#handshakeCutoff();
-    await runBounded(recipientPages, this.#concurrency, async (recipientId) => {
-      recipients += 1;
-      let outcome;
-      try {
-        outcome = await this.#messenger.send(recipientId, frame);
-      } catch (error) {
-        failed += 1;
-        fail({ connectionId: recipientId, reason: error instanceof DeliveryError ? error.reason : 'unexpected' });
-        return;
-      }
-      if (outcome === 'delivered') {
-        delivered += 1;
-        return;
-      }
-      gone += 1;
-      try {
-        if (await this.#connections.retire(recipientId, cutoff)) removed += 1;
-      } catch {
-        fail({ connectionId: recipientId, reason: 'remove_failed' });
-      }
-    });
-
-    return { room, recipients, delivered, gone, removed, failed, failures, shards: 0 };
-  }
-}
-
-async function* onePage(ids: readonly string[]): AsyncIterable<readonly string[]> {
-  yield ids;
 }
 
 /** A readable default name that differs between connections. */
