@@ -98,6 +98,7 @@ async function measure(params: ShardHeapParams): Promise<ShardHeapResult> {
     fanOutId: 'heap',
     room: 'stage',
     shard,
+    page: 0,
     frame: {
       type: 'message',
       id: '7d1d5c44-0b5e-4a1e-9f6e-2f4c3c1b9a10',

@@ -282,8 +282,18 @@ async function simulate(params: ShardedFanoutParams): Promise<ShardedFanoutResul
       this.#env = env;
     }
     async enqueue(job: FanOutJob, delayMs?: number): Promise<void> {
-      const body = messageBodyOf(job);
       await clock.sleepUntil(clock.now + params.sqsSendMs);
+      this.#arrive(job, delayMs);
+    }
+    /** A SendMessageBatch round trip per 10 jobs, as SqsFanOutQueue sends jobs of the size these are. */
+    async enqueueAll(jobs: readonly FanOutJob[]): Promise<void> {
+      for (let i = 0; i < jobs.length; i += 10) {
+        await clock.sleepUntil(clock.now + params.sqsSendMs);
+        for (const job of jobs.slice(i, i + 10)) this.#arrive(job);
+      }
+    }
+    #arrive(job: FanOutJob, delayMs?: number): void {
+      const body = messageBodyOf(job);
       // A send that Lambda's end of the invocation cut off never reached SQS.
       if (this.#env !== undefined && (this.#env.dead || clock.now > this.#env.deadline)) return;
       if (job.kind === 'shard') shardJobs += 1;

@@ -52,7 +52,8 @@ const replayFrom = {
 const clientMsgId = z.optional(
   described(
     clientMsgIdSchema,
-    'The client\'s id for this message (1-64 visible ASCII characters); the sender then gets an "ack".',
+    'The client\'s id for this message (1-64 visible ASCII characters); the sender then gets an "ack". Sent again ' +
+      'from the same connection after an "error" naming it, it is the same message, not a new one.',
   ),
 );
 const textField = (description: string) => described(z.string(), description);

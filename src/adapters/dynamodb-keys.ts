@@ -1,6 +1,6 @@
 /**
  * The chat table's key scheme, the one place every DynamoDB adapter and the test support take it from.
- * One table holds seven kinds of item, told apart by the prefix of their partition key:
+ * One table holds eight kinds of item, told apart by the prefix of their partition key:
  *
  * | item | pk | sk | room index (`gsi1pk`, `gsi1sk`) |
  * | --- | --- | --- | --- |
@@ -8,7 +8,8 @@
  * | a room's sequence counter | `room#<room>` | `sequence` | none |
  * | a room's presence clock and member count | `room#<room>` | `presence` | none |
  * | a room's pending presence change | `presence#<room>#<shard>` | `<at ms>#<connection id>#<rev>` | none |
- * | a completed shard job | `shardjob#<fan-out id>#<shard>#<cursor>` | `done` | none |
+ * | a completed shard job | `shardjob#<fan-out id>#<shard>#<page>` | `done` | none |
+ * | the cursor a shard job's page starts at | `shardjob#<fan-out id>#<shard>#<page>` | `cursor` | none |
  * | a room's history slot | `history#<room>` | `slot#NN` | none |
  * | an owner's connection quota | `quota#user#<sub>` or `quota#ip#<address>` | `quota` | none |
  */
@@ -87,4 +88,9 @@ export function presenceChangeSortKey(atMs: number, connectionId: string, rev: n
 /** The item that records a shard job as complete. */
 export function shardJobItemKey(jobKey: string): TableKey {
   return { pk: `shardjob#${jobKey}`, sk: 'done' };
+}
+
+/** The item that records the cursor a shard job's page starts at, written once by the first job before it. */
+export function shardJobCursorKey(jobKey: string): TableKey {
+  return { pk: `shardjob#${jobKey}`, sk: 'cursor' };
 }

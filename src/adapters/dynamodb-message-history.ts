@@ -63,7 +63,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async append(message: NewMessage): Promise<ChatMessage> {
+  async append(message: NewMessage, clientMsgId?: string): Promise<ChatMessage> {
     const now = this.#nowSeconds();
     const expiresAt = now + this.#retentionSeconds;
     const { Attributes } = await this.#client.send(
@@ -86,6 +86,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
           Item: {
             ...historySlotKey(message.room, seq % RING_SLOTS),
             ...numbered,
+            ...(clientMsgId !== undefined ? { clientMsgId } : {}),
             expiresAt,
           },
           // A write that arrives more than 50 messages late must not overwrite a newer message's slot.
@@ -99,17 +100,45 @@ export class DynamoDbMessageHistory implements MessageHistory {
     return numbered;
   }
 
+  async sentAs(room: string, from: string, clientMsgId: string): Promise<ChatMessage | undefined> {
+    // The ring is one partition of at most RING_SLOTS items: one Query, filtered by DynamoDB, finds the message.
+    const sent = await this.#kept(room, {
+      FilterExpression: 'expiresAt > :now AND #from = :from AND clientMsgId = :clientMsgId',
+      ExpressionAttributeNames: { '#from': 'from' },
+      ExpressionAttributeValues: { ':from': from, ':clientMsgId': clientMsgId },
+    });
+    return sent.at(-1);
+  }
+
   async recent(room: string, from?: ReplayPoint): Promise<readonly ChatMessage[]> {
+    const messages = await this.#kept(room, { FilterExpression: 'expiresAt > :now' });
+    messages.splice(0, Math.max(0, messages.length - HISTORY_LENGTH));
+    return replayAfter(messages, from);
+  }
+
+  /** The room's unexpired slots that `filter` keeps, oldest first. */
+  async #kept(
+    room: string,
+    filter: {
+      FilterExpression: string;
+      ExpressionAttributeNames?: Record<string, string>;
+      ExpressionAttributeValues?: Record<string, string>;
+    },
+  ): Promise<ChatMessage[]> {
     const messages: ChatMessage[] = [];
     const pages = paginateQuery(
       { client: this.#client },
       {
         TableName: this.#tableName,
         KeyConditionExpression: 'pk = :pk',
-        FilterExpression: 'expiresAt > :now',
-        // A message stored a moment before a hello must be in its replay.
+        ...filter,
+        // A message stored a moment before a hello (or a resend) must be found.
         ConsistentRead: true,
-        ExpressionAttributeValues: { ':pk': historyPartition(room), ':now': this.#nowSeconds() },
+        ExpressionAttributeValues: {
+          ':pk': historyPartition(room),
+          ':now': this.#nowSeconds(),
+          ...filter.ExpressionAttributeValues,
+        },
       },
     );
     for await (const page of pages) {
@@ -119,8 +148,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
       }
     }
     messages.sort((a, b) => a.seq - b.seq);
-    messages.splice(0, Math.max(0, messages.length - HISTORY_LENGTH));
-    return replayAfter(messages, from);
+    return messages;
   }
 
   #nowSeconds(): number {

@@ -1,6 +1,6 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ShardProgress } from '../domain/shard-progress.ts';
-import { shardJobItemKey } from './dynamodb-keys.ts';
+import { shardJobCursorKey, shardJobItemKey } from './dynamodb-keys.ts';
 
 /** How long a completed job is remembered: far longer than SQS keeps redelivering it (the DLQ takes it first). */
 const KEEP_SECONDS = 24 * 3600;
@@ -10,7 +10,7 @@ export interface DynamoDbShardProgressOptions {
   readonly now?: () => Date;
 }
 
-/** One small item per completed shard job, removed by the table's TTL a day later. */
+/** One small item per completed shard job and one per recorded cursor, removed by the table's TTL a day later. */
 export class DynamoDbShardProgress implements ShardProgress {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
@@ -33,8 +33,29 @@ export class DynamoDbShardProgress implements ShardProgress {
     await this.#client.send(
       new PutCommand({
         TableName: this.#tableName,
-        Item: { ...shardJobItemKey(key), expiresAt: Math.floor(this.#now().getTime() / 1000) + KEEP_SECONDS },
+        Item: { ...shardJobItemKey(key), expiresAt: this.#expiresAt() },
       }),
     );
+  }
+
+  async recordCursor(key: string, after: string): Promise<string> {
+    // One write whatever came first, safe to replay: if_not_exists keeps the first cursor, and the answer names it.
+    const { Attributes } = await this.#client.send(
+      new UpdateCommand({
+        TableName: this.#tableName,
+        Key: shardJobCursorKey(key),
+        UpdateExpression: 'SET #after = if_not_exists(#after, :after), expiresAt = :expiresAt',
+        ExpressionAttributeNames: { '#after': 'after' },
+        ExpressionAttributeValues: { ':after': after, ':expiresAt': this.#expiresAt() },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const recorded = Attributes?.['after'];
+    if (typeof recorded !== 'string') throw new Error(`the cursor of shard job ${key} came back without one`);
+    return recorded;
+  }
+
+  #expiresAt(): number {
+    return Math.floor(this.#now().getTime() / 1000) + KEEP_SECONDS;
   }
 }

@@ -30,6 +30,10 @@ export class InMemoryFanOutQueue implements FanOutQueue {
     });
   }
 
+  async enqueueAll(jobs: readonly FanOutJob[]): Promise<void> {
+    for (const job of jobs) await this.enqueue(job);
+  }
+
   /** Removes and returns the jobs due at `now` (by default the clock's now), earliest due first, each as a fresh copy. */
   takeDue(now: Date = this.#now()): FanOutJob[] {
     const due = this.#queued.filter((job) => job.dueAt <= now.getTime());

@@ -1,4 +1,10 @@
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  type BatchResultErrorEntry,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { FanOutJob, FanOutQueue } from '../domain/fan-out-queue.ts';
 
 export interface SqsFanOutQueueOptions {
@@ -8,6 +14,37 @@ export interface SqsFanOutQueueOptions {
 
 /** SQS's longest delay for one message: 15 minutes. */
 export const SQS_MAX_DELAY_SECONDS = 900;
+
+/** SendMessageBatch takes at most 10 messages, of at most 256 KiB together (a queue's limit before 2025, and a queue's own may be as low). */
+const MAX_BATCH_ENTRIES = 10;
+const MAX_BATCH_BYTES = 256 * 1024;
+
+/** How often a batch's refused messages are sent: the SDK retries a request that failed, not one message of it. */
+const BATCH_ATTEMPTS = 3;
+
+/** Jobs SQS would not take, after their retries. */
+export class FanOutQueueError extends Error {
+  override readonly name = 'FanOutQueueError';
+}
+
+/** The bodies in batches SendMessageBatch takes, in their order: up to 10, and up to its bytes (a larger one alone). */
+export function batchesOf(bodies: readonly string[]): string[][] {
+  const batches: string[][] = [];
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const body of bodies) {
+    // The bodies are ASCII (messageBodyOf), so their length is their size.
+    if (batch.length === MAX_BATCH_ENTRIES || (batch.length > 0 && bytes + body.length > MAX_BATCH_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(body);
+    bytes += body.length;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
 
 /** The whole seconds SQS delays a message for `delayMs`: rounded up, so a job never runs early, and capped at SQS's maximum. */
 export function delaySecondsFor(delayMs: number | undefined): number {
@@ -26,7 +63,10 @@ export function messageBodyOf(job: FanOutJob): string {
   );
 }
 
-/** Hands fan-out jobs to the worker through an SQS standard queue, one message per job, its body the job's JSON. */
+/**
+ * Hands fan-out jobs to the worker through an SQS standard queue, one message per job, its body the job's JSON;
+ * jobs queued together go in batches.
+ */
 export class SqsFanOutQueue implements FanOutQueue {
   readonly #client: SQSClient;
   readonly #queueUrl: string;
@@ -47,4 +87,29 @@ export class SqsFanOutQueue implements FanOutQueue {
       }),
     );
   }
+
+  async enqueueAll(jobs: readonly FanOutJob[]): Promise<void> {
+    for (const batch of batchesOf(jobs.map(messageBodyOf))) await this.#sendBatch(batch);
+  }
+
+  async #sendBatch(bodies: readonly string[]): Promise<void> {
+    let entries = bodies.map((body, i) => ({ Id: String(i), MessageBody: body }));
+    for (let attempt = 1; ; attempt += 1) {
+      const { Failed = [] } = await this.#client.send(
+        new SendMessageBatchCommand({ QueueUrl: this.#queueUrl, Entries: entries }),
+      );
+      if (Failed.length === 0) return;
+      // A sender's fault (a body SQS refuses) would be refused again; SQS's own is worth another try.
+      if (attempt === BATCH_ATTEMPTS || Failed.some((failure) => failure.SenderFault === true)) {
+        throw new FanOutQueueError(`SQS did not take ${Failed.length} of ${bodies.length} jobs: ${codesOf(Failed)}`);
+      }
+      const failed = new Set(Failed.map((failure) => failure.Id));
+      entries = entries.filter((entry) => failed.has(entry.Id));
+      await sleep(Math.random() * 50 * attempt);
+    }
+  }
+}
+
+function codesOf(failures: readonly BatchResultErrorEntry[]): string {
+  return [...new Set(failures.map((failure) => failure.Code ?? 'unknown'))].join(', ');
 }

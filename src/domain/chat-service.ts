@@ -1,24 +1,21 @@
 import { type Connection, DEFAULT_ROOM } from './connection.ts';
 import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
-import { DeliveryError, type DeliveryFailureReason, UnknownConnectionError } from './errors.ts';
+import { UnknownConnectionError } from './errors.ts';
 import type { FanOutQueue, PresenceJob, ShardJob } from './fan-out-queue.ts';
 import type { ChatMessage, EchoFrame, ErrorCode, ErrorFrame, ServerFrame } from './frames.ts';
-import type { MessageHistory, ReplayPoint } from './message-history.ts';
+import type { MessageHistory, NewMessage, ReplayPoint } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import type { PresenceChange, PresenceLog } from './presence.ts';
-import { type ShardProgress, shardJobKey } from './shard-progress.ts';
 import { PresenceFlush } from './presence-flush.ts';
-import { runBounded } from './run-bounded.ts';
+import { type BroadcastReport, HANDSHAKE_GRACE_MS, RoomFanOut } from './room-fan-out.ts';
+import type { ShardProgress } from './shard-progress.ts';
+
+export { HANDSHAKE_GRACE_MS } from './room-fan-out.ts';
+export type { BroadcastReport, DeliveryFailure } from './room-fan-out.ts';
 
 /** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
 export const CONNECTION_LIFETIME_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000;
-
-/**
- * API Gateway answers 410 for a connection until its handshake completes, and gives $connect at most 29 s:
- * a connection younger than this is never taken for gone.
- */
-export const HANDSHAKE_GRACE_MS = 30_000;
 
 /**
  * A $disconnect runs at most 29 s (its function's timeout): a removal that started longer ago than this and
@@ -28,9 +25,6 @@ export const REMOVAL_TIMEOUT_MS = 30_000;
 
 /** A roster page names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
 export const ROSTER_PAGE_SIZE = 500;
-
-/** At most this many failures are itemised in a report; the counts are always complete. */
-const MAX_REPORTED_FAILURES = 20;
 
 export interface ChatServiceOptions {
   readonly connections: ConnectionRepository;
@@ -57,31 +51,6 @@ export interface ChatServiceOptions {
   readonly shardProgress: ShardProgress;
   readonly now?: () => Date;
   readonly newId?: () => string;
-}
-
-export interface DeliveryFailure {
-  readonly connectionId: string;
-  readonly reason: DeliveryFailureReason | 'remove_failed' | 'unexpected';
-}
-
-/** What one fan-out did: every recipient is counted in exactly one of delivered, gone and failed. */
-export interface BroadcastReport {
-  readonly room: string;
-  readonly recipients: number;
-  readonly delivered: number;
-  readonly gone: number;
-  /**
-   * Gone connections taken out of the room; lower than `gone` when that failed, or when a connection was
-   * young enough to be still in its handshake (API Gateway answers 410 until it completes).
-   */
-  readonly removed: number;
-  readonly failed: number;
-  readonly failures: readonly DeliveryFailure[];
-  /**
-   * Shard jobs handed to the fan-out worker instead of sending here (a room above the shard size); then the
-   * counts above are 0 and the worker's reports count the deliveries.
-   */
-  readonly shards: number;
 }
 
 export interface PostResult {
@@ -113,37 +82,37 @@ export class ChatService {
   readonly #connections: ConnectionRepository;
   readonly #history: MessageHistory;
   readonly #messenger: Messenger;
-  readonly #concurrency: number;
   readonly #quota: ConnectionQuota | undefined;
   readonly #presence: PresenceLog;
-  readonly #fanOutQueue: FanOutQueue;
+  readonly #roomFanOut: RoomFanOut;
   readonly #presenceFlush: PresenceFlush<BroadcastReport>;
-  readonly #fanOutShardSize: number;
-  readonly #shardProgress: ShardProgress;
   readonly #now: () => Date;
   readonly #newId: () => string;
 
   constructor(options: ChatServiceOptions) {
-    if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
-      throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
-    }
-    this.#connections = options.connections;
-    this.#history = options.history;
-    this.#messenger = options.messenger;
-    this.#concurrency = options.concurrency;
-    this.#quota = options.quota;
-    this.#presence = options.presence;
-    this.#fanOutQueue = options.fanOutQueue;
-    if (!Number.isInteger(options.fanOutShardSize) || options.fanOutShardSize < 1) {
-      throw new RangeError(`fanOutShardSize must be a positive integer, got ${options.fanOutShardSize}`);
-    }
-    this.#fanOutShardSize = options.fanOutShardSize;
-    this.#shardProgress = options.shardProgress;
     this.#now = options.now ?? (() => new Date());
     this.#newId = options.newId ?? (() => globalThis.crypto.randomUUID());
+    const { connections, messenger, fanOutQueue, shardProgress, concurrency, fanOutShardSize } = options;
+    // Checks the concurrency and the shard size.
+    this.#roomFanOut = new RoomFanOut({
+      connections,
+      messenger,
+      fanOutQueue,
+      shardProgress,
+      concurrency,
+      fanOutShardSize,
+      now: this.#now,
+      newId: this.#newId,
+    });
+    this.#connections = connections;
+    this.#history = options.history;
+    this.#messenger = messenger;
+    this.#quota = options.quota;
+    this.#presence = options.presence;
+    // Checks the presence window.
     this.#presenceFlush = new PresenceFlush({
       presence: options.presence,
-      fanOutQueue: options.fanOutQueue,
+      fanOutQueue,
       presenceWindowMs: options.presenceWindowMs,
       bigRoomSize: options.bigRoomSize,
       broadcast: (room, frame, members) => this.#broadcast(room, frame, members),
@@ -291,25 +260,18 @@ export class ChatService {
    * Stores a message in the sender's room's history, then fans it out to every member of that room, the
    * sender included, so that every client shows the same messages in `seq` order. One failing recipient
    * never stops the others; only recipients reported gone are removed. With a `clientMsgId`, the sender
-   * then gets an ack with the delivery counts.
+   * then gets an ack with the delivery counts, and a resend with the same `clientMsgId` (after an error) is
+   * the same message: it is not stored again, and its fan-out is run again to finish what the first left undone.
    */
   async post(senderId: string, text: string, clientMsgId?: string): Promise<PostResult> {
     const sender = await this.#require(senderId);
     // The room's size decides between the inline and the sharded fan-out; it is read while the message is stored.
     const [message, clock] = await Promise.all([
-      this.#history.append({
-        type: 'message',
-        id: this.#newId(),
-        room: sender.room,
-        from: sender.id,
-        name: sender.name,
-        ...(sender.userId !== undefined ? { userId: sender.userId } : {}),
-        text,
-        sentAt: this.#now().toISOString(),
-      }),
+      this.#store(sender, text, clientMsgId),
       this.#presence.clock(sender.room),
     ]);
-    const report = await this.#broadcast(sender.room, message, clock.members);
+    // A message's shard jobs are named by its id, so those of a resend that completed before do nothing.
+    const report = await this.#broadcast(sender.room, message, clock.members, message.id);
     if (clientMsgId !== undefined) {
       const { recipients, delivered, gone, failed, shards } = report;
       await this.#sendOrForget(senderId, {
@@ -353,33 +315,34 @@ export class ChatService {
   }
 
   /**
-   * Delivers a frame to one page of one shard of a room, the fan-out worker's job for a big room, then queues
-   * the job of the page after it and records the job complete. The shards of a room run side by side, their
-   * pages one after another. A job that failed runs again and sends its page again (members drop repeats by
-   * message id, or by `rev`); a copy of a job that completed does nothing, so a chain never runs twice over.
+   * Delivers a frame to one page of one shard of a room and queues the next page's job: the fan-out worker's job
+   * for a big room (see {@link RoomFanOut.deliverShard}).
    */
-  async deliverShard(job: ShardJob): Promise<BroadcastReport | undefined> {
-    const key = shardJobKey(job);
-    if (await this.#shardProgress.isComplete(key)) return undefined;
-    const page = await this.#connections.listShard(job.room, job.shard, this.#fanOutShardSize, job.after);
-    const report = await this.#fanOut(job.room, job.frame, onePage(page.ids));
-    if (page.next !== undefined) await this.#fanOutQueue.enqueue({ ...job, after: page.next });
-    await this.#shardProgress.complete(key);
-    return report;
+  deliverShard(job: ShardJob): Promise<BroadcastReport | undefined> {
+    return this.#roomFanOut.deliverShard(job);
   }
 
-  /**
-   * Sends a frame to a room: here, for a room up to the shard size, else by one shard job per shard of the
-   * room's listing, which the fan-out worker runs side by side. `members` is the room's count.
-   */
-  async #broadcast(room: string, frame: ServerFrame, members: number): Promise<BroadcastReport> {
-    if (members <= this.#fanOutShardSize) return this.#fanOut(room, frame);
-    const { shards } = this.#connections;
-    const fanOutId = this.#newId();
-    for (let shard = 0; shard < shards; shard += 1) {
-      await this.#fanOutQueue.enqueue({ kind: 'shard', fanOutId, room, shard, frame });
-    }
-    return { room, recipients: 0, delivered: 0, gone: 0, removed: 0, failed: 0, failures: [], shards };
+  /** The message the sender sent with this `clientMsgId` before, if it is kept, else the new one stored. */
+  async #store(sender: Connection, text: string, clientMsgId: string | undefined): Promise<ChatMessage> {
+    const sent =
+      clientMsgId === undefined ? undefined : await this.#history.sentAs(sender.room, sender.id, clientMsgId);
+    if (sent !== undefined) return sent;
+    const message: NewMessage = {
+      type: 'message',
+      id: this.#newId(),
+      room: sender.room,
+      from: sender.id,
+      name: sender.name,
+      ...(sender.userId !== undefined ? { userId: sender.userId } : {}),
+      text,
+      sentAt: this.#now().toISOString(),
+    };
+    return this.#history.append(message, clientMsgId);
+  }
+
+  /** Sends a frame to a room, inline or by shard jobs named `fanOutId` (see {@link RoomFanOut.broadcast}). */
+  #broadcast(room: string, frame: ServerFrame, members: number, fanOutId?: string): Promise<BroadcastReport> {
+    return this.#roomFanOut.broadcast(room, frame, members, fanOutId);
   }
 
   async #require(connectionId: string): Promise<Connection> {
@@ -427,56 +390,6 @@ export class ChatService {
       at: this.#now().toISOString(),
     };
   }
-
-  /**
-   * Sends a frame to every member of a room. A member found gone is retired, not forgotten: it stops
-   * receiving at once, and the $disconnect that API Gateway sends for it tells the room it left, exactly once,
-   * without another fan-out here.
-   */
-  async #fanOut(
-    room: string,
-    frame: ServerFrame,
-    recipientPages: AsyncIterable<readonly string[]> = this.#connections.list(room),
-  ): Promise<BroadcastReport> {
-    let recipients = 0;
-    let delivered = 0;
-    let gone = 0;
-    let removed = 0;
-    let failed = 0;
-    const failures: DeliveryFailure[] = [];
-    const fail = (failure: DeliveryFailure): void => {
-      if (failures.length < MAX_REPORTED_FAILURES) failures.push(failure);
-    };
-
-    const cutoff = this.#handshakeCutoff();
-    await runBounded(recipientPages, this.#concurrency, async (recipientId) => {
-      recipients += 1;
-      let outcome;
-      try {
-        outcome = await this.#messenger.send(recipientId, frame);
-      } catch (error) {
-        failed += 1;
-        fail({ connectionId: recipientId, reason: error instanceof DeliveryError ? error.reason : 'unexpected' });
-        return;
-      }
-      if (outcome === 'delivered') {
-        delivered += 1;
-        return;
-      }
-      gone += 1;
-      try {
-        if (await this.#connections.retire(recipientId, cutoff)) removed += 1;
-      } catch {
-        fail({ connectionId: recipientId, reason: 'remove_failed' });
-      }
-    });
-
-    return { room, recipients, delivered, gone, removed, failed, failures, shards: 0 };
-  }
-}
-
-async function* onePage(ids: readonly string[]): AsyncIterable<readonly string[]> {
-  yield ids;
 }
 
 /** A readable default name that differs between connections. */

@@ -1,7 +1,7 @@
 import type { ServerFrame } from './frames.ts';
 
 /**
- * One shard of a big room's fan-out: deliver `frame` to one page of shard `shard` of the room's listing,
+ * One shard of a big room's fan-out: deliver `frame` to page `page` of shard `shard` of the room's listing,
  * the page after `after` (the first without it), and queue the page after it.
  */
 export interface ShardJob {
@@ -10,6 +10,8 @@ export interface ShardJob {
   readonly fanOutId: string;
   readonly room: string;
   readonly shard: number;
+  /** Which page of its shard: 0 for the first, which has no `after`. With the fan-out and shard, it names the job. */
+  readonly page: number;
   readonly after?: string;
   readonly frame: ServerFrame;
 }
@@ -37,4 +39,9 @@ export type PresenceJob =
 export interface FanOutQueue {
   /** Queues a job to run no earlier than `delayMs` from now (rounded up to what the queue supports). */
   enqueue(job: FanOutJob, delayMs?: number): Promise<void>;
+  /**
+   * Queues jobs to run at once, in as few requests as the queue takes, retrying those it refused. Throws when
+   * one still could not be handed over; the others may have been.
+   */
+  enqueueAll(jobs: readonly FanOutJob[]): Promise<void>;
 }

@@ -14,8 +14,13 @@ export type ReplayPoint = { readonly seq: number } | { readonly id: string };
 
 /** Keeps the newest {@link HISTORY_LENGTH} messages of each room, numbered in the order they were accepted. */
 export interface MessageHistory {
-  /** Stores the message under the room's next sequence number and returns it numbered. */
-  append(message: NewMessage): Promise<ChatMessage>;
+  /**
+   * Stores the message under the room's next sequence number and returns it numbered. With `clientMsgId` (the
+   * name its sender gave it), {@link sentAs} finds it while it is kept.
+   */
+  append(message: NewMessage, clientMsgId?: string): Promise<ChatMessage>;
+  /** The kept message of `room` that connection `from` sent with this `clientMsgId`, if there is one. */
+  sentAs(room: string, from: string, clientMsgId: string): Promise<ChatMessage | undefined>;
   /**
    * The room's kept messages, oldest first. From `{ seq }`: only those numbered above it. From `{ id }`:
    * only those after that message; an id that is no longer (or never was) kept yields everything kept, so

@@ -57,6 +57,33 @@ export function fanOutQueueContract(adapter: string, create: () => Promise<FanOu
       expect(await receiveUntil(harness, claimed, 5_000)).toEqual([claimed]);
     });
 
+    it('hands over jobs queued together, each once, more than one request of them takes', async () => {
+      const harness = await create();
+      // 25 jobs, more than a batch holds; three of ~100 KB, more than one batch's bytes.
+      const frame = (text: string) =>
+        ({ type: 'message', id: 'm', seq: 1, room: 'r', from: 'a', name: 'A', text, sentAt: 'now' }) as const;
+      const jobs: FanOutJob[] = Array.from({ length: 25 }, (_, shard) => ({
+        kind: 'shard',
+        fanOutId: 'f-1',
+        room: 'r',
+        shard,
+        page: 0,
+        frame: frame(shard < 3 ? 'x'.repeat(100_000) : 'small'),
+      }));
+
+      await harness.queue.enqueueAll(jobs);
+      const received: FanOutJob[] = [];
+      const deadline = Date.now() + 10_000;
+      while (received.length < jobs.length && Date.now() < deadline) received.push(...(await harness.receive(1_000)));
+
+      const shardsOf = (all: FanOutJob[]) =>
+        all.map((job) => (job.kind === 'shard' ? job.shard : -1)).sort((a, b) => a - b);
+      expect({ shards: shardsOf(received), again: await harness.receive() }).toEqual({
+        shards: shardsOf(jobs),
+        again: [],
+      });
+    });
+
     it('gives the worker every kind of job as its JSON carries it', async () => {
       const harness = await create();
       const jobs: FanOutJob[] = [

@@ -105,6 +105,27 @@ export function messageHistoryContract(adapter: string, create: () => Promise<Me
       expect(await history.recent('red', { seq: 0 })).toEqual(stored);
     });
 
+    it("finds a kept message by its sender and the sender's clientMsgId, and returns it as it was stored", async () => {
+      const history = await create();
+      const sent = await history.append(message('red', 1), 'c-1');
+      await history.append({ ...message('red', 2), from: 'conn-b' }, 'c-2');
+      await history.append(message('blue', 3), 'c-3');
+
+      expect({
+        sent: await history.sentAs('red', 'conn-a', 'c-1'),
+        kept: (await history.recent('red'))[0],
+        otherSender: await history.sentAs('red', 'conn-a', 'c-2'),
+        otherRoom: await history.sentAs('red', 'conn-a', 'c-3'),
+        neverSent: await history.sentAs('red', 'conn-a', 'c-9'),
+      }).toEqual({ sent, kept: sent, otherSender: undefined, otherRoom: undefined, neverSent: undefined });
+    });
+
+    it('finds no message that was stored without a clientMsgId', async () => {
+      const history = await create();
+      await history.append(message('red', 1));
+      expect(await history.sentAs('red', 'conn-a', 'red-1')).toBeUndefined();
+    });
+
     it('numbers concurrent appends uniquely', async () => {
       const history = await create();
       const stored = await Promise.all(Array.from({ length: 20 }, (_, i) => history.append(message('busy', i + 1))));

@@ -21,9 +21,33 @@ export function shardProgressContract(adapter: string, create: () => Promise<Sha
 
     it('accepts a job recorded twice, as a retried write may', async () => {
       const progress = await create();
-      await progress.complete('f-1#3#1767225600.1767229200#abc=');
-      await progress.complete('f-1#3#1767225600.1767229200#abc=');
-      expect(await progress.isComplete('f-1#3#1767225600.1767229200#abc=')).toBe(true);
+      await progress.complete('f-1#3#2');
+      await progress.complete('f-1#3#2');
+      expect(await progress.isComplete('f-1#3#2')).toBe(true);
+    });
+
+    it("keeps a page's first cursor: a later run of the page before gets it back, not its own", async () => {
+      const progress = await create();
+
+      const first = await progress.recordCursor('f-1#0#1', '1767225600.1767229200#abc');
+      const rerun = await progress.recordCursor('f-1#0#1', '1767225601.1767229200#abd');
+      const replayed = await progress.recordCursor('f-1#0#1', '1767225600.1767229200#abc');
+
+      expect({
+        first,
+        rerun,
+        replayed,
+        otherShard: await progress.recordCursor('f-1#1#1', 'x'),
+        otherPage: await progress.recordCursor('f-1#0#2', 'y'),
+        notComplete: await progress.isComplete('f-1#0#1'),
+      }).toEqual({
+        first: '1767225600.1767229200#abc',
+        rerun: '1767225600.1767229200#abc',
+        replayed: '1767225600.1767229200#abc',
+        otherShard: 'x',
+        otherPage: 'y',
+        notComplete: false,
+      });
     });
   });
 }

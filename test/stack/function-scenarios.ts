@@ -457,9 +457,14 @@ async function fanOutScenarios(world: World): Promise<void> {
   const probe = { type: 'pong', connectionId: 'shard-probe' };
   const shards = DEFAULT_CONFIG.roomShards; // world.deps() keeps ROOM_SHARDS's default
   for (let shard = 0; shard < shards; shard += 1) {
-    await send(JSON.stringify({ kind: 'shard', fanOutId: 'probe', room: 'flush', shard, frame: probe }));
+    await send(JSON.stringify({ kind: 'shard', fanOutId: 'probe', room: 'flush', shard, page: 0, frame: probe }));
   }
   const since = world.api.received.length;
+  // The signal that their shard's job ran (the last queued here), whatever other jobs the queue held before it.
+  const probedOf = () =>
+    ['f-ann', 'f-bob'].filter((id) =>
+      world.api.received.slice(since).some((r) => r.connectionId === id && r.body.includes('"shard-probe"')),
+    );
 
   const reports: BatchReport[] = [];
   const polling = localSqsClient(world.sqsProxy.endpoint);
@@ -478,7 +483,8 @@ async function fanOutScenarios(world: World): Promise<void> {
     await world.recorder.as(fn, async () => {
       await source.start();
       const deadline = Date.now() + 30_000;
-      while (reports.reduce((sum, r) => sum + r.records, 0) < 3 + shards && Date.now() < deadline) await sleep(50);
+      const ran = () => reports.reduce((sum, r) => sum + r.records, 0);
+      while ((ran() < 3 + shards || probedOf().length < 2) && Date.now() < deadline) await sleep(50);
       await source.stop();
     });
   } finally {
@@ -490,9 +496,7 @@ async function fanOutScenarios(world: World): Promise<void> {
   world.expect(fn, 'a presence job', records - failed >= 1, () => reports);
   world.expect(fn, 'a member found gone by the flush', world.api.requestsFor('f-ghost') > 0, () => reports);
   world.expect(fn, 'a record that is not a fan-out job', failed >= 1, () => reports);
-  const probed = ['f-ann', 'f-bob'].filter((id) =>
-    world.api.received.slice(since).some((r) => r.connectionId === id && r.body.includes('"shard-probe"')),
-  );
+  const probed = probedOf();
   world.expect(fn, 'the shard jobs of a big room', probed.length === 2, () => ({ reports, probed }));
   const calls = world.recorder.byFunction().get(fn) ?? [];
   const putBack = calls.some((call) => call.action === 'sqs:SendMessage');
@@ -512,7 +516,7 @@ async function pagedShardScenario(world: World): Promise<void> {
   const handle = createFanOutHandler(world.deps({ FANOUT_SHARD_SIZE: '1' }));
   const frame = { type: 'pong', connectionId: 'page-probe' };
   const jobs = Array.from({ length: DEFAULT_CONFIG.roomShards }, (_, shard) =>
-    JSON.stringify({ kind: 'shard', fanOutId: 'pages', room: 'pages', shard, frame }),
+    JSON.stringify({ kind: 'shard', fanOutId: 'pages', room: 'pages', shard, page: 0, frame }),
   );
   const result = await world.recorder.as(fn, () => handle(sqsEvent(jobs), lambdaContext(fn)));
   const reading = localSqsClient(world.sqsProxy.endpoint);

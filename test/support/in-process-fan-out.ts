@@ -30,6 +30,11 @@ export class InProcessFanOut implements FanOutQueue {
     if (this.#runAtOnce && delayMs <= 0) await this.runDue();
   }
 
+  /** Queues each job as {@link enqueue} does (so a test that replaces `enqueue` fails a batch part-way). */
+  async enqueueAll(jobs: readonly FanOutJob[]): Promise<void> {
+    for (const job of jobs) await this.enqueue(job);
+  }
+
   /** Runs every job due at `now` (by default the clock's), and any that those make due, until none is. */
   async runDue(now?: Date): Promise<number> {
     const service = this.#service;

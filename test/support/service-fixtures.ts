@@ -7,6 +7,7 @@ import type { MessageHistory } from '../../src/domain/message-history.ts';
 import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
 import { InMemoryShardProgress } from '../../src/adapters/in-memory-shard-progress.ts';
 import type { PresenceLog } from '../../src/domain/presence.ts';
+import type { ShardProgress } from '../../src/domain/shard-progress.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { InProcessFanOut } from './in-process-fan-out.ts';
 
@@ -61,6 +62,8 @@ export interface ServiceOptions {
   readonly presenceWindowMs?: number;
   readonly bigRoomSize?: number;
   readonly fanOutShardSize?: number;
+  /** Which shard jobs completed; by default a fresh in-memory record. */
+  readonly shardProgress?: ShardProgress;
   readonly now?: () => Date;
 }
 
@@ -82,7 +85,7 @@ export function serviceOver(
     presenceWindowMs: options.presenceWindowMs ?? 0,
     bigRoomSize: options.bigRoomSize ?? 100,
     fanOutShardSize: options.fanOutShardSize ?? 10_000,
-    shardProgress: new InMemoryShardProgress(),
+    shardProgress: options.shardProgress ?? new InMemoryShardProgress(),
     now,
     newId: sequentialIds(),
   });

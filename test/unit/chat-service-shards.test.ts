@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
+import { InMemoryShardProgress } from '../../src/adapters/in-memory-shard-progress.ts';
 import type { ShardJob } from '../../src/domain/fan-out-queue.ts';
+import type { ShardProgress } from '../../src/domain/shard-progress.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { InProcessFanOut } from '../support/in-process-fan-out.ts';
 import { atT0, liveRow, serviceOver } from '../support/service-fixtures.ts';
@@ -9,7 +11,7 @@ import { atT0, liveRow, serviceOver } from '../support/service-fixtures.ts';
 const SHARD_SIZE = 3;
 
 /** A room of `size` members over 4 shards, fanned out by shard jobs above {@link SHARD_SIZE}. */
-async function bigRoom(size: number, options: { runAtOnce?: boolean } = {}) {
+async function bigRoom(size: number, options: { runAtOnce?: boolean; shardProgress?: ShardProgress } = {}) {
   const connections = new InMemoryConnectionRepository({ now: atT0, shards: 4 });
   const presence = new InMemoryPresenceLog();
   const ids = Array.from({ length: size }, (_, i) => `m${String(i).padStart(2, '0')}`);
@@ -23,7 +25,12 @@ async function bigRoom(size: number, options: { runAtOnce?: boolean } = {}) {
   );
   const messenger = new RecordingMessenger();
   const fanOut = new InProcessFanOut(atT0, { runAtOnce: options.runAtOnce ?? false });
-  const service = serviceOver(connections, messenger, { presence, fanOut, fanOutShardSize: SHARD_SIZE });
+  const service = serviceOver(connections, messenger, {
+    presence,
+    fanOut,
+    fanOutShardSize: SHARD_SIZE,
+    ...(options.shardProgress !== undefined ? { shardProgress: options.shardProgress } : {}),
+  });
   return { ids, connections, messenger, fanOut, service };
 }
 
@@ -92,6 +99,7 @@ describe('ChatService fan-out of a room above the shard size', () => {
       fanOutId: 'f-1',
       room: 'hall',
       shard: 0,
+      page: 0,
       frame: { type: 'pong', connectionId: 'x' },
     };
     const firstPage = await room.connections.listShard('hall', 0, SHARD_SIZE);
@@ -125,6 +133,60 @@ describe('ChatService fan-out of a room above the shard size', () => {
     expect({ sentByFailed, retriedDelivered: retried?.delivered }).toEqual({
       sentByFailed: SHARD_SIZE,
       retriedDelivered: SHARD_SIZE,
+    });
+  });
+
+  it('queues the same next page when a job that queued it runs again, so no later page is delivered twice', async () => {
+    const recorded = new InMemoryShardProgress();
+    let failCompletes = 1;
+    const progress: ShardProgress = {
+      isComplete: (key) => recorded.isComplete(key),
+      complete: (key) => (failCompletes-- > 0 ? Promise.reject(new Error('throttled')) : recorded.complete(key)),
+      recordCursor: (key, after) => recorded.recordCursor(key, after),
+    };
+    const room = await bigRoom(60, { shardProgress: progress });
+    await room.service.post('m00', 'once per member');
+    const first = room.fanOut.queue.takeDue().find((job) => job.kind === 'shard' && job.shard === 0);
+    if (first?.kind !== 'shard') throw new Error('expected the job of shard 0');
+    const members: string[] = [];
+    for (let after: string | undefined, more = true; more;) {
+      const page = await room.connections.listShard('hall', 0, SHARD_SIZE, after);
+      members.push(...page.ids);
+      after = page.next;
+      more = after !== undefined;
+    }
+    // The first member is found gone and retired, so the rerun's page is not the first run's: it ends one later.
+    const [gone] = members;
+    if (gone === undefined || members.length <= 3 * SHARD_SIZE) throw new Error('shard 0 holds too few pages');
+    room.messenger.on(gone, 'gone');
+
+    await expect(room.service.deliverShard(first)).rejects.toThrow('throttled');
+    await room.service.deliverShard(first);
+    await room.fanOut.runDue();
+
+    const laterPages = members.slice(SHARD_SIZE + 1);
+    expect(laterPages.map((id) => [id, messagesTo(room.messenger, id)])).toEqual(laterPages.map((id) => [id, 1]));
+  });
+
+  it('finishes the fan-out of a post whose shard jobs were not all queued when it is resent, as the same message', async () => {
+    const room = await bigRoom(10);
+    const enqueue = room.fanOut.enqueue.bind(room.fanOut);
+    let calls = 0;
+    room.fanOut.enqueue = (job, delayMs) =>
+      (calls += 1) === 3 ? Promise.reject(new Error('queue unavailable')) : enqueue(job, delayMs);
+
+    await expect(room.service.post('m00', 'all or nothing', 'c-1')).rejects.toThrow('queue unavailable');
+    const { message } = await room.service.post('m00', 'all or nothing', 'c-1');
+    await room.fanOut.runDue();
+
+    const received = (id: string): string[] =>
+      room.messenger.framesTo(id).flatMap((f) => (f.type === 'message' ? [f.id] : []));
+    expect({
+      received: room.ids.map((id) => [id, received(id)]),
+      acks: room.messenger.framesTo('m00').flatMap((f) => (f.type === 'ack' ? [[f.id, f.shards]] : [])),
+    }).toEqual({
+      received: room.ids.map((id) => [id, [message.id]]),
+      acks: [[message.id, 4]],
     });
   });
 

@@ -475,6 +475,7 @@ describe('ChatService', () => {
           throw new Error('history unavailable');
         },
         recent: async () => [],
+        sentAs: async () => undefined,
       };
       const messenger = new RecordingMessenger();
       const service = serviceOver(await repositoryWith(['A', 'B']), messenger, { history: failingHistory });
@@ -689,6 +690,29 @@ describe('ChatService', () => {
       await service.post('A', 'hello', 'client-1');
 
       expect(messenger.sent.filter((s) => s.frame.type === 'ack').map((s) => s.connectionId)).toEqual(['A']);
+    });
+
+    it('takes a resend with the clientMsgId of a kept message for that message: stored once, acked with its id and seq', async () => {
+      const messenger = new RecordingMessenger();
+      const history = new InMemoryMessageHistory();
+      const service = serviceOver(await repositoryWith(['A', 'B']), messenger, { history });
+
+      const first = await service.post('A', 'hello', 'client-1');
+      const resent = await service.post('A', 'hello', 'client-1');
+
+      expect({
+        kept: (await history.recent('lobby')).map((m) => m.id),
+        acks: messenger.framesTo('A').flatMap((f) => (f.type === 'ack' ? [[f.id, f.seq]] : [])),
+        toB: messenger.framesTo('B').map((f) => (f.type === 'message' ? f.id : f.type)),
+      }).toEqual({
+        kept: [first.message.id],
+        acks: [
+          [first.message.id, 1],
+          [resent.message.id, 1],
+        ],
+        toB: [first.message.id, first.message.id],
+      });
+      expect(resent.message).toEqual(first.message);
     });
 
     it('sends no ack for a message without a clientMsgId', async () => {

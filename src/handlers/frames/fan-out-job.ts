@@ -19,6 +19,8 @@ export const fanOutJobSchema = z.union([
     fanOutId: text,
     room: roomSchema,
     shard: z.number().check(z.int(), z.gte(0), z.lte(1000)),
+    // A job queued before pages were numbered has none: it runs as a first page would, its chain numbered from it.
+    page: z._default(z.number().check(z.int(), z.gte(0)), 0),
     after: z.optional(text),
     // The frame is the service's own, written by the message function or a presence flush, and sent as it is:
     // checked only for being a frame, not field by field (asyncapi.yaml's tests check the shapes).

@@ -75,6 +75,20 @@ describe('fan-out worker', () => {
     });
   });
 
+  it('runs a shard job queued before pages were numbered as the first page of its chain', async () => {
+    const { h, run } = await worker();
+    const delivered: FanOutJob[] = [];
+    jest.spyOn(h.deps().service, 'deliverShard').mockImplementation(async (received) => {
+      delivered.push(received);
+      return undefined;
+    });
+    const frame = { type: 'pong', connectionId: 'x' } as const;
+
+    await run([JSON.stringify({ kind: 'shard', fanOutId: 'f-1', room: 'a', shard: 2, after: 'c', frame })]);
+
+    expect(delivered).toEqual([{ kind: 'shard', fanOutId: 'f-1', room: 'a', shard: 2, page: 0, after: 'c', frame }]);
+  });
+
   it('hands back the records it has no time left to start', async () => {
     const { flushed, run } = await worker();
 
