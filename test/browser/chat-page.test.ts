@@ -1,3 +1,5 @@
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ADMIN_ACCESS_KEY } from '../../scripts/local-iam/local-policy.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startWebServer, type WebServer } from '../../scripts/web-server.ts';
@@ -156,10 +158,15 @@ describe('the chat page in Chromium', () => {
     const [firstId] = await Promise.all([alice.connected(), bob.connected()]);
 
     // API Gateway closes connections (idle timeout, 2-hour cap); the emulator's DELETE @connections does the same.
-    const closed = await fetch(`${stack.managementEndpoint}/@connections/${encodeURIComponent(firstId)}`, {
-      method: 'DELETE',
+    // The local IAM judges @connections calls: this one is signed with the stack's administrator key.
+    const management = new ApiGatewayManagementApiClient({
+      endpoint: stack.managementEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: ADMIN_ACCESS_KEY, secretAccessKey: 'local' },
     });
-    expect(closed.status).toBeLessThan(300);
+    const closed = await management.send(new DeleteConnectionCommand({ ConnectionId: firstId }));
+    management.destroy();
+    expect(closed.$metadata.httpStatusCode).toBeLessThan(300);
     await alice.page.locator('#status:not([data-state="open"])').waitFor({ timeout: 10_000 });
     const secondId = await alice.connected();
 
