@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:net';
 import { PassThrough } from 'node:stream';
 import type { WireRequest } from './aws-calls.ts';
-import type { Refusal } from './iam-proxy.ts';
+import { type Refusal, refuse, wireRequestOf } from './iam-proxy.ts';
 
 type Listener = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -38,14 +38,9 @@ export function checkDynaliteRequests(server: Server, check: (request: WireReque
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = Buffer.concat(chunks);
-      const refusal = check({
-        method: request.method ?? 'POST',
-        path: request.url ?? '/',
-        headers: request.headers,
-        body,
-      });
+      const refusal = check(wireRequestOf(request, body));
       if (refusal !== undefined) {
-        response.writeHead(refusal.status, refusal.headers).end(refusal.body);
+        refuse(response, refusal);
         return;
       }
       for (const listener of listeners) listener(replayed(request, body), response);

@@ -143,6 +143,18 @@ export function checkRequest(options: IamCheckOptions, request: WireRequest): Re
   return judge(principal, options.decode(request), options.resources, options.usage);
 }
 
+/** A request as a check reads it: as it came, with its whole body. */
+export const wireRequestOf = (request: IncomingMessage, body: Buffer): WireRequest => ({
+  method: request.method ?? 'GET',
+  path: request.url ?? '/',
+  headers: request.headers,
+  body,
+});
+
+/** Answers a request with a service's refusal instead of serving it. */
+export const refuse = (response: ServerResponse, refusal: Refusal): void =>
+  void response.writeHead(refusal.status, refusal.headers).end(refusal.body);
+
 export class IamCheckingProxy extends LoopbackServer {
   readonly #options: IamProxyOptions;
   readonly #target: URL;
@@ -162,14 +174,9 @@ export class IamCheckingProxy extends LoopbackServer {
 
   protected override async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await bodyOf(request);
-    const answer = checkRequest(this.#options, {
-      method: request.method ?? 'GET',
-      path: request.url ?? '/',
-      headers: request.headers,
-      body,
-    });
-    if (answer !== undefined) {
-      response.writeHead(answer.status, answer.headers).end(answer.body);
+    const refusal = checkRequest(this.#options, wireRequestOf(request, body));
+    if (refusal !== undefined) {
+      refuse(response, refusal);
       return;
     }
     try {

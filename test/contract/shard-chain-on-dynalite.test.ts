@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { DynamoDbShardProgress } from '../../src/adapters/dynamodb-shard-progress.ts';
 import type { ShardJob } from '../../src/domain/fan-out-queue.ts';
@@ -22,14 +21,7 @@ describe('a shard chain on dynalite whose first job fails after queueing its nex
     target = await startDynaliteTarget();
     proxy = await new DynamoDbFaultProxy(target.endpoint, { throttle: 0, dropBefore: 0, dropAfter: 0 }, 1).start();
     // One attempt: the fault scripted for a request fails the job rather than being retried away by the SDK.
-    client = DynamoDBDocumentClient.from(
-      new DynamoDBClient({
-        endpoint: proxy.endpoint,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts: 1,
-      }),
-    );
+    client = proxy.documentClient(1);
   });
 
   afterAll(async () => {
