@@ -99,6 +99,18 @@ export function logicalIdOf(value: unknown): { logicalId: string; attribute: str
   return undefined;
 }
 
+/** What the local stack names a queue without a QueueName: `<service>-<stage>-<logicalId>`. */
+export const localQueueNames =
+  (service: string, stage: string) =>
+  (logicalId: string): string =>
+    `${service}-${stage}-${logicalId}`;
+
+/** A queue's name: its QueueName, else `fallbackName`'s. */
+export const queueNameOf = (
+  { logicalId, properties }: QueueResource,
+  fallbackName: (logicalId: string) => string,
+): string => (typeof properties['QueueName'] === 'string' ? properties['QueueName'] : fallbackName(logicalId));
+
 /**
  * Creates the template's queues (an existing one is kept), then gives each its redrive policy, whose dead-letter
  * queue may be any other of them. `fallbackName` names a queue without a QueueName, as CloudFormation would.
@@ -109,8 +121,9 @@ export async function createQueues(
   fallbackName: (logicalId: string) => string,
 ): Promise<Map<string, LocalQueue>> {
   const queues = new Map<string, LocalQueue>();
-  for (const { logicalId, properties } of resources) {
-    const name = typeof properties['QueueName'] === 'string' ? properties['QueueName'] : fallbackName(logicalId);
+  for (const resource of resources) {
+    const { logicalId, properties } = resource;
+    const name = queueNameOf(resource, fallbackName);
     const attributes: Partial<Record<QueueAttributeName, string>> = {};
     for (const attribute of PLAIN_ATTRIBUTES) {
       const value = properties[attribute];

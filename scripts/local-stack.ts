@@ -24,16 +24,9 @@ import {
 import { parse } from 'yaml';
 import type { WireRequest } from './local-iam/aws-calls.ts';
 import { checkDynaliteRequests } from './local-iam/dynalite-check.ts';
-import { accessKeyIdOf, type Refusal } from './local-iam/iam-proxy.ts';
-import {
-  ADMIN_ACCESS_KEY,
-  dynamoDbCheck,
-  judgedBy,
-  type LocalPolicy,
-  POLICY_FILE_VARIABLE,
-  readPolicy,
-} from './local-iam/local-policy.ts';
-import { USAGE_DIR_VARIABLE, UsageLog } from './local-iam/usage-log.ts';
+import { ADMIN_ACCESS_KEY, checkRequest, type Refusal } from './local-iam/iam-proxy.ts';
+import { dynamoDbCheck, judgedBy, POLICY_FILE_VARIABLE, readPolicy } from './local-iam/local-policy.ts';
+import { UsageLog } from './local-iam/usage-log.ts';
 
 const require = createRequire(import.meta.url);
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -242,40 +235,33 @@ async function accepts(port: number, withinMs: number): Promise<boolean> {
 
 /**
  * The local IAM's check of the handlers' DynamoDB requests, in the dynalite this process started: the emulator's
- * plugin (scripts/offline-iam-plugin.ts) writes each function's role and key to `policyFile`, read at the first
- * request a function signs. This process's own requests, and the tests' (the dummy key), are not checked.
+ * plugin (scripts/offline-iam-plugin.ts) writes each function's role and key to `policyFile` before it listens,
+ * and `load` reads it. Until then only the administrator's requests (this process's, and the tests') pass.
  */
 function checkDynalite(
   database: Server,
   options: Pick<LocalStackOptions, 'handlerEnv'>,
-): { policyFile: string; close(): void } | undefined {
+): { policyFile: string; load(): void; close(): void } | undefined {
   const switchedOff = (options.handlerEnv?.['CHAT_LOCAL_IAM'] ?? process.env['CHAT_LOCAL_IAM']) === 'off';
   if (switchedOff) return undefined;
   // Unique per stack: a test runner may load this module afresh for each test file in one process.
   const name = `${process.pid}-${randomUUID()}`;
   const policyFile = join(tmpdir(), `ws-chat-iam-${name}.json`);
   const usage = new UsageLog();
-  let policy: LocalPolicy | undefined;
-  let check: ((request: WireRequest) => Refusal | undefined) | undefined;
-  checkDynaliteRequests(database, (request) => {
-    if (accessKeyIdOf(request.headers.authorization) === DUMMY_CREDENTIALS.AWS_ACCESS_KEY_ID) return undefined;
-    if (check === undefined) {
-      policy = readPolicy(policyFile);
-      check = dynamoDbCheck(policy, usage);
-    }
-    return check(request);
-  });
-  const writeUsage = (): void => {
-    const folder = process.env[USAGE_DIR_VARIABLE];
-    const judged = policy === undefined ? undefined : judgedBy(policy);
-    if (folder && judged) usage.writeTo(folder, `dynalite-${name}`, judged);
-  };
-  const timer = setInterval(writeUsage, 2_000).unref();
+  let judged: ReturnType<typeof judgedBy>;
+  let check = (request: WireRequest): Refusal | undefined =>
+    checkRequest({ service: 'dynamodb', decode: () => [], principals: new Map(), resources: {}, usage }, request);
+  checkDynaliteRequests(database, (request) => check(request));
+  const writer = usage.writePeriodically(`dynalite-${name}`, () => judged);
   return {
     policyFile,
+    load() {
+      const policy = readPolicy(policyFile);
+      check = dynamoDbCheck(policy, usage);
+      judged = judgedBy(policy);
+    },
     close() {
-      clearInterval(timer);
-      writeUsage();
+      writer.stop();
       rmSync(policyFile, { force: true });
     },
   };
@@ -380,6 +366,8 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
       },
     });
     await waitForListening(child, /Offline \[websocket\] listening on/, 60_000, log);
+    // The emulator's plugin wrote the functions' roles and keys before it started listening.
+    iam?.load();
   } catch (error) {
     // A stack that failed to start must not leave the emulator or the database behind.
     if (child !== undefined) await stopChild(child, 5_000);

@@ -16,9 +16,8 @@ import { createRequire } from 'node:module';
 import { connectionsCalls, dynamoDbCalls, sqsCalls } from './local-iam/aws-calls.ts';
 import { isolateFunctionEnvironments } from './local-iam/function-environments.ts';
 import { checkConnectionsRoutes } from './local-iam/connections-check.ts';
-import { accessKeyIdOf, checkRequest, IamCheckingProxy } from './local-iam/iam-proxy.ts';
+import { checkRequest, IamCheckingProxy } from './local-iam/iam-proxy.ts';
 import {
-  ADMIN_ACCESS_KEY,
   judgedBy,
   type LocalPolicy,
   POLICY_FILE_VARIABLE,
@@ -26,7 +25,8 @@ import {
   writePolicy,
 } from './local-iam/local-policy.ts';
 import { FRAMEWORK_RESOURCES, type Resources, type Statement } from './local-iam/policy.ts';
-import { USAGE_DIR_VARIABLE, UsageLog, type UsageRecord } from './local-iam/usage-log.ts';
+import { UsageLog } from './local-iam/usage-log.ts';
+import { localQueueNames, queueNameOf, queueResources } from './local-sqs.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -85,10 +85,8 @@ export default class OfflineIamPlugin {
   readonly #log: Log;
   readonly #proxies: IamCheckingProxy[] = [];
   readonly #usage = new UsageLog();
-  #flushTimer: NodeJS.Timeout | undefined;
+  #usageWriter: { stop(): void } | undefined;
   #started = false;
-  /** What the calls are judged by, written beside them; undefined while nothing is checked. */
-  #judgedBy: Omit<UsageRecord, 'entries'> | undefined;
 
   constructor(serverless: Serverless, _options: Record<string, unknown>, utils?: { log?: Log }) {
     this.#serverless = serverless;
@@ -143,21 +141,14 @@ export default class OfflineIamPlugin {
     const environment = { ...provider.environment };
     const stageResource = `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${WebsocketsApi}/${provider.stage}`;
     // The emulator serves @connections itself, in this process: its routes check each request in place.
-    // The tests' own clients, which stand in for a worker or inspect the stack, sign as its administrator.
-    checkConnectionsRoutes(offlineRoot, (request) =>
-      accessKeyIdOf(request.headers.authorization) === ADMIN_ACCESS_KEY
-        ? undefined
-        : checkRequest(
-            {
-              service: 'execute-api',
-              decode: connectionsCalls(stageResource),
-              principals,
-              resources,
-              usage: this.#usage,
-            },
-            request,
-          ),
-    );
+    const connections = {
+      service: 'execute-api' as const,
+      decode: connectionsCalls(stageResource),
+      principals,
+      resources,
+      usage: this.#usage,
+    };
+    checkConnectionsRoutes(offlineRoot, (request) => checkRequest(connections, request));
     // The process that started the stack checks its dynalite in place when it says so; else a proxy does.
     const policyFile = process.env[POLICY_FILE_VARIABLE];
     if (policyFile !== undefined && policyFile !== '') writePolicy(policyFile, policy);
@@ -190,8 +181,8 @@ export default class OfflineIamPlugin {
     }
     provider.environment = environment;
     // A run that revokes a permission on purpose shows what AWS would refuse; its calls say nothing of what is needed.
-    this.#judgedBy = judgedBy(policy);
-    this.#flushTimer = setInterval(() => this.#writeUsage(), 2_000).unref();
+    const judged = judgedBy(policy);
+    this.#usageWriter = this.#usage.writePeriodically(`offline-${process.pid}`, () => judged);
     this.#log.notice(
       `Offline [iam] every call checked against its function's role: ${Object.entries(roles)
         .map(([key, role]) => `${key} as ${role}`)
@@ -214,25 +205,14 @@ export default class OfflineIamPlugin {
   /** Each queue by the name scripts/offline-sqs-plugin.ts gives it locally. */
   #queues(resources: Resources): Record<string, string> {
     const { service } = this.#serverless;
+    const fallback = localQueueNames(service.service, service.provider.stage);
     return Object.fromEntries(
-      Object.entries(resources).flatMap(([logicalId, resource]) => {
-        if (resource.Type !== 'AWS::SQS::Queue') return [];
-        const name = resource.Properties?.['QueueName'];
-        const local = typeof name === 'string' ? name : `${service.service}-${service.provider.stage}-${logicalId}`;
-        return [[local, `\${${logicalId}.Arn}`]];
-      }),
+      queueResources(resources).map((queue) => [queueNameOf(queue, fallback), `\${${queue.logicalId}.Arn}`]),
     );
   }
 
-  #writeUsage(): void {
-    const folder = process.env[USAGE_DIR_VARIABLE];
-    if (folder !== undefined && folder !== '' && this.#judgedBy !== undefined)
-      this.#usage.writeTo(folder, `offline-${process.pid}`, this.#judgedBy);
-  }
-
   async #stop(): Promise<void> {
-    clearInterval(this.#flushTimer);
-    this.#writeUsage();
+    this.#usageWriter?.stop();
     await Promise.all(this.#proxies.splice(0).map((proxy) => proxy.stop()));
   }
 }

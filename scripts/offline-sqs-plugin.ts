@@ -14,6 +14,7 @@ import type { SQSEvent } from 'aws-lambda';
 import {
   createQueues,
   type LocalQueue,
+  localQueueNames,
   localSqsClient,
   logicalIdOf,
   queueResources,
@@ -125,7 +126,7 @@ export default class OfflineSqsPlugin {
     const queues = await createQueues(
       client,
       queueResources(service.resources?.Resources ?? {}),
-      (logicalId) => `${service.service}-${service.provider.stage}-${logicalId}`,
+      localQueueNames(service.service, service.provider.stage),
     );
     this.#log.notice(
       `Offline [sqs] listening on ${server.endpoint}: ${[...queues.values()].map((q) => q.name).join(', ') || 'no queues'}`,

@@ -22,13 +22,6 @@ export interface LocalPolicy {
   readonly tables: Readonly<Record<string, string>>;
 }
 
-/**
- * The access key of the local stack's own tooling and the tests' clients (scripts/local-stack.ts): they arrange and
- * inspect the local services the way an administrator would, and are not judged. Functions never sign with it
- * while the local IAM is on.
- */
-export const ADMIN_ACCESS_KEY = 'local';
-
 /** The environment variable naming the file; set by scripts/local-stack.ts when it checks dynalite itself. */
 export const POLICY_FILE_VARIABLE = 'CHAT_IAM_POLICY_FILE';
 

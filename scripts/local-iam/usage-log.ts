@@ -53,6 +53,26 @@ export class UsageLog {
     return [...this.#entries.values()].map((entry) => ({ ...entry }));
   }
 
+  /**
+   * Writes the log every 2 s, and once more on `stop`, to `<CHAT_IAM_USAGE_DIR>/<name>.json`, while a test run names
+   * that folder and `judgedBy` says what the calls were judged by (undefined: nothing to write, as for a run that
+   * revoked permissions on purpose).
+   */
+  writePeriodically(name: string, judgedBy: () => Omit<UsageRecord, 'entries'> | undefined): { stop(): void } {
+    const write = (): void => {
+      const folder = process.env[USAGE_DIR_VARIABLE];
+      const judged = judgedBy();
+      if (folder !== undefined && folder !== '' && judged !== undefined) this.writeTo(folder, name, judged);
+    };
+    const timer = setInterval(write, 2_000).unref();
+    return {
+      stop() {
+        clearInterval(timer);
+        write();
+      },
+    };
+  }
+
   /** Writes every entry so far to `<folder>/<name>.json`, replacing what an earlier write of this log left. */
   writeTo(folder: string, name: string, judgedBy: Omit<UsageRecord, 'entries'>): void {
     if (this.#entries.size === 0) return;

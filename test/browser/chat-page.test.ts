@@ -1,5 +1,5 @@
 import { ApiGatewayManagementApiClient, DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import { ADMIN_ACCESS_KEY } from '../../scripts/local-iam/local-policy.ts';
+import { ADMIN_ACCESS_KEY } from '../../scripts/local-iam/iam-proxy.ts';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startWebServer, type WebServer } from '../../scripts/web-server.ts';

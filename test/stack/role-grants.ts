@@ -9,10 +9,7 @@ import {
   RolePolicy,
   statementsOf,
 } from '../../scripts/local-iam/policy.ts';
-import { USAGE_DIR_VARIABLE, UsageLog } from '../../scripts/local-iam/usage-log.ts';
-
-/** A resource for a person to read: a connection id stands for every one. */
-const readable = (resource: string): string => resource.replace(/(@connections\/)[^/]+$/, '$1{connectionId}');
+import { readableResource, USAGE_DIR_VARIABLE, UsageLog } from '../../scripts/local-iam/usage-log.ts';
 
 export interface RoleCheck {
   /** The serverless.yml name of the function. */
@@ -50,7 +47,7 @@ export function compareRole(resources: Resources, check: RoleCheck): RoleCompari
   for (const call of calls) {
     if (decide(grants, call) !== 'allowed') {
       missing.add(
-        `${functionName} performs ${call.action} on ${readable(call.resource)}, which its role ${roleName} does not allow`,
+        `${functionName} performs ${call.action} on ${readableResource(call.resource)}, which its role ${roleName} does not allow`,
       );
     }
   }
@@ -64,11 +61,11 @@ export function compareRole(resources: Resources, check: RoleCheck): RoleCompari
       );
     } else if (/[*?]/.test(grant.action)) {
       excess.add(
-        `${roleName} grants the wildcard ${grant.action} on ${readable(grant.resource)}; name each action ${functionName} performs`,
+        `${roleName} grants the wildcard ${grant.action} on ${readableResource(grant.resource)}; name each action ${functionName} performs`,
       );
     } else if (!calls.some((call) => covers(grant, call))) {
       excess.add(
-        `${roleName} grants ${grant.action} on ${readable(grant.resource)}, which no scenario of ${functionName} performs: ` +
+        `${roleName} grants ${grant.action} on ${readableResource(grant.resource)}, which no scenario of ${functionName} performs: ` +
           'remove the grant, or add the scenario that needs it',
       );
     }
@@ -78,7 +75,7 @@ export function compareRole(resources: Resources, check: RoleCheck): RoleCompari
 
 /** A function's distinct calls, one line each (`dynamodb:GetItem ${ChatTable.Arn}`), sorted: for reports and messages. */
 export function callSummary(calls: readonly AwsCall[]): string[] {
-  return [...new Set(calls.map((call) => `${call.action} ${readable(call.resource)}`))].sort();
+  return [...new Set(calls.map((call) => `${call.action} ${readableResource(call.resource)}`))].sort();
 }
 
 /**
