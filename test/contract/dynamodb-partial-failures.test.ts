@@ -9,7 +9,7 @@ import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.t
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
-import { DynamoDbFaultProxy } from '../support/dynamodb-fault-proxy.ts';
+import { DynamoDbFaultProxy, SCRIPTED_FAULTS_ONLY } from '../support/dynamodb-fault-proxy.ts';
 import { summary } from '../support/frame-summary.ts';
 import { InProcessFanOut } from '../support/in-process-fan-out.ts';
 import { newChatService } from '../support/service-fixtures.ts';
@@ -30,7 +30,7 @@ describe('operations that fail part-way on DynamoDB, finished by whoever runs ne
 
   beforeAll(async () => {
     target = await startDynaliteTarget();
-    proxy = await new DynamoDbFaultProxy(target.endpoint, { throttle: 0, dropBefore: 0, dropAfter: 0 }, SEED).start();
+    proxy = await new DynamoDbFaultProxy(target.endpoint, SCRIPTED_FAULTS_ONLY, SEED).start();
     faulty = proxy.documentClient(ATTEMPTS);
   }, 60_000);
 

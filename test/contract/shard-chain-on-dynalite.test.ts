@@ -5,7 +5,7 @@ import { DynamoDbShardProgress } from '../../src/adapters/dynamodb-shard-progres
 import type { ShardJob } from '../../src/domain/fan-out-queue.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
-import { DynamoDbFaultProxy } from '../support/dynamodb-fault-proxy.ts';
+import { DynamoDbFaultProxy, SCRIPTED_FAULTS_ONLY } from '../support/dynamodb-fault-proxy.ts';
 import { InProcessFanOut } from '../support/in-process-fan-out.ts';
 import { liveRow, serviceOver, T0 } from '../support/service-fixtures.ts';
 
@@ -19,7 +19,7 @@ describe('a shard chain on dynalite whose first job fails after queueing its nex
 
   beforeAll(async () => {
     target = await startDynaliteTarget();
-    proxy = await new DynamoDbFaultProxy(target.endpoint, { throttle: 0, dropBefore: 0, dropAfter: 0 }, 1).start();
+    proxy = await new DynamoDbFaultProxy(target.endpoint, SCRIPTED_FAULTS_ONLY, 1).start();
     // One attempt: the fault scripted for a request fails the job rather than being retried away by the SDK.
     client = proxy.documentClient(1);
   });

@@ -10,7 +10,7 @@ import type { ChatMessage } from '../../src/domain/frames.ts';
 import { HISTORY_LENGTH } from '../../src/domain/message-history.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
-import { DynamoDbFaultProxy } from '../support/dynamodb-fault-proxy.ts';
+import { DynamoDbFaultProxy, SCRIPTED_FAULTS_ONLY } from '../support/dynamodb-fault-proxy.ts';
 import { inPool } from '../support/pool.ts';
 import { recordFigures } from '../support/reliability-figures.ts';
 import { newChatService } from '../support/service-fixtures.ts';
@@ -200,7 +200,7 @@ describe('a write replayed by the SDK after its answer was lost', () => {
 
   beforeAll(async () => {
     target = await startDynaliteTarget();
-    proxy = await new DynamoDbFaultProxy(target.endpoint, { throttle: 0, dropBefore: 0, dropAfter: 0 }, SEED).start();
+    proxy = await new DynamoDbFaultProxy(target.endpoint, SCRIPTED_FAULTS_ONLY, SEED).start();
     faulty = proxy.documentClient(3);
   }, 60_000);
 

@@ -17,6 +17,9 @@ export interface FaultShares {
   readonly dropAfter: number;
 }
 
+/** No fault drawn at random: only those a test scripts with `failNext` are injected. */
+export const SCRIPTED_FAULTS_ONLY: FaultShares = { throttle: 0, dropBefore: 0, dropAfter: 0 };
+
 export type DynamoDbFault = keyof FaultShares;
 
 export interface ProxyCounts {
