@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { parse } from 'yaml';
 import type { WireRequest } from './local-iam/aws-calls.ts';
+import { addTransactions } from './dynalite-transactions.ts';
 import { checkDynaliteRequests } from './local-iam/dynalite-check.ts';
 import { ADMIN_ACCESS_KEY, checkRequest, type Refusal } from './local-iam/iam-proxy.ts';
 import { dynamoDbCheck, judgedBy, POLICY_FILE_VARIABLE, readPolicy } from './local-iam/local-policy.ts';
@@ -170,6 +171,8 @@ export async function createChatTable(endpoint: string, tableName: string): Prom
 export async function startDynalite(port: number): Promise<{ endpoint: string; server: Server }> {
   const dynalite = require('dynalite') as (options: Record<string, number>) => Server;
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // The chat writes a connection change and its presence record in one transaction; dynalite has none of its own.
+  addTransactions(server);
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   return { endpoint: `http://127.0.0.1:${port}`, server };
 }
