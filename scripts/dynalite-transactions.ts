@@ -88,12 +88,13 @@ class ReadersWriterLock {
 }
 
 class Refused extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
+  readonly type: string;
+  readonly extra: Record<string, unknown>;
+
+  constructor(type: string, message: string, extra: Record<string, unknown> = {}) {
     super(message);
+    this.type = type;
+    this.extra = extra;
   }
 }
 

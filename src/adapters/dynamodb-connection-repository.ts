@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type BatchGetCommandOutput,
@@ -8,8 +8,12 @@ import {
   PutCommand,
   paginateQuery,
   QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { PresenceRecord } from '../domain/presence.ts';
+import { presenceRecordWrites } from './dynamodb-presence-log.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection, ConnectionChange, ConnectionChanges, Member, MemberPage } from '../domain/connection.ts';
 import type { ConnectionRepository, ShardPage } from '../domain/connection-repository.ts';
@@ -57,6 +61,13 @@ const UPDATE_ATTEMPTS = 8;
 /** Applies to the item only as it was read: the same revision, not retired, not being removed. */
 const AS_READ =
   'attribute_exists(pk) AND attribute_not_exists(retired) AND attribute_not_exists(removedBy) AND (attribute_not_exists(rev) OR rev = :rev)';
+/** Applies to the item only at the revision it was read at, retired or not (a legacy removal mark is ignored). */
+const AT_REVISION = 'attribute_exists(pk) AND (attribute_not_exists(rev) OR rev = :rev)';
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** How a conditional write of a connection with its presence records ended. */
+type WriteOutcome = 'applied' | 'condition_failed' | 'conflict';
 
 export interface DynamoDbConnectionRepositoryOptions {
   readonly tableName: string;
@@ -117,10 +128,11 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async save(connection: Connection): Promise<void> {
+  async save(connection: Connection, records: readonly PresenceRecord[] = []): Promise<void> {
     const expiresAt = Math.ceil(connection.expiresAt.getTime() / 1000);
-    await this.#client.send(
-      new PutCommand({
+    const changeId = newChangeId();
+    const put: TransactItem = {
+      Put: {
         TableName: this.#tableName,
         Item: {
           ...connectionKey(connection.id),
@@ -133,9 +145,22 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           expiresAt,
           rev: connection.revision,
           announced: connection.announced,
+          changeId,
         },
-      }),
-    );
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt += 1) {
+      const outcome = await this.#write(put, records);
+      if (outcome === 'applied') return;
+      if (outcome === 'condition_failed') {
+        // The SDK replayed this very save after its answer was lost, or the id is taken.
+        if ((await this.#read(connection.id))?.['changeId'] === changeId) return;
+        throw new Error(`connection ${connection.id} is stored already`);
+      }
+      await backoff(attempt);
+    }
+    throw new ConcurrentChangeError(connection.id);
   }
 
   async get(connectionId: string): Promise<Connection | undefined> {
@@ -149,7 +174,11 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
    * A write whose condition fails is either a replay by the SDK of this very write (its first answer lost),
    * recognised by the change id it wrote, or lost to another change: then it is made again on top of that.
    */
-  async update(connectionId: string, changes: ConnectionChanges): Promise<ConnectionChange | undefined> {
+  async update(
+    connectionId: string,
+    changes: ConnectionChanges,
+    recordsOf: (change: ConnectionChange) => readonly PresenceRecord[] = () => [],
+  ): Promise<ConnectionChange | undefined> {
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt += 1) {
       const before = await this.get(connectionId);
       if (before === undefined) return undefined;
@@ -164,107 +193,129 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
         return { before, after: before };
       }
       const changeId = newChangeId();
-      try {
-        await this.#client.send(
-          new UpdateCommand({
-            TableName: this.#tableName,
-            Key: this.#key(connectionId),
-            UpdateExpression:
-              'SET room = :room, gsi1pk = :gsi1pk, #name = :name, announced = :announced, rev = :next, changeId = :changeId',
-            ConditionExpression: AS_READ,
-            ExpressionAttributeNames: { '#name': 'name' },
-            ExpressionAttributeValues: {
-              ':room': after.room,
-              ':gsi1pk': roomIndexKey(after.room, shardOf(after.id, this.shards)),
-              ':name': after.name,
-              ':announced': after.announced,
-              ':next': after.revision,
-              ':changeId': changeId,
-              ':rev': before.revision,
-            },
-          }),
-        );
+      const write: TransactItem = {
+        Update: {
+          TableName: this.#tableName,
+          Key: this.#key(connectionId),
+          UpdateExpression:
+            'SET room = :room, gsi1pk = :gsi1pk, #name = :name, announced = :announced, rev = :next, changeId = :changeId',
+          ConditionExpression: AS_READ,
+          ExpressionAttributeNames: { '#name': 'name' },
+          ExpressionAttributeValues: {
+            ':room': after.room,
+            ':gsi1pk': roomIndexKey(after.room, shardOf(after.id, this.shards)),
+            ':name': after.name,
+            ':announced': after.announced,
+            ':next': after.revision,
+            ':changeId': changeId,
+            ':rev': before.revision,
+          },
+        },
+      };
+      const outcome = await this.#write(write, recordsOf({ before, after }));
+      if (outcome === 'applied') return { before, after };
+      if (outcome === 'condition_failed' && (await this.#read(connectionId))?.['changeId'] === changeId) {
         return { before, after };
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        const now = await this.#read(connectionId);
-        if (now?.['changeId'] === changeId) return { before, after };
-        await backoff(attempt);
       }
+      await backoff(attempt);
     }
     throw new ConcurrentChangeError(connectionId);
   }
 
-  async retire(connectionId: string, connectedBefore: Date): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: this.#key(connectionId),
-          // Without its index keys the item leaves the room's listing; its room and name stay for $disconnect.
-          UpdateExpression: 'REMOVE gsi1pk, gsi1sk SET retired = :true',
-          ConditionExpression: 'attribute_exists(pk) AND connectedAt < :cutoff',
-          ExpressionAttributeValues: { ':true': true, ':cutoff': connectedBefore.getTime() },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      return false;
-    }
-  }
-
   /**
-   * Marks the connection as being removed, unless it is already, in one write that returns the item as it was
-   * (so no read comes first: what is returned is exactly what was marked), then deletes it. The mark names this
-   * removal, so a replayed write is recognised as its own and a racing removal returns nothing: the room hears
-   * the member leave once, from the room it was last in. The mark also records when: one that outlived
-   * `abandonedBefore` belongs to a removal that failed before its delete and has ended, and is taken over.
+   * Reads the connection, then retires it at the revision read, with its records: out of every listing (its index
+   * keys removed), its revision raised, its room and name kept for its $disconnect. A replay is recognised by the
+   * change id it wrote; a change that won meanwhile makes it try again on top of that.
    */
-  async remove(connectionId: string, abandonedBefore?: Date): Promise<Connection | undefined> {
-    const removal = newChangeId();
-    let mark = await this.#mark(connectionId, removal, 'attribute_exists(pk) AND attribute_not_exists(removedBy)');
-    if (mark.by === 'another' && abandonedBefore !== undefined) {
-      const { removedBy, removedAt } = mark.item;
-      // A mark without a time was made before marks had one, long before any removal running now.
-      if (typeof removedAt === 'number' && removedAt >= abandonedBefore.getTime()) return undefined;
-      mark = await this.#mark(connectionId, removal, 'removedBy = :previous', { ':previous': removedBy });
-    }
-    if (mark.by !== 'this') return undefined;
-    const connection = toConnection(mark.item);
-    if (connection === undefined) return undefined;
-    await this.#client.send(new DeleteCommand({ TableName: this.#tableName, Key: this.#key(connectionId) }));
-    return connection;
-  }
-
-  /**
-   * Marks the connection as being removed by `removal` if `condition` holds, and returns the item as it was
-   * before. When the condition fails, the item is read: marked by `removal` all the same (the SDK replayed this
-   * very write after its first answer was lost), marked by another removal, or not stored.
-   */
-  async #mark(
+  async retire(
     connectionId: string,
-    removal: string,
-    condition: string,
-    values: Record<string, unknown> = {},
-  ): Promise<{ by: 'this' | 'another'; item: Item } | { by: 'none' }> {
-    try {
-      const { Attributes } = await this.#client.send(
-        new UpdateCommand({
+    connectedBefore: Date,
+    recordsOf: (retired: Connection) => readonly PresenceRecord[] = () => [],
+  ): Promise<boolean> {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt += 1) {
+      const item = await this.#read(connectionId);
+      const connection = toConnection(item);
+      if (connection === undefined || item?.['retired'] === true || item?.['removedBy'] !== undefined) return false;
+      if (connection.connectedAt.getTime() >= connectedBefore.getTime()) return false;
+      const retired = { ...connection, revision: connection.revision + 1 };
+      const changeId = newChangeId();
+      const write: TransactItem = {
+        Update: {
           TableName: this.#tableName,
           Key: this.#key(connectionId),
-          UpdateExpression: 'REMOVE gsi1pk, gsi1sk SET removedBy = :removal, removedAt = :at',
-          ConditionExpression: condition,
-          ExpressionAttributeValues: { ':removal': removal, ':at': this.#now().getTime(), ...values },
-          ReturnValues: 'ALL_OLD',
+          UpdateExpression: 'REMOVE gsi1pk, gsi1sk SET retired = :true, rev = :next, changeId = :changeId',
+          ConditionExpression: AS_READ,
+          ExpressionAttributeValues: {
+            ':true': true,
+            ':next': retired.revision,
+            ':changeId': changeId,
+            ':rev': connection.revision,
+          },
+        },
+      };
+      const outcome = await this.#write(write, recordsOf(retired));
+      if (outcome === 'applied') return true;
+      if (outcome === 'condition_failed' && (await this.#read(connectionId))?.['changeId'] === changeId) return true;
+      await backoff(attempt);
+    }
+    throw new ConcurrentChangeError(connectionId);
+  }
+
+  /**
+   * Reads the connection, then deletes it at the revision read, with its records unless it was retired (its
+   * retirement kept them). Of racing removals the one whose delete applies returns the connection; a delete that
+   * finds the row gone returns nothing (the row's leave was kept by whichever removal deleted it, this one's replay
+   * included); a change that won meanwhile makes it try again on top of that.
+   */
+  async remove(
+    connectionId: string,
+    recordsOf: (connection: Connection) => readonly PresenceRecord[] = () => [],
+  ): Promise<Connection | undefined> {
+    for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt += 1) {
+      const item = await this.#read(connectionId);
+      const connection = toConnection(item);
+      if (item === undefined || connection === undefined) return undefined;
+      const write: TransactItem = {
+        Delete: {
+          TableName: this.#tableName,
+          Key: this.#key(connectionId),
+          ConditionExpression: AT_REVISION,
+          ExpressionAttributeValues: { ':rev': connection.revision },
+        },
+      };
+      const outcome = await this.#write(write, item['retired'] === true ? [] : recordsOf(connection));
+      if (outcome === 'applied') return connection;
+      await backoff(attempt);
+    }
+    throw new ConcurrentChangeError(connectionId);
+  }
+
+  /**
+   * Writes one change of a connection item with the presence records it causes: alone when there are none, else
+   * in one transaction (the SDK gives it a client token, so a replay after a lost answer applies once).
+   */
+  async #write(write: TransactItem, records: readonly PresenceRecord[]): Promise<WriteOutcome> {
+    try {
+      if (records.length === 0) {
+        const { Put, Update, Delete } = write;
+        if (Put !== undefined) await this.#client.send(new PutCommand(Put));
+        else if (Update !== undefined) await this.#client.send(new UpdateCommand(Update));
+        else if (Delete !== undefined) await this.#client.send(new DeleteCommand(Delete));
+        return 'applied';
+      }
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [write, ...presenceRecordWrites(this.#tableName, records, this.shards, this.#now())],
         }),
       );
-      return Attributes === undefined ? { by: 'none' } : { by: 'this', item: Attributes };
+      return 'applied';
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const item = await this.#read(connectionId);
-      if (item === undefined) return { by: 'none' };
-      return { by: item['removedBy'] === removal ? 'this' : 'another', item };
+      if (error instanceof ConditionalCheckFailedException) return 'condition_failed';
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'condition_failed';
+      if (reasons.some(({ Code }) => Code === 'TransactionConflict')) return 'conflict';
+      throw error;
     }
   }
 

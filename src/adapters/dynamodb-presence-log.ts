@@ -4,11 +4,12 @@ import {
   type BatchWriteCommandOutput,
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { PendingChange, PresenceChange, PresenceClock, PresenceLog } from '../domain/presence.ts';
+import type { PendingChange, PresenceChange, PresenceClock, PresenceLog, PresenceRecord } from '../domain/presence.ts';
 import { shardOf } from '../domain/room-shards.ts';
 import { presenceChangeSortKey, presenceClockKey, presencePartition, type TableKey } from './dynamodb-keys.ts';
 
@@ -29,12 +30,55 @@ export interface DynamoDbPresenceLogOptions {
 
 type Item = Record<string, unknown>;
 
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/**
+ * The writes that keep presence records: one item per change in its room's partition (its member's shard), and
+ * per room one update of its clock that moves the member count and notes when it last changed. They go in the
+ * same transaction as the connection change that causes them, so none of them applies without the others.
+ */
+export function presenceRecordWrites(
+  tableName: string,
+  records: readonly PresenceRecord[],
+  shards: number,
+  now: Date,
+): TransactItem[] {
+  const expiresAt = Math.floor(now.getTime() / 1000) + PENDING_TTL_SECONDS;
+  const changes: TransactItem[] = records.map(({ room, change }) => ({
+    Put: {
+      TableName: tableName,
+      Item: {
+        pk: presencePartition(room, shardOf(change.connectionId, shards)),
+        sk: presenceChangeSortKey(Date.parse(change.at), change.connectionId, change.rev),
+        change,
+        expiresAt,
+      },
+    },
+  }));
+  // One update per room: a transaction may not touch an item twice.
+  const rooms = new Map<string, { delta: number; at: number }>();
+  for (const { room, change, memberDelta } of records) {
+    const seen = rooms.get(room);
+    rooms.set(room, { delta: (seen?.delta ?? 0) + memberDelta, at: Math.max(seen?.at ?? 0, Date.parse(change.at)) });
+  }
+  const clocks: TransactItem[] = [...rooms].map(([room, { delta, at }]) => ({
+    Update: {
+      TableName: tableName,
+      Key: presenceClockKey(room),
+      UpdateExpression: 'ADD members :delta SET lastChangeAt = :at',
+      ExpressionAttributeValues: { ':delta': delta, ':at': at },
+    },
+  }));
+  return [...changes, ...clocks];
+}
+
 function clockOf(item: Item | undefined): PresenceClock {
-  const { members, lastFlushAt, flushDue, flushJob } = item ?? {};
+  const { members, lastFlushAt, lastChangeAt, flushDue, flushJob } = item ?? {};
   return {
-    // Joins and leaves count members; a connection that expired without a $disconnect is never subtracted.
+    // Joins and leaves count members, in the same writes as the connection changes that cause them.
     members: typeof members === 'number' ? Math.max(0, members) : 0,
     ...(typeof lastFlushAt === 'number' ? { lastFlushAt: new Date(lastFlushAt) } : {}),
+    ...(typeof lastChangeAt === 'number' ? { lastChangeAt: new Date(lastChangeAt) } : {}),
     ...(typeof flushDue === 'number' && typeof flushJob === 'string'
       ? { scheduled: { due: new Date(flushDue), jobId: flushJob } }
       : {}),
@@ -73,28 +117,22 @@ export class DynamoDbPresenceLog implements PresenceLog {
     this.#now = options.now ?? (() => new Date());
   }
 
+  /**
+   * Keeps one change on its own and returns the room's clock after it. Not part of the port: the chat keeps its
+   * changes with the connection changes that cause them; tests use this to seat members.
+   */
   async record(room: string, change: PresenceChange, memberDelta: number): Promise<PresenceClock> {
     await this.#client.send(
-      new PutCommand({
-        TableName: this.#tableName,
-        Item: {
-          pk: presencePartition(room, shardOf(change.connectionId, this.#shards)),
-          sk: presenceChangeSortKey(Date.parse(change.at), change.connectionId, change.rev),
-          change,
-          expiresAt: Math.floor(this.#now().getTime() / 1000) + PENDING_TTL_SECONDS,
-        },
+      new TransactWriteCommand({
+        TransactItems: presenceRecordWrites(
+          this.#tableName,
+          [{ room, change, memberDelta }],
+          this.#shards,
+          this.#now(),
+        ),
       }),
     );
-    const { Attributes } = await this.#client.send(
-      new UpdateCommand({
-        TableName: this.#tableName,
-        Key: presenceClockKey(room),
-        UpdateExpression: 'ADD members :delta',
-        ExpressionAttributeValues: { ':delta': memberDelta },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return clockOf(Attributes);
+    return this.clock(room);
   }
 
   async claimFlush(

@@ -2,6 +2,8 @@ import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from
 import type { ConnectionRepository, ShardPage } from '../domain/connection-repository.ts';
 import { shardOf } from '../domain/room-shards.ts';
 import { InvalidCursorError } from '../domain/errors.ts';
+import type { PresenceRecord } from '../domain/presence.ts';
+import { InMemoryPresenceLog } from './in-memory-presence-log.ts';
 
 /** Roster cursors name the page's last member after this prefix. */
 const CURSOR_PREFIX = 'after:';
@@ -12,6 +14,8 @@ export interface InMemoryConnectionRepositoryOptions {
   /** How many shards each room's listing is split into (1 by default). */
   readonly shards?: number;
   readonly now?: () => Date;
+  /** Where the presence records written with connection changes are kept; by default a log of its own. */
+  readonly presence?: InMemoryPresenceLog;
 }
 
 /** Keeps connections in this process's memory: for a single process, and for tests. */
@@ -21,9 +25,12 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
   readonly #pageSize: number;
   readonly #now: () => Date;
   readonly shards: number;
+  /** The presence log that the records written with connection changes go to. */
+  readonly presence: InMemoryPresenceLog;
 
   constructor(options: InMemoryConnectionRepositoryOptions = {}) {
     this.shards = options.shards ?? 1;
+    this.presence = options.presence ?? new InMemoryPresenceLog();
     this.#pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1) {
       throw new RangeError(`pageSize must be a positive integer, got ${this.#pageSize}`);
@@ -31,16 +38,21 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async save(connection: Connection): Promise<void> {
+  async save(connection: Connection, records: readonly PresenceRecord[] = []): Promise<void> {
+    if (this.#rows.has(connection.id)) throw new Error(`connection ${connection.id} is stored already`);
     this.#rows.set(connection.id, connection);
-    this.#retired.delete(connection.id);
+    this.presence.keep(records);
   }
 
   async get(connectionId: string): Promise<Connection | undefined> {
     return this.#liveRow(connectionId);
   }
 
-  async update(connectionId: string, changes: ConnectionChanges): Promise<ConnectionChange | undefined> {
+  async update(
+    connectionId: string,
+    changes: ConnectionChanges,
+    recordsOf: (change: ConnectionChange) => readonly PresenceRecord[] = () => [],
+  ): Promise<ConnectionChange | undefined> {
     // Read and write with no await between them: concurrent updates apply one on top of the other.
     const before = this.#liveRow(connectionId);
     if (before === undefined) return undefined;
@@ -50,18 +62,33 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
     }
     const after: Connection = { ...changed, revision: before.revision + 1 };
     this.#rows.set(connectionId, after);
+    this.presence.keep(recordsOf({ before, after }));
     return { before, after };
   }
 
-  async retire(connectionId: string, connectedBefore: Date): Promise<boolean> {
+  async retire(
+    connectionId: string,
+    connectedBefore: Date,
+    recordsOf: (retired: Connection) => readonly PresenceRecord[] = () => [],
+  ): Promise<boolean> {
     const row = this.#rows.get(connectionId);
-    if (row === undefined || row.connectedAt.getTime() >= connectedBefore.getTime()) return false;
+    if (row === undefined || this.#retired.has(connectionId)) return false;
+    if (row.connectedAt.getTime() >= connectedBefore.getTime()) return false;
+    const retired = { ...row, revision: row.revision + 1 };
+    this.#rows.set(connectionId, retired);
     this.#retired.add(connectionId);
+    this.presence.keep(recordsOf(retired));
     return true;
   }
 
-  async remove(connectionId: string): Promise<Connection | undefined> {
+  async remove(
+    connectionId: string,
+    recordsOf: (connection: Connection) => readonly PresenceRecord[] = () => [],
+  ): Promise<Connection | undefined> {
     const row = this.#rows.get(connectionId);
+    if (row === undefined) return undefined;
+    // A retired connection's leave was kept when it was retired.
+    if (!this.#retired.has(connectionId)) this.presence.keep(recordsOf(row));
     this.#rows.delete(connectionId);
     this.#retired.delete(connectionId);
     return row;

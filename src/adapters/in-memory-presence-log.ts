@@ -1,8 +1,9 @@
-import type { PendingChange, PresenceChange, PresenceClock, PresenceLog } from '../domain/presence.ts';
+import type { PendingChange, PresenceChange, PresenceClock, PresenceLog, PresenceRecord } from '../domain/presence.ts';
 
 interface Room {
   members: number;
   lastFlushAt?: Date;
+  lastChangeAt?: Date;
   scheduled?: { due: Date; jobId: string };
   /** The job of the flush started last. */
   started?: string;
@@ -13,11 +14,23 @@ interface Room {
 export class InMemoryPresenceLog implements PresenceLog {
   readonly #rooms = new Map<string, Room>();
 
+  /**
+   * Keeps the records at once, with no await: the in-memory connection repository calls it in the same step as
+   * the connection change that causes them. Not part of the port; tests also use it to seat members.
+   */
+  keep(records: readonly PresenceRecord[]): void {
+    for (const { room, change, memberDelta } of records) {
+      const state = this.#room(room);
+      state.pending.set(`${Date.parse(change.at)}#${change.connectionId}#${change.rev}`, change);
+      state.members += memberDelta;
+      state.lastChangeAt = new Date(change.at);
+    }
+  }
+
+  /** Keeps one change, as {@link keep} does, and returns the room's clock after it. */
   async record(room: string, change: PresenceChange, memberDelta: number): Promise<PresenceClock> {
-    const state = this.#room(room);
-    state.pending.set(`${Date.parse(change.at)}#${change.connectionId}#${change.rev}`, change);
-    state.members += memberDelta;
-    return clockOf(state);
+    this.keep([{ room, change, memberDelta }]);
+    return clockOf(this.#room(room));
   }
 
   async claimFlush(
@@ -85,6 +98,7 @@ function clockOf(state: Room): PresenceClock {
   return {
     members: Math.max(0, state.members),
     ...(state.lastFlushAt !== undefined ? { lastFlushAt: state.lastFlushAt } : {}),
+    ...(state.lastChangeAt !== undefined ? { lastChangeAt: state.lastChangeAt } : {}),
     ...(state.scheduled !== undefined ? { scheduled: { ...state.scheduled } } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { type Connection, DEFAULT_ROOM } from './connection.ts';
+import { type Connection, type ConnectionChange, type ConnectionChanges, DEFAULT_ROOM } from './connection.ts';
 import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
 import { UnknownConnectionError } from './errors.ts';
@@ -6,8 +6,9 @@ import type { FanOutQueue, PresenceJob, ShardJob } from './fan-out-queue.ts';
 import type { ChatMessage, EchoFrame, ErrorCode, ErrorFrame, ServerFrame } from './frames.ts';
 import type { MessageHistory, NewMessage, ReplayPoint } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
-import type { PresenceChange, PresenceLog } from './presence.ts';
+import type { PresenceLog, PresenceRecord } from './presence.ts';
 import { PresenceFlush } from './presence-flush.ts';
+import { changed, joined, left } from './presence-records.ts';
 import { type BroadcastReport, HANDSHAKE_GRACE_MS, RoomFanOut } from './room-fan-out.ts';
 import type { ShardProgress } from './shard-progress.ts';
 
@@ -16,12 +17,6 @@ export type { BroadcastReport, DeliveryFailure } from './room-fan-out.ts';
 
 /** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
 export const CONNECTION_LIFETIME_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000;
-
-/**
- * A $disconnect runs at most 29 s (its function's timeout): a removal that started longer ago than this and
- * did not finish never will, and the next removal of that connection finishes it.
- */
-export const REMOVAL_TIMEOUT_MS = 30_000;
 
 /** A roster page names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
 export const ROSTER_PAGE_SIZE = 500;
@@ -103,6 +98,7 @@ export class ChatService {
       fanOutShardSize,
       now: this.#now,
       newId: this.#newId,
+      retire: (connectionId, connectedBefore) => this.#retire(connectionId, connectedBefore),
     });
     this.#connections = connections;
     this.#history = options.history;
@@ -145,7 +141,8 @@ export class ChatService {
     const claim = (await this.#quota?.claim(connectionId, owners, connection.expiresAt)) ?? 'claimed';
     if (claim !== 'claimed') return { outcome: claim };
     try {
-      await this.#connections.save(connection);
+      // The row, its join and the room's count are one write: the room is never told of a connection not stored.
+      await this.#connections.save(connection, joined(connection, connectedAt));
     } catch (error) {
       // A connection that was never stored must not hold its owners' slots until they expire.
       await this.#quota?.release(connectionId, owners).catch((releaseError: unknown) => {
@@ -157,10 +154,10 @@ export class ChatService {
       throw error;
     }
     try {
-      await this.#presenceFlush.announce(connection.room, this.#change('join', connection), 1);
+      await this.#presenceFlush.requestFor([connection.room]);
     } catch (error) {
-      // The connection is stored and will hear its room: refusing it now would leave its row behind. A
-      // join that was kept is announced by the room's next flush; the caller logs what went wrong.
+      // The connection is stored and will hear its room: refusing it now would leave its row behind. Its join is
+      // kept, and announced by a flush that whoever reads the room next asks for; the caller logs what went wrong.
       return { outcome: 'connected', connection, unannounced: error };
     }
     return { outcome: 'connected', connection };
@@ -171,17 +168,20 @@ export class ChatService {
    * `owners` are as the closing event names them; the user the connection was stored with comes first.
    */
   async disconnect(connectionId: string, owners: ConnectionOwners = {}): Promise<boolean> {
-    const abandonedBefore = new Date(this.#now().getTime() - REMOVAL_TIMEOUT_MS);
-    // A retry of a $disconnect that failed part-way gets the connection back, and does what the first did not.
-    const removed = await this.#connections.remove(connectionId, abandonedBefore);
-    // Released even when the row is gone already: the slots would otherwise be held until they expire.
-    const userId = removed?.userId ?? owners.userId;
-    await this.#quota?.release(connectionId, { ...owners, ...(userId !== undefined ? { userId } : {}) });
+    let removed: Connection | undefined;
+    try {
+      // The row's removal, its leave and the room's count are one write; a retired row's leave was kept already.
+      removed = await this.#connections.remove(connectionId, (connection) =>
+        left({ ...connection, revision: connection.revision + 1 }, this.#now()),
+      );
+    } finally {
+      // The socket is closed whatever happened to its row: its slots are given back even when the removal failed
+      // (its row then stays listed, and the first fan-out that finds it gone retires it and announces the leave).
+      const userId = removed?.userId ?? owners.userId;
+      await this.#quota?.release(connectionId, { ...owners, ...(userId !== undefined ? { userId } : {}) });
+    }
     if (removed === undefined) return false;
-    // Removal is the connection's last change: its leave outranks any frame about it still in flight.
-    const leave = this.#change('leave', { ...removed, revision: removed.revision + 1 });
-    // A connection stored before joins were announced at $connect was announced by its hello, if it sent one.
-    if (removed.announced) await this.#presenceFlush.announce(removed.room, leave, -1);
+    await this.#presenceFlush.requestFor([removed.room]);
     return true;
   }
 
@@ -191,13 +191,11 @@ export class ChatService {
    * repeating hello replays again and announces nothing.
    */
   async hello(connectionId: string, from?: ReplayPoint): Promise<DeliveryOutcome> {
-    const change = await this.#connections.update(connectionId, { announced: true });
-    if (change === undefined) throw new UnknownConnectionError(connectionId);
-    const { before, after } = change;
-    const welcomed = await this.#welcome(after, from);
-    // Only a connection stored before joins were announced at $connect is still unannounced here.
-    if (welcomed === 'delivered' && !before.announced)
-      await this.#presenceFlush.announce(after.room, this.#change('join', after), 1);
+    // Only a connection stored before joins were announced at $connect is still unannounced here: its join is
+    // kept with the change, and its flush asked for once it is welcomed, so it hears its welcome first.
+    const { change, rooms } = await this.#update(connectionId, { announced: true });
+    const welcomed = await this.#welcome(change.after, from);
+    await this.#presenceFlush.requestFor(rooms);
     return welcomed;
   }
 
@@ -206,14 +204,11 @@ export class ChatService {
    * room it is in already only welcomes it again.
    */
   async join(connectionId: string, room: string, from?: ReplayPoint): Promise<DeliveryOutcome> {
-    const change = await this.#connections.update(connectionId, { room, announced: true });
-    if (change === undefined) throw new UnknownConnectionError(connectionId);
-    const { before, after } = change;
-    const moved = before.room !== after.room;
-    // The member hears the new room from now on, so the new room is told before the welcome.
-    if (moved && before.announced) await this.#presenceFlush.announce(before.room, this.#change('leave', after), -1);
-    if (moved || !before.announced) await this.#presenceFlush.announce(after.room, this.#change('join', after), 1);
-    return this.#welcome(after, from);
+    // The move, the old room's leave and the new room's join are one write; the rooms' flushes are asked for
+    // before the welcome, as the member hears the new room from now on.
+    const { change, rooms } = await this.#update(connectionId, { room, announced: true });
+    await this.#presenceFlush.requestFor(rooms);
+    return this.#welcome(change.after, from);
   }
 
   /** Leaving a room returns the caller to the lobby. */
@@ -223,11 +218,8 @@ export class ChatService {
 
   /** Changes the caller's display name and tells its room. */
   async rename(connectionId: string, name: string): Promise<void> {
-    const change = await this.#connections.update(connectionId, { name });
-    if (change === undefined) throw new UnknownConnectionError(connectionId);
-    if (change.before.name === change.after.name) return;
-    const rename = { ...this.#change('rename', change.after), previousName: change.before.name };
-    await this.#presenceFlush.announce(change.after.room, rename, 0);
+    const { rooms } = await this.#update(connectionId, { name });
+    await this.#presenceFlush.requestFor(rooms);
   }
 
   /** Sends the caller one page of its room's roster: the first, or the one after `cursor`. */
@@ -270,6 +262,7 @@ export class ChatService {
       this.#store(sender, text, clientMsgId),
       this.#presence.clock(sender.room),
     ]);
+    await this.#presenceFlush.resumeLost(sender.room, clock);
     // A message's shard jobs are named by its id, so those of a resend that completed before do nothing.
     const report = await this.#broadcast(sender.room, message, clock.members, message.id);
     if (clientMsgId !== undefined) {
@@ -367,28 +360,47 @@ export class ChatService {
     return 'delivered';
   }
 
-  /** Sends to one connection; a connection found gone is retired (its $disconnect will announce it). */
+  /** Sends to one connection; a connection found gone is retired. */
   async #sendOrForget(connectionId: string, frame: ServerFrame): Promise<DeliveryOutcome> {
     const outcome = await this.#messenger.send(connectionId, frame);
-    if (outcome === 'gone') await this.#connections.retire(connectionId, this.#handshakeCutoff());
+    if (outcome === 'gone') await this.#retire(connectionId, this.#handshakeCutoff());
     return outcome;
+  }
+
+  /**
+   * Takes a connection found gone out of its room, announcing its leave in the same write: its $disconnect may
+   * never come, and the room must not count it for the rest of its two hours.
+   */
+  async #retire(connectionId: string, connectedBefore: Date): Promise<boolean> {
+    let records: readonly PresenceRecord[] = [];
+    const retired = await this.#connections.retire(connectionId, connectedBefore, (connection) => {
+      records = left(connection, this.#now());
+      return records;
+    });
+    if (retired) await this.#presenceFlush.requestFor(records.map(({ room }) => room));
+    return retired;
+  }
+
+  /**
+   * Applies a change of the caller's connection with the presence records it causes; returns the rooms whose
+   * flushes the caller asks for (a writer that fails before asking leaves them to whoever reads those rooms next).
+   */
+  async #update(
+    connectionId: string,
+    changes: ConnectionChanges,
+  ): Promise<{ change: ConnectionChange; rooms: readonly string[] }> {
+    let records: readonly PresenceRecord[] = [];
+    const change = await this.#connections.update(connectionId, changes, (attempt) => {
+      records = changed(attempt, this.#now());
+      return records;
+    });
+    if (change === undefined) throw new UnknownConnectionError(connectionId);
+    return { change, rooms: records.map(({ room }) => room) };
   }
 
   /** Connections that connected at or after this instant may still be in their handshake. */
   #handshakeCutoff(): Date {
     return new Date(this.#now().getTime() - HANDSHAKE_GRACE_MS);
-  }
-
-  /** A change about the connection as it is after it. */
-  #change(event: PresenceChange['event'], connection: Connection): PresenceChange {
-    return {
-      event,
-      connectionId: connection.id,
-      name: connection.name,
-      ...(connection.userId !== undefined ? { userId: connection.userId } : {}),
-      rev: connection.revision,
-      at: this.#now().toISOString(),
-    };
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from './connection.ts';
+import type { PresenceRecord } from './presence.ts';
 
 /** One page of one shard of a room's listing; `next` asks for the page after it, absent on the last. */
 export interface ShardPage {
@@ -6,14 +7,22 @@ export interface ShardPage {
   readonly next?: string;
 }
 
-/** Stores the live connections, each in one room, that the chat can deliver to. */
+/**
+ * Stores the live connections, each in one room, that the chat can deliver to. Every write that changes a room's
+ * membership takes the presence records it causes and keeps them, and moves the rooms' member counts, in the
+ * same atomic step: all of it applies or none does, and a write replayed after its answer was lost applies once.
+ */
 export interface ConnectionRepository {
   /**
    * How many shards each room's listing is split into (`shardOf` of a connection's id): every member of a
    * room is in exactly one, so that a huge room is listed in parallel and no partition holds all of it.
    */
   readonly shards: number;
-  save(connection: Connection): Promise<void>;
+  /**
+   * Stores a new connection and keeps `records` with it. Saving an id that is stored already throws, unless it is
+   * this very save replayed (then it succeeds and changes nothing).
+   */
+  save(connection: Connection, records?: readonly PresenceRecord[]): Promise<void>;
   /** The stored connection, or `undefined` when it is not stored or has expired. */
   get(connectionId: string): Promise<Connection | undefined>;
   /**
@@ -21,23 +30,35 @@ export interface ConnectionRepository {
    * after; `undefined` if not stored. A change that changes nothing writes nothing and returns `before`
    * equal to `after`. Each applied change raises the revision by one. Concurrent updates never both apply
    * to the same revision: one of them is applied on top of the other. Throws a `ConcurrentChangeError`
-   * only when other changes kept winning for longer than it is worth retrying.
+   * only when other changes kept winning for longer than it is worth retrying. `recordsOf` names the presence
+   * records the change causes, kept with it when it applies (asked again when it is made again on top of another).
    */
-  update(connectionId: string, changes: ConnectionChanges): Promise<ConnectionChange | undefined>;
+  update(
+    connectionId: string,
+    changes: ConnectionChanges,
+    recordsOf?: (change: ConnectionChange) => readonly PresenceRecord[],
+  ): Promise<ConnectionChange | undefined>;
   /**
-   * Takes a connection found gone out of its room: no listing, roster, get or update sees it again, but
-   * its record stays for {@link remove}, so the $disconnect that follows can still tell its room it left.
-   * A connection that connected at or after `connectedBefore` is kept (`false`): API Gateway answers 410 for
-   * a connection still in its handshake. Retiring an id that is not stored is not an error (`false`).
+   * Takes a connection found gone out of its room: no listing, roster, get or update sees it again, its revision
+   * is raised by one, and `recordsOf` (given the connection as retired) names the records kept with it, so the
+   * room hears it leave and stops counting it even when its $disconnect never comes. Its row stays until
+   * {@link remove}. A connection that connected at or after `connectedBefore` is kept (`false`): API Gateway
+   * answers 410 for a connection still in its handshake. Retiring an id that is not stored, or retired, is `false`.
    */
-  retire(connectionId: string, connectedBefore: Date): Promise<boolean>;
+  retire(
+    connectionId: string,
+    connectedBefore: Date,
+    recordsOf?: (retired: Connection) => readonly PresenceRecord[],
+  ): Promise<boolean>;
   /**
-   * Forgets a connection, retired or not, and returns it as it was last (its revision included). When
-   * removals or updates race, exactly one removal returns the connection; the others, and any removal of
-   * an id that is not stored, return `undefined`. A removal that started before `abandonedBefore` and did not
-   * finish (it failed part-way) has ended for good: the next removal finishes it and returns the connection.
+   * Forgets a connection, retired or not, and returns it as it was last (its revision included), keeping the
+   * records `recordsOf` names for it unless it was retired (its retirement kept those). When removals or updates
+   * race, exactly one removal applies; the others, and any removal of an id that is not stored, return `undefined`.
    */
-  remove(connectionId: string, abandonedBefore?: Date): Promise<Connection | undefined>;
+  remove(
+    connectionId: string,
+    recordsOf?: (connection: Connection) => readonly PresenceRecord[],
+  ): Promise<Connection | undefined>;
   /**
    * Yields the ids of every connection of a room that has not expired, one page at a time, until all are
    * listed. Pages may be empty; an id appears in at most one page. This is the fan-out's hot path: ids only.

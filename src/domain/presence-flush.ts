@@ -12,6 +12,12 @@ export const MAX_LISTED_CHANGES = 250;
 export const BIG_ROOM_LISTED_CHANGES = 3;
 
 /**
+ * A change recorded this long ago, after the room's last flush started and with no flush scheduled, is taken as
+ * one whose writer failed to ask for its flush: whoever reads the room next asks for it.
+ */
+export const UNREQUESTED_FLUSH_MS = 10_000;
+
+/**
  * A scheduled flush that is this far past due is taken as lost (its job could not be queued, or kept
  * failing) and replaced by the room's next change, `who` or welcome.
  */
@@ -59,12 +65,12 @@ export class PresenceFlush<Report> {
   }
 
   /**
-   * Keeps a change for the room's next presence frame, and makes sure that frame will be sent: at once when
-   * the room announced nothing during the last window, else when the window ends, by one scheduled flush per
-   * room. So a room announces at most once per window whatever its churn, and every change is announced.
+   * Makes sure the changes just recorded in these rooms will be sent: at once when a room announced nothing during
+   * the last window, else when the window ends, by one scheduled flush per room. So a room announces at most once
+   * per window whatever its churn, and every change is announced.
    */
-  async announce(room: string, change: PresenceChange, memberDelta: number): Promise<void> {
-    await this.#request(room, await this.#presence.record(room, change, memberDelta));
+  async requestFor(rooms: readonly string[]): Promise<void> {
+    await Promise.all([...new Set(rooms)].map(async (room) => this.#request(room, await this.#presence.clock(room))));
   }
 
   /**
@@ -111,11 +117,22 @@ export class PresenceFlush<Report> {
   }
 
   /**
-   * A scheduled flush long overdue was never queued, or its job kept failing: whoever reads the room next
-   * schedules it again, so its changes wait for the room's next request of any kind, not only its next change.
+   * A scheduled flush long overdue was never queued, or its job kept failing; a change recorded after the last
+   * flush started, with none scheduled, was never asked for (its writer failed after writing it). Whoever reads
+   * the room next asks for the flush, so its changes wait for the room's next request of any kind, not only its
+   * next change.
    */
   async resumeLost(room: string, clock: PresenceClock): Promise<void> {
-    if (clock.scheduled !== undefined) await this.#request(room, clock);
+    if (clock.scheduled !== undefined) {
+      await this.#request(room, clock);
+      return;
+    }
+    const { lastChangeAt, lastFlushAt } = clock;
+    const unrequested =
+      lastChangeAt !== undefined &&
+      lastChangeAt.getTime() >= (lastFlushAt?.getTime() ?? 0) &&
+      lastChangeAt.getTime() <= this.#now().getTime() - UNREQUESTED_FLUSH_MS;
+    if (unrequested) await this.#request(room, clock);
   }
 
   async #request(room: string, clock: PresenceClock): Promise<void> {

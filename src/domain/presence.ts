@@ -18,25 +18,34 @@ export interface PendingChange {
   readonly change: PresenceChange;
 }
 
+/**
+ * A change to keep for a room's next presence frame and how it moves the room's member count: written in the
+ * same atomic step as the connection change that caused it (see the `ConnectionRepository`), so a change of
+ * membership is never made without being counted and announced, nor counted twice when a write is replayed.
+ */
+export interface PresenceRecord {
+  readonly room: string;
+  readonly change: PresenceChange;
+  readonly memberDelta: number;
+}
+
 /** When a room last announced its changes, and whether a trailing announcement is scheduled. */
 export interface PresenceClock {
   /** How many members the room has, as its joins and leaves counted them. */
   readonly members: number;
   readonly lastFlushAt?: Date;
+  /** When a change was last recorded: one after the last flush started, with none scheduled, waits for a flush. */
+  readonly lastChangeAt?: Date;
   /** The scheduled trailing flush, if any: when it is due and its job's id. */
   readonly scheduled?: { readonly due: Date; readonly jobId: string };
 }
 
 /**
  * Each room's membership changes that wait for its next presence frame, and the clock that makes a room
- * announce at most once per window. Every method is one atomic step; none of them sends anything.
+ * announce at most once per window. Every method is one atomic step; none of them sends anything. Changes are
+ * kept (and members counted) by the connection repository, with the connection changes that cause them.
  */
 export interface PresenceLog {
-  /**
-   * Keeps a change for the room's next presence frame and moves its member count by `memberDelta`; returns
-   * the room's clock as it is after the change was kept.
-   */
-  record(room: string, change: PresenceChange, memberDelta: number): Promise<PresenceClock>;
   /**
    * Claims an immediate flush at `at`: succeeds only while the room's last flush is still `lastFlushAt` (none:
    * `undefined`), that flush was at or before `windowStart`, and no trailing flush is scheduled (a scheduled

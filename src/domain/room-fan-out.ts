@@ -31,6 +31,11 @@ export interface RoomFanOutOptions {
   readonly fanOutShardSize: number;
   readonly now: () => Date;
   readonly newId: () => string;
+  /**
+   * Takes a member found gone out of its room, announcing its leave (see `ConnectionRepository.retire`); false
+   * when it was kept (still in its handshake) or is gone already.
+   */
+  readonly retire: (connectionId: string, connectedBefore: Date) => Promise<boolean>;
 }
 
 export interface DeliveryFailure {
@@ -68,6 +73,7 @@ export class RoomFanOut {
   readonly #fanOutShardSize: number;
   readonly #now: () => Date;
   readonly #newId: () => string;
+  readonly #retire: RoomFanOutOptions['retire'];
 
   constructor(options: RoomFanOutOptions) {
     if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
@@ -84,6 +90,7 @@ export class RoomFanOut {
     this.#fanOutShardSize = options.fanOutShardSize;
     this.#now = options.now;
     this.#newId = options.newId;
+    this.#retire = options.retire;
   }
 
   /**
@@ -122,9 +129,8 @@ export class RoomFanOut {
   }
 
   /**
-   * Sends a frame to every member of a room. A member found gone is retired, not forgotten: it stops
-   * receiving at once, and the $disconnect that API Gateway sends for it tells the room it left, exactly once,
-   * without another fan-out here.
+   * Sends a frame to every member of a room. A member found gone is retired: it stops receiving at once, and its
+   * room hears it leave (once: its $disconnect, if it ever comes, only forgets its row).
    */
   async #fanOut(
     room: string,
@@ -158,7 +164,7 @@ export class RoomFanOut {
       }
       gone += 1;
       try {
-        if (await this.#connections.retire(recipientId, cutoff)) removed += 1;
+        if (await this.#retire(recipientId, cutoff)) removed += 1;
       } catch {
         fail({ connectionId: recipientId, reason: 'remove_failed' });
       }

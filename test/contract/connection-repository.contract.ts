@@ -191,11 +191,14 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       expect(await repository.get('nobody')).toBeUndefined();
     });
 
-    it('lists a connection saved twice once', async () => {
+    it('refuses to save an id that is stored already, and lists it once', async () => {
       const repository = await create({ now: clock });
-      await repository.save(connection('alpha'));
-      await repository.save(connection('alpha'));
-      expect(await listAll(repository)).toEqual(['alpha']);
+      await repository.save(connection('alpha', 'red'));
+      await expect(repository.save(connection('alpha', 'blue'))).rejects.toThrow(/stored already/);
+      expect({ red: await listAll(repository, 'red'), blue: await listAll(repository, 'blue') }).toEqual({
+        red: ['alpha'],
+        blue: [],
+      });
     });
 
     it('moves a connection to another room in one update and returns it before and after', async () => {
@@ -273,7 +276,8 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       expect((await repository.members('red', 10)).members.map((m) => m.id)).toEqual(['b']);
       expect(await repository.get('a')).toBeUndefined();
       expect(await repository.update('a', { name: 'Back' })).toBeUndefined();
-      expect(await repository.remove('a')).toEqual(connection('a', 'red', { name: 'Ann' }));
+      // Retiring raised its revision, so that its leave outranks every frame about it before.
+      expect(await repository.remove('a')).toEqual({ ...connection('a', 'red', { name: 'Ann' }), revision: 1 });
     });
 
     it('accepts retiring a connection that is not stored, and stores nothing', async () => {

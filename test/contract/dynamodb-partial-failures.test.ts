@@ -3,16 +3,14 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionQuota } from '../../src/adapters/dynamodb-connection-quota.ts';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { DynamoDbPresenceLog } from '../../src/adapters/dynamodb-presence-log.ts';
-import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
-import { InMemoryPresenceLog } from '../../src/adapters/in-memory-presence-log.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
 import { DynamoDbFaultProxy, SCRIPTED_FAULTS_ONLY } from '../support/dynamodb-fault-proxy.ts';
 import { summary } from '../support/frame-summary.ts';
 import { InProcessFanOut } from '../support/in-process-fan-out.ts';
-import { newChatService } from '../support/service-fixtures.ts';
+import { listed, newChatService } from '../support/service-fixtures.ts';
 
 const SEED = 20_261_206;
 /** The SDK's attempts per request: a fault injected this many times in a row outlives its retries. */
@@ -45,17 +43,18 @@ describe('operations that fail part-way on DynamoDB, finished by whoever runs ne
     for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) proxy.failNext(label, 'dropBefore');
   }
 
-  it('finishes a $disconnect whose delete failed after the mark when it is retried: the slot is given back and the room hears the leave', async () => {
+  it('gives the slot back when a $disconnect cannot remove its row, and lets the next post find it gone and announce the leave', async () => {
     const tableName = await target.table();
     let now = Date.now();
     const clock = (): Date => new Date(now);
     const messenger = new RecordingMessenger();
-    const presence = new InMemoryPresenceLog();
+    const connections = new DynamoDbConnectionRepository(faulty, { tableName, now: clock });
+    const presence = new DynamoDbPresenceLog(faulty, { tableName, now: clock });
     const service = newChatService({
-      connections: new DynamoDbConnectionRepository(faulty, { tableName, now: clock }),
+      connections,
+      presence,
       quota: new DynamoDbConnectionQuota(faulty, { tableName, caps: { perUser: 1, perIp: 0 }, now: clock }),
       history: new InMemoryMessageHistory(),
-      presence,
       messenger,
       concurrency: 4,
       now: clock,
@@ -64,25 +63,27 @@ describe('operations that fail part-way on DynamoDB, finished by whoever runs ne
     await service.connect('bob', { room: 'x' });
     messenger.sent.length = 0;
 
-    failForGood('DeleteItem conn#');
-    const first = await service.disconnect('ann-1', { userId: 'ann' }).catch((error: unknown) => error);
-    // API Gateway's retry, or a later cleanup, after the first attempt's invocation has ended.
-    now += 60_000;
-    const retried = await service.disconnect('ann-1', { userId: 'ann' });
+    failForGood('TransactWriteItems conn#');
+    messenger.on('ann-1', 'gone');
+    const failed = await service.disconnect('ann-1', { userId: 'ann' }).catch((error: unknown) => error);
+    // API Gateway does not retry a $disconnect: the row stays listed until a fan-out finds the socket gone.
     const secondTab = await service.connect('ann-2', { room: 'x', userId: 'ann' });
+    // Past its handshake, a 410 means gone.
+    now += 60_000;
+    await service.post('bob', 'still there?');
 
     expect({
-      firstFailed: first instanceof Error,
-      retried,
+      failed: failed instanceof Error,
       toBob: messenger.framesTo('bob').flatMap((f) => (f.type === 'presence' ? [`${f.event} ${f.connectionId}`] : [])),
       secondTab: secondTab.outcome,
       members: (await presence.clock('x')).members,
+      listed: await listed(connections, 'x'),
     }).toEqual({
-      firstFailed: true,
-      retried: true,
-      toBob: ['leave ann-1', 'join ann-2'],
+      failed: true,
+      toBob: ['join ann-2', 'leave ann-1'],
       secondTab: 'connected',
       members: 2,
+      listed: ['ann-2', 'bob'],
     });
   });
 
@@ -94,9 +95,9 @@ describe('operations that fail part-way on DynamoDB, finished by whoever runs ne
     const messenger = new RecordingMessenger();
     const fanOut = new InProcessFanOut(clock);
     const service = newChatService({
-      connections: new InMemoryConnectionRepository({ now: clock }),
+      connections: new DynamoDbConnectionRepository(faulty, { tableName, now: clock }),
       history: new InMemoryMessageHistory(),
-      presence: new DynamoDbPresenceLog(faulty, { tableName }),
+      presence: new DynamoDbPresenceLog(faulty, { tableName, now: clock }),
       fanOutQueue: fanOut,
       presenceWindowMs: 1000,
       messenger,
@@ -134,7 +135,7 @@ describe('operations that fail part-way on DynamoDB, finished by whoever runs ne
 
   it('sends the changes of a trailing flush whose read of them failed, when its job is delivered again', async () => {
     const room = await roomWithTrailingFlush();
-    failForGood('Query');
+    failForGood('Query presence#');
     const failed = await room.advance(1000).catch((error: unknown) => error);
 
     await room.service.flushPresence(room.job);

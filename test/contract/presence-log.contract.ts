@@ -1,5 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import type { PresenceChange, PresenceLog } from '../../src/domain/presence.ts';
+import type { PresenceChange, PresenceClock, PresenceLog } from '../../src/domain/presence.ts';
+
+/** A log and the way its adapter keeps one change on its own (the chat keeps them with connection changes). */
+type RecordingPresenceLog = PresenceLog & {
+  record(room: string, change: PresenceChange, memberDelta: number): Promise<PresenceClock>;
+};
 
 const T0 = new Date('2030-01-01T00:00:00.000Z');
 const at = (ms: number): Date => new Date(T0.getTime() + ms);
@@ -10,7 +15,7 @@ function change(connectionId: string, ms: number, event: PresenceChange['event']
 }
 
 /** What every PresenceLog adapter must do; run once per adapter. `create` returns an empty log. */
-export function presenceLogContract(adapter: string, create: () => Promise<PresenceLog>): void {
+export function presenceLogContract(adapter: string, create: () => Promise<RecordingPresenceLog>): void {
   describe(`PresenceLog contract: ${adapter}`, () => {
     it('keeps changes pending in the order they happened, and counts members by joins and leaves', async () => {
       const log = await create();
@@ -21,7 +26,7 @@ export function presenceLogContract(adapter: string, create: () => Promise<Prese
       const pending = await log.pending('red', 10);
 
       expect({ clock, changes: pending.map((p) => p.change) }).toEqual({
-        clock: { members: 1 },
+        clock: { members: 1, lastChangeAt: at(30) },
         changes: [change('a', 10), change('b', 20), change('a', 30, 'leave', 1)],
       });
     });
@@ -68,7 +73,12 @@ export function presenceLogContract(adapter: string, create: () => Promise<Prese
       const winner = claims[0] ? { at: at(0), jobId: 'claim-0' } : { at: at(1), jobId: 'claim-1' };
       expect({ winners: claims.filter(Boolean).length, clock: await log.clock('red') }).toEqual({
         winners: 1,
-        clock: { members: 1, lastFlushAt: winner.at, scheduled: { due: winner.at, jobId: winner.jobId } },
+        clock: {
+          members: 1,
+          lastFlushAt: winner.at,
+          lastChangeAt: at(0),
+          scheduled: { due: winner.at, jobId: winner.jobId },
+        },
       });
     });
 

@@ -1,5 +1,6 @@
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../../src/domain/connection.ts';
 import type { ConnectionRepository, ShardPage } from '../../src/domain/connection-repository.ts';
+import type { PresenceRecord } from '../../src/domain/presence.ts';
 
 /**
  * Delegates to a real repository, except where told to fail: every `save` or `update`, `remove` or `retire` of chosen ids, or `list`
@@ -37,31 +38,42 @@ export class FailingConnectionRepository implements ConnectionRepository {
     return this;
   }
 
-  async save(connection: Connection): Promise<void> {
+  async save(connection: Connection, records?: readonly PresenceRecord[]): Promise<void> {
     if (this.#saveError) throw this.#saveError;
-    await this.#inner.save(connection);
+    await this.#inner.save(connection, records);
   }
 
   get(connectionId: string): Promise<Connection | undefined> {
     return this.#inner.get(connectionId);
   }
 
-  async update(connectionId: string, changes: ConnectionChanges): Promise<ConnectionChange | undefined> {
+  async update(
+    connectionId: string,
+    changes: ConnectionChanges,
+    recordsOf?: (change: ConnectionChange) => readonly PresenceRecord[],
+  ): Promise<ConnectionChange | undefined> {
     if (this.#updateError) throw this.#updateError;
-    return this.#inner.update(connectionId, changes);
+    return this.#inner.update(connectionId, changes, recordsOf);
   }
 
   /** Fails as `remove` does for the ids told to: both take a connection out. */
-  async retire(connectionId: string, connectedBefore: Date): Promise<boolean> {
+  async retire(
+    connectionId: string,
+    connectedBefore: Date,
+    recordsOf?: (retired: Connection) => readonly PresenceRecord[],
+  ): Promise<boolean> {
     const error = this.#removeErrors.get(connectionId);
     if (error) throw error;
-    return this.#inner.retire(connectionId, connectedBefore);
+    return this.#inner.retire(connectionId, connectedBefore, recordsOf);
   }
 
-  async remove(connectionId: string, abandonedBefore?: Date): Promise<Connection | undefined> {
+  async remove(
+    connectionId: string,
+    recordsOf?: (connection: Connection) => readonly PresenceRecord[],
+  ): Promise<Connection | undefined> {
     const error = this.#removeErrors.get(connectionId);
     if (error) throw error;
-    return this.#inner.remove(connectionId, abandonedBefore);
+    return this.#inner.remove(connectionId, recordsOf);
   }
 
   get shards(): number {

@@ -86,7 +86,26 @@ export class DynamoDbFaultProxy extends LoopbackServer {
     return this;
   }
 
+  /**
+   * Injects `fault` into the `index`-th request from now (0: the next one) and, with `times` above 1, into as many
+   * requests after it: with `times` at the client's attempts, the request that is tried then fails for good.
+   */
+  failAt(index: number, fault: DynamoDbFault, times = 1): this {
+    this.#numbered = { at: this.#seen + index, fault, times };
+    return this;
+  }
+
+  /** The labels of the requests seen so far, in order (each attempt counted). */
+  readonly seen: string[] = [];
+  #seen = 0;
+  #numbered: { at: number; fault: DynamoDbFault; times: number } | undefined;
+
   #draw(label: string): DynamoDbFault | 'forward' {
+    const number = this.#seen;
+    this.#seen += 1;
+    this.seen.push(label);
+    const numbered = this.#numbered;
+    if (numbered !== undefined && number >= numbered.at && number < numbered.at + numbered.times) return numbered.fault;
     const scripted = this.#scripted.findIndex((entry) => label.startsWith(entry.label));
     if (scripted >= 0) return this.#scripted.splice(scripted, 1)[0]?.fault ?? 'forward';
     const roll = this.#random();
@@ -135,9 +154,16 @@ export class DynamoDbFaultProxy extends LoopbackServer {
   }
 }
 
-interface KeyedRequest {
+interface Keyed {
   readonly Key?: { readonly pk?: { readonly S?: string } };
   readonly Item?: { readonly pk?: { readonly S?: string } };
+}
+
+interface KeyedRequest extends Keyed {
+  readonly IndexName?: string;
+  readonly ExpressionAttributeValues?: Record<string, { readonly S?: string } | undefined>;
+  /** A transaction is labelled by its first item, the connection's in the chat's. */
+  readonly TransactItems?: ReadonlyArray<{ readonly Put?: Keyed; readonly Update?: Keyed; readonly Delete?: Keyed }>;
 }
 
 /** `PutItem conn#`: the operation (from X-Amz-Target) and the key prefix of the item it writes or reads, if any. */
@@ -148,7 +174,14 @@ function operationOf(request: IncomingMessage, body: Buffer): string {
       .at(-1) ?? '?';
   try {
     const keyed = JSON.parse(body.toString('utf8')) as KeyedRequest;
-    const pk = keyed.Key?.pk?.S ?? keyed.Item?.pk?.S;
+    const [first] = keyed.TransactItems ?? [];
+    const item = first?.Put ?? first?.Update ?? first?.Delete;
+    const pk =
+      keyed.Key?.pk?.S ??
+      keyed.Item?.pk?.S ??
+      item?.Key?.pk?.S ??
+      item?.Item?.pk?.S ??
+      (keyed.IndexName !== undefined ? 'index#' : keyed.ExpressionAttributeValues?.[':pk']?.S);
     return pk === undefined ? operation : `${operation} ${pk.slice(0, pk.indexOf('#') + 1)}`;
   } catch {
     return operation;

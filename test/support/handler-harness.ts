@@ -61,12 +61,12 @@ export interface Harness {
 const T_RATE = new Date('2030-01-01T00:00:05.000Z');
 
 export async function harness(options: HarnessOptions = {}): Promise<Harness> {
-  const connections = new InMemoryConnectionRepository({ pageSize: 2 });
+  const presence = new InMemoryPresenceLog();
+  const connections = new InMemoryConnectionRepository({ pageSize: 2, presence });
   const history = new InMemoryMessageHistory();
   const messenger = new RecordingMessenger();
   const logger = new RecordingLogger();
   const metrics = new RecordingMetrics();
-  const presence = new InMemoryPresenceLog();
   // Connected an hour ago: long past their handshakes, so a 410 means gone. Their joins are counted, not announced.
   const seating = new ChatService({
     connections,

@@ -2,6 +2,7 @@ import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import type { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../../src/domain/connection.ts';
 import type { ConnectionRepository, ShardPage } from '../../src/domain/connection-repository.ts';
+import type { PresenceRecord } from '../../src/domain/presence.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { loadConfig } from '../../src/handlers/wiring/config.ts';
 import { type ChatRequest, parseInboundFrame } from '../../src/handlers/frames/inbound-frame.ts';
@@ -20,27 +21,38 @@ export class WatchedConnectionRepository implements ConnectionRepository {
     this.#inner = inner;
   }
 
-  save(connection: Connection): Promise<void> {
+  save(connection: Connection, records?: readonly PresenceRecord[]): Promise<void> {
     this.calls.save += 1;
-    return this.#inner.save(connection);
+    return this.#inner.save(connection, records);
   }
 
   get(connectionId: string): Promise<Connection | undefined> {
     return this.#inner.get(connectionId);
   }
 
-  update(connectionId: string, changes: ConnectionChanges): Promise<ConnectionChange | undefined> {
-    return this.#inner.update(connectionId, changes);
+  update(
+    connectionId: string,
+    changes: ConnectionChanges,
+    recordsOf?: (change: ConnectionChange) => readonly PresenceRecord[],
+  ): Promise<ConnectionChange | undefined> {
+    return this.#inner.update(connectionId, changes, recordsOf);
   }
 
-  retire(connectionId: string, connectedBefore: Date): Promise<boolean> {
+  retire(
+    connectionId: string,
+    connectedBefore: Date,
+    recordsOf?: (retired: Connection) => readonly PresenceRecord[],
+  ): Promise<boolean> {
     this.calls.retire += 1;
-    return this.#inner.retire(connectionId, connectedBefore);
+    return this.#inner.retire(connectionId, connectedBefore, recordsOf);
   }
 
-  remove(connectionId: string, abandonedBefore?: Date): Promise<Connection | undefined> {
+  remove(
+    connectionId: string,
+    recordsOf?: (connection: Connection) => readonly PresenceRecord[],
+  ): Promise<Connection | undefined> {
     this.calls.remove += 1;
-    return this.#inner.remove(connectionId, abandonedBefore);
+    return this.#inner.remove(connectionId, recordsOf);
   }
 
   list(room: string): AsyncIterable<readonly string[]> {

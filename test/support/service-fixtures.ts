@@ -80,7 +80,8 @@ export function serviceOver(
     history: options.history ?? new InMemoryMessageHistory(),
     messenger,
     concurrency: options.concurrency ?? 4,
-    presence: options.presence ?? new InMemoryPresenceLog(),
+    // The records an in-memory repository keeps with its changes are in its presence log.
+    presence: options.presence ?? presenceOf(connections),
     fanOutQueue: fanOut,
     presenceWindowMs: options.presenceWindowMs ?? 0,
     bigRoomSize: options.bigRoomSize ?? 100,
@@ -111,13 +112,13 @@ export async function chatWith(
   pageSize = 1000,
   announced = true,
 ): Promise<Chat> {
-  const connections = new InMemoryConnectionRepository({ pageSize, now: atT0 });
+  const presence = new InMemoryPresenceLog();
+  const connections = new InMemoryConnectionRepository({ pageSize, now: atT0, presence });
   for (const [room, ids] of Object.entries(rooms)) {
     for (const id of ids) await connections.save(liveRow(id, room, { announced }));
   }
   const history = new InMemoryMessageHistory();
   const messenger = new RecordingMessenger();
-  const presence = new InMemoryPresenceLog();
   // Announced members count as the room's members, as if each had joined when it connected.
   for (const [room, ids] of Object.entries(announced ? rooms : {})) {
     for (const id of ids) {
@@ -161,7 +162,7 @@ export function newChatService(
 ): ChatService {
   const fanOut = options.fanOutQueue === undefined ? new InProcessFanOut(options.now ?? (() => new Date())) : undefined;
   const service = new ChatService({
-    presence: new InMemoryPresenceLog(),
+    presence: presenceOf(options.connections),
     presenceWindowMs: 0,
     bigRoomSize: 100,
     fanOutShardSize: 10_000,
@@ -171,4 +172,9 @@ export function newChatService(
   });
   fanOut?.attach(service);
   return service;
+}
+
+/** The presence log an in-memory repository keeps its records in; a fresh one for any other repository. */
+function presenceOf(connections: ConnectionRepository): PresenceLog {
+  return connections instanceof InMemoryConnectionRepository ? connections.presence : new InMemoryPresenceLog();
 }

@@ -16,9 +16,9 @@ const WINDOW_MS = 1000;
 function windowedChat(options: { bigRoomSize?: number } = {}) {
   let now = T0.getTime();
   const clock = (): Date => new Date(now);
-  const connections = new InMemoryConnectionRepository({ pageSize: 50, now: clock });
-  const messenger = new RecordingMessenger();
   const presence = new InMemoryPresenceLog();
+  const connections = new InMemoryConnectionRepository({ pageSize: 50, now: clock, presence });
+  const messenger = new RecordingMessenger();
   const fanOut = new InProcessFanOut(clock);
   const service: ChatService = serviceOver(connections, messenger, {
     presence,

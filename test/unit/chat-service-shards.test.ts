@@ -12,8 +12,8 @@ const SHARD_SIZE = 3;
 
 /** A room of `size` members over 4 shards, fanned out by shard jobs above {@link SHARD_SIZE}. */
 async function bigRoom(size: number, options: { runAtOnce?: boolean; shardProgress?: ShardProgress } = {}) {
-  const connections = new InMemoryConnectionRepository({ now: atT0, shards: 4 });
   const presence = new InMemoryPresenceLog();
+  const connections = new InMemoryConnectionRepository({ now: atT0, shards: 4, presence });
   const ids = Array.from({ length: size }, (_, i) => `m${String(i).padStart(2, '0')}`);
   for (const id of ids) {
     await connections.save(liveRow(id, 'hall'));

@@ -12,6 +12,7 @@ import { summary } from '../support/frame-summary.ts';
 import { InProcessFanOut } from '../support/in-process-fan-out.ts';
 import {
   atT0,
+  chatWith,
   LIFETIME_END,
   listed,
   liveRow,
@@ -205,27 +206,45 @@ describe('ChatService', () => {
   });
 
   describe('post', () => {
-    it('costs one send per member even when members are found gone: their leave waits for their $disconnect', async () => {
+    it('costs one send per member even when members are found gone, whose leave is announced at once, and once', async () => {
       const messenger = new RecordingMessenger().on('C', 'gone').on('D', 'gone');
       const connections = await repositoryWith(['A', 'B', 'C', 'D']);
       const service = serviceOver(connections, messenger);
 
       await service.post('A', 'hello all');
-      const sendsOfThePost = messenger.sent.length;
+      const sendsOfThePost = messenger.sent.filter((s) => s.frame.type === 'message').length;
+      const leftAtOnce = messenger.sent
+        .filter((s) => s.frame.type !== 'message')
+        .map((s) => [s.connectionId, summary(s.frame)]);
+      const sentBefore = messenger.sent.length;
       await service.disconnect('C');
 
       expect({
         sendsOfThePost,
-        leftAfterwards: messenger.sent.slice(sendsOfThePost).map((s) => [s.connectionId, s.frame.type]),
+        leftAtOnce,
+        afterDisconnect: messenger.sent.slice(sentBefore),
         stillListed: await listed(connections),
       }).toEqual({
         sendsOfThePost: 4,
-        leftAfterwards: [
-          ['A', 'presence'],
-          ['B', 'presence'],
+        leftAtOnce: [
+          ['A', 'presence_batch lobby leave C, leave D'],
+          ['B', 'presence_batch lobby leave C, leave D'],
         ],
+        afterDisconnect: [],
         stillListed: ['A', 'B'],
       });
+    });
+
+    it('stops counting a member found gone whose $disconnect never comes', async () => {
+      const chat = await chatWith({ lobby: ['A', 'B', 'C'] });
+      chat.messenger.on('C', 'gone');
+
+      await chat.service.post('A', 'hello all');
+
+      expect({
+        counted: (await chat.presence.clock('lobby')).members,
+        listed: await listed(chat.connections),
+      }).toEqual({ counted: 2, listed: ['A', 'B'] });
     });
 
     it("sends the message to every member of the sender's room, the sender included", async () => {

@@ -1,5 +1,9 @@
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   DeleteCommand,
@@ -8,11 +12,13 @@ import {
   PutCommand,
   QueryCommand,
   ScanCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import type { Connection } from '../../src/domain/connection.ts';
+import type { PresenceRecord } from '../../src/domain/presence.ts';
 import { ConcurrentChangeError } from '../../src/domain/errors.ts';
 
 const dynamo = mockClient(DynamoDBDocumentClient);
@@ -21,7 +27,6 @@ const client = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west
 const NOW = new Date(1_900_000_000_999);
 const NOW_SECONDS = 1_900_000_000;
 /** A removal marked before this can no longer be running: its $disconnect has timed out. */
-const ABANDONED_BEFORE = new Date(NOW.getTime() - 30_000);
 
 function repository(pageSize?: number): DynamoDbConnectionRepository {
   return new DynamoDbConnectionRepository(client, { tableName: 'chat-table', pageSize, now: () => NOW });
@@ -84,6 +89,14 @@ function threePages(): void {
     .resolvesOnce({ Items: [indexed('D')] });
 }
 
+function cancelled(...codes: string[]): TransactionCanceledException {
+  return new TransactionCanceledException({
+    message: 'Transaction cancelled',
+    $metadata: {},
+    CancellationReasons: codes.map((Code) => ({ Code })),
+  });
+}
+
 function conditionFailed(): ConditionalCheckFailedException {
   return new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
 }
@@ -103,8 +116,13 @@ describe('DynamoDbConnectionRepository', () => {
 
       await repository().save(connectionA);
 
+      // On condition that the id is not stored, with a change id that tells a replay of this save from another.
       expect(dynamo.commandCalls(PutCommand).map((call) => call.args[0].input)).toEqual([
-        { TableName: 'chat-table', Item: itemOfA },
+        {
+          TableName: 'chat-table',
+          Item: { ...itemOfA, changeId: expect.any(String) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
       ]);
     });
 
@@ -291,97 +309,88 @@ describe('DynamoDbConnectionRepository', () => {
   });
 
   describe('remove', () => {
-    it('marks the connection as being removed in one write that returns it as it was, then deletes its item', async () => {
-      dynamo.on(UpdateCommand).resolves({ Attributes: { ...itemOfA, rev: 3 } });
-      dynamo.on(DeleteCommand).resolves({});
+    const leaveOf = (connection: Connection): PresenceRecord[] => [
+      {
+        room: connection.room,
+        change: {
+          event: 'leave',
+          connectionId: connection.id,
+          name: connection.name,
+          rev: connection.revision + 1,
+          at: NOW.toISOString(),
+        },
+        memberDelta: -1,
+      },
+    ];
 
-      const removed = await repository().remove('A');
+    it('reads the connection, then deletes it, keeps its leave and counts it out in one transaction at the revision read', async () => {
+      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, rev: 3 } });
+      dynamo.on(TransactWriteCommand).resolves({});
 
+      const removed = await repository().remove('A', leaveOf);
+
+      const [transaction] = dynamo.commandCalls(TransactWriteCommand).map((call) => call.args[0].input.TransactItems);
       expect({
         removed,
-        read: dynamo.commandCalls(GetCommand).length,
-        marked: updateInputs().map((input) => [input.ConditionExpression, input.ReturnValues]),
-        deleted: dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key),
+        consistent: dynamo.commandCalls(GetCommand).map((call) => call.args[0].input.ConsistentRead),
+        writes: transaction?.map((item) => Object.keys(item)[0]),
+        deleted: transaction?.[0]?.Delete?.Key,
+        condition: [transaction?.[0]?.Delete?.ConditionExpression, transaction?.[0]?.Delete?.ExpressionAttributeValues],
+        count: transaction?.[2]?.Update?.ExpressionAttributeValues?.[':delta'],
       }).toEqual({
         removed: { ...connectionA, revision: 3 },
-        read: 0,
-        marked: [['attribute_exists(pk) AND attribute_not_exists(removedBy)', 'ALL_OLD']],
-        deleted: [{ pk: 'conn#A', sk: 'connection' }],
+        consistent: [true],
+        writes: ['Delete', 'Put', 'Update'],
+        deleted: { pk: 'conn#A', sk: 'connection' },
+        condition: ['attribute_exists(pk) AND (attribute_not_exists(rev) OR rev = :rev)', { ':rev': 3 }],
+        count: -1,
       });
     });
 
-    it('returns what it finds marked by its own removal when the mark was a replay whose first answer was lost', async () => {
-      let item: Record<string, unknown> = itemOfA;
-      dynamo.on(GetCommand).callsFake(() => ({ Item: item }));
-      dynamo.on(UpdateCommand).callsFake((input: { ExpressionAttributeValues: Record<string, unknown> }) => {
-        item = { ...itemOfA, removedBy: input.ExpressionAttributeValues[':removal'] };
-        throw conditionFailed();
-      });
+    it('deletes a retired connection alone: its leave was kept when it was retired', async () => {
+      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, retired: true } });
       dynamo.on(DeleteCommand).resolves({});
 
-      expect(await repository().remove('A')).toEqual(connectionA);
-      expect(dynamo.commandCalls(DeleteCommand)).toHaveLength(1);
+      expect(await repository().remove('A', leaveOf)).toEqual(connectionA);
+      expect({
+        transactions: dynamo.commandCalls(TransactWriteCommand).length,
+        deletes: dynamo.commandCalls(DeleteCommand).length,
+      }).toEqual({ transactions: 0, deletes: 1 });
+    });
+
+    it('starts again from a fresh read when a change came between its read and its delete', async () => {
+      dynamo
+        .on(GetCommand)
+        .resolvesOnce({ Item: itemOfA })
+        .resolves({ Item: { ...itemOfA, room: 'garden', rev: 1 } });
+      dynamo.on(TransactWriteCommand).rejectsOnce(cancelled('ConditionalCheckFailed')).resolves({});
+
+      const removed = await repository().remove('A', leaveOf);
+
+      expect({
+        removed,
+        leaveFrom: dynamo
+          .commandCalls(TransactWriteCommand)
+          .map((call) => call.args[0].input.TransactItems?.[1]?.Put?.Item?.['pk']),
+      }).toEqual({
+        removed: { ...connectionA, room: 'garden', revision: 1 },
+        leaveFrom: ['presence#kitchen#0', 'presence#garden#0'],
+      });
     });
 
     it('returns undefined to a removal that lost the race to another, so the room hears one leave', async () => {
-      dynamo.on(GetCommand).resolves({ Item: { ...itemOfA, removedBy: 'another-removal', removedAt: NOW.getTime() } });
-      dynamo.on(UpdateCommand).rejects(conditionFailed());
+      dynamo.on(GetCommand).resolvesOnce({ Item: itemOfA }).resolves({});
+      dynamo.on(TransactWriteCommand).rejects(cancelled('ConditionalCheckFailed'));
 
-      expect(await repository().remove('A', ABANDONED_BEFORE)).toBeUndefined();
-      expect(dynamo.commandCalls(DeleteCommand)).toHaveLength(0);
+      expect(await repository().remove('A', leaveOf)).toBeUndefined();
+      expect(dynamo.commandCalls(TransactWriteCommand)).toHaveLength(1);
     });
 
-    it('finishes a removal that another marked and could not finish, once that one can no longer be running', async () => {
-      const marked = { ...itemOfA, removedBy: 'failed-removal', removedAt: ABANDONED_BEFORE.getTime() - 1 };
-      dynamo.on(GetCommand).resolves({ Item: marked });
-      dynamo.on(UpdateCommand).rejectsOnce(conditionFailed()).resolves({ Attributes: marked });
-      dynamo.on(DeleteCommand).resolves({});
-
-      const removed = await repository().remove('A', ABANDONED_BEFORE);
-
-      expect({
-        removed,
-        takeOver: updateInputs().map((input) => [
-          input.ConditionExpression,
-          input.ExpressionAttributeValues?.[':previous'],
-        ]),
-        deleted: dynamo.commandCalls(DeleteCommand).map((call) => call.args[0].input.Key),
-      }).toEqual({
-        removed: connectionA,
-        takeOver: [
-          ['attribute_exists(pk) AND attribute_not_exists(removedBy)', undefined],
-          ['removedBy = :previous', 'failed-removal'],
-        ],
-        deleted: [{ pk: 'conn#A', sk: 'connection' }],
-      });
-    });
-
-    it('returns undefined to a removal whose take-over of an abandoned mark lost to another', async () => {
-      const marked = { ...itemOfA, removedBy: 'failed-removal', removedAt: ABANDONED_BEFORE.getTime() - 1 };
-      dynamo
-        .on(GetCommand)
-        .resolvesOnce({ Item: marked })
-        .resolves({ Item: { ...marked, removedBy: 'other-retry' } });
-      dynamo.on(UpdateCommand).rejects(conditionFailed());
-
-      expect(await repository().remove('A', ABANDONED_BEFORE)).toBeUndefined();
-      expect(dynamo.commandCalls(DeleteCommand)).toHaveLength(0);
-    });
-
-    it('returns the connection as the mark found it, a join just before included', async () => {
-      const moved = { ...itemOfA, room: 'garden', gsi1pk: 'room#garden#0', rev: 1, changeId: 'a-join' };
-      dynamo.on(UpdateCommand).resolves({ Attributes: moved });
-      dynamo.on(DeleteCommand).resolves({});
-
-      expect(await repository().remove('A')).toEqual({ ...connectionA, room: 'garden', revision: 1 });
-    });
-
-    it('returns undefined when nothing was stored', async () => {
-      dynamo.on(UpdateCommand).rejects(conditionFailed());
+    it('returns undefined and writes nothing when nothing was stored', async () => {
       dynamo.on(GetCommand).resolves({});
 
-      expect(await repository().remove('A')).toBeUndefined();
-      expect(dynamo.commandCalls(DeleteCommand)).toHaveLength(0);
+      expect(await repository().remove('A', leaveOf)).toBeUndefined();
+      expect(dynamo.commandCalls(TransactWriteCommand).length + dynamo.commandCalls(DeleteCommand).length).toBe(0);
     });
   });
 

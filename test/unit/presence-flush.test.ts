@@ -34,6 +34,11 @@ function presenceFlush() {
     queue,
     broadcasts,
     advance: (ms: number) => (now += ms),
+    /** Keeps a change, as the connection repository does with the write that causes it, and asks for its flush. */
+    async announce(room: string, change: PresenceChange, memberDelta: number): Promise<void> {
+      presence.keep([{ room, change, memberDelta }]);
+      await flush.requestFor([room]);
+    },
     /** Runs the queue's due jobs, as the fan-out worker does. */
     async runDue(): Promise<void> {
       for (const job of queue.takeDue()) if (job.kind === 'presence') await flush.flush(job);
@@ -49,17 +54,17 @@ describe('PresenceFlush', () => {
   it("records a quiet room's flush as scheduled under its job before queueing the job, claimed at once", async () => {
     const p = presenceFlush();
 
-    await p.flush.announce('hall', join('A'), 1);
+    await p.announce('hall', join('A'), 1);
 
     expect({ clock: await p.presence.clock('hall'), queued: p.queue.pending().map(({ job }) => job) }).toEqual({
-      clock: { members: 1, lastFlushAt: T0, scheduled: { due: T0, jobId: 'job-1' } },
+      clock: { members: 1, lastFlushAt: T0, lastChangeAt: T0, scheduled: { due: T0, jobId: 'job-1' } },
       queued: [{ kind: 'presence', room: 'hall', jobId: 'job-1', claimedAt: T0.toISOString() }],
     });
   });
 
   it('sends the changes of a job that runs again after failing, and nothing for a copy another flush overtook', async () => {
     const p = presenceFlush();
-    await p.flush.announce('hall', join('A'), 1);
+    await p.announce('hall', join('A'), 1);
     const [job] = p.queue.takeDue();
     if (job?.kind !== 'presence') throw new Error('no flush was queued');
     const forget = p.presence.forget.bind(p.presence);
@@ -69,7 +74,7 @@ describe('PresenceFlush', () => {
 
     const rerun = await p.flush.flush(job);
     p.advance(WINDOW_MS + 1);
-    await p.flush.announce('hall', join('B'), 1);
+    await p.announce('hall', join('B'), 1);
     await p.runDue();
     const overtaken = await p.flush.flush(job);
 
@@ -84,7 +89,7 @@ describe('PresenceFlush', () => {
     const p = presenceFlush();
     const enqueue = p.queue.enqueue.bind(p.queue);
     p.queue.enqueue = () => Promise.reject(new Error('queue unavailable'));
-    await expect(p.flush.announce('hall', join('A'), 1)).rejects.toThrow('queue unavailable');
+    await expect(p.announce('hall', join('A'), 1)).rejects.toThrow('queue unavailable');
     p.queue.enqueue = enqueue;
 
     const early = await p.presence.clock('hall');
@@ -109,7 +114,7 @@ describe('PresenceFlush', () => {
     }
     await p.presence.record('hall', join('stayer'), 20);
 
-    await p.flush.announce('hall', join('last'), 0);
+    await p.announce('hall', join('last'), 0);
     for (let window = 0; window < 5; window += 1) {
       await p.runDue();
       p.advance(WINDOW_MS + 1);

@@ -23,6 +23,7 @@ async function fanOutOver(options: Partial<RoomFanOutOptions> = {}) {
     fanOutShardSize: 3,
     now: atT0,
     newId: sequentialIds(),
+    retire: (id, connectedBefore) => connections.retire(id, connectedBefore),
     ...options,
   });
   return { fanOut, messenger, queue };
