@@ -11,7 +11,7 @@ import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-his
 import { DynamoDbRateLimiter } from '../../src/adapters/dynamodb-rate-limiter.ts';
 import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
 import { rateLimiterContract } from './rate-limiter.contract.ts';
-import { type DynamoDbTarget, startSelectedDynamoDb } from '../support/dynamodb.ts';
+import { type DynamoDbTarget, expireDue, startSelectedDynamoDb } from '../support/dynamodb.ts';
 import { connectionQuotaContract } from './connection-quota.contract.ts';
 import { connectionRepositoryContract } from './connection-repository.contract.ts';
 import { messageHistoryContract } from './message-history.contract.ts';
@@ -52,7 +52,10 @@ if (!onlyDynamoDbLocal) {
     'InMemoryConnectionRepository',
     async (options) => new InMemoryConnectionRepository(options),
   );
-  messageHistoryContract('InMemoryMessageHistory', async () => new InMemoryMessageHistory());
+  messageHistoryContract('InMemoryMessageHistory', async () => ({
+    history: new InMemoryMessageHistory(),
+    expireDue: async () => undefined,
+  }));
   presenceLogContract('InMemoryPresenceLog', async () => new InMemoryPresenceLog());
   shardProgressContract('InMemoryShardProgress', async () => new InMemoryShardProgress());
   rateLimiterContract('InMemoryRateLimiter', async (limit, now) => ({
@@ -83,12 +86,13 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     return new DynamoDbConnectionRepository(target.documentClient, { tableName: await target.table(), ...options });
   });
 
-  messageHistoryContract('DynamoDbMessageHistory', async () => {
+  messageHistoryContract('DynamoDbMessageHistory', async (options) => {
     const target = started();
-    return new DynamoDbMessageHistory(target.documentClient, {
-      tableName: await target.table(),
-      retentionSeconds: 3600,
-    });
+    const tableName = await target.table();
+    return {
+      history: new DynamoDbMessageHistory(target.documentClient, { tableName, retentionSeconds: 3600, ...options }),
+      expireDue: (at) => expireDue(target.documentClient, tableName, at),
+    };
   });
 
   shardProgressContract('DynamoDbShardProgress', async () => {
