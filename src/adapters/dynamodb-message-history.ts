@@ -70,9 +70,11 @@ export class DynamoDbMessageHistory implements MessageHistory {
       new UpdateCommand({
         TableName: this.#tableName,
         Key: sequenceKey(message.room),
-        // The counter outlives the messages it numbered, so a room's numbers never restart under old slots.
-        UpdateExpression: 'ADD seq :one SET expiresAt = :counterExpiry',
-        ExpressionAttributeValues: { ':one': 1, ':counterExpiry': expiresAt + 86_400 },
+        // The counter never expires: a page may keep its afterSeq for any time, and a count restarted at 1 would
+        // number new messages below it, so that page's replay would skip them. REMOVE drops the expiry that
+        // counters written before kept. One item per room ever written to is the price.
+        UpdateExpression: 'ADD seq :one REMOVE expiresAt',
+        ExpressionAttributeValues: { ':one': 1 },
         ReturnValues: 'UPDATED_NEW',
       }),
     );

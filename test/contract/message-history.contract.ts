@@ -144,7 +144,7 @@ export function messageHistoryContract(
       expect(new Set(stored.map((m) => m.seq)).size).toBe(20);
       expect((await history.recent('busy')).map((m) => m.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     });
-  
+
     it("never numbers a room's messages from 1 again, however long the room was idle", async () => {
       // A page kept open holds its afterSeq for as long as it likes: a restarted count would hide new messages below it.
       let now = new Date('2030-01-01T00:00:00.000Z');

@@ -84,16 +84,14 @@ describe('DynamoDbMessageHistory', () => {
       ]);
     });
 
-    it('keeps the counter a day longer than the messages it numbered', async () => {
+    it('keeps the counter for ever, removing the expiry an older counter may carry', async () => {
       counterAt(1);
       dynamo.on(PutCommand).resolves({});
 
       await history().append(hello);
 
-      const counterExpiry = dynamo
-        .commandCalls(UpdateCommand)
-        .map((call) => call.args[0].input.ExpressionAttributeValues?.[':counterExpiry']);
-      expect(counterExpiry).toEqual([NOW_SECONDS + RETENTION_SECONDS + 86_400]);
+      const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input.UpdateExpression);
+      expect(updates).toEqual(['ADD seq :one REMOVE expiresAt']);
     });
 
     it("puts the numbered message in its slot of the room's history, expiring after the retention, unless a newer message holds the slot", async () => {
