@@ -125,6 +125,25 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     return new DynamoDbConnectionQuota(target.documentClient, { tableName: await target.table(), caps, now });
   });
 
+  it.each(['0.0000000000', '0.0000000000.0000000000#a'])(
+    'lists no expired member for a roster cursor forged with an old cut-off (%s)',
+    async (forged) => {
+      const target = started();
+      const at = new Date('2030-01-01T00:00:00.000Z');
+      const repository = new DynamoDbConnectionRepository(target.documentClient, {
+        tableName: await target.table(),
+        now: () => at,
+      });
+      const expiredAt = new Date(at.getTime() - 60_000);
+      await repository.save({ ...liveConnection('gone'), expiresAt: expiredAt });
+      await repository.save({ ...liveConnection('here'), expiresAt: new Date(at.getTime() + 3_600_000) });
+
+      const page = await repository.members('lobby', 10, forged);
+
+      expect(page.members.map((m) => m.id)).toEqual(['here']);
+    },
+  );
+
   it('refuses a frame over budget with one request, the cheapest path there is', async () => {
     const target = started();
     const tableName = await target.table();
