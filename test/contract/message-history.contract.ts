@@ -160,5 +160,18 @@ export function messageHistoryContract(
         replayed: [4],
       });
     });
+
+    it('stores one message for concurrent appends with the same sender and clientMsgId, and returns it to each', async () => {
+      const { history } = await create();
+      const racing = Array.from({ length: 5 }, (_, i) => ({ ...message('red', 1), id: `copy-${i}` }));
+
+      const stored = await Promise.all(racing.map((copy) => history.append(copy, 'c-1')));
+
+      const kept = await history.recent('red');
+      expect({ kept: kept.length, returned: stored.filter((m) => m.id === kept[0]?.id).length }).toEqual({
+        kept: 1,
+        returned: 5,
+      });
+    });
   });
 }
