@@ -117,25 +117,37 @@ export function messageHistoryContract(
       expect(await history.recent('red', { seq: 0 })).toEqual(stored);
     });
 
-    it("finds a kept message by its sender and the sender's clientMsgId, and returns it as it was stored", async () => {
+    it('returns the message stored first, as it was stored, for a later append with the same sender and clientMsgId, and stores nothing', async () => {
       const { history } = await create();
-      const sent = await history.append(message('red', 1), 'c-1');
-      await history.append({ ...message('red', 2), from: 'conn-b' }, 'c-2');
-      await history.append(message('blue', 3), 'c-3');
+      const sent = await history.append(message('red', 1), { sender: 'user:ann', clientMsgId: 'c-1' });
 
-      expect({
-        sent: await history.sentAs('red', 'conn-a', 'c-1'),
-        kept: (await history.recent('red'))[0],
-        otherSender: await history.sentAs('red', 'conn-a', 'c-2'),
-        otherRoom: await history.sentAs('red', 'conn-a', 'c-3'),
-        neverSent: await history.sentAs('red', 'conn-a', 'c-9'),
-      }).toEqual({ sent, kept: sent, otherSender: undefined, otherRoom: undefined, neverSent: undefined });
+      const resent = await history.append(
+        { ...message('red', 2), from: 'conn-z' },
+        { sender: 'user:ann', clientMsgId: 'c-1' },
+      );
+
+      expect({ resent, kept: await history.recent('red') }).toEqual({ resent: sent, kept: [sent] });
     });
 
-    it('finds no message that was stored without a clientMsgId', async () => {
+    it('stores a message again for another sender, another clientMsgId or another room', async () => {
+      const { history } = await create();
+      await history.append(message('red', 1), { sender: 'user:ann', clientMsgId: 'c-1' });
+
+      await history.append(message('red', 2), { sender: 'user:bob', clientMsgId: 'c-1' });
+      await history.append(message('red', 3), { sender: 'user:ann', clientMsgId: 'c-2' });
+      await history.append(message('blue', 4), { sender: 'user:ann', clientMsgId: 'c-1' });
+
+      expect({
+        red: (await history.recent('red')).map((m) => m.id),
+        blue: (await history.recent('blue')).map((m) => m.id),
+      }).toEqual({ red: ['red-1', 'red-2', 'red-3'], blue: ['blue-4'] });
+    });
+
+    it('stores every message appended without a clientMsgId, however alike', async () => {
       const { history } = await create();
       await history.append(message('red', 1));
-      expect(await history.sentAs('red', 'conn-a', 'red-1')).toBeUndefined();
+      await history.append(message('red', 1));
+      expect((await history.recent('red')).map((m) => m.seq)).toEqual([1, 2]);
     });
 
     it('numbers concurrent appends uniquely', async () => {
@@ -165,7 +177,9 @@ export function messageHistoryContract(
       const { history } = await create();
       const racing = Array.from({ length: 5 }, (_, i) => ({ ...message('red', 1), id: `copy-${i}` }));
 
-      const stored = await Promise.all(racing.map((copy) => history.append(copy, 'c-1')));
+      const stored = await Promise.all(
+        racing.map((copy) => history.append(copy, { sender: 'user:ann', clientMsgId: 'c-1' })),
+      );
 
       const kept = await history.recent('red');
       expect({ kept: kept.length, returned: stored.filter((m) => m.id === kept[0]?.id).length }).toEqual({

@@ -475,7 +475,6 @@ describe('ChatService', () => {
           throw new Error('history unavailable');
         },
         recent: async () => [],
-        sentAs: async () => undefined,
       };
       const messenger = new RecordingMessenger();
       const service = serviceOver(await repositoryWith(['A', 'B']), messenger, { history: failingHistory });
