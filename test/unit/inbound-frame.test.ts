@@ -111,7 +111,7 @@ describe('parseInboundFrame', () => {
       'refuses clientId %s as an invalid frame',
       (clientId) => {
         expect(() =>
-          parseInboundFrame(`{"action":"sendmessage","text":"hi","clientId":${clientId}}`, false, limits),
+          parseInboundFrame(`{"action":"sendmessage","text":"hi","clientId":${clientId}}`, false, roomy),
         ).toThrow(expect.objectContaining({ code: 'invalid_frame' }));
       },
     );
