@@ -13,6 +13,7 @@ import {
   afterSchema,
   afterSeqSchema,
   type ChatRequest,
+  clientIdSchema,
   clientMsgIdSchema,
   cursorSchema,
   nameSchema,
@@ -53,7 +54,16 @@ const clientMsgId = z.optional(
   described(
     clientMsgIdSchema,
     'The client\'s id for this message (1-64 visible ASCII characters); the sender then gets an "ack". Sent again ' +
-      'from the same connection after an "error" naming it, it is the same message, not a new one.',
+      'after an "error" naming it, or after a reconnect without its "ack", by the same sender (the signed-in user; ' +
+      'else the same "clientId"; else the same connection), it is the same message, not a new one. Unique per sender ' +
+      'for as long as the history keeps messages.',
+  ),
+);
+const clientId = z.optional(
+  described(
+    clientIdSchema,
+    "The sending page's own id (1-64 visible ASCII characters), the same on every connection it makes: a resend " +
+      'with the same "clientMsgId" from a new connection is known as one. Choose it at random and show it to no one.',
   ),
 );
 const textField = (description: string) => described(z.string(), description);
@@ -64,8 +74,8 @@ function textFrame(action: Json, description: string): Schema {
   const data = textField('The message text, in the AWS sample client\'s shape; "text" wins when both are given.');
   return described(
     z.union([
-      z.object({ ...action, text, data: z.optional(data), clientMsgId }),
-      z.object({ ...action, text: z.optional(text), data, clientMsgId }),
+      z.object({ ...action, text, data: z.optional(data), clientMsgId, clientId }),
+      z.object({ ...action, text: z.optional(text), data, clientMsgId, clientId }),
     ]),
     description,
   );
@@ -105,7 +115,7 @@ const CLIENT_FRAMES: Record<Action | 'text' | 'plain', ClientFrame> = {
     summary:
       'Stores the message in the room\'s history and sends it to everyone in the room, the sender included; with "clientMsgId", then an "ack" to the sender.',
     replies: ['ack', 'error'],
-    example: { action: 'sendmessage', text: 'dinner?', clientMsgId: 'c-1' },
+    example: { action: 'sendmessage', text: 'dinner?', clientMsgId: 'c-1', clientId: 'p-5c1f0e9a' },
   },
   echo: {
     schema: textFrame(action('echo'), 'Asks for the text back.'),

@@ -51,6 +51,18 @@ function shardPageAfter(room: string, shard: number, cursor: string): ShardStart
   return { from, start: { gsi1pk: roomIndexKey(room, shard), gsi1sk: sortKey, ...connectionKey(id) } };
 }
 
+/**
+ * A start no lower than the cut-off `cutOff`. A roster cursor comes back from a client, which may have kept it
+ * for a while or forged it, so its cut-off is raised to the current one. DynamoDB refuses an ExclusiveStartKey
+ * that fails the key condition; every row between such a key and the cut-off has expired, so the page then
+ * starts at the cut-off.
+ */
+function notBelow(at: ShardStart, cutOff: string): ShardStart {
+  if (at.from >= cutOff) return at;
+  const startKey = at.start?.['gsi1sk'];
+  return typeof startKey === 'string' && startKey >= cutOff ? { from: cutOff, start: at.start } : { from: cutOff };
+}
+
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_LIMIT = 100;
 /**
@@ -346,7 +358,10 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
       const [, shardText, from, sortKey] = ROSTER_CURSOR.exec(after) ?? [];
       shard = Number(shardText);
       if (from === undefined || !(shard < this.shards)) throw new InvalidCursorError(after);
-      at = sortKey === undefined ? { from } : shardPageAfter(room, shard, `${from}.${sortKey}`);
+      at = notBelow(
+        sortKey === undefined ? { from } : shardPageAfter(room, shard, `${from}.${sortKey}`),
+        this.#cutOff(),
+      );
     }
     // Shard after shard, until the page is full: the cursor names where the next page starts.
     const listed: { id: string; sortKey: string }[] = [];

@@ -1,6 +1,6 @@
 /**
  * The chat table's key scheme, the one place every DynamoDB adapter and the test support take it from.
- * One table holds eight kinds of item, told apart by the prefix of their partition key:
+ * One table holds nine kinds of item, told apart by the prefix of their partition key:
  *
  * | item | pk | sk | room index (`gsi1pk`, `gsi1sk`) |
  * | --- | --- | --- | --- |
@@ -11,6 +11,7 @@
  * | a completed shard job | `shardjob#<fan-out id>#<shard>#<page>` | `done` | none |
  * | the cursor a shard job's page starts at | `shardjob#<fan-out id>#<shard>#<page>` | `cursor` | none |
  * | a room's history slot | `history#<room>` | `slot#NN` | none |
+ * | a message sent with a clientMsgId | `sent#<room>#<sender>` | `msg#<clientMsgId>` | none |
  * | an owner's connection quota | `quota#user#<sub>` or `quota#ip#<address>` | `quota` | none |
  */
 
@@ -20,6 +21,7 @@ export const ROOM_INDEX = 'byRoom';
 export const CONNECTION_PREFIX = 'conn#';
 export const ROOM_PREFIX = 'room#';
 export const HISTORY_PREFIX = 'history#';
+export const SENT_PREFIX = 'sent#';
 export const QUOTA_PREFIX = 'quota#';
 export const PRESENCE_PREFIX = 'presence#';
 
@@ -61,6 +63,14 @@ export function sequenceKey(room: string): TableKey {
 
 export function historyPartition(room: string): string {
   return HISTORY_PREFIX + room;
+}
+
+/**
+ * The item that claims a sender's clientMsgId in a room for the message stored under it. Room names hold no `#`,
+ * so the room ends at the first one and no room and sender can stand for another pair.
+ */
+export function sentKey(room: string, sender: string, clientMsgId: string): TableKey {
+  return { pk: `${SENT_PREFIX}${room}#${sender}`, sk: `msg#${clientMsgId}` };
 }
 
 export function historySlotKey(room: string, slot: number): TableKey {

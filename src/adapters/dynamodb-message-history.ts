@@ -1,13 +1,20 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, paginateQuery, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  paginateQuery,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { ChatMessage } from '../domain/frames.ts';
-import { historyPartition, historySlotKey, sequenceKey } from './dynamodb-keys.ts';
+import { historyPartition, historySlotKey, sentKey, sequenceKey, type TableKey } from './dynamodb-keys.ts';
 import {
   HISTORY_LENGTH,
   type MessageHistory,
   type NewMessage,
   type ReplayPoint,
   replayAfter,
+  type SentAs,
 } from '../domain/message-history.ts';
 
 /**
@@ -24,6 +31,12 @@ export interface DynamoDbMessageHistoryOptions {
 }
 
 type Item = Record<string, unknown>;
+
+/** A message claimed under a sender's clientMsgId, and when the claim expires. */
+interface Sent {
+  readonly message: ChatMessage;
+  readonly expiresAt: number;
+}
 
 function toMessage(item: Item): ChatMessage | undefined {
   const { id, seq, room, from, name, userId, text, sentAt } = item;
@@ -48,7 +61,8 @@ function toMessage(item: Item): ChatMessage | undefined {
  * Keeps each room's newest messages as a ring of slots in one partition: an atomic counter numbers each
  * message, and message n overwrites slot n mod {@link RING_SLOTS}, so a room never holds more than that many items, a read is one
  * Query, and it returns the newest {@link HISTORY_LENGTH}. Items expire through the table's TTL and are
- * filtered on read.
+ * filtered on read. A message sent with a clientMsgId is first claimed by one conditional item per room, sender
+ * and clientMsgId (holding the message, kept as long as messages are), so racing appends store it once.
  */
 export class DynamoDbMessageHistory implements MessageHistory {
   readonly #client: DynamoDBDocumentClient;
@@ -63,82 +77,108 @@ export class DynamoDbMessageHistory implements MessageHistory {
     this.#now = options.now ?? (() => new Date());
   }
 
-  async append(message: NewMessage, clientMsgId?: string): Promise<ChatMessage> {
-    const now = this.#nowSeconds();
-    const expiresAt = now + this.#retentionSeconds;
+  async append(message: NewMessage, sentAs?: SentAs): Promise<ChatMessage> {
+    if (sentAs === undefined) return this.#store(message);
+    const key = sentKey(message.room, sentAs.sender, sentAs.clientMsgId);
+    // A resend finds its message without taking a number: a number taken and not stored is a gap in the room.
+    const sent = (await this.#sent(key)) ?? (await this.#claim(key, await this.#number(message)));
+    // Stored again, in case whoever claimed it stopped before its slot was written (a newer slot is kept).
+    await this.#keep(sent.message, sent.expiresAt);
+    return sent.message;
+  }
+
+  /** Numbers the message and keeps it in its slot. */
+  async #store(message: NewMessage): Promise<ChatMessage> {
+    const numbered = await this.#number(message);
+    await this.#keep(numbered, this.#nowSeconds() + this.#retentionSeconds);
+    return numbered;
+  }
+
+  /** The message with the room's next sequence number. */
+  async #number(message: NewMessage): Promise<ChatMessage> {
     const { Attributes } = await this.#client.send(
       new UpdateCommand({
         TableName: this.#tableName,
         Key: sequenceKey(message.room),
-        // The counter outlives the messages it numbered, so a room's numbers never restart under old slots.
-        UpdateExpression: 'ADD seq :one SET expiresAt = :counterExpiry',
-        ExpressionAttributeValues: { ':one': 1, ':counterExpiry': expiresAt + 86_400 },
+        // The counter never expires: a page may keep its afterSeq for any time, and a count restarted at 1 would
+        // number new messages below it, so that page's replay would skip them. REMOVE drops the expiry that
+        // counters written before kept. One item per room ever written to is the price.
+        UpdateExpression: 'ADD seq :one REMOVE expiresAt',
+        ExpressionAttributeValues: { ':one': 1 },
         ReturnValues: 'UPDATED_NEW',
       }),
     );
     const seq = Attributes?.['seq'];
     if (typeof seq !== 'number') throw new Error(`the sequence counter of room ${message.room} returned no number`);
-    const numbered: ChatMessage = { ...message, seq };
+    return { ...message, seq };
+  }
+
+  /**
+   * Claims the sender's clientMsgId for `numbered`, or, when a racing append claimed it first, returns that one's
+   * message: the conditional write lets exactly one claim in, and its loser's number stays a gap.
+   */
+  async #claim(key: TableKey, numbered: ChatMessage): Promise<Sent> {
+    const expiresAt = this.#nowSeconds() + this.#retentionSeconds;
     try {
       await this.#client.send(
         new PutCommand({
           TableName: this.#tableName,
-          Item: {
-            ...historySlotKey(message.room, seq % RING_SLOTS),
-            ...numbered,
-            ...(clientMsgId !== undefined ? { clientMsgId } : {}),
-            expiresAt,
-          },
+          Item: { ...key, ...numbered, expiresAt },
+          // TTL deletion lags up to 48 h: a claim past its expiry is free again.
+          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
+          ExpressionAttributeValues: { ':now': this.#nowSeconds() },
+        }),
+      );
+      return { message: numbered, expiresAt };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    const winner = await this.#sent(key);
+    if (winner === undefined) throw new Error(`the claim of ${key.pk} ${key.sk} was refused, and is not there`);
+    return winner;
+  }
+
+  /** The unexpired message claimed under `key`, and when its claim expires. */
+  async #sent(key: TableKey): Promise<Sent | undefined> {
+    // Strongly consistent: a claim written a moment ago by a racing append must be seen.
+    const { Item } = await this.#client.send(
+      new GetCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true }),
+    );
+    const message = Item === undefined ? undefined : toMessage(Item);
+    const expiresAt = Item?.['expiresAt'];
+    if (message === undefined || typeof expiresAt !== 'number' || expiresAt <= this.#nowSeconds()) return undefined;
+    return { message, expiresAt };
+  }
+
+  /** Puts a numbered message in its slot of the room's ring, unless a newer message holds the slot. */
+  async #keep(numbered: ChatMessage, expiresAt: number): Promise<void> {
+    try {
+      await this.#client.send(
+        new PutCommand({
+          TableName: this.#tableName,
+          Item: { ...historySlotKey(numbered.room, numbered.seq % RING_SLOTS), ...numbered, expiresAt },
           // A write that arrives more than 50 messages late must not overwrite a newer message's slot.
           ConditionExpression: 'attribute_not_exists(seq) OR seq < :seq OR expiresAt <= :now',
-          ExpressionAttributeValues: { ':seq': seq, ':now': now },
+          ExpressionAttributeValues: { ':seq': numbered.seq, ':now': this.#nowSeconds() },
         }),
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
-    return numbered;
-  }
-
-  async sentAs(room: string, from: string, clientMsgId: string): Promise<ChatMessage | undefined> {
-    // The ring is one partition of at most RING_SLOTS items: one Query, filtered by DynamoDB, finds the message.
-    const sent = await this.#kept(room, {
-      FilterExpression: 'expiresAt > :now AND #from = :from AND clientMsgId = :clientMsgId',
-      ExpressionAttributeNames: { '#from': 'from' },
-      ExpressionAttributeValues: { ':from': from, ':clientMsgId': clientMsgId },
-    });
-    return sent.at(-1);
   }
 
   async recent(room: string, from?: ReplayPoint): Promise<readonly ChatMessage[]> {
-    const messages = await this.#kept(room, { FilterExpression: 'expiresAt > :now' });
-    messages.splice(0, Math.max(0, messages.length - HISTORY_LENGTH));
-    return replayAfter(messages, from);
-  }
-
-  /** The room's unexpired slots that `filter` keeps, oldest first. */
-  async #kept(
-    room: string,
-    filter: {
-      FilterExpression: string;
-      ExpressionAttributeNames?: Record<string, string>;
-      ExpressionAttributeValues?: Record<string, string>;
-    },
-  ): Promise<ChatMessage[]> {
     const messages: ChatMessage[] = [];
+    // The ring is one partition of at most RING_SLOTS items: one Query reads it.
     const pages = paginateQuery(
       { client: this.#client },
       {
         TableName: this.#tableName,
         KeyConditionExpression: 'pk = :pk',
-        ...filter,
-        // A message stored a moment before a hello (or a resend) must be found.
+        FilterExpression: 'expiresAt > :now',
+        // A message stored a moment before a hello must be found.
         ConsistentRead: true,
-        ExpressionAttributeValues: {
-          ':pk': historyPartition(room),
-          ':now': this.#nowSeconds(),
-          ...filter.ExpressionAttributeValues,
-        },
+        ExpressionAttributeValues: { ':pk': historyPartition(room), ':now': this.#nowSeconds() },
       },
     );
     for await (const page of pages) {
@@ -148,7 +188,8 @@ export class DynamoDbMessageHistory implements MessageHistory {
       }
     }
     messages.sort((a, b) => a.seq - b.seq);
-    return messages;
+    messages.splice(0, Math.max(0, messages.length - HISTORY_LENGTH));
+    return replayAfter(messages, from);
   }
 
   #nowSeconds(): number {

@@ -5,27 +5,36 @@ import {
   type NewMessage,
   type ReplayPoint,
   replayAfter,
+  type SentAs,
 } from '../domain/message-history.ts';
 
 /** Keeps each room's newest messages in this process's memory: for a single process, and for tests. */
 export class InMemoryMessageHistory implements MessageHistory {
   readonly #rooms = new Map<string, { seq: number; messages: ChatMessage[] }>();
-  readonly #clientMsgIds = new WeakMap<ChatMessage, string>();
+  /** Each kept message stored with a clientMsgId, by room, sender and clientMsgId; forgotten when it is dropped. */
+  readonly #sent = new Map<string, ChatMessage>();
+  readonly #sentKeys = new WeakMap<ChatMessage, string>();
 
-  async append(message: NewMessage, clientMsgId?: string): Promise<ChatMessage> {
+  async append(message: NewMessage, sentAs?: SentAs): Promise<ChatMessage> {
+    // Nothing below awaits, so a check and its append are one step: racing appends cannot both store.
+    const sentKey =
+      sentAs === undefined ? undefined : JSON.stringify([message.room, sentAs.sender, sentAs.clientMsgId]);
+    const sent = sentKey === undefined ? undefined : this.#sent.get(sentKey);
+    if (sent !== undefined) return sent;
     const room = this.#rooms.get(message.room) ?? { seq: 0, messages: [] };
     this.#rooms.set(message.room, room);
     room.seq += 1;
     const numbered: ChatMessage = { ...message, seq: room.seq };
-    if (clientMsgId !== undefined) this.#clientMsgIds.set(numbered, clientMsgId);
+    if (sentKey !== undefined) {
+      this.#sent.set(sentKey, numbered);
+      this.#sentKeys.set(numbered, sentKey);
+    }
     room.messages.push(numbered);
-    if (room.messages.length > HISTORY_LENGTH) room.messages.splice(0, room.messages.length - HISTORY_LENGTH);
+    for (const dropped of room.messages.splice(0, Math.max(0, room.messages.length - HISTORY_LENGTH))) {
+      const key = this.#sentKeys.get(dropped);
+      if (key !== undefined) this.#sent.delete(key);
+    }
     return numbered;
-  }
-
-  async sentAs(room: string, from: string, clientMsgId: string): Promise<ChatMessage | undefined> {
-    const kept = this.#rooms.get(room)?.messages ?? [];
-    return kept.findLast((message) => message.from === from && this.#clientMsgIds.get(message) === clientMsgId);
   }
 
   async recent(room: string, from?: ReplayPoint): Promise<readonly ChatMessage[]> {

@@ -4,7 +4,7 @@ import type { ConnectionRepository } from './connection-repository.ts';
 import { UnknownConnectionError } from './errors.ts';
 import type { FanOutQueue, PresenceJob, ShardJob } from './fan-out-queue.ts';
 import type { ChatMessage, EchoFrame, ErrorCode, ErrorFrame, ServerFrame } from './frames.ts';
-import type { MessageHistory, NewMessage, ReplayPoint } from './message-history.ts';
+import { type MessageHistory, type NewMessage, type ReplayPoint, senderKey } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import type { PresenceLog, PresenceRecord } from './presence.ts';
 import { PresenceFlush } from './presence-flush.ts';
@@ -254,12 +254,14 @@ export class ChatService {
    * never stops the others; only recipients reported gone are removed. With a `clientMsgId`, the sender
    * then gets an ack with the delivery counts, and a resend with the same `clientMsgId` (after an error) is
    * the same message: it is not stored again, and its fan-out is run again to finish what the first left undone.
+   * A resend is known from any connection of the same signed-in user, else of the page that names itself by
+   * `clientId`, else only from the same connection (see {@link senderKey}).
    */
-  async post(senderId: string, text: string, clientMsgId?: string): Promise<PostResult> {
+  async post(senderId: string, text: string, clientMsgId?: string, clientId?: string): Promise<PostResult> {
     const sender = await this.#require(senderId);
     // The room's size decides between the inline and the sharded fan-out; it is read while the message is stored.
     const [message, clock] = await Promise.all([
-      this.#store(sender, text, clientMsgId),
+      this.#store(sender, text, clientMsgId, clientId),
       this.#presence.clock(sender.room),
     ]);
     await this.#presenceFlush.resumeLost(sender.room, clock);
@@ -315,11 +317,13 @@ export class ChatService {
     return this.#roomFanOut.deliverShard(job);
   }
 
-  /** The message the sender sent with this `clientMsgId` before, if it is kept, else the new one stored. */
-  async #store(sender: Connection, text: string, clientMsgId: string | undefined): Promise<ChatMessage> {
-    const sent =
-      clientMsgId === undefined ? undefined : await this.#history.sentAs(sender.room, sender.id, clientMsgId);
-    if (sent !== undefined) return sent;
+  /** The message the sender (see {@link senderKey}) stored with this `clientMsgId` before, else the new one stored. */
+  async #store(
+    sender: Connection,
+    text: string,
+    clientMsgId: string | undefined,
+    clientId: string | undefined,
+  ): Promise<ChatMessage> {
     const message: NewMessage = {
       type: 'message',
       id: this.#newId(),
@@ -330,7 +334,10 @@ export class ChatService {
       text,
       sentAt: this.#now().toISOString(),
     };
-    return this.#history.append(message, clientMsgId);
+    return this.#history.append(
+      message,
+      clientMsgId === undefined ? undefined : { sender: senderKey(sender, clientId), clientMsgId },
+    );
   }
 
   /** Sends a frame to a room, inline or by shard jobs named `fanOutId` (see {@link RoomFanOut.broadcast}). */

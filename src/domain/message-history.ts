@@ -12,15 +12,35 @@ export type NewMessage = Omit<ChatMessage, 'seq'>;
  */
 export type ReplayPoint = { readonly seq: number } | { readonly id: string };
 
+/**
+ * A message's sender and the name it gave the message (`clientMsgId`): a resend under the same pair is the same
+ * message. `sender` is {@link senderKey}'s, so that a resend from a new connection of the same user or page is known.
+ */
+export interface SentAs {
+  readonly sender: string;
+  readonly clientMsgId: string;
+}
+
+/**
+ * Who a resend must come from to be known as one: the signed-in user when the chat authenticates (any of their
+ * connections), else the page that sent it, by the `clientId` it gives each message (any connection of that
+ * page, which chose it at random and shows it to no one else), else the connection. Prefixed, so that no user id,
+ * clientId or connection id can stand for another kind.
+ */
+export function senderKey(connection: { readonly id: string; readonly userId?: string }, clientId?: string): string {
+  if (connection.userId !== undefined) return `user:${connection.userId}`;
+  return clientId !== undefined ? `client:${clientId}` : `connection:${connection.id}`;
+}
+
 /** Keeps the newest {@link HISTORY_LENGTH} messages of each room, numbered in the order they were accepted. */
 export interface MessageHistory {
   /**
-   * Stores the message under the room's next sequence number and returns it numbered. With `clientMsgId` (the
-   * name its sender gave it), {@link sentAs} finds it while it is kept.
+   * Stores the message under the room's next sequence number and returns it numbered. With `sentAs`, at most one
+   * message is ever stored per room, sender and clientMsgId, however many appends race: each later or losing
+   * append stores nothing and returns the message stored first, as it was stored, for as long as the history
+   * keeps that pair (at least while the message is kept).
    */
-  append(message: NewMessage, clientMsgId?: string): Promise<ChatMessage>;
-  /** The kept message of `room` that connection `from` sent with this `clientMsgId`, if there is one. */
-  sentAs(room: string, from: string, clientMsgId: string): Promise<ChatMessage | undefined>;
+  append(message: NewMessage, sentAs?: SentAs): Promise<ChatMessage>;
   /**
    * The room's kept messages, oldest first. From `{ seq }`: only those numbered above it. From `{ id }`:
    * only those after that message; an id that is no longer (or never was) kept yields everything kept, so

@@ -145,6 +145,32 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       expect(pages.slice(0, 2)).toEqual([10, 10]);
     });
 
+    it("names on a cursor's later page only members that have not expired by then, however far time moved", async () => {
+      let now = T0;
+      const repository = await create({ now: () => now });
+      await saveAll(repository, [
+        connection('a', 'red', { expiresAt: new Date(T0.getTime() + HOUR) }),
+        connection('b', 'red', { expiresAt: new Date(T0.getTime() + HOUR + 10_000) }),
+        connection('c', 'red'),
+        connection('d', 'red'),
+      ]);
+      const first = await repository.members('red', 1);
+      // An hour ahead: DynamoDB Local's sweeper, on real time, deletes none of these rows during the test.
+      now = new Date(T0.getTime() + HOUR + 30_000);
+
+      const named: string[] = [];
+      let page = first;
+      while (page.next !== undefined) {
+        page = await repository.members('red', 1, page.next);
+        named.push(...page.members.map((m) => m.id));
+      }
+
+      expect({ first: first.members.map((m) => m.id), named: named.sort() }).toEqual({
+        first: ['a'],
+        named: ['c', 'd'],
+      });
+    });
+
     it('refuses a roster cursor it did not give', async () => {
       const repository = await create({ now: clock });
       await repository.save(connection('a', 'red'));

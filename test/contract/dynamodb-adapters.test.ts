@@ -11,7 +11,7 @@ import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-his
 import { DynamoDbRateLimiter } from '../../src/adapters/dynamodb-rate-limiter.ts';
 import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
 import { rateLimiterContract } from './rate-limiter.contract.ts';
-import { type DynamoDbTarget, startSelectedDynamoDb } from '../support/dynamodb.ts';
+import { type DynamoDbTarget, expireDue, startSelectedDynamoDb } from '../support/dynamodb.ts';
 import { connectionQuotaContract } from './connection-quota.contract.ts';
 import { connectionRepositoryContract } from './connection-repository.contract.ts';
 import { messageHistoryContract } from './message-history.contract.ts';
@@ -52,7 +52,10 @@ if (!onlyDynamoDbLocal) {
     'InMemoryConnectionRepository',
     async (options) => new InMemoryConnectionRepository(options),
   );
-  messageHistoryContract('InMemoryMessageHistory', async () => new InMemoryMessageHistory());
+  messageHistoryContract('InMemoryMessageHistory', async () => ({
+    history: new InMemoryMessageHistory(),
+    expireDue: async () => undefined,
+  }));
   presenceLogContract('InMemoryPresenceLog', async () => new InMemoryPresenceLog());
   shardProgressContract('InMemoryShardProgress', async () => new InMemoryShardProgress());
   rateLimiterContract('InMemoryRateLimiter', async (limit, now) => ({
@@ -83,12 +86,13 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     return new DynamoDbConnectionRepository(target.documentClient, { tableName: await target.table(), ...options });
   });
 
-  messageHistoryContract('DynamoDbMessageHistory', async () => {
+  messageHistoryContract('DynamoDbMessageHistory', async (options) => {
     const target = started();
-    return new DynamoDbMessageHistory(target.documentClient, {
-      tableName: await target.table(),
-      retentionSeconds: 3600,
-    });
+    const tableName = await target.table();
+    return {
+      history: new DynamoDbMessageHistory(target.documentClient, { tableName, retentionSeconds: 3600, ...options }),
+      expireDue: (at) => expireDue(target.documentClient, tableName, at),
+    };
   });
 
   shardProgressContract('DynamoDbShardProgress', async () => {
@@ -120,6 +124,25 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     const target = started();
     return new DynamoDbConnectionQuota(target.documentClient, { tableName: await target.table(), caps, now });
   });
+
+  it.each(['0.0000000000', '0.0000000000.0000000000#a'])(
+    'lists no expired member for a roster cursor forged with an old cut-off (%s)',
+    async (forged) => {
+      const target = started();
+      const at = new Date('2030-01-01T00:00:00.000Z');
+      const repository = new DynamoDbConnectionRepository(target.documentClient, {
+        tableName: await target.table(),
+        now: () => at,
+      });
+      const expiredAt = new Date(at.getTime() - 60_000);
+      await repository.save({ ...liveConnection('gone'), expiresAt: expiredAt });
+      await repository.save({ ...liveConnection('here'), expiresAt: new Date(at.getTime() + 3_600_000) });
+
+      const page = await repository.members('lobby', 10, forged);
+
+      expect(page.members.map((m) => m.id)).toEqual(['here']);
+    },
+  );
 
   it('refuses a frame over budget with one request, the cheapest path there is', async () => {
     const target = started();

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { createChatTable, freePort, localDynamoDbClient, startDynalite } from '../../scripts/local-stack.ts';
 
 const require = createRequire(import.meta.url);
@@ -85,4 +85,20 @@ export async function startDynamoDbLocalTarget(): Promise<DynamoDbTarget> {
 /** `CONTRACT_TARGET=dynamodb-local` selects DynamoDB Local; otherwise dynalite, which needs only npm. */
 export function startSelectedDynamoDb(): Promise<DynamoDbTarget> {
   return process.env['CONTRACT_TARGET'] === 'dynamodb-local' ? startDynamoDbLocalTarget() : startDynaliteTarget();
+}
+
+/**
+ * Does at once what the table's TTL does some time after `now`: deletes every item whose `expiresAt` has passed.
+ * Neither emulator sweeps on a test's clock, so a test that lets days pass calls this.
+ */
+export async function expireDue(client: DynamoDBDocumentClient, tableName: string, now: Date): Promise<void> {
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  for await (const page of paginateScan({ client }, { TableName: tableName })) {
+    for (const item of page.Items ?? []) {
+      const { pk, sk, expiresAt } = item;
+      if (typeof expiresAt === 'number' && expiresAt <= nowSeconds) {
+        await client.send(new DeleteCommand({ TableName: tableName, Key: { pk, sk } }));
+      }
+    }
+  }
 }

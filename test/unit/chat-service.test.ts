@@ -494,7 +494,6 @@ describe('ChatService', () => {
           throw new Error('history unavailable');
         },
         recent: async () => [],
-        sentAs: async () => undefined,
       };
       const messenger = new RecordingMessenger();
       const service = serviceOver(await repositoryWith(['A', 'B']), messenger, { history: failingHistory });
@@ -732,6 +731,78 @@ describe('ChatService', () => {
         toB: [first.message.id, first.message.id],
       });
       expect(resent.message).toEqual(first.message);
+    });
+
+    it('stores one message for two posts with the same clientMsgId that race each other', async () => {
+      const history = new InMemoryMessageHistory();
+      const service = serviceOver(await repositoryWith(['A', 'B']), new RecordingMessenger(), { history });
+
+      const [one, other] = await Promise.all([
+        service.post('A', 'hello', 'client-1'),
+        service.post('A', 'hello', 'client-1'),
+      ]);
+
+      expect({ kept: (await history.recent('lobby')).length, same: one.message.id === other.message.id }).toEqual({
+        kept: 1,
+        same: true,
+      });
+    });
+
+    it("takes a resend from the signed-in user's new connection for the message it resends", async () => {
+      const messenger = new RecordingMessenger();
+      const history = new InMemoryMessageHistory();
+      const connections = await repositoryWith([]);
+      await connections.save({ ...liveRow('A'), userId: 'user-1' });
+      await connections.save({ ...liveRow('A2'), userId: 'user-1' });
+      const service = serviceOver(connections, messenger, { history });
+
+      const first = await service.post('A', 'hello', 'client-1');
+      await service.post('A2', 'hello', 'client-1');
+
+      expect({
+        kept: (await history.recent('lobby')).map((m) => m.id),
+        ack: messenger.framesTo('A2').flatMap((f) => (f.type === 'ack' ? [f.id] : [])),
+      }).toEqual({ kept: [first.message.id], ack: [first.message.id] });
+    });
+
+    it("takes a resend from the same page's new connection, known by its clientId, for the message it resends", async () => {
+      const messenger = new RecordingMessenger();
+      const history = new InMemoryMessageHistory();
+      const service = serviceOver(await repositoryWith(['A', 'A2']), messenger, { history });
+
+      const first = await service.post('A', 'hello', 'client-1', 'page-1');
+      await service.post('A2', 'hello', 'client-1', 'page-1');
+
+      expect({
+        kept: (await history.recent('lobby')).map((m) => m.id),
+        ack: messenger.framesTo('A2').flatMap((f) => (f.type === 'ack' ? [f.id] : [])),
+      }).toEqual({ kept: [first.message.id], ack: [first.message.id] });
+    });
+
+    it.each([
+      { who: 'pages', first: { id: 'A', clientId: 'page-1' }, second: { id: 'B', clientId: 'page-2' } },
+      { who: 'connections without a clientId', first: { id: 'A' }, second: { id: 'B' } },
+    ])('keeps apart messages of two $who that chose the same clientMsgId', async ({ first, second }) => {
+      const history = new InMemoryMessageHistory();
+      const service = serviceOver(await repositoryWith(['A', 'B']), new RecordingMessenger(), { history });
+
+      await service.post(first.id, 'hello', 'c-1', first.clientId);
+      await service.post(second.id, 'hi', 'c-1', second.clientId);
+
+      expect((await history.recent('lobby')).map((m) => m.text)).toEqual(['hello', 'hi']);
+    });
+
+    it('keeps apart messages of two signed-in users that chose the same clientMsgId and clientId', async () => {
+      const history = new InMemoryMessageHistory();
+      const connections = await repositoryWith([]);
+      await connections.save({ ...liveRow('A'), userId: 'user-1' });
+      await connections.save({ ...liveRow('B'), userId: 'user-2' });
+      const service = serviceOver(connections, new RecordingMessenger(), { history });
+
+      await service.post('A', 'hello', 'c-1', 'page-1');
+      await service.post('B', 'hi', 'c-1', 'page-1');
+
+      expect((await history.recent('lobby')).map((m) => m.text)).toEqual(['hello', 'hi']);
     });
 
     it('sends no ack for a message without a clientMsgId', async () => {

@@ -1,6 +1,13 @@
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDbMessageHistory } from '../../src/adapters/dynamodb-message-history.ts';
 import type { ChatMessage } from '../../src/domain/frames.ts';
@@ -84,16 +91,14 @@ describe('DynamoDbMessageHistory', () => {
       ]);
     });
 
-    it('keeps the counter a day longer than the messages it numbered', async () => {
+    it('keeps the counter for ever, removing the expiry an older counter may carry', async () => {
       counterAt(1);
       dynamo.on(PutCommand).resolves({});
 
       await history().append(hello);
 
-      const counterExpiry = dynamo
-        .commandCalls(UpdateCommand)
-        .map((call) => call.args[0].input.ExpressionAttributeValues?.[':counterExpiry']);
-      expect(counterExpiry).toEqual([NOW_SECONDS + RETENTION_SECONDS + 86_400]);
+      const updates = dynamo.commandCalls(UpdateCommand).map((call) => call.args[0].input.UpdateExpression);
+      expect(updates).toEqual(['ADD seq :one REMOVE expiresAt']);
     });
 
     it("puts the numbered message in its slot of the room's history, expiring after the retention, unless a newer message holds the slot", async () => {
@@ -168,6 +173,78 @@ describe('DynamoDbMessageHistory', () => {
 
       await expect(history().append(hello)).rejects.toThrow('room red');
       expect(putInputs()).toEqual([]);
+    });
+  });
+
+  describe('append with a sender and clientMsgId', () => {
+    const sentAs = { sender: 'user:ann', clientMsgId: 'c-1' };
+    const claimKey = { pk: 'sent#red#user:ann', sk: 'msg#c-1' };
+    const refused = () =>
+      new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+
+    it('reads the claim strongly consistently, then claims the clientMsgId for the numbered message before its slot', async () => {
+      dynamo.on(GetCommand).resolves({});
+      counterAt(7);
+      dynamo.on(PutCommand).resolves({});
+
+      await history().append(hello, sentAs);
+
+      expect({
+        gets: dynamo.commandCalls(GetCommand).map((call) => call.args[0].input),
+        puts: putInputs().map(({ Item, ConditionExpression }) => ({
+          pk: Item?.['pk'],
+          sk: Item?.['sk'],
+          ConditionExpression,
+        })),
+      }).toEqual({
+        gets: [{ TableName: 'chat-table', Key: claimKey, ConsistentRead: true }],
+        puts: [
+          { ...claimKey, ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now' },
+          { pk: 'history#red', sk: 'slot#07', ConditionExpression: expect.stringContaining('seq < :seq') },
+        ],
+      });
+    });
+
+    it('returns a claimed message without taking a number, and puts it in its slot again with its own expiry', async () => {
+      const earlier = { ...numbered(3, 'first'), expiresAt: NOW_SECONDS + 10 };
+      dynamo.on(GetCommand).resolves({ Item: { ...claimKey, ...earlier } });
+      dynamo.on(PutCommand).rejects(refused());
+
+      const returned = await history().append(hello, sentAs);
+
+      expect({
+        returned,
+        counters: dynamo.commandCalls(UpdateCommand).length,
+        slots: putInputs().map(({ Item }) => [Item?.['sk'], Item?.['id'], Item?.['expiresAt']]),
+      }).toEqual({ returned: numbered(3, 'first'), counters: 0, slots: [['slot#03', 'first', NOW_SECONDS + 10]] });
+    });
+
+    it('takes an expired claim for free, as TTL deletion may lag', async () => {
+      dynamo.on(GetCommand).resolves({ Item: { ...claimKey, ...numbered(3, 'first'), expiresAt: NOW_SECONDS } });
+      counterAt(7);
+      dynamo.on(PutCommand).resolves({});
+
+      expect(await history().append(hello, sentAs)).toEqual({ ...hello, seq: 7 });
+    });
+
+    it('returns the message of the append that claimed the clientMsgId first when its own claim loses the race', async () => {
+      const winner = { ...claimKey, ...numbered(6, 'winner'), expiresAt: NOW_SECONDS + RETENTION_SECONDS };
+      dynamo.on(GetCommand).resolvesOnce({}).resolves({ Item: winner });
+      counterAt(7);
+      dynamo.on(PutCommand).callsFake((input: { Item?: Record<string, unknown> }) => {
+        if (input.Item?.['pk'] === claimKey.pk) throw refused();
+        return {};
+      });
+
+      const returned = await history().append(hello, sentAs);
+
+      expect({
+        returned,
+        slots: putInputs().flatMap(({ Item }) => (Item?.['pk'] === 'history#red' ? [Item['id']] : [])),
+      }).toEqual({
+        returned: numbered(6, 'winner'),
+        slots: ['winner'],
+      });
     });
   });
 

@@ -97,6 +97,25 @@ describe('parseInboundFrame', () => {
       });
     });
 
+    it('reads the clientId of the page that sent a sendmessage', () => {
+      expect(
+        parseInboundFrame(
+          '{"action":"sendmessage","text":"hi","clientMsgId":"c-1","clientId":"page-1"}',
+          false,
+          limits,
+        ),
+      ).toStrictEqual({ action: 'sendmessage', text: 'hi', clientMsgId: 'c-1', clientId: 'page-1' });
+    });
+
+    it.each(['""', '"has space"', `"${'x'.repeat(65)}"`, '7'])(
+      'refuses clientId %s as an invalid frame',
+      (clientId) => {
+        expect(() =>
+          parseInboundFrame(`{"action":"sendmessage","text":"hi","clientId":${clientId}}`, false, roomy),
+        ).toThrow(expect.objectContaining({ code: 'invalid_frame' }));
+      },
+    );
+
     it('reads the clientMsgId of a frame without action', () => {
       expect(parseInboundFrame('{"text":"hi","clientMsgId":"c-1"}', false, limits)).toStrictEqual({
         action: undefined,

@@ -5,6 +5,7 @@ import { Revisions } from './revisions.ts';
 import { RoomProgress } from './room-progress.ts';
 import { SendLimiter } from './send-limiter.ts';
 import { ackText } from './ack-text.ts';
+import { Outbox, randomClientId } from './outbox.ts';
 import { type NamedMember, type PageChange, type PresenceLine, presenceLines } from './presence-lines.ts';
 
 interface ShownMessage {
@@ -79,7 +80,8 @@ const state = {
   departed: new Set<string>(),
   /** Acks that arrived before their message was shown. */
   acks: new Map<string, string>(),
-  nextClientMsgId: 1,
+  /** The messages awaiting their ack: a resend of one goes under its clientMsgId. */
+  outbox: new Outbox(randomClientId()),
 };
 let connection: ChatConnection | undefined;
 
@@ -402,14 +404,21 @@ function onFrame(frame: IncomingFrame): void {
       onRoster(frame);
       return;
     case 'ack': {
+      const clientMsgId = asString(frame['clientMsgId']);
+      if (clientMsgId !== undefined) state.outbox.acknowledged(clientMsgId);
       const id = asString(frame['id']);
       const delivered = asNumber(frame['delivered']);
       if (id && delivered !== undefined) markAcknowledged(id, ackText(delivered, asNumber(frame['shards'])));
       return;
     }
-    case 'error':
+    case 'error': {
+      const clientMsgId = asString(frame['clientMsgId']);
+      const text = clientMsgId === undefined ? undefined : state.outbox.failed(clientMsgId);
+      // Back in the box, so that sending it again is one key press, and goes under its own clientMsgId.
+      if (text !== undefined && input.value === '') input.value = text;
       showNotice([describeErrorFrame(frame['code'], frame['message'])], 'error');
       return;
+    }
   }
 }
 
@@ -425,6 +434,7 @@ function onState(connectionState: ConnectionState, detail: { retryInMs?: number;
   const retry = detail.retryInMs === undefined ? '' : ` in ${Math.ceil(detail.retryInMs / 1000)} s`;
   statusView.textContent = `${STATE_TEXT[connectionState]}${connectionState === 'waiting' ? retry : ''}`;
   if (connectionState !== 'open') {
+    state.outbox.interrupted();
     state.ownId = undefined;
     delete statusView.dataset['connectionId'];
   }
@@ -516,8 +526,10 @@ composer.addEventListener('submit', (event) => {
   event.preventDefault();
   const text = input.value;
   if (text.trim() === '') return;
-  const clientMsgId = `m${Date.now().toString(36)}-${state.nextClientMsgId++}`;
-  if (sendForPerson({ action: 'sendmessage', text, clientMsgId }, ' Your text is still in the box.')) input.value = '';
+  const clientMsgId = state.outbox.idFor(text);
+  const frame = { action: 'sendmessage', text, clientMsgId, clientId: state.outbox.clientId };
+  if (sendForPerson(frame, ' Your text is still in the box.')) input.value = '';
+  else state.outbox.failed(clientMsgId);
 });
 
 rosterMore.addEventListener('click', () => {

@@ -11,6 +11,8 @@ export type ChatRequest =
       readonly action: 'sendmessage' | 'echo' | undefined;
       readonly text: string;
       readonly clientMsgId?: string;
+      /** The sending page's own id, the same on each of its connections: a resend from any of them is known. */
+      readonly clientId?: string;
     }
   | { readonly action: 'ping' | 'leave' }
   | { readonly action: 'who'; readonly cursor?: string }
@@ -57,6 +59,10 @@ export const nameSchema = z.string().check(
 export const clientMsgIdSchema = z
   .string()
   .check(z.regex(/^[\x21-\x7e]{1,64}$/, 'clientMsgId is 1 to 64 visible ASCII characters'));
+/** A page's own id, which it chose at random: as a clientMsgId, 1 to 64 visible ASCII characters. */
+export const clientIdSchema = z
+  .string()
+  .check(z.regex(/^[\x21-\x7e]{1,64}$/, 'clientId is 1 to 64 visible ASCII characters'));
 export const afterSchema = z.string().check(z.minLength(1), z.maxLength(64));
 /** A roster cursor as the server gives it in a roster's `next`: opaque, printable ASCII. */
 export const cursorSchema = z
@@ -79,6 +85,7 @@ const textFrameSchema = z.object({
   // The AWS sample chat client sends {"action":"sendmessage","data":"..."}.
   data: z.optional(z.string()),
   clientMsgId: z.optional(clientMsgIdSchema),
+  clientId: z.optional(clientIdSchema),
 });
 
 const utf8 = new TextEncoder();
@@ -185,9 +192,12 @@ export function parseInboundFrame(
       const text = frame.text ?? frame.data;
       if (text === undefined) throw new InvalidFrameError('invalid_frame', 'text: a string is required', clientMsgId);
       const checked = checkedText(text, limits, frame.clientMsgId);
-      return frame.clientMsgId === undefined
-        ? { action, text: checked }
-        : { action, text: checked, clientMsgId: frame.clientMsgId };
+      return {
+        action,
+        text: checked,
+        ...(frame.clientMsgId !== undefined ? { clientMsgId: frame.clientMsgId } : {}),
+        ...(frame.clientId !== undefined ? { clientId: frame.clientId } : {}),
+      };
     }
   }
 }

@@ -42,7 +42,7 @@ async function dispatch(
         await service.echo(connectionId, request.text);
         return undefined;
       }
-      const { report } = await service.post(connectionId, request.text, request.clientMsgId);
+      const { report } = await service.post(connectionId, request.text, request.clientMsgId, request.clientId);
       return report;
     }
   }

@@ -126,6 +126,17 @@ describe('message handler', () => {
       });
     });
 
+    it("takes a sendmessage resent from the same page's new connection, named by its clientId, for the message it resends", async () => {
+      const h = await harness();
+      const frame = { action: 'sendmessage', text: 'did you get it?', clientMsgId: 'c-1', clientId: 'page-1' };
+
+      await h.message(frameEvent('A', frame));
+      await h.message(frameEvent('B', frame));
+
+      const acks = ['A', 'B'].map((id) => h.messenger.framesTo(id).flatMap((f) => (f.type === 'ack' ? [f.id] : [])));
+      expect({ differ: acks[0]?.[0] === undefined, acks: acks[1] }).toEqual({ differ: false, acks: acks[0] });
+    });
+
     it('sends no ack for a message without a clientMsgId', async () => {
       const h = await harness();
 
