@@ -6,7 +6,7 @@ import { failingSeeds, shrinkFailure, suiteSettings, summarise } from '../suppor
 const settings = suiteSettings({ firstSeed: 1, seeds: 300, steps: 60 });
 
 describe('the chat under injected faults', () => {
-  it(`keeps its invariants once settled, seeds ${String(settings.seeds[0])}–${String(settings.seeds.at(-1))}, faults ${describeSwitches(settings.switches)}`, async () => {
+  it(`keeps its invariants once settled, seeds ${String(settings.seeds[0])}–${String(settings.seeds.at(-1))}, ${describeSwitches(settings.switches)}`, async () => {
     const failures = await failingSeeds(settings);
     const first = failures[0];
     const report =

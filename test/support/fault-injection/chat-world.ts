@@ -208,7 +208,7 @@ export class ChatWorld {
     this.#invocations += 1;
     this.network.invocation = this.#invocations;
     this.network.what = what;
-    this.dice.startInvocation(kind);
+    this.dice.startInvocation(kind, what);
     const result = await run();
     return typeof result === 'object' ? statusOf(result as Parameters<typeof statusOf>[0]) : undefined;
   }

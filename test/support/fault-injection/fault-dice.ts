@@ -37,8 +37,10 @@ export class FaultDice implements FaultPolicy {
   #invocation: InvocationKind = 'message';
   /** A connection change ran and its invocation has not sent anything since: its presence record may be pending. */
   #inGap = false;
-  /** Faults injected, by call, for the summary. */
-  readonly injected = new Map<string, number>();
+  /** Each fault injected: the step, the invocation and the call, for a failure report. */
+  readonly injected: string[] = [];
+  #step = 0;
+  #what = '';
 
   constructor(seed: number, switches: FaultSwitches) {
     this.#seed = seed;
@@ -48,6 +50,7 @@ export class FaultDice implements FaultPolicy {
   /** Faults from this step's stream from now on. */
   startStep(step: number): void {
     this.#enabled = true;
+    this.#step = step;
     this.#random = streamOf(this.#seed, step, 2);
   }
 
@@ -56,18 +59,20 @@ export class FaultDice implements FaultPolicy {
     this.#enabled = false;
   }
 
-  startInvocation(kind: InvocationKind): void {
+  startInvocation(kind: InvocationKind, what: string): void {
     this.#invocation = kind;
+    this.#what = what;
     this.#inGap = false;
   }
 
   decide(call: PortCall): FaultMode {
     if (!this.#enabled) return 'none';
     const roll = this.#random();
-    const mode = call.port === 'messenger' ? this.#delivery(roll) : this.#portCall(call, roll);
+    const chosen = call.port === 'messenger' ? this.#delivery(roll) : this.#portCall(call, roll);
+    const mode = this.#switches.spared.has(`${call.port}.${call.method}:${chosen}`) ? 'none' : chosen;
     if (mode !== 'none') {
-      const key = `${call.port}.${call.method}:${mode}`;
-      this.injected.set(key, (this.injected.get(key) ?? 0) + 1);
+      const how = mode === 'before' ? 'refused' : 'ran, answer lost';
+      this.injected.push(`#${this.#step} ${this.#what}: ${call.port}.${call.method} ${how}`);
     }
     return mode;
   }

@@ -32,22 +32,40 @@ export const FAULT_KINDS = [
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Which kinds are on. */
-export type FaultSwitches = ReadonlySet<FaultKind>;
+/**
+ * Which kinds are on, and single calls spared whatever the kinds: `port.method:before|after`, as failure reports
+ * name them (`FAULT_SKIP=quota.claim:after`), to tell one finding's failures from the next one's.
+ */
+export interface FaultSwitches {
+  has(kind: FaultKind): boolean;
+  readonly spared: ReadonlySet<string>;
+}
 
-export const ALL_FAULTS: FaultSwitches = new Set(FAULT_KINDS);
+export const ALL_FAULTS: FaultSwitches = switchesOf(FAULT_KINDS, []);
+
+function switchesOf(kinds: Iterable<FaultKind>, spared: Iterable<string>): FaultSwitches {
+  const on = new Set(kinds);
+  return { has: (kind) => on.has(kind), spared: new Set(spared) };
+}
 
 function isFaultKind(name: string): name is FaultKind {
   return (FAULT_KINDS as readonly string[]).includes(name);
 }
 
-/** Reads a switch list such as `all,-lost-disconnects`; undefined or empty means every kind. */
-export function parseFaultSwitches(spec: string | undefined): FaultSwitches {
+/** Reads a switch list such as `all,-lost-disconnects`, and the calls to spare; undefined or empty means every kind. */
+export function parseFaultSwitches(spec: string | undefined, spare?: string): FaultSwitches {
+  const spared = (spare ?? '')
+    .split(',')
+    .map((call) => call.trim())
+    .filter((call) => call.length > 0);
+  for (const call of spared) {
+    if (!/^[A-Za-z]+\.[A-Za-z#]+:(before|after)$/.test(call)) throw new Error(`"${call}" is not port.method:before|after`);
+  }
   const words = (spec ?? '')
     .split(',')
     .map((word) => word.trim())
     .filter((word) => word.length > 0);
-  if (words.length === 0) return ALL_FAULTS;
+  if (words.length === 0) return switchesOf(FAULT_KINDS, spared);
   const startsFull = words.every((word) => word.startsWith('-')) || words.includes('all');
   const on = new Set<FaultKind>(startsFull ? FAULT_KINDS : []);
   for (const word of words) {
@@ -60,12 +78,12 @@ export function parseFaultSwitches(spec: string | undefined): FaultSwitches {
     if (word.startsWith('-')) on.delete(name);
     else on.add(name);
   }
-  return on;
+  return switchesOf(on, spared);
 }
 
-/** The switch list that reads back as these switches. */
+/** The environment that reads back as these switches: `FAULTS=...` and, when calls are spared, `FAULT_SKIP=...`. */
 export function describeSwitches(switches: FaultSwitches): string {
   const off = FAULT_KINDS.filter((kind) => !switches.has(kind));
-  if (off.length === 0) return 'all';
-  return ['all', ...off.map((kind) => `-${kind}`)].join(',');
+  const faults = `FAULTS=${['all', ...off.map((kind) => `-${kind}`)].join(',')}`;
+  return switches.spared.size === 0 ? faults : `${faults} FAULT_SKIP=${[...switches.spared].join(',')}`;
 }

@@ -4,7 +4,7 @@ import { runWorkload } from './run-workload.ts';
 import { shrink } from './shrinker.ts';
 import { describeOps, generateWorkload, type Op, type Workload } from './workload.ts';
 
-/** What the environment asks of a run: `FAULT_SEED` (one seed), `FAULTS` (the switches), `FAULT_STEPS`. */
+/** What the environment asks of a run: `FAULT_SEED` (one seed), `FAULTS` and `FAULT_SKIP` (the switches), `FAULT_STEPS`. */
 export interface SuiteSettings {
   readonly seeds: readonly number[];
   readonly steps: number;
@@ -18,17 +18,28 @@ export function suiteSettings(defaults: { firstSeed: number; seeds: number; step
   return {
     seeds: one !== undefined ? [Number(one)] : Array.from({ length: defaults.seeds }, (_, i) => defaults.firstSeed + i),
     steps: Number.isInteger(steps) && steps > 0 ? steps : defaults.steps,
-    switches: parseFaultSwitches(process.env['FAULTS']),
+    switches: parseFaultSwitches(process.env['FAULTS'], process.env['FAULT_SKIP']),
   };
 }
 
 /** Runs a workload to the end and settles it; the invariants it breaks (a run that throws breaks invariant 0). */
 export async function violationsOf(workload: Workload, switches: FaultSwitches): Promise<Violation[]> {
+  return (await examine(workload, switches)).violations;
+}
+
+/** The invariants a workload breaks, and the faults that were injected into it. */
+async function examine(
+  workload: Workload,
+  switches: FaultSwitches,
+): Promise<{ violations: Violation[]; injected: readonly string[] }> {
+  let run;
   try {
-    return await checkInvariants(await runWorkload(workload, switches));
+    run = await runWorkload(workload, switches);
   } catch (error) {
-    return [{ invariant: 0, message: `the run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}` }];
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    return { violations: [{ invariant: 0, message: `the run failed: ${detail}` }], injected: [] };
   }
+  return { violations: await checkInvariants(run), injected: run.world.dice.injected };
 }
 
 export interface SeedFailure {
@@ -47,12 +58,14 @@ export async function shrinkFailure(
   const stillFails = async (ops: readonly Op[]): Promise<boolean> =>
     (await violationsOf({ ...workload, ops }, settings.switches)).some((v) => v.invariant === target);
   const shrunk = await shrink(workload.ops, stillFails, budget);
-  const violations = await violationsOf({ ...workload, ops: shrunk.items }, settings.switches);
+  const { violations, injected } = await examine({ ...workload, ops: shrunk.items }, settings.switches);
   return [
-    `seed ${failure.seed} breaks invariant ${String(target)} (FAULTS=${describeSwitches(settings.switches)}, ${settings.steps} steps, config ${JSON.stringify(workload.config)})`,
-    `rerun: FAULT_SEED=${failure.seed} FAULTS=${describeSwitches(settings.switches)} FAULT_STEPS=${settings.steps}`,
+    `seed ${failure.seed} breaks invariant ${String(target)} (${describeSwitches(settings.switches)}, ${settings.steps} steps, config ${JSON.stringify(workload.config)})`,
+    `rerun: FAULT_SEED=${failure.seed} ${describeSwitches(settings.switches)} FAULT_STEPS=${settings.steps}`,
     `shortest workload found (${shrunk.items.length} of ${workload.ops.length} steps, ${shrunk.runs} shrinking runs):`,
     describeOps(shrunk.items),
+    'faults injected into it:',
+    ...injected.map((fault) => `  ${fault}`),
     'its violations:',
     ...violations.slice(0, 8).map((v) => `  [${v.invariant}] ${v.message}`),
     ...(violations.length > 8 ? [`  ... and ${violations.length - 8} more`] : []),
