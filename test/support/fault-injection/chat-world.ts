@@ -181,7 +181,7 @@ export class ChatWorld {
       const post = typeof frame['clientMsgId'] === 'string' ? this.posts.get(frame['clientMsgId']) : undefined;
       if (post !== undefined) post.attempts += 1;
       if (await this.send(socket, frame)) {
-        this.unfinished.delete(socket);
+        if (this.unfinished.get(socket) === frame) this.unfinished.delete(socket);
         return true;
       }
       if (socket.state !== 'open') return false;

@@ -79,7 +79,11 @@ export class FaultDice implements FaultPolicy {
 
   ran(call: PortCall, result: unknown): void {
     if (call.port === 'messenger') this.#inGap = false;
-    else if (call.port === 'connections' && CONNECTION_CHANGES.has(call.method) && changedSomething(call.method, result)) {
+    else if (
+      call.port === 'connections' &&
+      CONNECTION_CHANGES.has(call.method) &&
+      changedSomething(call.method, result)
+    ) {
       this.#inGap = true;
     }
   }

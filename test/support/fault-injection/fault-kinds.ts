@@ -59,7 +59,8 @@ export function parseFaultSwitches(spec: string | undefined, spare?: string): Fa
     .map((call) => call.trim())
     .filter((call) => call.length > 0);
   for (const call of spared) {
-    if (!/^[A-Za-z]+\.[A-Za-z#]+:(before|after)$/.test(call)) throw new Error(`"${call}" is not port.method:before|after`);
+    if (!/^[A-Za-z]+\.[A-Za-z#]+:(before|after)$/.test(call))
+      throw new Error(`"${call}" is not port.method:before|after`);
   }
   const words = (spec ?? '')
     .split(',')

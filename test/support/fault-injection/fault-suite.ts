@@ -48,11 +48,7 @@ export interface SeedFailure {
 }
 
 /** A failing seed's report: the shortest workload that still breaks the same invariant, and how to rerun it. */
-export async function shrinkFailure(
-  failure: SeedFailure,
-  settings: SuiteSettings,
-  budget: number,
-): Promise<string> {
+export async function shrinkFailure(failure: SeedFailure, settings: SuiteSettings, budget: number): Promise<string> {
   const workload = generateWorkload(failure.seed, settings.steps, settings.switches);
   const target = failure.violations[0]?.invariant;
   const stillFails = async (ops: readonly Op[]): Promise<boolean> =>
@@ -85,6 +81,9 @@ export async function failingSeeds(settings: SuiteSettings): Promise<SeedFailure
 /** One line per failing seed: its seed and the invariants it breaks. */
 export function summarise(failures: readonly SeedFailure[]): string {
   return failures
-    .map(({ seed, violations }) => `  seed ${seed}: invariants ${[...new Set(violations.map((v) => v.invariant))].join(', ')} (${violations.length} violations)`)
+    .map(
+      ({ seed, violations }) =>
+        `  seed ${seed}: invariants ${[...new Set(violations.map((v) => v.invariant))].join(', ')} (${violations.length} violations)`,
+    )
     .join('\n');
 }

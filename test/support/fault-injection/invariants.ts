@@ -38,7 +38,7 @@ async function membership({ world }: SettledRun): Promise<Map<string, Set<string
   const rooms = new Map<string, Set<string>>(ROOMS.map((room) => [room, new Set<string>()]));
   for (const socket of world.network.openSockets()) {
     const row = await world.connections.get(socket.connectionId);
-    if (row !== undefined) rooms.get(row.room)?.add(socket.connectionId) ?? rooms.set(row.room, new Set([row.id]));
+    if (row !== undefined) rooms.set(row.room, (rooms.get(row.room) ?? new Set<string>()).add(row.id));
   }
   return rooms;
 }
@@ -66,7 +66,8 @@ async function rosters(run: SettledRun, rooms: Map<string, Set<string>>): Promis
     const listed = lastWho.get(socket);
     if (listed === undefined) fail(`${id}'s who got no roster without faults`);
     else {
-      if (sorted(listed.ids) !== sorted(real)) fail(`who lists ${row.room} as [${sorted(listed.ids)}] for ${id}, not [${sorted(real)}]`);
+      if (sorted(listed.ids) !== sorted(real))
+        fail(`who lists ${row.room} as [${sorted(listed.ids)}] for ${id}, not [${sorted(real)}]`);
       if (listed.count !== real.size) fail(`who counts ${row.room} as ${listed.count} for ${id}; it has ${real.size}`);
     }
   }
@@ -80,7 +81,9 @@ async function messages(run: SettledRun, rooms: Map<string, Set<string>>): Promi
   for (const room of ROOMS) kept.set(room, Math.max(0, ...(await world.history.recent(room)).map((m) => m.seq)));
   const byId = new Map<string, ChatMessage>();
   for (const { frame } of world.network.deliveries) if (frame.type === 'message') byId.set(frame.id, frame);
-  const openById = new Map(world.network.openSockets().map((socket): [string, Socket] => [socket.connectionId, socket]));
+  const openById = new Map(
+    world.network.openSockets().map((socket): [string, Socket] => [socket.connectionId, socket]),
+  );
   for (const post of world.posts.values()) {
     const messageId = post.sender.page.acks.get(post.clientMsgId);
     if (messageId === undefined) continue;
@@ -117,13 +120,19 @@ async function messages(run: SettledRun, rooms: Map<string, Set<string>>): Promi
       what === 'leave' ||
       (sending?.sender.connectionId === frame.from && (known === undefined || known === sending.clientMsgId));
     if (!entitled) {
-      found.push({ invariant: 2, message: `${frame.id} reached ${connectionId} from an invocation that does not send it: ${what}` });
+      found.push({
+        invariant: 2,
+        message: `${frame.id} reached ${connectionId} from an invocation that does not send it: ${what}`,
+      });
     }
   }
   for (const [key, count] of perInvocation) {
     if (count > 1) {
       const [invocation, connectionId, id] = key.split('|');
-      found.push({ invariant: 2, message: `${String(id)} reached ${String(connectionId)} ${count} times in invocation ${String(invocation)}` });
+      found.push({
+        invariant: 2,
+        message: `${String(id)} reached ${String(connectionId)} ${count} times in invocation ${String(invocation)}`,
+      });
     }
   }
   return found;
@@ -137,7 +146,13 @@ async function quotaSlots({ world }: SettledRun): Promise<Violation[]> {
     const keys: Array<[string, { userId?: string; sourceIp?: string }, number]> = [
       [`ip ${socket.sourceIp}`, { sourceIp: socket.sourceIp }, world.config.perIp],
       ...(socket.userId !== undefined
-        ? [[`user ${socket.userId}`, { userId: socket.userId }, world.config.perUser] as [string, { userId: string }, number]]
+        ? [
+            [`user ${socket.userId}`, { userId: socket.userId }, world.config.perUser] as [
+              string,
+              { userId: string },
+              number,
+            ],
+          ]
         : []),
     ];
     for (const [key, owner, cap] of keys) {
@@ -153,7 +168,9 @@ async function quotaSlots({ world }: SettledRun): Promise<Violation[]> {
     for (let i = 0; i < free; i += 1) await world.quota.release(`probe-${i}`, owner);
     const open = sockets.filter((socket) => socket.state === 'open');
     if (cap - free !== open.length) {
-      const closed = sockets.filter((socket) => socket.state === 'closed').map((s) => `${s.connectionId} (${String(s.closedHow)})`);
+      const closed = sockets
+        .filter((socket) => socket.state === 'closed')
+        .map((s) => `${s.connectionId} (${String(s.closedHow)})`);
       found.push({
         invariant: 3,
         message: `${key} holds ${cap - free} slots for ${open.length} open sockets [${sorted(open.map((s) => s.connectionId))}]; closed: ${closed.join(', ') || '(none)'}`,
@@ -169,7 +186,9 @@ async function pendingPresence({ world }: SettledRun): Promise<Violation[]> {
     const pending = await world.presence.pending(room, Number.MAX_SAFE_INTEGER);
     if (pending.length > 0) {
       const clock = await world.presence.clock(room);
-      const changes = pending.map(({ change }) => `${change.event} ${change.connectionId} rev ${change.rev}`).join(', ');
+      const changes = pending
+        .map(({ change }) => `${change.event} ${change.connectionId} rev ${change.rev}`)
+        .join(', ');
       found.push({
         invariant: 4,
         message: `${room} still has ${pending.length} pending presence changes after settling (${changes}); scheduled flush: ${clock.scheduled === undefined ? 'none' : `due ${clock.scheduled.due.toISOString()}`}`,

@@ -105,7 +105,6 @@ async function post(world: ChatWorld, socket: Socket, clientMsgId: string): Prom
 async function who(world: ChatWorld, socket: Socket): Promise<{ ids: string[]; count: number } | undefined> {
   const ids: string[] = [];
   let cursor: string | undefined;
-  let count = -1;
   for (let pageNo = 0; pageNo < 100; pageNo += 1) {
     socket.page.requestRoster(cursor);
     socket.page.wantsRoster = false;
@@ -118,9 +117,8 @@ async function who(world: ChatWorld, socket: Socket): Promise<{ ids: string[]; c
       .find((frame): frame is RosterFrame => frame?.type === 'roster');
     if (roster === undefined) return undefined;
     ids.push(...roster.members.map((member) => member.connectionId));
-    count = roster.count;
     cursor = roster.next;
-    if (cursor === undefined) return { ids, count };
+    if (cursor === undefined) return { ids, count: roster.count };
   }
   return undefined;
 }
@@ -130,7 +128,12 @@ async function who(world: ChatWorld, socket: Socket): Promise<{ ids: string[]; c
  * them, and puts the rest back. A job may come late; a failed one comes back after the visibility timeout; one
  * that ran may be delivered again.
  */
-async function runWorker(world: ChatWorld, limit: number, random: () => number, switches: FaultSwitches): Promise<void> {
+async function runWorker(
+  world: ChatWorld,
+  limit: number,
+  random: () => number,
+  switches: FaultSwitches,
+): Promise<void> {
   const due = world.queue.takeDue();
   const ordered = switches.has('reordered-jobs') ? seededShuffle(due, Math.floor(random() * 2 ** 31)) : due;
   let ran = 0;

@@ -50,7 +50,10 @@ export class SimQueue implements FanOutQueue {
 
   /** When the next message is due, if any is queued. */
   nextDueAt(): number | undefined {
-    return this.#messages.reduce<number | undefined>((min, m) => (min === undefined || m.dueAt < min ? m.dueAt : min), undefined);
+    return this.#messages.reduce<number | undefined>(
+      (min, m) => (min === undefined || m.dueAt < min ? m.dueAt : min),
+      undefined,
+    );
   }
 
   get size(): number {

@@ -19,7 +19,13 @@ export interface WorldConfig {
  * page with no open socket (one that a shrunk workload never opened) does nothing.
  */
 export type Op = { readonly id: number } & (
-  | { readonly kind: 'connect'; readonly page: number; readonly room?: string; readonly userId?: string; readonly sourceIp: string }
+  | {
+      readonly kind: 'connect';
+      readonly page: number;
+      readonly room?: string;
+      readonly userId?: string;
+      readonly sourceIp: string;
+    }
   | { readonly kind: 'hello'; readonly page: number }
   | { readonly kind: 'join'; readonly page: number; readonly room: string }
   | { readonly kind: 'leave'; readonly page: number }
