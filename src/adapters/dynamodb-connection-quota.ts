@@ -1,7 +1,24 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { quotaKey } from './dynamodb-keys.ts';
-import type { ConnectionCaps, ConnectionOwners, ConnectionQuota, QuotaClaim } from '../domain/connection-quota.ts';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { connectionIdOfKey, connectionKey, quotaKey } from './dynamodb-keys.ts';
+import { CONNECTION_LIFETIME_MS } from '../domain/chat-service.ts';
+import {
+  type ConnectionCaps,
+  type ConnectionOwners,
+  type ConnectionQuota,
+  QUOTA_CLAIM_GRACE_MS,
+  type QuotaClaim,
+} from '../domain/connection-quota.ts';
+
+/** BatchGetItem reads at most 100 keys per call. */
+const BATCH_GET_LIMIT = 100;
 
 /** Expired slots dropped per write, which keeps the update expression far below DynamoDB's 4 KB. */
 const DROP_BATCH = 50;
@@ -85,10 +102,48 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
         await this.#drop(owner, expired.slice(0, DROP_BATCH));
         continue;
       }
-      if (Object.keys(slots).length >= owner.cap) return false;
+      if (Object.keys(slots).length >= owner.cap) {
+        // At its cap: slots of connections that are no longer stored (a $disconnect that could not give them back,
+        // a $connect that failed after claiming) are taken back, and the claim tried again.
+        const abandoned = await this.#abandoned(slots);
+        if (abandoned.length === 0) return false;
+        await this.#drop(owner, abandoned.slice(0, DROP_BATCH));
+        continue;
+      }
       attempt += 1;
     }
     throw new QuotaContentionError(`could not claim a slot of ${owner.key.pk} in ${CLAIM_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * The held slots whose connections are not live (not stored, retired or being removed), among those claimed
+   * longer ago than a $connect can run: a younger slot may belong to a $connect that has not stored its row yet.
+   */
+  async #abandoned(slots: Record<string, number>): Promise<string[]> {
+    const claimedBefore = (this.#now().getTime() - QUOTA_CLAIM_GRACE_MS + CONNECTION_LIFETIME_MS) / 1000;
+    const candidates = Object.keys(slots)
+      .filter((id) => (slots[id] ?? Infinity) < claimedBefore)
+      .slice(0, BATCH_GET_LIMIT);
+    if (candidates.length === 0) return [];
+    const live = new Set<string>();
+    let keys: Record<string, unknown>[] | undefined = candidates.map((id) => ({ ...connectionKey(id) }));
+    for (let attempt = 0; keys !== undefined && keys.length > 0 && attempt < 5; attempt += 1) {
+      const result: BatchGetCommandOutput = await this.#client.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [this.#tableName]: { Keys: keys, ProjectionExpression: 'pk, retired, removedBy', ConsistentRead: true },
+          },
+        }),
+      );
+      for (const { pk, retired, removedBy } of result.Responses?.[this.#tableName] ?? []) {
+        const id = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
+        if (id !== undefined && retired === undefined && removedBy === undefined) live.add(id);
+      }
+      keys = result.UnprocessedKeys?.[this.#tableName]?.Keys;
+    }
+    // Keys left unprocessed are taken as live: a slot is never taken back on a guess.
+    if (keys !== undefined && keys.length > 0) return [];
+    return candidates.filter((id) => !live.has(id));
   }
 
   /** Adds the slot while the owner's map exists, lacks this connection, and is under the cap. */

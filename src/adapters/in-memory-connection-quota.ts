@@ -1,4 +1,14 @@
-import type { ConnectionCaps, ConnectionOwners, ConnectionQuota, QuotaClaim } from '../domain/connection-quota.ts';
+import { CONNECTION_LIFETIME_MS } from '../domain/chat-service.ts';
+import {
+  type ConnectionCaps,
+  type ConnectionOwners,
+  type ConnectionQuota,
+  QUOTA_CLAIM_GRACE_MS,
+  type QuotaClaim,
+} from '../domain/connection-quota.ts';
+
+/** Whether a connection is live (stored, not retired, not expired): the repository's `get`. */
+export type LiveConnections = (connectionId: string) => Promise<boolean>;
 
 /** Connection slots per user and per address in this process's memory: for a single process, and for tests. */
 export class InMemoryConnectionQuota implements ConnectionQuota {
@@ -6,14 +16,21 @@ export class InMemoryConnectionQuota implements ConnectionQuota {
   readonly #now: () => Date;
   /** Owner key → connection id → expiry in epoch milliseconds. */
   readonly #slots = new Map<string, Map<string, number>>();
+  readonly #isLive: LiveConnections;
 
-  constructor(caps: ConnectionCaps, now: () => Date = () => new Date()) {
+  /** `isLive` tells the slots of live connections from abandoned ones; without it every slot is live. */
+  constructor(caps: ConnectionCaps, now: () => Date = () => new Date(), isLive: LiveConnections = async () => true) {
     this.#caps = caps;
     this.#now = now;
+    this.#isLive = isLive;
   }
 
   async claim(connectionId: string, owners: ConnectionOwners, expiresAt: Date): Promise<QuotaClaim> {
     const capped = this.#capped(owners);
+    for (const { key, cap } of capped) {
+      const slots = this.#live(key);
+      if (!slots.has(connectionId) && slots.size >= cap) await this.#takeBackAbandoned(slots);
+    }
     for (const { key, cap, refusal } of capped) {
       const slots = this.#live(key);
       if (!slots.has(connectionId) && slots.size >= cap) return refusal;
@@ -36,6 +53,14 @@ export class InMemoryConnectionQuota implements ConnectionQuota {
       capped.push({ key: `ip#${owners.sourceIp}`, cap: this.#caps.perIp, refusal: 'ip_at_cap' });
     }
     return capped;
+  }
+
+  /** Drops the slots of connections that are not live, claimed longer ago than a $connect runs. */
+  async #takeBackAbandoned(slots: Map<string, number>): Promise<void> {
+    const claimedBefore = this.#now().getTime() - QUOTA_CLAIM_GRACE_MS + CONNECTION_LIFETIME_MS;
+    for (const [id, expiresAt] of [...slots]) {
+      if (expiresAt < claimedBefore && !(await this.#isLive(id))) slots.delete(id);
+    }
   }
 
   /** The owner's slots, without those that expired. */

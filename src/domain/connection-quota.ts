@@ -14,9 +14,16 @@ export interface ConnectionCaps {
 export type QuotaClaim = 'claimed' | 'user_at_cap' | 'ip_at_cap';
 
 /**
+ * A slot claimed longer ago than this belongs to a $connect that has ended (its function times out at 29 s): if
+ * its connection is not stored by now, it never will be.
+ */
+export const QUOTA_CLAIM_GRACE_MS = 60_000;
+
+/**
  * Caps the live connections of each user and of each source address, counted alike by every Lambda
- * container. A slot is held until it is released or the connection expires, so a lost `$disconnect`
- * frees it in the end.
+ * container. A slot is held until it is released or the connection expires; an owner at its cap gets back the
+ * slots of connections that are no longer live (not stored, or found gone), claimed more than
+ * {@link QUOTA_CLAIM_GRACE_MS} ago: a release that failed, or a $connect that failed after claiming, costs no slot.
  */
 export interface ConnectionQuota {
   /**

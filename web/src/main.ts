@@ -77,7 +77,8 @@ const state = {
   /** Whether the roster frame awaited is a further page, added to the members shown, or the first. */
   rosterAppending: false,
   /** Members whose last applied presence in this room was a leave: a roster taken earlier may still list them. */
-  departed: new Set<string>(),
+  /** Members this page saw leave, with the revision of their leave. */
+  departed: new Map<string, number | undefined>(),
   /** Acks that arrived before their message was shown. */
   acks: new Map<string, string>(),
   /** The messages awaiting their ack: a resend of one goes under its clientMsgId. */
@@ -305,7 +306,7 @@ function applyChange(change: PageChange & { rev: number | undefined }): boolean 
   const known = state.members.has(change.connectionId);
   if (change.event === 'leave') {
     state.members.delete(change.connectionId);
-    state.departed.add(change.connectionId);
+    state.departed.set(change.connectionId, change.rev);
     return known;
   }
   state.members.set(change.connectionId, change.name);
@@ -369,6 +370,11 @@ function requestRoster(cursor: string | undefined): void {
   connection?.sendSoon('who', () => (cursor === undefined ? { action: 'who' } : { action: 'who', cursor }));
 }
 
+/** Whether revision `rev` is known to come after `than`. */
+function laterThan(rev: number | undefined, than: number | undefined): boolean {
+  return rev !== undefined && than !== undefined && rev > than;
+}
+
 function onRoster(frame: IncomingFrame): void {
   const members = frame['members'];
   if (!Array.isArray(members) || asString(frame['room']) !== state.room) return;
@@ -376,7 +382,10 @@ function onRoster(frame: IncomingFrame): void {
   for (const member of members as unknown[]) {
     if (typeof member !== 'object' || member === null) continue;
     const { connectionId, name, rev } = member as { connectionId?: unknown; name?: unknown; rev?: unknown };
-    if (typeof connectionId !== 'string' || typeof name !== 'string' || state.departed.has(connectionId)) continue;
+    if (typeof connectionId !== 'string' || typeof name !== 'string') continue;
+    // A member seen leaving is listed again only at a later revision: it came back (its join may be one a big
+    // room's batch frame did not list).
+    if (state.departed.has(connectionId) && !laterThan(asNumber(rev), state.departed.get(connectionId))) continue;
     // A presence change newer than the roster's reading of this member wins.
     if (!state.memberRevisions.accept(connectionId, asNumber(rev))) continue;
     state.members.set(connectionId, name);

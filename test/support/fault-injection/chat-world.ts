@@ -67,8 +67,19 @@ export class ChatWorld {
     this.dice = new FaultDice(seed, switches);
     this.network = new SimNetwork(this.dice);
     this.queue = new SimQueue(now);
-    this.connections = new InMemoryConnectionRepository({ pageSize: 2, shards: config.roomShards, now });
-    this.quota = new InMemoryConnectionQuota({ perUser: config.perUser, perIp: config.perIp }, now);
+    this.connections = new InMemoryConnectionRepository({
+      pageSize: 2,
+      shards: config.roomShards,
+      now,
+      presence: this.presence,
+    });
+    // Slots of connections no longer live are taken back by an owner at its cap, as on DynamoDB.
+    const connections = this.connections;
+    this.quota = new InMemoryConnectionQuota(
+      { perUser: config.perUser, perIp: config.perIp },
+      now,
+      async (id) => (await connections.get(id)) !== undefined,
+    );
     const faulty = <T extends object>(port: string, target: T): T => withFaults(port, target, this.dice);
     let ids = 0;
     const fanOutQueue = faulty('queue', this.queue);

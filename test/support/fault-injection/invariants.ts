@@ -1,3 +1,4 @@
+import { CONNECTION_LIFETIME_MS } from '../../../src/domain/chat-service.ts';
 import { HISTORY_LENGTH } from '../../../src/domain/message-history.ts';
 import type { ChatMessage } from '../../../src/domain/frames.ts';
 import type { SettledRun } from './run-workload.ts';
@@ -161,7 +162,8 @@ async function quotaSlots({ world }: SettledRun): Promise<Violation[]> {
       owners.set(key, entry);
     }
   }
-  const expiresAt = new Date(world.now + 3_600_000);
+  // Probes claim as a $connect at this instant would: slots of connections no longer live are taken back.
+  const expiresAt = new Date(world.now + CONNECTION_LIFETIME_MS);
   for (const [key, { owner, cap, sockets }] of owners) {
     let free = 0;
     while (free < cap && (await world.quota.claim(`probe-${free}`, owner, expiresAt)) === 'claimed') free += 1;

@@ -24,7 +24,8 @@ export class PageModel {
   #rosterAppending = false;
   #welcomeRevisions = new Revisions();
   #memberRevisions = new Revisions();
-  readonly #departed = new Set<string>();
+  /** Members seen leaving, with the revision of their leave (as the page keeps them). */
+  readonly #departed = new Map<string, number>();
 
   receive(frame: ServerFrame): void {
     switch (frame.type) {
@@ -58,7 +59,8 @@ export class PageModel {
         if (frame.room !== this.room) return;
         if (!this.#rosterAppending) this.members.clear();
         for (const { connectionId, name, rev } of frame.members) {
-          if (this.#departed.has(connectionId)) continue;
+          const leftAt = this.#departed.get(connectionId);
+          if (leftAt !== undefined && !(rev > leftAt)) continue;
           if (!this.#memberRevisions.accept(connectionId, rev)) continue;
           this.members.set(connectionId, name);
         }
@@ -93,7 +95,7 @@ export class PageModel {
     if (!this.#memberRevisions.acceptNewer(change.connectionId, change.rev)) return;
     if (change.event === 'leave') {
       this.members.delete(change.connectionId);
-      this.#departed.add(change.connectionId);
+      this.#departed.set(change.connectionId, change.rev);
       return;
     }
     this.members.set(change.connectionId, change.name);

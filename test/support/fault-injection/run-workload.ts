@@ -1,5 +1,5 @@
 import type { RosterFrame } from '../../../src/domain/frames.ts';
-import { LOST_FLUSH_MS } from '../../../src/domain/presence-flush.ts';
+import { LOST_FLUSH_MS, UNREQUESTED_FLUSH_MS } from '../../../src/domain/presence-flush.ts';
 import { seededShuffle } from '../seeded-random.ts';
 import { ChatWorld } from './chat-world.ts';
 import { streamOf } from './fault-dice.ts';
@@ -177,7 +177,8 @@ async function settle(world: ChatWorld): Promise<SettledRun> {
   const open = (): Socket[] => world.network.openSockets();
   for (const [socket, frame] of [...world.unfinished]) await world.sendWithRetries(socket, frame, 1);
   for (const socket of open()) if (!socket.helloDone) await world.sendWithRetries(socket, { action: 'hello' }, 1);
-  world.advance(LOST_FLUSH_MS + 1000);
+  // Past the point where a flush due up to a window from now counts as lost, and an unrequested change as such.
+  world.advance(LOST_FLUSH_MS + UNREQUESTED_FLUSH_MS + 5000);
   await drain(world);
   let visitors = 0;
   for (const room of ROOMS) {
