@@ -1,3 +1,5 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { connectionKey } from '../../src/adapters/dynamodb-keys.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server } from 'node:http';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
@@ -142,9 +144,17 @@ class World {
   async arrangeGone(connectionId: string, query: Record<string, string>): Promise<void> {
     await createConnectHandler(this.deps())(this.#handshake(connectionId, query), lambdaContext('connect'));
     const repository = new DynamoDbConnectionRepository(this.dynamodb.documentClient, { tableName: this.tableName });
-    const stored = await repository.get(connectionId);
-    if (stored === undefined) throw new Error(`could not arrange gone connection ${connectionId}`);
-    await repository.save({ ...stored, connectedAt: new Date(Date.now() - 10 * 60_000) });
+    if ((await repository.get(connectionId)) === undefined)
+      throw new Error(`could not arrange gone connection ${connectionId}`);
+    // Long past its handshake, so that a 410 means gone.
+    await this.dynamodb.documentClient.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: connectionKey(connectionId),
+        UpdateExpression: 'SET connectedAt = :at',
+        ExpressionAttributeValues: { ':at': Date.now() - 10 * 60_000 },
+      }),
+    );
   }
 }
 
