@@ -5,16 +5,23 @@ import type {
   ConnectionQuota,
   QuotaClaim,
 } from '../../src/domain/connection-quota.ts';
+import { CONNECTION_LIFETIME_MS } from '../../src/domain/chat-service.ts';
+import { QUOTA_CLAIM_GRACE_MS } from '../../src/domain/connection-quota.ts';
+import type { ConnectionRepository } from '../../src/domain/connection-repository.ts';
 
 export interface ConnectionQuotaFactory {
-  /** A quota with those caps over an empty store, whose clock reads `now`. */
-  (caps: ConnectionCaps, now: () => Date): Promise<ConnectionQuota>;
+  /**
+   * A quota with those caps over an empty store, whose clock reads `now`, and the connections it tells live ones
+   * by (the repository its adapter reads, over the same store).
+   */
+  (caps: ConnectionCaps, now: () => Date): Promise<{ quota: ConnectionQuota; connections: ConnectionRepository }>;
 }
 
 // Real time: DynamoDB Local's TTL sweeper deletes items whose expiry is in the real past.
 const T0 = new Date(Math.floor(Date.now() / 1000) * 1000);
 const HOUR = 3_600_000;
-const LIFETIME = new Date(T0.getTime() + 2 * HOUR);
+/** The expiry a $connect at T0 claims with. */
+const LIFETIME = new Date(T0.getTime() + CONNECTION_LIFETIME_MS);
 
 const ann: ConnectionOwners = { userId: 'user-ann', sourceIp: '198.51.100.1' };
 
@@ -34,13 +41,13 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
     const fixed = () => T0;
 
     it('gives a user as many connections as its cap, then refuses the next with user_at_cap', async () => {
-      const quota = await create({ perUser: 2, perIp: 0 }, fixed);
+      const { quota } = await create({ perUser: 2, perIp: 0 }, fixed);
 
       expect(await claimEach(quota, ['a', 'b', 'c'], ann)).toEqual(['claimed', 'claimed', 'user_at_cap']);
     });
 
     it('gives an address as many connections as its cap, whoever the users, then refuses with ip_at_cap', async () => {
-      const quota = await create({ perUser: 10, perIp: 2 }, fixed);
+      const { quota } = await create({ perUser: 10, perIp: 2 }, fixed);
       const from = (userId: string) => ({ userId, sourceIp: '203.0.113.9' });
 
       const claims = [
@@ -53,7 +60,7 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
     });
 
     it('takes no slot from the user of a connection refused for its address', async () => {
-      const quota = await create({ perUser: 2, perIp: 1 }, fixed);
+      const { quota } = await create({ perUser: 2, perIp: 1 }, fixed);
       await quota.claim('a', { userId: 'u1', sourceIp: '203.0.113.1' }, LIFETIME);
       await quota.claim('b', { userId: 'u1', sourceIp: '203.0.113.1' }, LIFETIME);
 
@@ -61,7 +68,7 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
     });
 
     it('frees a slot when its connection is released', async () => {
-      const quota = await create({ perUser: 1, perIp: 0 }, fixed);
+      const { quota } = await create({ perUser: 1, perIp: 0 }, fixed);
       await quota.claim('a', ann, LIFETIME);
       const refused = await quota.claim('b', ann, LIFETIME);
 
@@ -71,7 +78,7 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
     });
 
     it('frees the slots of both owners on release', async () => {
-      const quota = await create({ perUser: 1, perIp: 1 }, fixed);
+      const { quota } = await create({ perUser: 1, perIp: 1 }, fixed);
       await quota.claim('a', ann, LIFETIME);
 
       await quota.release('a', ann);
@@ -83,7 +90,7 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
     });
 
     it('counts a connection claimed twice once', async () => {
-      const quota = await create({ perUser: 2, perIp: 0 }, fixed);
+      const { quota } = await create({ perUser: 2, perIp: 0 }, fixed);
 
       expect(await claimEach(quota, ['a', 'a', 'b', 'c'], ann)).toEqual([
         'claimed',
@@ -94,7 +101,7 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
     });
 
     it('changes nothing when releasing a connection that holds no slot', async () => {
-      const quota = await create({ perUser: 1, perIp: 1 }, fixed);
+      const { quota } = await create({ perUser: 1, perIp: 1 }, fixed);
       await quota.release('ghost', { userId: 'nobody', sourceIp: '192.0.2.1' });
       await quota.claim('a', ann, LIFETIME);
 
@@ -105,7 +112,7 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
 
     it('stops counting a slot once its connection has expired', async () => {
       let now = T0;
-      const quota = await create({ perUser: 1, perIp: 1 }, () => now);
+      const { quota } = await create({ perUser: 1, perIp: 1 }, () => now);
       await quota.claim('a', ann, new Date(T0.getTime() + HOUR));
 
       now = new Date(T0.getTime() + HOUR + 1000);
@@ -114,7 +121,7 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
     });
 
     it('keeps owners apart: other users, other addresses, and a user named like an address', async () => {
-      const quota = await create({ perUser: 1, perIp: 1 }, fixed);
+      const { quota } = await create({ perUser: 1, perIp: 1 }, fixed);
       await quota.claim('a', { userId: '192.0.2.1', sourceIp: '192.0.2.1' }, LIFETIME);
 
       expect([
@@ -125,20 +132,20 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
     });
 
     it('caps nothing with caps of 0', async () => {
-      const quota = await create({ perUser: 0, perIp: 0 }, fixed);
+      const { quota } = await create({ perUser: 0, perIp: 0 }, fixed);
       const ids = Array.from({ length: 30 }, (_, i) => `c${i}`);
 
       expect(new Set(await claimEach(quota, ids, ann))).toEqual(new Set(['claimed']));
     });
 
     it('counts a connection with no known owner against nothing', async () => {
-      const quota = await create({ perUser: 1, perIp: 1 }, fixed);
+      const { quota } = await create({ perUser: 1, perIp: 1 }, fixed);
 
       expect(await claimEach(quota, ['a', 'b', 'c'], {})).toEqual(['claimed', 'claimed', 'claimed']);
     });
 
     it('gives exactly the cap when many connections of one user claim at once, as from many containers', async () => {
-      const quota = await create({ perUser: 5, perIp: 0 }, fixed);
+      const { quota } = await create({ perUser: 5, perIp: 0 }, fixed);
 
       const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => quota.claim(`c${i}`, ann, LIFETIME)));
 
@@ -149,7 +156,7 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
     });
 
     it('loses no release when many connections of one user close at once', async () => {
-      const quota = await create({ perUser: 8, perIp: 0 }, fixed);
+      const { quota } = await create({ perUser: 8, perIp: 0 }, fixed);
       const first = Array.from({ length: 8 }, (_, i) => `first${i}`);
       await Promise.all(first.map((id) => quota.claim(id, ann, LIFETIME)));
 
@@ -157,6 +164,33 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
       const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => quota.claim(`second${i}`, ann, LIFETIME)));
 
       expect(new Set(claims)).toEqual(new Set(['claimed']));
+    });
+
+    it('takes back, at its cap, the slot of a connection no longer stored, claimed longer ago than a $connect runs', async () => {
+      let now = T0;
+      const { quota, connections } = await create({ perUser: 2, perIp: 0 }, () => now);
+      await connections.save({
+        id: 'live',
+        room: 'lobby',
+        name: 'Live',
+        connectedAt: T0,
+        expiresAt: LIFETIME,
+        revision: 0,
+        announced: true,
+      });
+      const first = await claimEach(quota, ['live', 'lost'], ann);
+      const atOnce = await quota.claim('young', ann, LIFETIME);
+      now = new Date(T0.getTime() + QUOTA_CLAIM_GRACE_MS + 1000);
+      const later = await quota.claim('next', ann, new Date(now.getTime() + CONNECTION_LIFETIME_MS));
+      const full = await quota.claim('one-more', ann, new Date(now.getTime() + CONNECTION_LIFETIME_MS));
+
+      // 'lost' never stored its row (its $connect failed, or its release did): only its slot is taken back.
+      expect({ first, atOnce, later, full }).toEqual({
+        first: ['claimed', 'claimed'],
+        atOnce: 'user_at_cap',
+        later: 'claimed',
+        full: 'user_at_cap',
+      });
     });
   });
 }

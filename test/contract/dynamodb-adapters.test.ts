@@ -62,7 +62,11 @@ if (!onlyDynamoDbLocal) {
     limiter: new InMemoryRateLimiter(limit, now),
     register: async () => undefined,
   }));
-  connectionQuotaContract('InMemoryConnectionQuota', async (caps, now) => new InMemoryConnectionQuota(caps, now));
+  connectionQuotaContract('InMemoryConnectionQuota', async (caps, now) => {
+    const connections = new InMemoryConnectionRepository({ now });
+    const quota = new InMemoryConnectionQuota(caps, now, async (id) => (await connections.get(id)) !== undefined);
+    return { quota, connections };
+  });
 }
 
 describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalite'}`, () => {
@@ -122,7 +126,11 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
 
   connectionQuotaContract('DynamoDbConnectionQuota', async (caps, now) => {
     const target = started();
-    return new DynamoDbConnectionQuota(target.documentClient, { tableName: await target.table(), caps, now });
+    const tableName = await target.table();
+    return {
+      quota: new DynamoDbConnectionQuota(target.documentClient, { tableName, caps, now }),
+      connections: new DynamoDbConnectionRepository(target.documentClient, { tableName, now }),
+    };
   });
 
   it.each(['0.0000000000', '0.0000000000.0000000000#a'])(
