@@ -11,7 +11,7 @@
  * | a completed shard job | `shardjob#<fan-out id>#<shard>#<page>` | `done` | none |
  * | the cursor a shard job's page starts at | `shardjob#<fan-out id>#<shard>#<page>` | `cursor` | none |
  * | a room's history slot | `history#<room>` | `slot#NN` | none |
- * | a message sent with a clientMsgId | `sent#<room>#<sender>` | `msg#<clientMsgId>` | none |
+ * | a message sent with a clientMsgId | `sent#<sender>` | `msg#<clientMsgId>` | none |
  * | an owner's connection quota | `quota#user#<sub>` or `quota#ip#<address>` | `quota` | none |
  */
 
@@ -66,11 +66,11 @@ export function historyPartition(room: string): string {
 }
 
 /**
- * The item that claims a sender's clientMsgId in a room for the message stored under it. Room names hold no `#`,
- * so the room ends at the first one and no room and sender can stand for another pair.
+ * The item that claims a sender's clientMsgId, whatever the room, for the message stored under it: a resend made
+ * after its sender moved to another room is still the message it sent before.
  */
-export function sentKey(room: string, sender: string, clientMsgId: string): TableKey {
-  return { pk: `${SENT_PREFIX}${room}#${sender}`, sk: `msg#${clientMsgId}` };
+export function sentKey(sender: string, clientMsgId: string): TableKey {
+  return { pk: `${SENT_PREFIX}${sender}`, sk: `msg#${clientMsgId}` };
 }
 
 export function historySlotKey(room: string, slot: number): TableKey {

@@ -79,7 +79,7 @@ export class DynamoDbMessageHistory implements MessageHistory {
 
   async append(message: NewMessage, sentAs?: SentAs): Promise<ChatMessage> {
     if (sentAs === undefined) return this.#store(message);
-    const key = sentKey(message.room, sentAs.sender, sentAs.clientMsgId);
+    const key = sentKey(sentAs.sender, sentAs.clientMsgId);
     // A resend finds its message without taking a number: a number taken and not stored is a gap in the room.
     const sent = (await this.#sent(key)) ?? (await this.#claim(key, await this.#number(message)));
     // Stored again, in case whoever claimed it stopped before its slot was written (a newer slot is kept).

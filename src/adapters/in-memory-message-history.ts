@@ -17,8 +17,7 @@ export class InMemoryMessageHistory implements MessageHistory {
 
   async append(message: NewMessage, sentAs?: SentAs): Promise<ChatMessage> {
     // Nothing below awaits, so a check and its append are one step: racing appends cannot both store.
-    const sentKey =
-      sentAs === undefined ? undefined : JSON.stringify([message.room, sentAs.sender, sentAs.clientMsgId]);
+    const sentKey = sentAs === undefined ? undefined : JSON.stringify([sentAs.sender, sentAs.clientMsgId]);
     const sent = sentKey === undefined ? undefined : this.#sent.get(sentKey);
     if (sent !== undefined) return sent;
     const room = this.#rooms.get(message.room) ?? { seq: 0, messages: [] };

@@ -260,13 +260,15 @@ export class ChatService {
   async post(senderId: string, text: string, clientMsgId?: string, clientId?: string): Promise<PostResult> {
     const sender = await this.#require(senderId);
     // The room's size decides between the inline and the sharded fan-out; it is read while the message is stored.
-    const [message, clock] = await Promise.all([
+    const [message, senderRoom] = await Promise.all([
       this.#store(sender, text, clientMsgId, clientId),
       this.#presence.clock(sender.room),
     ]);
-    await this.#presenceFlush.resumeLost(sender.room, clock);
+    // A resend made after its sender moved is the message it sent before, in the room it was sent to.
+    const clock = message.room === sender.room ? senderRoom : await this.#presence.clock(message.room);
+    await this.#presenceFlush.resumeLost(message.room, clock);
     // A message's shard jobs are named by its id, so those of a resend that completed before do nothing.
-    const report = await this.#broadcast(sender.room, message, clock.members, message.id);
+    const report = await this.#broadcast(message.room, message, clock.members, message.id);
     if (clientMsgId !== undefined) {
       const { recipients, delivered, gone, failed, shards } = report;
       await this.#sendOrForget(senderId, {

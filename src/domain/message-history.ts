@@ -36,9 +36,9 @@ export function senderKey(connection: { readonly id: string; readonly userId?: s
 export interface MessageHistory {
   /**
    * Stores the message under the room's next sequence number and returns it numbered. With `sentAs`, at most one
-   * message is ever stored per room, sender and clientMsgId, however many appends race: each later or losing
-   * append stores nothing and returns the message stored first, as it was stored, for as long as the history
-   * keeps that pair (at least while the message is kept).
+   * message is ever stored per sender and clientMsgId, whatever the room, however many appends race: each later or
+   * losing append stores nothing and returns the message stored first, as it was stored (in its room), for as long
+   * as the history keeps that pair (at least while the message is kept).
    */
   append(message: NewMessage, sentAs?: SentAs): Promise<ChatMessage>;
   /**

@@ -235,6 +235,23 @@ describe('ChatService', () => {
       });
     });
 
+    it('takes a resend made after its sender moved for the message it sent before, sent again to its own room', async () => {
+      const chat = await chatWith({ lobby: ['A', 'B'], garden: ['G'] });
+      const first = await chat.service.post('A', 'hello', 'c-1');
+      await chat.service.join('A', 'garden');
+      chat.messenger.sent.length = 0;
+
+      const resent = await chat.service.post('A', 'hello', 'c-1');
+
+      expect({
+        same: resent.message.id === first.message.id,
+        room: resent.message.room,
+        toB: chat.messenger.framesTo('B').map(summary),
+        toG: chat.messenger.framesTo('G').filter((f) => f.type === 'message').length,
+        gardenHistory: (await chat.history.recent('garden')).length,
+      }).toEqual({ same: true, room: 'lobby', toB: ['message hello'], toG: 0, gardenHistory: 0 });
+    });
+
     it('stops counting a member found gone whose $disconnect never comes', async () => {
       const chat = await chatWith({ lobby: ['A', 'B', 'C'] });
       chat.messenger.on('C', 'gone');

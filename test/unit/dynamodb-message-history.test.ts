@@ -178,7 +178,7 @@ describe('DynamoDbMessageHistory', () => {
 
   describe('append with a sender and clientMsgId', () => {
     const sentAs = { sender: 'user:ann', clientMsgId: 'c-1' };
-    const claimKey = { pk: 'sent#red#user:ann', sk: 'msg#c-1' };
+    const claimKey = { pk: 'sent#user:ann', sk: 'msg#c-1' };
     const refused = () =>
       new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
 

@@ -32,6 +32,16 @@ describe('Outbox', () => {
     expect(outbox.idFor('dinner?')).toBe(first);
   });
 
+  it('sends the text of a message refused in another room as a new message once the page moved', () => {
+    const outbox = new Outbox('p1');
+    const first = outbox.idFor('hi');
+    outbox.failed(first);
+
+    outbox.changedRoom();
+
+    expect(outbox.idFor('hi')).not.toBe(first);
+  });
+
   it('reuses a clientMsgId once only: a resend that is acknowledged is done', () => {
     const outbox = new Outbox('p1');
     const first = outbox.idFor('dinner?');

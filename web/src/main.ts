@@ -216,6 +216,7 @@ function clearRoomView(): void {
 
 function enterRoom(room: string): void {
   state.room = room;
+  state.outbox.changedRoom();
   clearRoomView();
   roomTitle.textContent = room;
   roomInput.value = room;

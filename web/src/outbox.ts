@@ -40,6 +40,14 @@ export class Outbox {
     return text;
   }
 
+  /**
+   * The page moved to another room: a text typed there is a message for that room, never a resend of one written
+   * for the room it left (the server would take a resend for the message it stored there).
+   */
+  changedRoom(): void {
+    this.#unsure.clear();
+  }
+
   /** The connection closed: no ack will come for any message sent on it, which may or may not be stored. */
   interrupted(): void {
     for (const clientMsgId of [...this.#awaiting.keys()]) this.failed(clientMsgId);

@@ -193,6 +193,10 @@ export class ChatWorld {
       if (post !== undefined) post.attempts += 1;
       if (await this.send(socket, frame)) {
         if (this.unfinished.get(socket) === frame) this.unfinished.delete(socket);
+        // A page that moved to another room does not send a message written for the room it left (its outbox
+        // forgets what it was unsure of when it changes room).
+        const moved = frame['action'] === 'join' || frame['action'] === 'leave';
+        if (moved && this.unfinished.get(socket)?.['action'] === 'sendmessage') this.unfinished.delete(socket);
         return true;
       }
       if (socket.state !== 'open') return false;
