@@ -1,3 +1,5 @@
+import { DynamoDbConnectionQuota } from '../../src/adapters/dynamodb-connection-quota.ts';
+import { CONNECTION_LIFETIME_MS } from '../../src/domain/chat-service.ts';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { connectionKey } from '../../src/adapters/dynamodb-keys.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -379,7 +381,20 @@ async function connectScenarios(world: World): Promise<void> {
       200,
     ],
     ['no identity when one is required', authenticated, connectEvent('c-anonymous', { sourceIp: '192.0.2.8' }), 401],
+    [
+      'a user at its cap, one of whose slots is held by a connection no longer stored',
+      createConnectHandler(world.deps({ AUTH_MODE: 'jwt', MAX_CONNECTIONS_PER_USER: '1' })),
+      connectEvent('c-capped', { sourceIp: '192.0.2.9', authorizer: { userId: 'user-capped', name: 'Cap' } }),
+      200,
+    ],
   ];
+  // The slot of a $connect that failed after claiming it, two minutes ago: its row was never stored.
+  const twoMinutesAgo = Date.now() - 120_000;
+  await new DynamoDbConnectionQuota(world.dynamodb.documentClient, {
+    tableName: world.tableName,
+    caps: { perUser: 1, perIp: 0 },
+    now: () => new Date(twoMinutesAgo),
+  }).claim('c-lost', { userId: 'user-capped' }, new Date(twoMinutesAgo + CONNECTION_LIFETIME_MS));
   await world.recorder.as(fn, async () => {
     for (const [scenario, handle, event, expected] of cases) {
       const response = await handle(event, context);
