@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
+import { DynamoDbPresenceLog } from '../../src/adapters/dynamodb-presence-log.ts';
 import { DynamoDbMessageHistory } from '../../src/adapters/dynamodb-message-history.ts';
 import type { ChatService } from '../../src/domain/chat-service.ts';
 import type { ConnectionChange } from '../../src/domain/connection.ts';
@@ -219,7 +220,13 @@ describe('a write replayed by the SDK after its answer was lost', () => {
     const messenger = new RecordingMessenger();
     const history = new DynamoDbMessageHistory(faulty, { tableName, retentionSeconds: 3600 });
     const connections = new DynamoDbConnectionRepository(faulty, { tableName });
-    return { service: newChatService({ connections, history, messenger, concurrency: 4 }), messenger, history };
+    // The presence changes are kept with the connection changes, in the same table.
+    const presence = new DynamoDbPresenceLog(faulty, { tableName });
+    return {
+      service: newChatService({ connections, presence, history, messenger, concurrency: 4 }),
+      messenger,
+      history,
+    };
   }
 
   const presences = (messenger: RecordingMessenger, to: string): string[] =>
@@ -227,13 +234,14 @@ describe('a write replayed by the SDK after its answer was lost', () => {
       .framesTo(to)
       .flatMap((frame) => (frame.type === 'presence' ? [`${frame.event} ${frame.connectionId}`] : []));
 
-  it('still tells the room that a member left when the delete of its $disconnect was replayed', async () => {
+  it('still tells the room that a member left, once, when the removal of its $disconnect was replayed', async () => {
     const { service, messenger } = await chat();
     await service.connect('ann', { room: 'x' });
     await service.connect('bob', { room: 'x' });
 
     messenger.sent.length = 0;
-    proxy.failNext('DeleteItem conn#', 'dropAfter');
+    // The row's delete, the leave and the count are one transaction, labelled by the row.
+    proxy.failNext('TransactWriteItems conn#', 'dropAfter');
     await service.disconnect('ann');
 
     expect(presences(messenger, 'bob')).toEqual(['leave ann']);
@@ -246,7 +254,7 @@ describe('a write replayed by the SDK after its answer was lost', () => {
     await service.connect('cat', { room: 'y' });
 
     messenger.sent.length = 0;
-    proxy.failNext('UpdateItem conn#', 'dropAfter');
+    proxy.failNext('TransactWriteItems conn#', 'dropAfter');
     await service.join('ann', 'y');
 
     expect({ bob: presences(messenger, 'bob'), cat: presences(messenger, 'cat') }).toEqual({

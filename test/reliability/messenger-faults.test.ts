@@ -93,6 +93,9 @@ describe('a fan-out through the real messenger against a @connections API that f
       history: new InMemoryMessageHistory(),
       messenger: new ApiGatewayMessenger(client, { timeoutMs: TIMEOUT_MS }),
       concurrency: CONCURRENCY,
+      // The leaves of members found gone are kept and their flushes queued, not run: the fan-outs under test are
+      // the posts'.
+      fanOutQueue: new InMemoryFanOutQueue(),
     });
     // Fates are spread over the room's pages in a fixed, shuffled order.
     const fates = seededShuffle(
