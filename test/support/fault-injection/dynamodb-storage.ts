@@ -14,8 +14,11 @@ import type { Storage, StorageContext, StorageFactory, StoragePorts } from './st
 
 /** Each request's chance of each fault while a step runs; the SDK retries, so few fail for good. */
 const SHARES: FaultShares = { throttle: 0.03, dropBefore: 0.03, dropAfter: 0.04 };
-/** Attempts per request: fewer than the SDK's 3, so that a request fails for good now and then. */
-const ATTEMPTS = 2;
+/**
+ * Attempts per request, by seed: 1 (every fault reaches the adapter, as the port proxy's do), 2 (a fault is
+ * retried, two in a row fail the request), or the SDK's default 3.
+ */
+const attemptsOf = (seed: number): number => 1 + (seed % 3);
 /** History kept for a week, as deployed. */
 const RETENTION_SECONDS = 7 * 86_400;
 
@@ -30,6 +33,16 @@ function sharesUnder(switches: FaultSwitches): FaultShares {
     dropBefore: before ? SHARES.dropBefore : 0,
     dropAfter: switches.has('lost-answers') ? SHARES.dropAfter : 0,
   };
+}
+
+/** The kinds of fault the proxy injects under the switches. */
+export function faultKindsOn(switches: FaultSwitches): string[] {
+  return Object.entries(sharesUnder(switches)).flatMap(([kind, share]) => (share > 0 ? [kind] : []));
+}
+
+/** The kinds of fault the totals count at least once. */
+export function faultKindsIn(totals: FaultTotals): string[] {
+  return (['throttle', 'dropBefore', 'dropAfter'] as const).filter((kind) => totals[kind] > 0);
 }
 
 /** FNV-1a of a string, for a request's roll. */
@@ -96,7 +109,7 @@ export function dynamoDbStorage(target: DynamoDbTarget, totals: FaultTotals): St
     const proxy = await new DynamoDbFaultProxy(target.endpoint, sharesUnder(context.switches), context.seed).start();
     proxy.roll = requestRolls(context, tableName);
     proxy.onFault = (label, fault) => context.dice.record(`${label} ${fault}`);
-    const client = proxy.documentClient(ATTEMPTS, { retryDelayMs: 0 });
+    const client = proxy.documentClient(attemptsOf(context.seed), { retryDelayMs: 0 });
     const direct = adapters(target.documentClient, tableName, context);
     return {
       ports: adapters(client, tableName, context),
