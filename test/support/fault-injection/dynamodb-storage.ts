@@ -12,7 +12,7 @@ import { streamOf } from './fault-dice.ts';
 import type { FaultSwitches } from './fault-kinds.ts';
 import type { Storage, StorageContext, StorageFactory, StoragePorts } from './storage.ts';
 
-/** Each request's chance of each fault while a step runs; the SDK retries, so few fail for good. */
+/** Each request's chance of each fault while a step runs (each attempt's, when the SDK retries). */
 const SHARES: FaultShares = { throttle: 0.03, dropBefore: 0.03, dropAfter: 0.04 };
 /**
  * Attempts per request, by seed: 1 (every fault reaches the adapter, as the port proxy's do), 2 (a fault is
@@ -59,7 +59,8 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
  * and the random change tokens that differ from run to run) and how many times the same body was sent in this
  * step (the SDK's replays). Concurrent requests whose order on the wire varies keep their fates; what still
  * varies is the order of their effects (and of the deliveries the messenger's dice decide), so a run is not
- * always an exact replay. No faults outside a step, nor in $disconnect without `disconnect-faults`.
+ * guaranteed to be an exact replay (in practice the runs of a seed have matched, faults and deliveries alike,
+ * but shrinking tries each candidate more than once). No faults outside a step, nor in $disconnect without `disconnect-faults`.
  */
 function requestRolls(
   { seed, switches, dice }: StorageContext,
