@@ -12,9 +12,9 @@ import { failingSeeds, shrinkFailure, suiteSettings, summarise } from '../suppor
 /**
  * The fault-injection suite's workloads on the DynamoDB adapters: dynalite, a fresh table per run, behind the
  * HTTP fault proxy (throttles, requests dropped before they apply, answers lost after, which the SDK replays).
- * Seeds 1–30 of 40 steps; `FAULT_SEED`, `FAULTS`, `FAULT_SKIP` and `FAULT_STEPS` work as in the unit tier.
+ * Seeds 1–24 of 40 steps; `FAULT_SEED`, `FAULTS`, `FAULT_SKIP` and `FAULT_STEPS` work as in the unit tier.
  */
-const defaults = suiteSettings({ firstSeed: 1, seeds: 30, steps: 40 });
+const defaults = suiteSettings({ firstSeed: 1, seeds: 24, steps: 40 });
 /** Shrinking candidates, each run up to twice (a run on real sockets may not replay exactly): the test gets five minutes for them. */
 const SHRINK_BUDGET = 40;
 

@@ -11,10 +11,10 @@ import { failingSeeds, shrinkFailure, suiteSettings, summarise } from '../suppor
 
 /**
  * The DynamoDB fault-injection suite's soak: more seeds than the contract tier's, each a longer workload (seeds
- * 100,000 on, as the in-memory soak's), about two minutes. `FAULT_SEED`, `FAULTS`, `FAULT_SKIP` and
+ * 100,000 on, as the in-memory soak's), about a minute and a half. `FAULT_SEED`, `FAULTS`, `FAULT_SKIP` and
  * `FAULT_STEPS` work as there.
  */
-const defaults = suiteSettings({ firstSeed: 100_000, seeds: 50, steps: 100 });
+const defaults = suiteSettings({ firstSeed: 100_000, seeds: 40, steps: 100 });
 /** Shrinking candidates, each run up to twice (a run on real sockets may not replay exactly). */
 const SHRINK_BUDGET = 40;
 
