@@ -1,6 +1,7 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { bodyOf, forward, LoopbackServer, type UpstreamAnswer } from '../../scripts/loopback-server.ts';
 import { seededRandom } from './seeded-random.ts';
 
@@ -45,7 +46,14 @@ export class DynamoDbFaultProxy extends LoopbackServer {
   readonly byOperation = new Map<string, number>();
   readonly #target: URL;
   readonly #shares: FaultShares;
-  readonly #random: () => number;
+  /**
+   * Draws a request's roll in [0, 1), which picks its fate by the shares: by default the seeded generator, in
+   * request order. A caller may draw by the request instead (its label and body), so that concurrent requests
+   * whose order on the wire varies keep their fates.
+   */
+  roll: (label: string, body: Buffer) => number;
+  /** Hears of each fault injected, with the request's label. */
+  onFault: (label: string, fault: DynamoDbFault) => void = () => {};
   /** Faults to inject on the next request whose label starts with the key, whatever the generator draws. */
   readonly #scripted: Array<{ label: string; fault: DynamoDbFault }> = [];
   readonly #upstream = new Agent({ keepAlive: true, maxSockets: 16 });
@@ -56,17 +64,25 @@ export class DynamoDbFaultProxy extends LoopbackServer {
       throw new RangeError('fault shares add up to more than 1');
     this.#target = new URL(targetEndpoint);
     this.#shares = shares;
-    this.#random = seededRandom(seed);
+    const random = seededRandom(seed);
+    this.roll = () => random();
   }
 
-  /** A document client whose requests go through this proxy, retrying each up to `maxAttempts` times as the SDK does. */
-  documentClient(maxAttempts: number): DynamoDBDocumentClient {
+  /**
+   * A document client whose requests go through this proxy, retrying each up to `maxAttempts` times as the SDK
+   * does. `retryDelayMs` replaces the SDK's jittered backoff (up to a second per throttle) by a fixed pause, for a
+   * test on a simulated clock: the same retries, decided by the SDK's own strategy, without the wall-clock wait.
+   */
+  documentClient(maxAttempts: number, options: { retryDelayMs?: number } = {}): DynamoDBDocumentClient {
+    const { retryDelayMs } = options;
     return DynamoDBDocumentClient.from(
       new DynamoDBClient({
         endpoint: this.endpoint,
         region: 'us-east-1',
         credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-        maxAttempts,
+        ...(retryDelayMs === undefined
+          ? { maxAttempts }
+          : { retryStrategy: new ConfiguredRetryStrategy(maxAttempts, retryDelayMs) }),
       }),
     );
   }
@@ -100,7 +116,7 @@ export class DynamoDbFaultProxy extends LoopbackServer {
   #seen = 0;
   #numbered: { at: number; fault: DynamoDbFault; times: number } | undefined;
 
-  #draw(label: string): DynamoDbFault | 'forward' {
+  #draw(label: string, body: Buffer): DynamoDbFault | 'forward' {
     const number = this.#seen;
     this.#seen += 1;
     this.seen.push(label);
@@ -108,7 +124,7 @@ export class DynamoDbFaultProxy extends LoopbackServer {
     if (numbered !== undefined && number >= numbered.at && number < numbered.at + numbered.times) return numbered.fault;
     const scripted = this.#scripted.findIndex((entry) => label.startsWith(entry.label));
     if (scripted >= 0) return this.#scripted.splice(scripted, 1)[0]?.fault ?? 'forward';
-    const roll = this.#random();
+    const roll = this.roll(label, body);
     const { throttle, dropBefore, dropAfter } = this.#shares;
     if (roll < throttle) return 'throttle';
     if (roll < throttle + dropBefore) return 'dropBefore';
@@ -119,9 +135,10 @@ export class DynamoDbFaultProxy extends LoopbackServer {
   protected override async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await bodyOf(request);
     const operation = operationOf(request, body);
-    const fate = this.#draw(operation);
+    const fate = this.#draw(operation, body);
     if (fate !== 'forward') {
       this.counts[fate] += 1;
+      this.onFault(operation, fate);
       const label = `${operation} ${fate}`;
       this.byOperation.set(label, (this.byOperation.get(label) ?? 0) + 1);
     }

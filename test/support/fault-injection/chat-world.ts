@@ -1,9 +1,3 @@
-import { InMemoryConnectionQuota } from '../../../src/adapters/in-memory-connection-quota.ts';
-import { InMemoryConnectionRepository } from '../../../src/adapters/in-memory-connection-repository.ts';
-import { InMemoryMessageHistory } from '../../../src/adapters/in-memory-message-history.ts';
-import { InMemoryPresenceLog } from '../../../src/adapters/in-memory-presence-log.ts';
-import { InMemoryRateLimiter } from '../../../src/adapters/in-memory-rate-limiter.ts';
-import { InMemoryShardProgress } from '../../../src/adapters/in-memory-shard-progress.ts';
 import { ChatService } from '../../../src/domain/chat-service.ts';
 import { createConnectHandler } from '../../../src/handlers/functions/connect.ts';
 import { createDisconnectHandler } from '../../../src/handlers/functions/disconnect.ts';
@@ -20,6 +14,7 @@ import { withFaults } from './fault-proxy.ts';
 import { SimNetwork, type Socket } from './sim-network.ts';
 import { type QueuedMessage, SimQueue } from './sim-queue.ts';
 import type { FaultSwitches } from './fault-kinds.ts';
+import { inMemoryStorage, type Storage, type StorageFactory } from './storage.ts';
 import type { WorldConfig } from './workload.ts';
 
 /** Where the simulated clock starts. */
@@ -34,25 +29,31 @@ export interface SentPost {
   attempts: number;
 }
 
+/** The handlers' rate limit: far above what a workload sends, so that only faults refuse a frame. */
+const RATE_LIMIT = { frames: 1_000_000, windowSeconds: 10 };
+
 /**
- * The chat's real handlers and service over in-memory adapters, each behind the fault proxy, on one simulated
- * clock; the sockets and pages of a simulated network; and the fan-out queue with the worker that runs its jobs.
+ * The chat's real handlers and service over a run's storage (in-memory adapters behind the fault proxy, or
+ * DynamoDB's behind its HTTP fault proxy), on one simulated clock; the sockets and pages of a simulated network;
+ * and the fan-out queue with the worker that runs its jobs.
  */
 export class ChatWorld {
   readonly config: WorldConfig;
   readonly dice: FaultDice;
   readonly network: SimNetwork;
   readonly queue: SimQueue;
-  readonly connections: InMemoryConnectionRepository;
-  readonly history = new InMemoryMessageHistory();
-  readonly presence = new InMemoryPresenceLog();
-  readonly quota: InMemoryConnectionQuota;
+  /** The storage as the harness and the invariants read it, without faults. */
+  readonly connections: Storage['inspect']['connections'];
+  readonly history: Storage['inspect']['history'];
+  readonly presence: Storage['inspect']['presence'];
+  readonly quota: Storage['inspect']['quota'];
   readonly logger = new RecordingLogger();
   readonly posts = new Map<string, SentPost>();
   /** The frame each socket last failed to have handled, to send again. */
   readonly unfinished = new Map<Socket, Record<string, unknown>>();
   step = 0;
-  #now = START;
+  readonly #clock: { ms: number };
+  readonly #storage: Storage;
   #invocations = 0;
   readonly #handlers: {
     connect: ReturnType<typeof createConnectHandler>;
@@ -61,44 +62,54 @@ export class ChatWorld {
     fanOut: ReturnType<typeof createFanOutHandler>;
   };
 
-  constructor(seed: number, config: WorldConfig, switches: FaultSwitches) {
+  /** A world for this seed on the storage the factory builds (in-memory by default); `dispose` of it when done. */
+  static async create(
+    seed: number,
+    config: WorldConfig,
+    switches: FaultSwitches,
+    storage: StorageFactory = inMemoryStorage,
+  ): Promise<ChatWorld> {
+    const clock = { ms: START };
+    const now = (): Date => new Date(clock.ms);
+    const dice = new FaultDice(seed, switches);
+    const built = await storage({ seed, config, switches, now, dice, rateLimit: RATE_LIMIT });
+    return new ChatWorld(config, dice, clock, built);
+  }
+
+  private constructor(config: WorldConfig, dice: FaultDice, clock: { ms: number }, storage: Storage) {
     this.config = config;
-    const now = (): Date => new Date(this.#now);
-    this.dice = new FaultDice(seed, switches);
-    this.network = new SimNetwork(this.dice);
+    this.dice = dice;
+    this.#clock = clock;
+    this.#storage = storage;
+    this.connections = storage.inspect.connections;
+    this.history = storage.inspect.history;
+    this.presence = storage.inspect.presence;
+    this.quota = storage.inspect.quota;
+    const now = (): Date => new Date(clock.ms);
+    this.network = new SimNetwork(dice);
     this.queue = new SimQueue(now);
-    this.connections = new InMemoryConnectionRepository({
-      pageSize: 2,
-      shards: config.roomShards,
-      now,
-      presence: this.presence,
-    });
-    // Slots of connections no longer live are taken back by an owner at its cap, as on DynamoDB.
-    const connections = this.connections;
-    this.quota = new InMemoryConnectionQuota(
-      { perUser: config.perUser, perIp: config.perIp },
-      now,
-      async (id) => (await connections.get(id)) !== undefined,
-    );
-    const faulty = <T extends object>(port: string, target: T): T => withFaults(port, target, this.dice);
+    const faulty = <T extends object>(port: string, target: T): T => withFaults(port, target, dice);
+    // Storage whose faults come from below its adapters is not wrapped again.
+    const stored = <T extends object>(port: string, target: T): T =>
+      storage.portFaults ? faulty(port, target) : target;
+    const { ports } = storage;
     let ids = 0;
     const fanOutQueue = faulty('queue', this.queue);
     const service = new ChatService({
-      connections: faulty('connections', this.connections),
-      history: faulty('history', this.history),
+      connections: stored('connections', ports.connections),
+      history: stored('history', ports.history),
       messenger: this.network,
       concurrency: 2,
-      quota: faulty('quota', this.quota),
-      presence: faulty('presence', this.presence),
+      quota: stored('quota', ports.quota),
+      presence: stored('presence', ports.presence),
       fanOutQueue,
       presenceWindowMs: config.presenceWindowMs,
       bigRoomSize: config.bigRoomSize,
       fanOutShardSize: config.fanOutShardSize,
-      shardProgress: faulty('shardProgress', new InMemoryShardProgress()),
+      shardProgress: stored('shardProgress', ports.shardProgress),
       now,
       newId: () => `id-${++ids}`,
     });
-    const rateLimit = { frames: 1_000_000, windowSeconds: 10 };
     const deps: Dependencies = {
       service,
       chatMode: 'broadcast',
@@ -107,8 +118,8 @@ export class ChatWorld {
       limits: { maxFrameBytes: 4096, maxTextBytes: 1024 },
       logger: this.logger,
       metrics: new RecordingMetrics(),
-      rateLimiter: faulty('rateLimiter', new InMemoryRateLimiter(rateLimit, now)),
-      rateLimit,
+      rateLimiter: stored('rateLimiter', ports.rateLimiter),
+      rateLimit: RATE_LIMIT,
       fanOutQueue,
     };
     this.#handlers = {
@@ -119,12 +130,17 @@ export class ChatWorld {
     };
   }
 
+  /** Frees the storage's table, proxy and client, if it has any. */
+  dispose(): Promise<void> {
+    return this.#storage.close();
+  }
+
   get now(): number {
-    return this.#now;
+    return this.#clock.ms;
   }
 
   advance(ms: number): void {
-    this.#now += ms;
+    this.#clock.ms += ms;
   }
 
   /** Runs $connect for a new socket; true when the handshake was accepted. */

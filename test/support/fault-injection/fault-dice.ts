@@ -59,6 +59,24 @@ export class FaultDice implements FaultPolicy {
     this.#enabled = false;
   }
 
+  /** Whether faults are injected now (a step runs), and of which step and invocation. */
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  get step(): number {
+    return this.#step;
+  }
+
+  get invocation(): InvocationKind {
+    return this.#invocation;
+  }
+
+  /** Notes a fault injected below the ports (by the DynamoDB fault proxy), for a failure report. */
+  record(fault: string): void {
+    this.injected.push(`#${this.#step} ${this.#what}: ${fault}`);
+  }
+
   startInvocation(kind: InvocationKind, what: string): void {
     this.#invocation = kind;
     this.#what = what;

@@ -5,6 +5,7 @@ import { ChatWorld } from './chat-world.ts';
 import { streamOf } from './fault-dice.ts';
 import type { FaultSwitches } from './fault-kinds.ts';
 import type { Socket } from './sim-network.ts';
+import type { StorageFactory } from './storage.ts';
 import { VISIBILITY_TIMEOUT_MS } from './sim-queue.ts';
 import { ROOMS, type Op, type Workload } from './workload.ts';
 
@@ -17,9 +18,25 @@ export interface SettledRun {
 /** The most steps a drain takes before it reports the queue as never emptying. */
 const MAX_DRAIN_ROUNDS = 2_000;
 
-/** Runs the workload's steps with faults, then settles the system without them. */
-export async function runWorkload(workload: Workload, switches: FaultSwitches): Promise<SettledRun> {
-  const world = new ChatWorld(workload.seed, workload.config, switches);
+/**
+ * Runs the workload's steps with faults, then settles the system without them, on the storage the factory
+ * builds (in-memory by default). The caller disposes of the run's world once it has checked it.
+ */
+export async function runWorkload(
+  workload: Workload,
+  switches: FaultSwitches,
+  storage?: StorageFactory,
+): Promise<SettledRun> {
+  const world = await ChatWorld.create(workload.seed, workload.config, switches, storage);
+  try {
+    return await runSteps(world, workload, switches);
+  } catch (error) {
+    await world.dispose();
+    throw error;
+  }
+}
+
+async function runSteps(world: ChatWorld, workload: Workload, switches: FaultSwitches): Promise<SettledRun> {
   const pages = new Map<number, Socket>();
   let connections = 0;
   for (const op of workload.ops) {
