@@ -1,25 +1,20 @@
-import { type Connection, type ConnectionChange, type ConnectionChanges, DEFAULT_ROOM } from './connection.ts';
+import type { Connection } from './connection.ts';
 import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
-import { UnknownConnectionError } from './errors.ts';
 import type { FanOutQueue, PresenceJob, ShardJob } from './fan-out-queue.ts';
 import type { ChatMessage, EchoFrame, ErrorCode, ErrorFrame, ServerFrame } from './frames.ts';
 import { type MessageHistory, type NewMessage, type ReplayPoint, senderKey } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
-import type { PresenceLog, PresenceRecord } from './presence.ts';
+import type { PresenceLog } from './presence.ts';
 import { PresenceFlush } from './presence-flush.ts';
-import { changed, joined, left } from './presence-records.ts';
-import { type BroadcastReport, HANDSHAKE_GRACE_MS, RoomFanOut } from './room-fan-out.ts';
+import { type ConnectOptions, type ConnectResult, Membership } from './membership.ts';
+import { type BroadcastReport, RoomFanOut } from './room-fan-out.ts';
 import type { ShardProgress } from './shard-progress.ts';
 
 export { HANDSHAKE_GRACE_MS } from './room-fan-out.ts';
 export type { BroadcastReport, DeliveryFailure } from './room-fan-out.ts';
-
-/** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
-export const CONNECTION_LIFETIME_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000;
-
-/** A roster page names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
-export const ROSTER_PAGE_SIZE = 500;
+export { CONNECTION_LIFETIME_MS, ROSTER_PAGE_SIZE } from './membership.ts';
+export type { ConnectOptions, ConnectResult } from './membership.ts';
 
 export interface ChatServiceOptions {
   readonly connections: ConnectionRepository;
@@ -53,34 +48,16 @@ export interface PostResult {
   readonly report: BroadcastReport;
 }
 
-export interface ConnectOptions {
-  readonly room?: string;
-  readonly name?: string;
-  /** The verified user, when the handshake was authenticated; its messages carry it. */
-  readonly userId?: string;
-  /** The address the handshake came from; connections are capped per address. */
-  readonly sourceIp?: string;
-}
-
-/** A recorded connection, or the owner whose connection cap refused it (then nothing was stored). */
-export type ConnectResult =
-  | {
-      readonly outcome: 'connected';
-      readonly connection: Connection;
-      /** Why its room could not be told it joined, when that failed. */
-      readonly unannounced?: unknown;
-    }
-  | { readonly outcome: 'user_at_cap' | 'ip_at_cap' };
-
-/** The chat rules: who is connected where, and who receives what. */
+/**
+ * The chat rules, composed of one module per workflow: {@link Membership} (who is connected where), the messages
+ * (here), {@link PresenceFlush} (coalesced presence) and {@link RoomFanOut} (inline or sharded fan-out).
+ */
 export class ChatService {
-  readonly #connections: ConnectionRepository;
   readonly #history: MessageHistory;
-  readonly #messenger: Messenger;
-  readonly #quota: ConnectionQuota | undefined;
   readonly #presence: PresenceLog;
   readonly #roomFanOut: RoomFanOut;
   readonly #presenceFlush: PresenceFlush<BroadcastReport>;
+  readonly #membership: Membership;
   readonly #now: () => Date;
   readonly #newId: () => string;
 
@@ -98,12 +75,9 @@ export class ChatService {
       fanOutShardSize,
       now: this.#now,
       newId: this.#newId,
-      retire: (connectionId, connectedBefore) => this.#retire(connectionId, connectedBefore),
+      retire: (connectionId, connectedBefore) => this.#membership.retire(connectionId, connectedBefore),
     });
-    this.#connections = connections;
     this.#history = options.history;
-    this.#messenger = messenger;
-    this.#quota = options.quota;
     this.#presence = options.presence;
     // Checks the presence window.
     this.#presenceFlush = new PresenceFlush({
@@ -115,129 +89,50 @@ export class ChatService {
       now: this.#now,
       newId: this.#newId,
     });
-  }
-
-  /**
-   * Records a new connection in its room and tells the room it joined, unless its user or its address
-   * already holds as many connections as its cap allows. Nothing can be sent to it until its handshake
-   * completes, but it hears the room from then on, so the room is told now: there are no silent listeners.
-   */
-  async connect(connectionId: string, options: ConnectOptions = {}): Promise<ConnectResult> {
-    const connectedAt = this.#now();
-    const connection: Connection = {
-      id: connectionId,
-      room: options.room ?? DEFAULT_ROOM,
-      name: options.name ?? defaultName(connectionId),
-      ...(options.userId !== undefined ? { userId: options.userId } : {}),
-      connectedAt,
-      expiresAt: new Date(connectedAt.getTime() + CONNECTION_LIFETIME_MS),
-      revision: 0,
-      announced: true,
-    };
-    const owners: ConnectionOwners = {
-      ...(options.userId !== undefined ? { userId: options.userId } : {}),
-      ...(options.sourceIp !== undefined ? { sourceIp: options.sourceIp } : {}),
-    };
-    const claim = (await this.#quota?.claim(connectionId, owners, connection.expiresAt)) ?? 'claimed';
-    if (claim !== 'claimed') return { outcome: claim };
-    try {
-      // The row, its join and the room's count are one write: the room is never told of a connection not stored.
-      await this.#connections.save(connection, joined(connection, connectedAt));
-    } catch (error) {
-      // A connection that was never stored must not hold its owners' slots until they expire.
-      await this.#quota?.release(connectionId, owners).catch((releaseError: unknown) => {
-        throw new AggregateError(
-          [error, releaseError],
-          'saving the connection failed, and so did giving its slots back',
-        );
-      });
-      throw error;
-    }
-    try {
-      await this.#presenceFlush.requestFor([connection.room]);
-    } catch (error) {
-      // The connection is stored and will hear its room: refusing it now would leave its row behind. Its join is
-      // kept, and announced by a flush that whoever reads the room next asks for; the caller logs what went wrong.
-      return { outcome: 'connected', connection, unannounced: error };
-    }
-    return { outcome: 'connected', connection };
-  }
-
-  /**
-   * Forgets a closed connection, gives its slots back to its user and address, and tells its room it left.
-   * `owners` are as the closing event names them; the user the connection was stored with comes first.
-   */
-  async disconnect(connectionId: string, owners: ConnectionOwners = {}): Promise<boolean> {
-    let removed: Connection | undefined;
-    try {
-      // The row's removal, its leave and the room's count are one write; a retired row's leave was kept already.
-      removed = await this.#connections.remove(connectionId, (connection) =>
-        left({ ...connection, revision: connection.revision + 1 }, this.#now()),
-      );
-    } finally {
-      // The socket is closed whatever happened to its row: its slots are given back even when the removal failed
-      // (its row then stays listed, and the first fan-out that finds it gone retires it and announces the leave).
-      const userId = removed?.userId ?? owners.userId;
-      await this.#quota?.release(connectionId, { ...owners, ...(userId !== undefined ? { userId } : {}) });
-    }
-    if (removed === undefined) return false;
-    await this.#presenceFlush.requestFor([removed.room]);
-    return true;
-  }
-
-  /**
-   * The first frame after the socket opens: tells the caller who and where it is and replays the room's
-   * history (from `from` when the caller saw messages before). Its room was told it joined at $connect;
-   * repeating hello replays again and announces nothing.
-   */
-  async hello(connectionId: string, from?: ReplayPoint): Promise<DeliveryOutcome> {
-    // Only a connection stored before joins were announced at $connect is still unannounced here: its join is
-    // kept with the change, and its flush asked for once it is welcomed, so it hears its welcome first.
-    const { change, rooms } = await this.#update(connectionId, { announced: true });
-    const welcomed = await this.#welcome(change.after, from);
-    await this.#presenceFlush.requestFor(rooms);
-    return welcomed;
-  }
-
-  /**
-   * Moves the caller to another room: the old room hears it leave, the new one hears it join. Joining the
-   * room it is in already only welcomes it again.
-   */
-  async join(connectionId: string, room: string, from?: ReplayPoint): Promise<DeliveryOutcome> {
-    // The move, the old room's leave and the new room's join are one write; the rooms' flushes are asked for
-    // before the welcome, as the member hears the new room from now on.
-    const { change, rooms } = await this.#update(connectionId, { room, announced: true });
-    await this.#presenceFlush.requestFor(rooms);
-    return this.#welcome(change.after, from);
-  }
-
-  /** Leaving a room returns the caller to the lobby. */
-  leave(connectionId: string): Promise<DeliveryOutcome> {
-    return this.join(connectionId, DEFAULT_ROOM);
-  }
-
-  /** Changes the caller's display name and tells its room. */
-  async rename(connectionId: string, name: string): Promise<void> {
-    const { rooms } = await this.#update(connectionId, { name });
-    await this.#presenceFlush.requestFor(rooms);
-  }
-
-  /** Sends the caller one page of its room's roster: the first, or the one after `cursor`. */
-  async who(connectionId: string, cursor?: string): Promise<DeliveryOutcome> {
-    const connection = await this.#require(connectionId);
-    const [page, clock] = await Promise.all([
-      this.#connections.members(connection.room, ROSTER_PAGE_SIZE, cursor),
-      this.#presence.clock(connection.room),
-    ]);
-    const members = page.members.map(({ id, name, revision }) => ({ connectionId: id, name, rev: revision }));
-    await this.#presenceFlush.resumeLost(connection.room, clock);
-    return this.#sendOrForget(connectionId, {
-      type: 'roster',
-      room: connection.room,
-      members,
-      count: clock.members,
-      ...(page.next !== undefined ? { next: page.next } : {}),
+    this.#membership = new Membership({
+      connections,
+      history: options.history,
+      messenger,
+      ...(options.quota !== undefined ? { quota: options.quota } : {}),
+      presence: options.presence,
+      presenceFlush: this.#presenceFlush,
+      now: this.#now,
     });
+  }
+
+  /** See {@link Membership.connect}. */
+  connect(connectionId: string, options: ConnectOptions = {}): Promise<ConnectResult> {
+    return this.#membership.connect(connectionId, options);
+  }
+
+  /** See {@link Membership.disconnect}. */
+  disconnect(connectionId: string, owners: ConnectionOwners = {}): Promise<boolean> {
+    return this.#membership.disconnect(connectionId, owners);
+  }
+
+  /** See {@link Membership.hello}. */
+  hello(connectionId: string, from?: ReplayPoint): Promise<DeliveryOutcome> {
+    return this.#membership.hello(connectionId, from);
+  }
+
+  /** See {@link Membership.join}. */
+  join(connectionId: string, room: string, from?: ReplayPoint): Promise<DeliveryOutcome> {
+    return this.#membership.join(connectionId, room, from);
+  }
+
+  /** See {@link Membership.leave}. */
+  leave(connectionId: string): Promise<DeliveryOutcome> {
+    return this.#membership.leave(connectionId);
+  }
+
+  /** See {@link Membership.rename}. */
+  rename(connectionId: string, name: string): Promise<void> {
+    return this.#membership.rename(connectionId, name);
+  }
+
+  /** See {@link Membership.who}. */
+  who(connectionId: string, cursor?: string): Promise<DeliveryOutcome> {
+    return this.#membership.who(connectionId, cursor);
   }
 
   /**
@@ -258,7 +153,7 @@ export class ChatService {
    * `clientId`, else only from the same connection (see {@link senderKey}).
    */
   async post(senderId: string, text: string, clientMsgId?: string, clientId?: string): Promise<PostResult> {
-    const sender = await this.#require(senderId);
+    const sender = await this.#membership.require(senderId);
     // The room's size decides between the inline and the sharded fan-out; it is read while the message is stored.
     const [message, senderRoom] = await Promise.all([
       this.#store(sender, text, clientMsgId, clientId),
@@ -271,7 +166,7 @@ export class ChatService {
     const report = await this.#broadcast(message.room, message, clock.members, message.id);
     if (clientMsgId !== undefined) {
       const { recipients, delivered, gone, failed, shards } = report;
-      await this.#sendOrForget(senderId, {
+      await this.#membership.sendOrForget(senderId, {
         type: 'ack',
         clientMsgId,
         id: message.id,
@@ -295,20 +190,20 @@ export class ChatService {
       text,
       sentAt: this.#now().toISOString(),
     };
-    await this.#sendOrForget(senderId, frame);
+    await this.#membership.sendOrForget(senderId, frame);
     return frame;
   }
 
   /** Answers a keep-alive ping with the caller's own connection id. */
   pong(connectionId: string): Promise<DeliveryOutcome> {
-    return this.#sendOrForget(connectionId, { type: 'pong', connectionId });
+    return this.#membership.sendOrForget(connectionId, { type: 'pong', connectionId });
   }
 
   /** Tells one connection why its frame was refused. */
   reject(connectionId: string, code: ErrorCode, message: string, clientMsgId?: string): Promise<DeliveryOutcome> {
     const frame: ErrorFrame =
       clientMsgId === undefined ? { type: 'error', code, message } : { type: 'error', code, message, clientMsgId };
-    return this.#sendOrForget(connectionId, frame);
+    return this.#membership.sendOrForget(connectionId, frame);
   }
 
   /**
@@ -346,74 +241,4 @@ export class ChatService {
   #broadcast(room: string, frame: ServerFrame, members: number, fanOutId?: string): Promise<BroadcastReport> {
     return this.#roomFanOut.broadcast(room, frame, members, fanOutId);
   }
-
-  async #require(connectionId: string): Promise<Connection> {
-    const connection = await this.#connections.get(connectionId);
-    if (connection === undefined) throw new UnknownConnectionError(connectionId);
-    return connection;
-  }
-
-  async #welcome(connection: Connection, from: ReplayPoint | undefined): Promise<DeliveryOutcome> {
-    const [replay, clock] = await Promise.all([
-      this.#history.recent(connection.room, from),
-      this.#presence.clock(connection.room),
-    ]);
-    const { id: connectionId, room, name, revision: rev } = connection;
-    await this.#presenceFlush.resumeLost(room, clock);
-    const members = clock.members;
-    const welcome = { type: 'welcome', connectionId, room, name, replay: replay.length, rev, members } as const;
-    if ((await this.#sendOrForget(connectionId, welcome)) === 'gone') return 'gone';
-    for (const message of replay) {
-      if ((await this.#sendOrForget(connectionId, message)) === 'gone') return 'gone';
-    }
-    return 'delivered';
-  }
-
-  /** Sends to one connection; a connection found gone is retired. */
-  async #sendOrForget(connectionId: string, frame: ServerFrame): Promise<DeliveryOutcome> {
-    const outcome = await this.#messenger.send(connectionId, frame);
-    if (outcome === 'gone') await this.#retire(connectionId, this.#handshakeCutoff());
-    return outcome;
-  }
-
-  /**
-   * Takes a connection found gone out of its room, announcing its leave in the same write: its $disconnect may
-   * never come, and the room must not count it for the rest of its two hours.
-   */
-  async #retire(connectionId: string, connectedBefore: Date): Promise<boolean> {
-    let records: readonly PresenceRecord[] = [];
-    const retired = await this.#connections.retire(connectionId, connectedBefore, (connection) => {
-      records = left(connection, this.#now());
-      return records;
-    });
-    if (retired) await this.#presenceFlush.requestFor(records.map(({ room }) => room));
-    return retired;
-  }
-
-  /**
-   * Applies a change of the caller's connection with the presence records it causes; returns the rooms whose
-   * flushes the caller asks for (a writer that fails before asking leaves them to whoever reads those rooms next).
-   */
-  async #update(
-    connectionId: string,
-    changes: ConnectionChanges,
-  ): Promise<{ change: ConnectionChange; rooms: readonly string[] }> {
-    let records: readonly PresenceRecord[] = [];
-    const change = await this.#connections.update(connectionId, changes, (attempt) => {
-      records = changed(attempt, this.#now());
-      return records;
-    });
-    if (change === undefined) throw new UnknownConnectionError(connectionId);
-    return { change, rooms: records.map(({ room }) => room) };
-  }
-
-  /** Connections that connected at or after this instant may still be in their handshake. */
-  #handshakeCutoff(): Date {
-    return new Date(this.#now().getTime() - HANDSHAKE_GRACE_MS);
-  }
-}
-
-/** A readable default name that differs between connections. */
-function defaultName(connectionId: string): string {
-  return `Guest ${connectionId.replace(/[^A-Za-z0-9]/g, '').slice(-4) || 'anon'}`;
 }
