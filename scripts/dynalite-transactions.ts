@@ -11,30 +11,63 @@
  *   without applying anything, and with another request `IdempotentParameterMismatchException`;
  * - two operations on one item in one transaction are refused (`ValidationException`), as DynamoDB does.
  *
- * Each item is applied by dynalite itself (PutItem, UpdateItem or DeleteItem with the item's condition), after
- * reading its image; when an item's condition fails, the items applied before it are put back from their images.
+ * Each item is applied by dynalite itself (PutItem, UpdateItem or DeleteItem with the item's condition, all at once,
+ * each returning the item as it was); when an item's condition fails, the items applied are put back as they were.
  * The contract suite runs the same transactions on DynamoDB Local, which implements them natively.
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Server } from 'node:net';
-import {
-  type AttributeValue,
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  type KeySchemaElement,
-  PutItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import type { Server } from 'node:net';
+import { PassThrough } from 'node:stream';
 
 type Listener = (request: IncomingMessage, response: ServerResponse) => void;
-type Item = Record<string, AttributeValue>;
+/** An item in DynamoDB's wire format: attribute name → `{ S: ... }`, `{ N: ... }`, ... */
+type Item = Record<string, unknown>;
+/** Sends one request, in DynamoDB's wire format, to dynalite's own handler in this process; throws its refusals. */
+type Call = (operation: string, input: object) => Promise<Record<string, unknown>>;
 
-/** A header that marks this shim's own requests to the dynalite it serves: they run inside the transaction's lock. */
-const INTERNAL_HEADER = 'x-local-transaction';
+/** Dynalite refused a write because its condition failed. */
+class ConditionFailed extends Error {}
+
+/**
+ * Hands a request to dynalite's handler in this process, as an HTTP request would reach it (no socket, no SDK: a
+ * transaction's items cost no more than dynalite's own work), and resolves with its answer.
+ */
+function callerOf(listeners: readonly Listener[]): Call {
+  return (operation, input) =>
+    new Promise((resolve, reject) => {
+      const request = Object.assign(new PassThrough(), {
+        method: 'POST',
+        url: '/',
+        headers: {
+          'content-type': 'application/x-amz-json-1.0',
+          'x-amz-target': `DynamoDB_20120810.${operation}`,
+          'x-amz-date': '20300101T000000Z',
+          authorization:
+            'AWS4-HMAC-SHA256 Credential=local/20300101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=local',
+        },
+      });
+      const response = {
+        statusCode: 200,
+        contentType: '',
+        setHeader: () => response,
+        end: (body?: string | Buffer) => {
+          const answer = (body === undefined || body.length === 0 ? {} : JSON.parse(String(body))) as Record<
+            string,
+            unknown
+          >;
+          if (response.statusCode === 200) resolve(answer);
+          else if (String(answer['__type']).endsWith('ConditionalCheckFailedException'))
+            reject(new ConditionFailed('The conditional request failed'));
+          else reject(new Error(`dynalite refused ${operation}: ${JSON.stringify(answer)}`));
+        },
+      };
+      for (const listener of listeners)
+        listener(request as unknown as IncomingMessage, response as unknown as ServerResponse);
+      request.end(Buffer.from(JSON.stringify(input)));
+    });
+}
+
 const TARGET = 'DynamoDB_20120810.TransactWriteItems';
 /** DynamoDB remembers a ClientRequestToken for 10 minutes. */
 const TOKEN_LIFE_MS = 10 * 60 * 1000;
@@ -118,28 +151,8 @@ export function addTransactions(server: Server): void {
   server.removeAllListeners('request');
   const lock = new ReadersWriterLock();
   const tokens = new Map<string, { hash: string; at: number }>();
-  const keySchemas = new Map<string, readonly KeySchemaElement[]>();
-  let client: DynamoDBClient | undefined;
-  const own = (): DynamoDBClient => {
-    if (client !== undefined) return client;
-    const { port } = server.address() as AddressInfo;
-    client = new DynamoDBClient({
-      endpoint: `http://127.0.0.1:${port}`,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      maxAttempts: 1,
-    });
-    client.middlewareStack.add(
-      (next) => (args) => {
-        const request = args.request as { headers: Record<string, string> };
-        request.headers[INTERNAL_HEADER] = '1';
-        return next(args);
-      },
-      { step: 'build', name: 'localTransactionHeader' },
-    );
-    return client;
-  };
-  server.on('close', () => client?.destroy());
+  const keySchemas = new Map<string, ReadonlyArray<{ AttributeName?: string }>>();
+  const call = callerOf(listeners);
 
   const pass = (request: IncomingMessage, response: ServerResponse): void => {
     for (const listener of listeners) listener(request, response);
@@ -148,7 +161,9 @@ export function addTransactions(server: Server): void {
   const keyOf = async (tableName: string, item: Item): Promise<Item> => {
     let schema = keySchemas.get(tableName);
     if (schema === undefined) {
-      const { Table } = await own().send(new DescribeTableCommand({ TableName: tableName }));
+      const { Table } = (await call('DescribeTable', { TableName: tableName })) as {
+        Table?: { KeySchema?: ReadonlyArray<{ AttributeName?: string }> };
+      };
       schema = Table?.KeySchema ?? [];
       keySchemas.set(tableName, schema);
     }
@@ -211,27 +226,27 @@ export function addTransactions(server: Server): void {
         'com.amazon.coral.validate#ValidationException',
         'Transaction request cannot include multiple operations on one item',
       );
+    // Every item at once (they are distinct, and no other request runs meanwhile), each returning its image before.
+    const outcomes = await Promise.allSettled(steps.map(({ item, key }) => apply(call, item, key)));
     const applied: Array<{ table: string; key: Item; image: Item | undefined }> = [];
     const reasons: Array<{ Code: string; Message?: string }> = steps.map(() => ({ Code: 'None' }));
     let failed = false;
-    for (const [index, { item, table, key }] of steps.entries()) {
-      const { Item: image } = await own().send(
-        new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }),
-      );
-      try {
-        await apply(own(), item, key);
-        applied.push({ table, key, image });
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) {
-          await restore(own(), applied);
-          throw error;
-        }
+    let unexpected: unknown;
+    outcomes.forEach((outcome, index) => {
+      const step = steps[index];
+      if (step === undefined) return;
+      if (outcome.status === 'fulfilled') applied.push({ table: step.table, key: step.key, image: outcome.value });
+      else if (outcome.reason instanceof ConditionFailed) {
         reasons[index] = { Code: 'ConditionalCheckFailed', Message: 'The conditional request failed' };
         failed = true;
-      }
+      } else unexpected ??= outcome.reason;
+    });
+    if (unexpected !== undefined) {
+      await restore(call, applied);
+      throw unexpected;
     }
     if (failed) {
-      await restore(own(), applied);
+      await restore(call, applied);
       throw new Refused(
         'com.amazonaws.dynamodb.v20120810#TransactionCanceledException',
         `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map(({ Code }) => Code).join(', ')}]`,
@@ -240,17 +255,13 @@ export function addTransactions(server: Server): void {
     }
     // A condition check changes nothing: an item its evaluation created or touched is put back as it was.
     await restore(
-      own(),
+      call,
       applied.filter((_, index) => steps[index]?.item.ConditionCheck !== undefined),
     );
     if (token !== undefined) tokens.set(token, { hash, at: now });
   };
 
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    if (request.headers[INTERNAL_HEADER] !== undefined) {
-      pass(request, response);
-      return;
-    }
     if (request.headers['x-amz-target'] !== TARGET) {
       void lock.run(false, () => {
         pass(request, response);
@@ -280,33 +291,33 @@ export function addTransactions(server: Server): void {
   });
 }
 
-async function apply(client: DynamoDBClient, item: TransactItem, key: Item): Promise<void> {
+/** Applies one item's operation with its condition; returns the item as it was before (undefined: none). */
+async function apply(call: Call, item: TransactItem, key: Item): Promise<Item | undefined> {
   const { Put, Update, Delete, ConditionCheck } = item;
-  if (Put !== undefined) await client.send(new PutItemCommand(Put));
-  else if (Update !== undefined) await client.send(new UpdateItemCommand(Update));
-  else if (Delete !== undefined) await client.send(new DeleteItemCommand(Delete));
-  else if (ConditionCheck !== undefined) {
-    // Evaluated by a conditional write that changes nothing it keeps: the item is put back after the transaction.
-    const { TableName, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues } = ConditionCheck;
-    await client.send(
-      new UpdateItemCommand({
-        TableName,
-        Key: key,
-        UpdateExpression: 'REMOVE #localConditionCheck',
-        ConditionExpression,
-        ExpressionAttributeNames: { ...ExpressionAttributeNames, '#localConditionCheck': 'localConditionCheck' },
-        ...(ExpressionAttributeValues !== undefined ? { ExpressionAttributeValues } : {}),
-      }),
-    );
-  }
+  const before = async (operation: string, input: object): Promise<Item | undefined> =>
+    (await call(operation, { ...input, ReturnValues: 'ALL_OLD' }))['Attributes'] as Item | undefined;
+  if (Put !== undefined) return before('PutItem', Put);
+  if (Update !== undefined) return before('UpdateItem', Update);
+  if (Delete !== undefined) return before('DeleteItem', Delete);
+  if (ConditionCheck === undefined) return undefined;
+  // Evaluated by a conditional write that changes nothing it keeps: the item is put back after the transaction.
+  const { TableName, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues } = ConditionCheck;
+  return before('UpdateItem', {
+    TableName,
+    Key: key,
+    UpdateExpression: 'REMOVE #localConditionCheck',
+    ConditionExpression,
+    ExpressionAttributeNames: { ...ExpressionAttributeNames, '#localConditionCheck': 'localConditionCheck' },
+    ...(ExpressionAttributeValues !== undefined ? { ExpressionAttributeValues } : {}),
+  });
 }
 
 async function restore(
-  client: DynamoDBClient,
+  call: Call,
   applied: ReadonlyArray<{ table: string; key: Item; image: Item | undefined }>,
 ): Promise<void> {
   for (const { table, key, image } of [...applied].reverse()) {
-    if (image === undefined) await client.send(new DeleteItemCommand({ TableName: table, Key: key }));
-    else await client.send(new PutItemCommand({ TableName: table, Item: image }));
+    if (image === undefined) await call('DeleteItem', { TableName: table, Key: key });
+    else await call('PutItem', { TableName: table, Item: image });
   }
 }
