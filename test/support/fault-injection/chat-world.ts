@@ -94,7 +94,7 @@ export class ChatWorld {
       storage.portFaults ? faulty(port, target) : target;
     const { ports } = storage;
     let ids = 0;
-    const fanOutQueue = faulty('queue', this.queue);
+    const fanOutQueue = storage.fanOutQueue?.(this.queue) ?? faulty('queue', this.queue);
     const service = new ChatService({
       connections: stored('connections', ports.connections),
       history: stored('history', ports.history),
