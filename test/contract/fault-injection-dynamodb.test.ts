@@ -17,6 +17,7 @@ import {
 } from '../support/fault-injection/fault-suite.ts';
 import {
   emptySqsTotals,
+  shardingSeeds,
   sqsFaultKindsIn,
   sqsFaultKindsOn,
   type SqsTarget,
@@ -25,12 +26,13 @@ import {
 /**
  * The fault-injection suite's workloads on the DynamoDB adapters: dynalite, a fresh table per run, behind the
  * HTTP fault proxy (throttles, requests dropped before they apply, answers lost after, which the SDK replays).
- * Seeds 1–24 of 40 steps; then seeds 1001–1008 with the fan-out jobs sent through the SQS adapter as well, to
- * fauxqs behind its own fault proxy (sqs-queue.ts). `FAULT_SEED`, `FAULTS`, `FAULT_SKIP` and `FAULT_STEPS` work as
- * in the unit tier (`FAULT_SEED` for both).
+ * Seeds 1–24 of 40 steps; then 8 seeds of 60 steps from 1001 on that shard big rooms' fan-outs (so that the SQS
+ * adapter sends batches), with the fan-out jobs sent through the SQS adapter as well, to fauxqs behind its own
+ * fault proxy (sqs-queue.ts). `FAULT_SEED`, `FAULTS`, `FAULT_SKIP` and `FAULT_STEPS` work as in the unit tier
+ * (`FAULT_SEED` and `FAULT_STEPS` for both).
  */
 const defaults = suiteSettings({ firstSeed: 1, seeds: 24, steps: 40 });
-const sqsDefaults = suiteSettings({ firstSeed: 1001, seeds: 8, steps: 40 });
+const sqsDefaults = shardingSeeds(suiteSettings({ firstSeed: 1001, seeds: 30, steps: 60 }), 8);
 /** Shrinking candidates, each run up to twice (a run on real sockets may not replay exactly): the test gets five minutes for them. */
 const SHRINK_BUDGET = 40;
 
@@ -71,7 +73,7 @@ describe('the chat on DynamoDB under injected faults', () => {
     });
   }, 300_000);
 
-  it(`keeps its invariants with its fan-out jobs through SQS too, seeds ${String(sqsDefaults.seeds[0])}–${String(sqsDefaults.seeds.at(-1))}, ${describeSwitches(sqsDefaults.switches)}`, async () => {
+  it(`keeps its invariants with its fan-out jobs through SQS too, seeds ${sqsDefaults.seeds.join(', ')}, ${describeSwitches(sqsDefaults.switches)}`, async () => {
     const dynamoDbTotals: FaultTotals = { forwarded: 0, throttle: 0, dropBefore: 0, dropAfter: 0 };
     const sqsTotals = emptySqsTotals();
     const storage = dynamoDbStorage(target, dynamoDbTotals, { target: sqsTarget, totals: sqsTotals });

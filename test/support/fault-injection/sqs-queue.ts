@@ -10,14 +10,22 @@ import type { FanOutJob, FanOutQueue } from '../../../src/domain/fan-out-queue.t
 import { SQS_FAULTS, SqsFaultProxy, type SqsFaultShares, type SqsProxyCounts } from '../sqs-fault-proxy.ts';
 import { attemptsOf, requestRolls } from './request-rolls.ts';
 import type { FaultSwitches } from './fault-kinds.ts';
+import type { SuiteSettings } from './fault-suite.ts';
 import type { SimQueue } from './sim-queue.ts';
 import type { StorageContext } from './storage.ts';
+import { configOf } from './workload.ts';
 
 /**
  * Each SQS request's chance of each fault while a step runs (each attempt's, when the SDK retries): higher than the
  * DynamoDB proxy's, as a run sends a few dozen fan-out requests to hundreds of DynamoDB ones.
  */
-const SHARES: SqsFaultShares = { throttle: 0.06, serverError: 0.06, dropBefore: 0.06, dropAfter: 0.12 };
+const SHARES: SqsFaultShares = {
+  throttle: 0.06,
+  serverError: 0.06,
+  dropBefore: 0.06,
+  dropAfter: 0.12,
+  refusedEntry: 0.15,
+};
 
 /** The SQS faults of every run of a suite, what the proxy forwarded, and what the bridge saw. */
 export interface SqsTotals extends SqsProxyCounts {
@@ -35,12 +43,16 @@ export const emptySqsTotals = (): SqsTotals => ({
   serverError: 0,
   dropBefore: 0,
   dropAfter: 0,
+  refusedEntry: 0,
   failedSends: 0,
   delivered: 0,
   duplicates: 0,
 });
 
-/** The proxy's shares under the switches: `throttles` fail requests before they apply, `lost-answers` after. */
+/**
+ * The proxy's shares under the switches: `throttles` fail requests (or a batch's entries) before they apply,
+ * `lost-answers` after.
+ */
 function sharesUnder(switches: FaultSwitches): SqsFaultShares {
   const before = switches.has('throttles');
   return {
@@ -48,6 +60,7 @@ function sharesUnder(switches: FaultSwitches): SqsFaultShares {
     serverError: before ? SHARES.serverError : 0,
     dropBefore: before ? SHARES.dropBefore : 0,
     dropAfter: switches.has('lost-answers') ? SHARES.dropAfter : 0,
+    refusedEntry: before ? SHARES.refusedEntry : 0,
   };
 }
 
@@ -60,6 +73,16 @@ export function sqsFaultKindsOn(switches: FaultSwitches): string[] {
 /** The kinds the totals count at least once. */
 export function sqsFaultKindsIn(totals: SqsTotals): string[] {
   return [...SQS_FAULTS, 'duplicates' as const].filter((kind) => totals[kind] > 0);
+}
+
+/**
+ * The settings' first `count` seeds whose big rooms fan out in shard jobs (a shard size of 3 or 4), which the
+ * adapter sends in batches: the SQS runs' seeds, as few seeds fill a room past 1000. A single `FAULT_SEED` stays.
+ */
+export function shardingSeeds(settings: SuiteSettings, count: number): SuiteSettings {
+  if (settings.seeds.length === 1) return settings;
+  const seeds = settings.seeds.filter((seed) => configOf(seed).fanOutShardSize < 1000).slice(0, count);
+  return { ...settings, seeds };
 }
 
 /** fauxqs on loopback, as the suite reaches it past the proxy. */
