@@ -130,6 +130,11 @@ export class ChatWorld {
     };
   }
 
+  /** What went wrong below the ports that the chat would not show, as the storage found it. */
+  problems(): readonly string[] {
+    return this.#storage.problems?.() ?? [];
+  }
+
   /** Frees the storage's table, proxy and client, if it has any. */
   dispose(): Promise<void> {
     return this.#storage.close();

@@ -81,7 +81,7 @@ export function dynamoDbStorage(
       ports: adapters(client, tableName, context),
       inspect: direct,
       portFaults: false,
-      ...(queue === undefined ? {} : { fanOutQueue: queue.queue }),
+      ...(queue === undefined ? {} : { fanOutQueue: queue.queue, problems: queue.problems }),
       async close() {
         await queue?.close();
         client.destroy();

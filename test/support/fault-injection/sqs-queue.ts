@@ -5,7 +5,7 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { SqsFanOutQueue } from '../../../src/adapters/sqs-fan-out-queue.ts';
+import { messageBodyOf, SqsFanOutQueue } from '../../../src/adapters/sqs-fan-out-queue.ts';
 import type { FanOutJob, FanOutQueue } from '../../../src/domain/fan-out-queue.ts';
 import { SQS_FAULTS, SqsFaultProxy, type SqsFaultShares, type SqsProxyCounts } from '../sqs-fault-proxy.ts';
 import { attemptsOf, requestRolls } from './request-rolls.ts';
@@ -95,6 +95,8 @@ export interface SqsTarget {
 /** One run's fan-out queue through SQS: `queue` puts it in front of the run's simulated queue. */
 export interface RunQueue {
   queue(sim: SimQueue): FanOutQueue;
+  /** What went wrong below the chat: an adapter call that resolved without queueing its jobs, a bridge failure. */
+  problems(): readonly string[];
   close(): Promise<void>;
 }
 
@@ -111,7 +113,9 @@ let queues = 0;
  * one starts (the calls are made one at a time), by receiving everything the fauxqs queue holds and deleting it at
  * once, and every message received (an SDK replay's duplicate included, and one sent by a call that then threw, as
  * when the answer of its last attempt was lost) is handed to the simulated queue, due after the DelaySeconds the
- * adapter put on the wire (which the proxy takes off the request, so that fauxqs holds nothing back).
+ * adapter put on the wire (which the proxy takes off the request, so that fauxqs holds nothing back). A call that
+ * resolved and left one of its jobs off the queue breaks the FanOutQueue's promise: the run reports it (invariant
+ * 0), as the chat, which recovers lost jobs by design, would not show it.
  *
  * What is real: the adapter's requests and their JSON wire format, its batching and its handling of what a batch
  * refused, the SDK's retries and their replays, and fauxqs's acceptance of each message. What is not: fauxqs's own
@@ -130,11 +134,12 @@ export async function sqsQueue(target: SqsTarget, context: StorageContext, total
   proxy.onFault = (operation, fault) => context.dice.record(`SQS ${operation} ${fault}`);
   const client = proxy.client(attemptsOf(context.seed));
   const adapter = new SqsFanOutQueue(client, { queueUrl });
-  /** A failure of the bridge itself, which the chat would otherwise take for a failed send: `close` throws it. */
-  let broken: unknown;
+  /** What broke the adapter's promise (a send that resolved, its jobs not all on the queue) or the bridge itself. */
+  const problems: string[] = [];
   let turn: Promise<void> = Promise.resolve();
 
-  const handOver = async (sim: SimQueue): Promise<void> => {
+  /** Hands what the queue holds to the simulated queue; the bodies handed over. */
+  const handOver = async (sim: SimQueue): Promise<Set<string>> => {
     const seen = new Set<string>();
     for (;;) {
       const { Messages = [] } = await target.client.send(
@@ -157,21 +162,31 @@ export async function sqsQueue(target: SqsTarget, context: StorageContext, total
       }
     }
     proxy.forgetDelays();
+    return seen;
   };
 
-  /** Runs one adapter call after the last one's messages were handed over, then hands over its own. */
-  const oneAtATime = (sim: SimQueue, send: () => Promise<void>): Promise<void> => {
+  /**
+   * Runs one adapter call after the last one's messages were handed over, then hands over its own; a call that
+   * resolved must have put each of its jobs on the queue (FanOutQueue: it throws when one was not handed over).
+   */
+  const oneAtATime = (sim: SimQueue, what: string, jobs: readonly FanOutJob[], send: () => Promise<void>) => {
     const run = turn.then(async () => {
+      let sent = false;
       try {
         await send();
+        sent = true;
       } catch (error) {
         totals.failedSends += 1;
         throw error;
       } finally {
         try {
-          await handOver(sim);
+          const held = await handOver(sim);
+          const missing = jobs.map(messageBodyOf).filter((body) => !held.has(body));
+          if (sent && missing.length > 0) {
+            problems.push(`${what} resolved, but SQS holds no message of ${missing.length} of its jobs: ${missing[0]}`);
+          }
         } catch (error) {
-          broken ??= error;
+          problems.push(`the SQS bridge failed: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
     });
@@ -181,16 +196,17 @@ export async function sqsQueue(target: SqsTarget, context: StorageContext, total
 
   return {
     queue: (sim) => ({
-      enqueue: (job: FanOutJob, delayMs?: number) => oneAtATime(sim, () => adapter.enqueue(job, delayMs)),
-      enqueueAll: (jobs: readonly FanOutJob[]) => oneAtATime(sim, () => adapter.enqueueAll(jobs)),
+      enqueue: (job: FanOutJob, delayMs?: number) =>
+        oneAtATime(sim, 'enqueue', [job], () => adapter.enqueue(job, delayMs)),
+      enqueueAll: (jobs: readonly FanOutJob[]) => oneAtATime(sim, 'enqueueAll', jobs, () => adapter.enqueueAll(jobs)),
     }),
+    problems: () => problems,
     async close() {
       await turn;
       client.destroy();
       await proxy.stop();
       for (const kind of [...SQS_FAULTS, 'forwarded'] as const) totals[kind] += proxy.counts[kind];
       await target.client.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
-      if (broken !== undefined) throw new Error('the SQS bridge failed', { cause: broken });
     },
   };
 }

@@ -40,6 +40,8 @@ export interface Storage {
    * fauxqs, whose faults come from below it); without one, they send to the simulated queue, behind the port proxy.
    */
   readonly fanOutQueue?: (sim: SimQueue) => FanOutQueue;
+  /** What went wrong below the ports that the chat would not show (a queue adapter's broken promise). */
+  problems?(): readonly string[];
   /** Frees what the run held (a table, a proxy, a client). */
   close(): Promise<void>;
 }
