@@ -120,8 +120,10 @@ let queues = 0;
  * What is real: the adapter's requests and their JSON wire format, its batching and its handling of what a batch
  * refused, the SDK's retries and their replays, and fauxqs's acceptance of each message. What is not: fauxqs's own
  * delays, visibility timeouts and receipt handles (the simulated queue's stand in), ReceiveMessage and
- * DeleteMessage under faults (Lambda's event source mapping makes those calls, not the chat), and the concurrency
- * of sends (one adapter call at a time).
+ * DeleteMessage under faults (Lambda's event source mapping makes those calls, not the chat), the concurrency
+ * of sends (one adapter call at a time), and the request's signature (the proxy rewrites the body, which fauxqs
+ * does not check). The adapter's pause before resending a batch's refused entries is its own, in real time (at
+ * most 150 ms a batch).
  */
 export async function sqsQueue(target: SqsTarget, context: StorageContext, totals: SqsTotals): Promise<RunQueue> {
   queues += 1;
