@@ -94,7 +94,7 @@ export class ChatWorld {
       storage.portFaults ? faulty(port, target) : target;
     const { ports } = storage;
     let ids = 0;
-    const fanOutQueue = faulty('queue', this.queue);
+    const fanOutQueue = storage.fanOutQueue?.(this.queue) ?? faulty('queue', this.queue);
     const service = new ChatService({
       connections: stored('connections', ports.connections),
       history: stored('history', ports.history),
@@ -128,6 +128,11 @@ export class ChatWorld {
       message: createMessageHandler(() => deps),
       fanOut: createFanOutHandler(() => deps),
     };
+  }
+
+  /** What went wrong below the ports that the chat would not show, as the storage found it. */
+  problems(): readonly string[] {
+    return this.#storage.problems?.() ?? [];
   }
 
   /** Frees the storage's table, proxy and client, if it has any. */

@@ -8,17 +8,13 @@ import { DynamoDbShardProgress } from '../../../src/adapters/dynamodb-shard-prog
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDbTarget } from '../dynamodb.ts';
 import { DynamoDbFaultProxy, type FaultShares, type ProxyCounts } from '../dynamodb-fault-proxy.ts';
-import { streamOf } from './fault-dice.ts';
+import { attemptsOf, requestRolls } from './request-rolls.ts';
 import type { FaultSwitches } from './fault-kinds.ts';
+import { type SqsTarget, type SqsTotals, sqsQueue } from './sqs-queue.ts';
 import type { Storage, StorageContext, StorageFactory, StoragePorts } from './storage.ts';
 
 /** Each request's chance of each fault while a step runs (each attempt's, when the SDK retries). */
 const SHARES: FaultShares = { throttle: 0.03, dropBefore: 0.03, dropAfter: 0.04 };
-/**
- * Attempts per request, by seed: 1 (every fault reaches the adapter, as the port proxy's do), 2 (a fault is
- * retried, two in a row fail the request), or the SDK's default 3.
- */
-const attemptsOf = (seed: number): number => 1 + (seed % 3);
 /** History kept for a week, as deployed. */
 const RETENTION_SECONDS = 7 * 86_400;
 
@@ -45,43 +41,6 @@ export function faultKindsIn(totals: FaultTotals): string[] {
   return (['throttle', 'dropBefore', 'dropAfter'] as const).filter((kind) => totals[kind] > 0);
 }
 
-/** FNV-1a of a string, for a request's roll. */
-function hashOf(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i += 1) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
-}
-
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
-
-/**
- * Each request's roll, drawn from the step's stream by the request itself: its body (without the table's name
- * and the random change tokens that differ from run to run) and how many times the same body was sent in this
- * step (the SDK's replays). Concurrent requests whose order on the wire varies keep their fates; what still
- * varies is the order of their effects (and of the deliveries the messenger's dice decide), so a run is not
- * guaranteed to be an exact replay (in practice the runs of a seed have matched, faults and deliveries alike,
- * but shrinking tries each candidate more than once). No faults outside a step, nor in $disconnect without `disconnect-faults`.
- */
-function requestRolls(
-  { seed, switches, dice }: StorageContext,
-  tableName: string,
-): (label: string, body: Buffer) => number {
-  const sent = new Map<string, number>();
-  let step = -1;
-  return (_label, body) => {
-    if (!dice.enabled) return 1;
-    if (dice.invocation === 'disconnect' && !switches.has('disconnect-faults')) return 1;
-    if (dice.step !== step) {
-      step = dice.step;
-      sent.clear();
-    }
-    const request = body.toString('utf8').replaceAll(tableName, 'T').replace(UUID, 'U');
-    const times = (sent.get(request) ?? 0) + 1;
-    sent.set(request, times);
-    return streamOf(seed ^ hashOf(request), step, 3 + times)();
-  };
-}
-
 function adapters(client: DynamoDBDocumentClient, tableName: string, context: StorageContext): StoragePorts {
   const { config, now, rateLimit } = context;
   const shards = config.roomShards;
@@ -102,10 +61,16 @@ function adapters(client: DynamoDBDocumentClient, tableName: string, context: St
 /**
  * The DynamoDB adapters on dynalite, a fresh table per run, behind a fault proxy whose throttles, dropped
  * requests and lost answers the SDK retries as it does against AWS. The harness reads the same table past the
- * proxy. `totals` adds up the faults of every run.
+ * proxy. `totals` adds up the faults of every run. With `sqs`, the handlers' fan-out jobs also go through the SQS
+ * adapter to fauxqs behind its own fault proxy (sqs-queue.ts), and `sqs.totals` adds up its faults.
  */
-export function dynamoDbStorage(target: DynamoDbTarget, totals: FaultTotals): StorageFactory {
+export function dynamoDbStorage(
+  target: DynamoDbTarget,
+  totals: FaultTotals,
+  sqs?: { readonly target: SqsTarget; readonly totals: SqsTotals },
+): StorageFactory {
   return async (context): Promise<Storage> => {
+    const queue = sqs === undefined ? undefined : await sqsQueue(sqs.target, context, sqs.totals);
     const tableName = await target.table();
     const proxy = await new DynamoDbFaultProxy(target.endpoint, sharesUnder(context.switches), context.seed).start();
     proxy.roll = requestRolls(context, tableName);
@@ -116,7 +81,9 @@ export function dynamoDbStorage(target: DynamoDbTarget, totals: FaultTotals): St
       ports: adapters(client, tableName, context),
       inspect: direct,
       portFaults: false,
+      ...(queue === undefined ? {} : { fanOutQueue: queue.queue, problems: queue.problems }),
       async close() {
+        await queue?.close();
         client.destroy();
         await proxy.stop();
         for (const kind of ['forwarded', 'throttle', 'dropBefore', 'dropAfter'] as const) {

@@ -49,7 +49,8 @@ async function examine(
     return { violations: [{ invariant: 0, message: `the run failed: ${detailOf(error)}` }], injected: [] };
   }
   try {
-    return { violations: await checkInvariants(run), injected: run.world.dice.injected };
+    const below = run.world.problems().map((problem): Violation => ({ invariant: 0, message: problem }));
+    return { violations: [...below, ...(await checkInvariants(run))], injected: run.world.dice.injected };
   } catch (error) {
     return { violations: [{ invariant: 0, message: `the check failed: ${detailOf(error)}` }], injected: [] };
   } finally {

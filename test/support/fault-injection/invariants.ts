@@ -5,7 +5,7 @@ import type { SettledRun } from './run-workload.ts';
 import type { Socket } from './sim-network.ts';
 import { ROOMS } from './workload.ts';
 
-/** One broken invariant: its number (as {@link checkInvariants} lists them; 0: the run itself failed) and what was found. */
+/** One broken invariant: its number (as {@link checkInvariants} lists them; 0: the run itself failed, or an adapter below the ports broke its promise) and what was found. */
 export interface Violation {
   readonly invariant: 0 | 1 | 2 | 3 | 4;
   readonly message: string;

@@ -35,6 +35,11 @@ export class SimQueue implements FanOutQueue {
     for (const job of jobs) await this.enqueue(job);
   }
 
+  /** Queues a message body as SQS received it, due after `delaySeconds`: what the SQS bridge hands on. */
+  deliver(body: string, delaySeconds: number): void {
+    this.#put(body, this.#now().getTime() + delaySeconds * 1000, 0);
+  }
+
   /** Takes the messages due now, oldest first. */
   takeDue(): QueuedMessage[] {
     const now = this.#now().getTime();

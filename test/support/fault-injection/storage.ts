@@ -10,8 +10,10 @@ import type { MessageHistory } from '../../../src/domain/message-history.ts';
 import type { PresenceLog } from '../../../src/domain/presence.ts';
 import type { RateLimit, RateLimiter } from '../../../src/domain/rate-limiter.ts';
 import type { ShardProgress } from '../../../src/domain/shard-progress.ts';
+import type { FanOutQueue } from '../../../src/domain/fan-out-queue.ts';
 import type { FaultDice } from './fault-dice.ts';
 import type { FaultSwitches } from './fault-kinds.ts';
+import type { SimQueue } from './sim-queue.ts';
 import type { WorldConfig } from './workload.ts';
 
 /** The chat's storage ports, as the service and the handlers use them. */
@@ -33,6 +35,13 @@ export interface Storage {
    * (the DynamoDB fault proxy), where the generic proxy would only add faults no real adapter shows.
    */
   readonly portFaults: boolean;
+  /**
+   * The fan-out queue the handlers send through, put in front of the run's simulated queue (the SQS adapter on
+   * fauxqs, whose faults come from below it); without one, they send to the simulated queue, behind the port proxy.
+   */
+  readonly fanOutQueue?: (sim: SimQueue) => FanOutQueue;
+  /** What went wrong below the ports that the chat would not show (a queue adapter's broken promise). */
+  problems?(): readonly string[];
   /** Frees what the run held (a table, a proxy, a client). */
   close(): Promise<void>;
 }
