@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { covers, evaluate, type Grant, RolePolicy } from './local-iam/policy.ts';
 import { readUsage, type UsageRecord } from './local-iam/usage-log.ts';
+import { withSection } from './readme-section.ts';
 
 /** Permissions that only AWS's own services use with a function's role, and why: no local test can show them. */
 export const AWS_ONLY: Readonly<Record<string, string>> = {
@@ -124,10 +125,7 @@ function tableRow(functionName: string, roleName: string, made: readonly string[
 
 /** The README with its table of calls replaced; throws when the README has no place for it. */
 export function withTable(readme: string, table: string): string {
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} section`);
-  return `${readme.slice(0, start + README_START.length)}\n${table}\n${readme.slice(end)}`;
+  return withSection(readme, { start: README_START, end: README_END }, table);
 }
 
 const projectRoot = join(import.meta.dirname, '..');

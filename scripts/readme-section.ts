@@ -1,0 +1,16 @@
+/**
+ * A generated section of the README, between two marker comments: the IAM table of calls and the request budget
+ * are each written there by their script and checked against it by a test.
+ */
+export interface ReadmeSection {
+  readonly start: string;
+  readonly end: string;
+}
+
+/** The README with the section's content replaced; throws when the README has no place for it. */
+export function withSection(readme: string, section: ReadmeSection, content: string): string {
+  const start = readme.indexOf(section.start);
+  const end = readme.indexOf(section.end);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${section.start} ... ${section.end} section`);
+  return `${readme.slice(0, start + section.start.length)}\n${content}\n${readme.slice(end)}`;
+}
