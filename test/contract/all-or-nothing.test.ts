@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from '@jest/globals';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { DynamoDbPresenceLog } from '../../src/adapters/dynamodb-presence-log.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import type { ChatService } from '../../src/domain/chat-service.ts';
 import { LOST_FLUSH_MS, UNREQUESTED_FLUSH_MS } from '../../src/domain/presence-flush.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
-import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
-import { type DynamoDbFault, DynamoDbFaultProxy, SCRIPTED_FAULTS_ONLY } from '../support/dynamodb-fault-proxy.ts';
+import { type DynamoDbFault, scriptedFaultsOnDynalite } from '../support/dynamodb-fault-proxy.ts';
 import { InProcessFanOut } from '../support/in-process-fan-out.ts';
 import { listed, newChatService } from '../support/service-fixtures.ts';
 
@@ -24,31 +22,17 @@ type Operation = 'connect' | 'join' | 'rename' | 'disconnect';
  * members and no change waits unannounced.
  */
 describe('membership changes that fail at any request on DynamoDB', () => {
-  let target: DynamoDbTarget;
-  let proxy: DynamoDbFaultProxy;
-  let faulty: DynamoDBDocumentClient;
-
-  beforeAll(async () => {
-    target = await startDynaliteTarget();
-    proxy = await new DynamoDbFaultProxy(target.endpoint, SCRIPTED_FAULTS_ONLY, 1).start();
-    faulty = proxy.documentClient(ATTEMPTS);
-  }, 60_000);
-
-  afterAll(async () => {
-    faulty?.destroy();
-    await proxy?.stop();
-    await target?.stop();
-  });
+  const faults = scriptedFaultsOnDynalite(1, ATTEMPTS);
 
   /** Ann and Bob in the hall, Cy in the kitchen, each welcomed; a clock the test moves. */
   async function chat() {
-    const tableName = await target.table();
+    const tableName = await faults.target.table();
     let now = Date.now();
     const clock = (): Date => new Date(now);
     const messenger = new RecordingMessenger();
     const fanOut = new InProcessFanOut(clock);
-    const connections = new DynamoDbConnectionRepository(faulty, { tableName, now: clock });
-    const presence = new DynamoDbPresenceLog(faulty, { tableName, now: clock });
+    const connections = new DynamoDbConnectionRepository(faults.client, { tableName, now: clock });
+    const presence = new DynamoDbPresenceLog(faults.client, { tableName, now: clock });
     const service: ChatService = newChatService({
       connections,
       presence,
@@ -114,9 +98,9 @@ describe('membership changes that fail at any request on DynamoDB', () => {
   /** How many requests the operation makes when none fails. */
   async function requestsOf(operation: Operation): Promise<number> {
     const world = await chat();
-    const before = proxy.seen.length;
+    const before = faults.proxy.seen.length;
     await run(world, operation);
-    return proxy.seen.length - before;
+    return faults.proxy.seen.length - before;
   }
 
   const cases: Array<[Operation, DynamoDbFault, number]> = [];
@@ -132,10 +116,10 @@ describe('membership changes that fail at any request on DynamoDB', () => {
       for (let index = 0; index < requests; index += 1) {
         const world = await chat();
         const { settle, counts } = world;
-        proxy.failAt(index, fault, times);
-        const label = proxy.seen.length;
+        faults.proxy.failAt(index, fault, times);
+        const label = faults.proxy.seen.length;
         await run(world, operation).catch(() => undefined);
-        const failed = proxy.seen[label + index] ?? '(none)';
+        const failed = faults.proxy.seen[label + index] ?? '(none)';
         await settle();
         const rooms = await counts();
         for (const [room, { counted, listed: members, pending }] of Object.entries(rooms)) {

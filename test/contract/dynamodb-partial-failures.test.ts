@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from '@jest/globals';
 import { DynamoDbConnectionQuota } from '../../src/adapters/dynamodb-connection-quota.ts';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
 import { DynamoDbPresenceLog } from '../../src/adapters/dynamodb-presence-log.ts';
 import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
-import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
-import { DynamoDbFaultProxy, SCRIPTED_FAULTS_ONLY } from '../support/dynamodb-fault-proxy.ts';
+import { scriptedFaultsOnDynalite } from '../support/dynamodb-fault-proxy.ts';
 import { summary } from '../support/frame-summary.ts';
 import { InProcessFanOut } from '../support/in-process-fan-out.ts';
 import { listed, newChatService } from '../support/service-fixtures.ts';
@@ -22,38 +20,24 @@ const ATTEMPTS = 3;
  * test then lets whoever runs next (a retry, a redelivered job) finish, and checks what the chat shows.
  */
 describe('operations that fail part-way on DynamoDB, finished by whoever runs next', () => {
-  let target: DynamoDbTarget;
-  let proxy: DynamoDbFaultProxy;
-  let faulty: DynamoDBDocumentClient;
-
-  beforeAll(async () => {
-    target = await startDynaliteTarget();
-    proxy = await new DynamoDbFaultProxy(target.endpoint, SCRIPTED_FAULTS_ONLY, SEED).start();
-    faulty = proxy.documentClient(ATTEMPTS);
-  }, 60_000);
-
-  afterAll(async () => {
-    faulty?.destroy();
-    await proxy?.stop();
-    await target?.stop();
-  });
+  const faults = scriptedFaultsOnDynalite(SEED, ATTEMPTS);
 
   /** Fails every attempt of the next request labelled `label` before it applies. */
   function failForGood(label: string): void {
-    for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) proxy.failNext(label, 'dropBefore');
+    for (let attempt = 0; attempt < ATTEMPTS; attempt += 1) faults.proxy.failNext(label, 'dropBefore');
   }
 
   it('gives the slot back when a $disconnect cannot remove its row, and lets the next post find it gone and announce the leave', async () => {
-    const tableName = await target.table();
+    const tableName = await faults.target.table();
     let now = Date.now();
     const clock = (): Date => new Date(now);
     const messenger = new RecordingMessenger();
-    const connections = new DynamoDbConnectionRepository(faulty, { tableName, now: clock });
-    const presence = new DynamoDbPresenceLog(faulty, { tableName, now: clock });
+    const connections = new DynamoDbConnectionRepository(faults.client, { tableName, now: clock });
+    const presence = new DynamoDbPresenceLog(faults.client, { tableName, now: clock });
     const service = newChatService({
       connections,
       presence,
-      quota: new DynamoDbConnectionQuota(faulty, { tableName, caps: { perUser: 1, perIp: 0 }, now: clock }),
+      quota: new DynamoDbConnectionQuota(faults.client, { tableName, caps: { perUser: 1, perIp: 0 }, now: clock }),
       history: new InMemoryMessageHistory(),
       messenger,
       concurrency: 4,
@@ -89,15 +73,15 @@ describe('operations that fail part-way on DynamoDB, finished by whoever runs ne
 
   /** Presence on DynamoDB with a one-second window and a clock the test moves; A joined at once, B in A's window. */
   async function roomWithTrailingFlush() {
-    const tableName = await target.table();
+    const tableName = await faults.target.table();
     let now = Date.now();
     const clock = (): Date => new Date(now);
     const messenger = new RecordingMessenger();
     const fanOut = new InProcessFanOut(clock);
     const service = newChatService({
-      connections: new DynamoDbConnectionRepository(faulty, { tableName, now: clock }),
+      connections: new DynamoDbConnectionRepository(faults.client, { tableName, now: clock }),
       history: new InMemoryMessageHistory(),
-      presence: new DynamoDbPresenceLog(faulty, { tableName, now: clock }),
+      presence: new DynamoDbPresenceLog(faults.client, { tableName, now: clock }),
       fanOutQueue: fanOut,
       presenceWindowMs: 1000,
       messenger,
@@ -127,7 +111,7 @@ describe('operations that fail part-way on DynamoDB, finished by whoever runs ne
   it('sends the changes of a trailing flush whose start was applied, its answer lost and the write replayed', async () => {
     const room = await roomWithTrailingFlush();
 
-    proxy.failNext('UpdateItem room#', 'dropAfter');
+    faults.proxy.failNext('UpdateItem room#', 'dropAfter');
     await room.advance(1000);
 
     expect(room.toA()).toEqual(['presence join hall A', 'presence join hall B']);

@@ -11,7 +11,7 @@ import type { ChatMessage } from '../../src/domain/frames.ts';
 import { HISTORY_LENGTH } from '../../src/domain/message-history.ts';
 import { RecordingMessenger } from '../fakes/recording-messenger.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
-import { DynamoDbFaultProxy, SCRIPTED_FAULTS_ONLY } from '../support/dynamodb-fault-proxy.ts';
+import { DynamoDbFaultProxy, scriptedFaultsOnDynalite } from '../support/dynamodb-fault-proxy.ts';
 import { inPool } from '../support/pool.ts';
 import { recordFigures } from '../support/reliability-figures.ts';
 import { newChatService } from '../support/service-fixtures.ts';
@@ -195,33 +195,19 @@ describe('the DynamoDB adapters behind a proxy that throttles and drops connecti
  * one such write, and check what the chat makes of the second answer.
  */
 describe('a write replayed by the SDK after its answer was lost', () => {
-  let target: DynamoDbTarget;
-  let proxy: DynamoDbFaultProxy;
-  let faulty: DynamoDBDocumentClient;
-
-  beforeAll(async () => {
-    target = await startDynaliteTarget();
-    proxy = await new DynamoDbFaultProxy(target.endpoint, SCRIPTED_FAULTS_ONLY, SEED).start();
-    faulty = proxy.documentClient(3);
-  }, 60_000);
-
-  afterAll(async () => {
-    faulty?.destroy();
-    await proxy?.stop();
-    await target?.stop();
-  });
+  const faults = scriptedFaultsOnDynalite(SEED, 3);
 
   async function chat(): Promise<{
     service: ChatService;
     messenger: RecordingMessenger;
     history: DynamoDbMessageHistory;
   }> {
-    const tableName = await target.table();
+    const tableName = await faults.target.table();
     const messenger = new RecordingMessenger();
-    const history = new DynamoDbMessageHistory(faulty, { tableName, retentionSeconds: 3600 });
-    const connections = new DynamoDbConnectionRepository(faulty, { tableName });
+    const history = new DynamoDbMessageHistory(faults.client, { tableName, retentionSeconds: 3600 });
+    const connections = new DynamoDbConnectionRepository(faults.client, { tableName });
     // The presence changes are kept with the connection changes, in the same table.
-    const presence = new DynamoDbPresenceLog(faulty, { tableName });
+    const presence = new DynamoDbPresenceLog(faults.client, { tableName });
     return {
       service: newChatService({ connections, presence, history, messenger, concurrency: 4 }),
       messenger,
@@ -241,7 +227,7 @@ describe('a write replayed by the SDK after its answer was lost', () => {
 
     messenger.sent.length = 0;
     // The row's delete, the leave and the count are one transaction, labelled by the row.
-    proxy.failNext('TransactWriteItems conn#', 'dropAfter');
+    faults.proxy.failNext('TransactWriteItems conn#', 'dropAfter');
     await service.disconnect('ann');
 
     expect(presences(messenger, 'bob')).toEqual(['leave ann']);
@@ -254,7 +240,7 @@ describe('a write replayed by the SDK after its answer was lost', () => {
     await service.connect('cat', { room: 'y' });
 
     messenger.sent.length = 0;
-    proxy.failNext('TransactWriteItems conn#', 'dropAfter');
+    faults.proxy.failNext('TransactWriteItems conn#', 'dropAfter');
     await service.join('ann', 'y');
 
     expect({ bob: presences(messenger, 'bob'), cat: presences(messenger, 'cat') }).toEqual({
@@ -278,7 +264,7 @@ describe('a write replayed by the SDK after its answer was lost', () => {
     const appended: ChatMessage[] = [];
     for (let i = 1; i <= HISTORY_LENGTH; i += 1) appended.push(await append(i));
 
-    proxy.failNext('UpdateItem room#', 'dropAfter');
+    faults.proxy.failNext('UpdateItem room#', 'dropAfter');
     for (let i = HISTORY_LENGTH + 1; i < 2 * HISTORY_LENGTH; i += 1) appended.push(await append(i));
 
     expect((await history.recent('ring')).map((m) => m.text)).toEqual(

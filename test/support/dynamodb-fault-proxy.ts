@@ -1,8 +1,10 @@
 import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { afterAll, beforeAll } from '@jest/globals';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { bodyOf, forward, LoopbackServer, type UpstreamAnswer } from '../../scripts/loopback-server.ts';
+import { type DynamoDbTarget, startDynaliteTarget } from './dynamodb.ts';
 import { seededRandom } from './seeded-random.ts';
 
 /**
@@ -203,4 +205,45 @@ function operationOf(request: IncomingMessage, body: Buffer): string {
   } catch {
     return operation;
   }
+}
+
+/** dynalite behind a fault proxy that injects only the faults a test scripts, and a client through it. */
+export interface ScriptedFaults {
+  readonly target: DynamoDbTarget;
+  readonly proxy: DynamoDbFaultProxy;
+  /** Retries each request up to the attempts asked for, as the SDK does. */
+  readonly client: DynamoDBDocumentClient;
+}
+
+/**
+ * Starts dynalite and a scripted fault proxy before a file's tests and stops them after; the returned object
+ * holds them once started.
+ */
+export function scriptedFaultsOnDynalite(seed: number, attempts: number): ScriptedFaults {
+  const started: { target?: DynamoDbTarget; proxy?: DynamoDbFaultProxy; client?: DynamoDBDocumentClient } = {};
+  beforeAll(async () => {
+    started.target = await startDynaliteTarget();
+    started.proxy = await new DynamoDbFaultProxy(started.target.endpoint, SCRIPTED_FAULTS_ONLY, seed).start();
+    started.client = started.proxy.documentClient(attempts);
+  }, 60_000);
+  afterAll(async () => {
+    started.client?.destroy();
+    await started.proxy?.stop();
+    await started.target?.stop();
+  });
+  const get = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('dynalite and its fault proxy have not started');
+    return value;
+  };
+  return {
+    get target() {
+      return get(started.target);
+    },
+    get proxy() {
+      return get(started.proxy);
+    },
+    get client() {
+      return get(started.client);
+    },
+  };
 }
