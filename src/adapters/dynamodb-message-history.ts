@@ -1,9 +1,10 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   paginateQuery,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ChatMessage } from '../domain/frames.ts';
@@ -32,12 +33,6 @@ export interface DynamoDbMessageHistoryOptions {
 
 type Item = Record<string, unknown>;
 
-/** A message claimed under a sender's clientMsgId, and when the claim expires. */
-interface Sent {
-  readonly message: ChatMessage;
-  readonly expiresAt: number;
-}
-
 function toMessage(item: Item): ChatMessage | undefined {
   const { id, seq, room, from, name, userId, text, sentAt } = item;
   if (typeof id !== 'string' || typeof seq !== 'number' || typeof room !== 'string') return undefined;
@@ -61,8 +56,9 @@ function toMessage(item: Item): ChatMessage | undefined {
  * Keeps each room's newest messages as a ring of slots in one partition: an atomic counter numbers each
  * message, and message n overwrites slot n mod {@link RING_SLOTS}, so a room never holds more than that many items, a read is one
  * Query, and it returns the newest {@link HISTORY_LENGTH}. Items expire through the table's TTL and are
- * filtered on read. A message sent with a clientMsgId is first claimed by one conditional item per room, sender
- * and clientMsgId (holding the message, kept as long as messages are), so racing appends store it once.
+ * filtered on read. A message sent with a clientMsgId is claimed by one conditional item per sender and clientMsgId
+ * (holding the message, kept as long as messages are), written in one transaction with its slot, so racing appends
+ * and resends store it once.
  */
 export class DynamoDbMessageHistory implements MessageHistory {
   readonly #client: DynamoDBDocumentClient;
@@ -78,20 +74,13 @@ export class DynamoDbMessageHistory implements MessageHistory {
   }
 
   async append(message: NewMessage, sentAs?: SentAs): Promise<ChatMessage> {
-    if (sentAs === undefined) return this.#store(message);
-    const key = sentKey(sentAs.sender, sentAs.clientMsgId);
-    // A resend finds its message without taking a number: a number taken and not stored is a gap in the room.
-    const sent = (await this.#sent(key)) ?? (await this.#claim(key, await this.#number(message)));
-    // Stored again, in case whoever claimed it stopped before its slot was written (a newer slot is kept).
-    await this.#keep(sent.message, sent.expiresAt);
-    return sent.message;
-  }
-
-  /** Numbers the message and keeps it in its slot. */
-  async #store(message: NewMessage): Promise<ChatMessage> {
     const numbered = await this.#number(message);
-    await this.#keep(numbered, this.#nowSeconds() + this.#retentionSeconds);
-    return numbered;
+    const expiresAt = this.#nowSeconds() + this.#retentionSeconds;
+    if (sentAs === undefined) {
+      await this.#keep(numbered, expiresAt);
+      return numbered;
+    }
+    return this.#claim(sentKey(sentAs.sender, sentAs.clientMsgId), numbered, expiresAt);
   }
 
   /** The message with the room's next sequence number. */
@@ -114,22 +103,57 @@ export class DynamoDbMessageHistory implements MessageHistory {
   }
 
   /**
-   * Claims the sender's clientMsgId for `numbered`, or, when a racing append claimed it first, returns that one's
-   * message: the conditional write lets exactly one claim in, and its loser's number stays a gap.
+   * Claims the sender's clientMsgId for `numbered` and keeps it in its slot, in one transaction: a claim is never
+   * there without its message kept. When a resend or a racing append claimed it first, nothing is written and that
+   * one's message is returned: its number stays a gap, which the pages fill from history like any other. One
+   * transaction after the number, instead of a read before it and two writes after: two round trips, not four.
    */
-  async #claim(key: TableKey, numbered: ChatMessage): Promise<Sent> {
-    const expiresAt = this.#nowSeconds() + this.#retentionSeconds;
+  async #claim(key: TableKey, numbered: ChatMessage, expiresAt: number): Promise<ChatMessage> {
+    const now = this.#nowSeconds();
+    try {
+      await this.#client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.#tableName,
+                Item: { ...key, ...numbered, expiresAt },
+                // TTL deletion lags up to 48 h: a claim past its expiry is free again.
+                ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
+                ExpressionAttributeValues: { ':now': now },
+              },
+            },
+            { Put: this.#slotPut(numbered, expiresAt) },
+          ],
+        }),
+      );
+      return numbered;
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [claim, slot] = error.CancellationReasons ?? [];
+      if (claim?.Code !== 'ConditionalCheckFailed') {
+        // Only the slot refused: a message more than the ring's length newer holds it. Claimed all the same.
+        if (slot?.Code === 'ConditionalCheckFailed') return this.#claimAlone(key, numbered, expiresAt);
+        throw error;
+      }
+    }
+    const winner = await this.#sent(key);
+    if (winner === undefined) throw new Error(`the claim of ${key.pk} ${key.sk} was refused, and is not there`);
+    return winner;
+  }
+
+  /** The claim of a message whose slot a much newer message holds already; the winner's message if it lost. */
+  async #claimAlone(key: TableKey, numbered: ChatMessage, expiresAt: number): Promise<ChatMessage> {
     try {
       await this.#client.send(
         new PutCommand({
           TableName: this.#tableName,
           Item: { ...key, ...numbered, expiresAt },
-          // TTL deletion lags up to 48 h: a claim past its expiry is free again.
           ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
           ExpressionAttributeValues: { ':now': this.#nowSeconds() },
         }),
       );
-      return { message: numbered, expiresAt };
+      return numbered;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
@@ -138,8 +162,8 @@ export class DynamoDbMessageHistory implements MessageHistory {
     return winner;
   }
 
-  /** The unexpired message claimed under `key`, and when its claim expires. */
-  async #sent(key: TableKey): Promise<Sent | undefined> {
+  /** The unexpired message claimed under `key`. */
+  async #sent(key: TableKey): Promise<ChatMessage | undefined> {
     // Strongly consistent: a claim written a moment ago by a racing append must be seen.
     const { Item } = await this.#client.send(
       new GetCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true }),
@@ -147,24 +171,35 @@ export class DynamoDbMessageHistory implements MessageHistory {
     const message = Item === undefined ? undefined : toMessage(Item);
     const expiresAt = Item?.['expiresAt'];
     if (message === undefined || typeof expiresAt !== 'number' || expiresAt <= this.#nowSeconds()) return undefined;
-    return { message, expiresAt };
+    return message;
   }
 
   /** Puts a numbered message in its slot of the room's ring, unless a newer message holds the slot. */
   async #keep(numbered: ChatMessage, expiresAt: number): Promise<void> {
     try {
-      await this.#client.send(
-        new PutCommand({
-          TableName: this.#tableName,
-          Item: { ...historySlotKey(numbered.room, numbered.seq % RING_SLOTS), ...numbered, expiresAt },
-          // A write that arrives more than 50 messages late must not overwrite a newer message's slot.
-          ConditionExpression: 'attribute_not_exists(seq) OR seq < :seq OR expiresAt <= :now',
-          ExpressionAttributeValues: { ':seq': numbered.seq, ':now': this.#nowSeconds() },
-        }),
-      );
+      await this.#client.send(new PutCommand(this.#slotPut(numbered, expiresAt)));
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
+  }
+
+  /** The write of a numbered message in its slot, refused when a newer message holds the slot. */
+  #slotPut(
+    numbered: ChatMessage,
+    expiresAt: number,
+  ): {
+    TableName: string;
+    Item: Record<string, unknown>;
+    ConditionExpression: string;
+    ExpressionAttributeValues: Record<string, unknown>;
+  } {
+    return {
+      TableName: this.#tableName,
+      Item: { ...historySlotKey(numbered.room, numbered.seq % RING_SLOTS), ...numbered, expiresAt },
+      // A write that arrives more than 50 messages late must not overwrite a newer message's slot.
+      ConditionExpression: 'attribute_not_exists(seq) OR seq < :seq OR expiresAt <= :now',
+      ExpressionAttributeValues: { ':seq': numbered.seq, ':now': this.#nowSeconds() },
+    };
   }
 
   async recent(room: string, from?: ReplayPoint): Promise<readonly ChatMessage[]> {

@@ -1,11 +1,16 @@
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
   ScanCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -179,72 +184,106 @@ describe('DynamoDbMessageHistory', () => {
   describe('append with a sender and clientMsgId', () => {
     const sentAs = { sender: 'user:ann', clientMsgId: 'c-1' };
     const claimKey = { pk: 'sent#user:ann', sk: 'msg#c-1' };
-    const refused = () =>
-      new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
 
-    it('reads the claim strongly consistently, then claims the clientMsgId for the numbered message before its slot', async () => {
-      dynamo.on(GetCommand).resolves({});
+    /** The transaction as DynamoDB cancels it: the claim's condition failed, and the slot's if `slotToo`. */
+    const cancelled = (slotToo = false) =>
+      new TransactionCanceledException({
+        message: 'Transaction cancelled',
+        $metadata: {},
+        CancellationReasons: [
+          { Code: 'ConditionalCheckFailed' },
+          { Code: slotToo ? 'ConditionalCheckFailed' : 'None' },
+        ],
+      });
+    const transactions = () => dynamo.commandCalls(TransactWriteCommand).map((call) => call.args[0].input);
+
+    it('numbers the message, then claims the clientMsgId and keeps the message in its slot in one transaction, reading nothing', async () => {
       counterAt(7);
-      dynamo.on(PutCommand).resolves({});
+      dynamo.on(TransactWriteCommand).resolves({});
 
-      await history().append(hello, sentAs);
-
+      expect(await history().append(hello, sentAs)).toEqual({ ...hello, seq: 7 });
       expect({
-        gets: dynamo.commandCalls(GetCommand).map((call) => call.args[0].input),
-        puts: putInputs().map(({ Item, ConditionExpression }) => ({
-          pk: Item?.['pk'],
-          sk: Item?.['sk'],
-          ConditionExpression,
-        })),
+        gets: dynamo.commandCalls(GetCommand).length,
+        puts: putInputs().length,
+        transaction: transactions().map(({ TransactItems }) =>
+          TransactItems?.map(({ Put }) => ({
+            pk: Put?.Item?.['pk'],
+            sk: Put?.Item?.['sk'],
+            seq: Put?.Item?.['seq'],
+            ConditionExpression: Put?.ConditionExpression,
+          })),
+        ),
       }).toEqual({
-        gets: [{ TableName: 'chat-table', Key: claimKey, ConsistentRead: true }],
-        puts: [
-          { ...claimKey, ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now' },
-          { pk: 'history#red', sk: 'slot#07', ConditionExpression: expect.stringContaining('seq < :seq') },
+        gets: 0,
+        puts: 0,
+        transaction: [
+          [
+            { ...claimKey, seq: 7, ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now' },
+            { pk: 'history#red', sk: 'slot#07', seq: 7, ConditionExpression: expect.stringContaining('seq < :seq') },
+          ],
         ],
       });
     });
 
-    it('returns a claimed message without taking a number, and puts it in its slot again with its own expiry', async () => {
-      const earlier = { ...numbered(3, 'first'), expiresAt: NOW_SECONDS + 10 };
-      dynamo.on(GetCommand).resolves({ Item: { ...claimKey, ...earlier } });
-      dynamo.on(PutCommand).rejects(refused());
-
-      const returned = await history().append(hello, sentAs);
+    it('returns the message claimed before (a resend, or a racing append that won) read strongly consistently, its own number left a gap', async () => {
+      const earlier = { ...claimKey, ...numbered(3, 'first'), expiresAt: NOW_SECONDS + 10 };
+      counterAt(7);
+      dynamo.on(TransactWriteCommand).rejects(cancelled());
+      dynamo.on(GetCommand).resolves({ Item: earlier });
 
       expect({
-        returned,
-        counters: dynamo.commandCalls(UpdateCommand).length,
-        slots: putInputs().map(({ Item }) => [Item?.['sk'], Item?.['id'], Item?.['expiresAt']]),
-      }).toEqual({ returned: numbered(3, 'first'), counters: 0, slots: [['slot#03', 'first', NOW_SECONDS + 10]] });
+        returned: await history().append(hello, sentAs),
+        gets: dynamo.commandCalls(GetCommand).map((call) => call.args[0].input),
+        puts: putInputs().length,
+      }).toEqual({
+        returned: numbered(3, 'first'),
+        gets: [{ TableName: 'chat-table', Key: claimKey, ConsistentRead: true }],
+        puts: 0,
+      });
     });
 
-    it('takes an expired claim for free, as TTL deletion may lag', async () => {
-      dynamo.on(GetCommand).resolves({ Item: { ...claimKey, ...numbered(3, 'first'), expiresAt: NOW_SECONDS } });
+    it('takes an expired claim for free, as TTL deletion may lag: the claim condition allows it', async () => {
       counterAt(7);
+      dynamo.on(TransactWriteCommand).resolves({});
+
+      expect(await history().append(hello, sentAs)).toEqual({ ...hello, seq: 7 });
+      expect(transactions()[0]?.TransactItems?.[0]?.Put?.ExpressionAttributeValues).toEqual({ ':now': NOW_SECONDS });
+    });
+
+    it('claims alone when only the slot refused (a message a whole ring newer holds it)', async () => {
+      counterAt(7);
+      dynamo.on(TransactWriteCommand).rejects(
+        new TransactionCanceledException({
+          message: 'Transaction cancelled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }],
+        }),
+      );
       dynamo.on(PutCommand).resolves({});
 
       expect(await history().append(hello, sentAs)).toEqual({ ...hello, seq: 7 });
+      expect(putInputs().map(({ Item }) => Item?.['pk'])).toEqual([claimKey.pk]);
     });
 
-    it('returns the message of the append that claimed the clientMsgId first when its own claim loses the race', async () => {
-      const winner = { ...claimKey, ...numbered(6, 'winner'), expiresAt: NOW_SECONDS + RETENTION_SECONDS };
-      dynamo.on(GetCommand).resolvesOnce({}).resolves({ Item: winner });
+    it('throws when the claim was refused and is not there to read', async () => {
       counterAt(7);
-      dynamo.on(PutCommand).callsFake((input: { Item?: Record<string, unknown> }) => {
-        if (input.Item?.['pk'] === claimKey.pk) throw refused();
-        return {};
-      });
+      dynamo.on(TransactWriteCommand).rejects(cancelled(true));
+      dynamo.on(GetCommand).resolves({});
 
-      const returned = await history().append(hello, sentAs);
+      await expect(history().append(hello, sentAs)).rejects.toThrow('was refused, and is not there');
+    });
 
-      expect({
-        returned,
-        slots: putInputs().flatMap(({ Item }) => (Item?.['pk'] === 'history#red' ? [Item['id']] : [])),
-      }).toEqual({
-        returned: numbered(6, 'winner'),
-        slots: ['winner'],
-      });
+    it('rethrows a transaction cancelled for another reason', async () => {
+      counterAt(7);
+      dynamo.on(TransactWriteCommand).rejects(
+        new TransactionCanceledException({
+          message: 'Transaction cancelled',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'TransactionConflict' }, { Code: 'None' }],
+        }),
+      );
+
+      await expect(history().append(hello, sentAs)).rejects.toThrow('Transaction cancelled');
     });
   });
 
