@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection, ConnectionChange, ConnectionChanges, Member, MemberPage } from '../domain/connection.ts';
 import type { ConnectionRepository, ShardPage } from '../domain/connection-repository.ts';
 import { shardOf } from '../domain/room-shards.ts';
+import type { ConnectionSnapshots } from './dynamodb-connection-snapshots.ts';
 import { ConcurrentChangeError, InvalidCursorError } from '../domain/errors.ts';
 import {
   connectionIdOfKey,
@@ -87,6 +88,8 @@ export interface DynamoDbConnectionRepositoryOptions {
   readonly shards?: number;
   /** Query page size; omit to let DynamoDB fill 1 MB pages. */
   readonly pageSize?: number;
+  /** Connection items the rate limiter's counts just returned (see {@link ConnectionSnapshots}), read before asking. */
+  readonly snapshots?: ConnectionSnapshots;
   readonly now?: () => Date;
 }
 
@@ -130,10 +133,12 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   readonly #tableName: string;
   readonly #pageSize: number | undefined;
   readonly #now: () => Date;
+  readonly #snapshots: ConnectionSnapshots | undefined;
   readonly shards: number;
 
   constructor(client: DynamoDBDocumentClient, options: DynamoDbConnectionRepositoryOptions) {
     this.#client = client;
+    this.#snapshots = options.snapshots;
     this.#tableName = options.tableName;
     this.shards = options.shards ?? 1;
     this.#pageSize = options.pageSize;
@@ -176,7 +181,8 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   }
 
   async get(connectionId: string): Promise<Connection | undefined> {
-    const item = await this.#read(connectionId);
+    // The item the frame's rate count returned a moment ago, when there is one: as fresh as a read made then.
+    const item = this.#snapshots?.take(connectionId) ?? (await this.#read(connectionId));
     const connection = item?.['retired'] === true || item?.['removedBy'] !== undefined ? undefined : toConnection(item);
     return connection !== undefined && connection.expiresAt.getTime() > this.#now().getTime() ? connection : undefined;
   }
@@ -307,6 +313,9 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
    * in one transaction (the SDK gives it a client token, so a replay after a lost answer applies once).
    */
   async #write(write: TransactItem, records: readonly PresenceRecord[]): Promise<WriteOutcome> {
+    const pk = (write.Put?.Item ?? write.Update?.Key ?? write.Delete?.Key)?.['pk'];
+    const connectionId = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
+    if (connectionId !== undefined) this.#snapshots?.forget(connectionId);
     try {
       if (records.length === 0) {
         const { Put, Update, Delete } = write;

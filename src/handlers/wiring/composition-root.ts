@@ -4,6 +4,7 @@ import { fromEnv } from '@aws-sdk/credential-provider-env';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbConnectionQuota } from '../../adapters/dynamodb-connection-quota.ts';
 import { DynamoDbConnectionRepository } from '../../adapters/dynamodb-connection-repository.ts';
+import { ConnectionSnapshots } from '../../adapters/dynamodb-connection-snapshots.ts';
 import { DynamoDbMessageHistory } from '../../adapters/dynamodb-message-history.ts';
 import { DynamoDbPresenceLog } from '../../adapters/dynamodb-presence-log.ts';
 import { DynamoDbShardProgress } from '../../adapters/dynamodb-shard-progress.ts';
@@ -50,8 +51,14 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
   withoutMiddleware(dynamoDb, ['loggerMiddleware', 'getUserAgentMiddleware', 'recursionDetectionMiddleware']);
   const dynamo = DynamoDBDocumentClient.from(dynamoDb);
   const fanOutQueue = buildFanOutQueue(config);
+  // The rate count returns each frame's connection item, which its handling then reads instead of asking again.
+  const snapshots = new ConnectionSnapshots();
   const service = new ChatService({
-    connections: new DynamoDbConnectionRepository(dynamo, { tableName: config.chatTable, shards: config.roomShards }),
+    connections: new DynamoDbConnectionRepository(dynamo, {
+      tableName: config.chatTable,
+      shards: config.roomShards,
+      snapshots,
+    }),
     history: new DynamoDbMessageHistory(dynamo, {
       tableName: config.chatTable,
       retentionSeconds: config.historyRetentionSeconds,
@@ -66,7 +73,11 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     fanOutShardSize: config.fanOutShardSize,
     shardProgress: new DynamoDbShardProgress(dynamo, { tableName: config.chatTable }),
   });
-  const rateLimiter = new DynamoDbRateLimiter(dynamo, { tableName: config.chatTable, limit: config.rateLimit });
+  const rateLimiter = new DynamoDbRateLimiter(dynamo, {
+    tableName: config.chatTable,
+    limit: config.rateLimit,
+    snapshots,
+  });
   return {
     service,
     chatMode: config.chatMode,
