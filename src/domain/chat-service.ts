@@ -154,16 +154,26 @@ export class ChatService {
    */
   async post(senderId: string, text: string, clientMsgId?: string, clientId?: string): Promise<PostResult> {
     const sender = await this.#membership.require(senderId);
-    // The room's size decides between the inline and the sharded fan-out; it is read while the message is stored.
-    const [message, senderRoom] = await Promise.all([
-      this.#store(sender, text, clientMsgId, clientId),
-      this.#presence.clock(sender.room),
-    ]);
-    // A resend made after its sender moved is the message it sent before, in the room it was sent to.
-    const clock = message.room === sender.room ? senderRoom : await this.#presence.clock(message.room);
-    await this.#presenceFlush.resumeLost(message.room, clock);
-    // A message's shard jobs are named by its id, so those of a resend that completed before do nothing.
-    const report = await this.#broadcast(message.room, message, clock.members, message.id);
+    // The room's size decides between the inline and the sharded fan-out; it is read while the message is stored,
+    // and so are the room's members.
+    const listing = this.#roomFanOut.startListing(sender.room);
+    let message: ChatMessage;
+    let report: BroadcastReport;
+    try {
+      const [stored, senderRoom] = await Promise.all([
+        this.#store(sender, text, clientMsgId, clientId),
+        this.#presence.clock(sender.room),
+      ]);
+      message = stored;
+      // A resend made after its sender moved is the message it sent before, in the room it was sent to.
+      const clock = message.room === sender.room ? senderRoom : await this.#presence.clock(message.room);
+      await this.#presenceFlush.resumeLost(message.room, clock);
+      // A message's shard jobs are named by its id, so those of a resend that completed before do nothing.
+      report = await this.#roomFanOut.broadcast(message.room, message, clock.members, message.id, listing);
+    } finally {
+      // The listing of another room than the message's, or of a big room, or of a post that failed.
+      await listing.close();
+    }
     if (clientMsgId !== undefined) {
       const { recipients, delivered, gone, failed, shards } = report;
       await this.#membership.sendOrForget(senderId, {

@@ -98,12 +98,30 @@ export class RoomFanOut {
    * room's listing, which the fan-out worker runs side by side, all queued or the call throws. `members` is the
    * room's count; `fanOutId` names the shard jobs.
    */
-  async broadcast(room: string, frame: ServerFrame, members: number, fanOutId?: string): Promise<BroadcastReport> {
-    if (members <= this.#fanOutShardSize) return this.#fanOut(room, frame);
+  async broadcast(
+    room: string,
+    frame: ServerFrame,
+    members: number,
+    fanOutId?: string,
+    listing?: RoomListing,
+  ): Promise<BroadcastReport> {
+    const prefetched = listing?.room === room ? listing : undefined;
+    if (members <= this.#fanOutShardSize) return this.#fanOut(room, frame, prefetched?.pages);
+    await prefetched?.close();
     const { shards } = this.#connections;
     const job = { kind: 'shard', fanOutId: fanOutId ?? this.#newId(), room, page: 0, frame } as const;
     await this.#fanOutQueue.enqueueAll(Array.from({ length: shards }, (_, shard): ShardJob => ({ ...job, shard })));
     return { room, recipients: 0, delivered: 0, gone: 0, removed: 0, failed: 0, failures: [], shards };
+  }
+
+  /**
+   * Starts listing a room's members before its frame is ready (a message while it is stored), so that a small
+   * room's listing costs no round trip of its own; {@link broadcast} takes it up, or closes it for a big room. A
+   * member that joins between this listing and the store misses the message live, and gets it with the next
+   * message's gap (as with a listing of the index that had not caught up with its join).
+   */
+  startListing(room: string): RoomListing {
+    return { room, ...started(this.#connections.list(room)) };
   }
 
   /**
@@ -176,6 +194,41 @@ export class RoomFanOut {
   #handshakeCutoff(): Date {
     return new Date(this.#now().getTime() - HANDSHAKE_GRACE_MS);
   }
+}
+
+/** A room's listing started ahead of its frame: see {@link RoomFanOut.startListing}. */
+export interface RoomListing {
+  readonly room: string;
+  readonly pages: AsyncIterable<readonly string[]>;
+  /** Stops the listing if its pages were not taken. */
+  close(): Promise<void>;
+}
+
+/** An async iterable whose first item is asked for now; `close` ends it when nobody took its items. */
+function started<T>(source: AsyncIterable<T>): { pages: AsyncIterable<T>; close(): Promise<void> } {
+  const iterator = source[Symbol.asyncIterator]();
+  const first = iterator.next();
+  // A failure is seen by whoever takes the pages; one never taken is not unhandled.
+  first.catch(() => undefined);
+  let taken = false;
+  return {
+    pages: {
+      async *[Symbol.asyncIterator]() {
+        taken = true;
+        try {
+          for (let step = await first; step.done !== true; step = await iterator.next()) yield step.value;
+        } finally {
+          await iterator.return?.();
+        }
+      },
+    },
+    async close() {
+      if (taken) return;
+      taken = true;
+      await first.catch(() => undefined);
+      await iterator.return?.();
+    },
+  };
 }
 
 async function* onePage(ids: readonly string[]): AsyncIterable<readonly string[]> {

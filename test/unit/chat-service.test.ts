@@ -235,6 +235,60 @@ describe('ChatService', () => {
       });
     });
 
+    it("lists the sender's room while the message is stored, not after: no round trip of its own", async () => {
+      const connections = await repositoryWith(['A', 'B']);
+      const events: string[] = [];
+      const list = connections.list.bind(connections);
+      connections.list = (room) => {
+        events.push('list asked');
+        return list(room);
+      };
+      const history = new InMemoryMessageHistory();
+      const append = history.append.bind(history);
+      history.append = async (message, sentAs) => {
+        events.push('store started');
+        // The listing goes out before the store answers.
+        await sleep(5);
+        events.push('store answered');
+        return append(message, sentAs);
+      };
+      const messenger = new RecordingMessenger();
+
+      await serviceOver(connections, messenger, { history }).post('A', 'hello', 'c-1');
+
+      expect({ events, delivered: messenger.sent.filter((s) => s.frame.type === 'message').length }).toEqual({
+        events: ['list asked', 'store started', 'store answered'],
+        delivered: 2,
+      });
+    });
+
+    it('closes the listing it started when the message is a resend stored in another room', async () => {
+      const chat = await chatWith({ lobby: ['A', 'B'], garden: ['G'] });
+      await chat.service.post('A', 'hello', 'c-1');
+      await chat.service.join('A', 'garden');
+      const closed: string[] = [];
+      const list = chat.connections.list.bind(chat.connections);
+      chat.connections.list = (room) => {
+        const pages = list(room);
+        return {
+          [Symbol.asyncIterator]() {
+            const iterator = pages[Symbol.asyncIterator]();
+            return {
+              next: () => iterator.next(),
+              return: async () => {
+                closed.push(room);
+                return (await iterator.return?.()) ?? { done: true, value: undefined };
+              },
+            };
+          },
+        };
+      };
+
+      await chat.service.post('A', 'hello', 'c-1');
+
+      expect(closed).toContain('garden');
+    });
+
     it('takes a resend made after its sender moved for the message it sent before, sent again to its own room', async () => {
       const chat = await chatWith({ lobby: ['A', 'B'], garden: ['G'] });
       const first = await chat.service.post('A', 'hello', 'c-1');

@@ -52,7 +52,9 @@ describe('ConnectionSnapshots', () => {
 });
 
 describe('the rate count and the sender read in one request', () => {
-  beforeEach(() => dynamo.reset());
+  beforeEach(() => {
+    dynamo.reset();
+  });
   afterAll(() => dynamo.restore());
 
   const wired = () => {
