@@ -1,13 +1,9 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  paginateQuery,
-  QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -15,57 +11,14 @@ import {
 import type { PresenceRecord } from '../domain/presence.ts';
 import { presenceRecordWrites } from './dynamodb-presence-log.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Connection, ConnectionChange, ConnectionChanges, Member, MemberPage } from '../domain/connection.ts';
+import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../domain/connection.ts';
 import type { ConnectionRepository, ShardPage } from '../domain/connection-repository.ts';
-import { shardOf } from '../domain/room-shards.ts';
+import { DEFAULT_GROW_AT, type Placement, RoomGrowth } from './dynamodb-room-growth.ts';
 import type { ConnectionSnapshots } from './dynamodb-connection-snapshots.ts';
-import { ConcurrentChangeError, InvalidCursorError } from '../domain/errors.ts';
-import {
-  connectionIdOfKey,
-  connectionKey,
-  expiryKey,
-  ROOM_INDEX,
-  roomIndexKey,
-  roomSortKey,
-  type TableKey,
-} from './dynamodb-keys.ts';
+import { ConcurrentChangeError } from '../domain/errors.ts';
+import { DynamoDbRoomListing } from './dynamodb-room-listing.ts';
+import { connectionIdOfKey, connectionKey, roomIndexKey, roomSortKey, type TableKey } from './dynamodb-keys.ts';
 
-/**
- * A cursor of a shard's listing: the listing's expiry cut-off (one for all its pages: a later page's key
- * condition must still hold for the key the previous one stopped at), then the room index's sort key of the
- * page's last member. A roster cursor puts the shard in front; without a sort key it starts that shard.
- */
-const SHARD_CURSOR = /^(\d{10})\.(\d{10}#(.+))$/;
-const ROSTER_CURSOR = /^(\d{1,4})\.(\d{10})(?:\.(\d{10}#.+))?$/;
-
-interface ShardStart {
-  readonly from: string;
-  readonly start?: Record<string, unknown>;
-}
-
-/** Where the page after a shard cursor starts; throws for a cursor this adapter did not give. */
-function shardPageAfter(room: string, shard: number, cursor: string): ShardStart {
-  const [, from, sortKey, id] = SHARD_CURSOR.exec(cursor) ?? [];
-  if (from === undefined || sortKey === undefined || id === undefined || sortKey < from) {
-    throw new InvalidCursorError(cursor);
-  }
-  return { from, start: { gsi1pk: roomIndexKey(room, shard), gsi1sk: sortKey, ...connectionKey(id) } };
-}
-
-/**
- * A start no lower than the cut-off `cutOff`. A roster cursor comes back from a client, which may have kept it
- * for a while or forged it, so its cut-off is raised to the current one. DynamoDB refuses an ExclusiveStartKey
- * that fails the key condition; every row between such a key and the cut-off has expired, so the page then
- * starts at the cut-off.
- */
-function notBelow(at: ShardStart, cutOff: string): ShardStart {
-  if (at.from >= cutOff) return at;
-  const startKey = at.start?.['gsi1sk'];
-  return typeof startKey === 'string' && startKey >= cutOff ? { from: cutOff, start: at.start } : { from: cutOff };
-}
-
-/** BatchGetItem reads at most 100 keys per call. */
-const BATCH_GET_LIMIT = 100;
 /**
  * Each failed attempt of an update means another change won, so this many concurrent changes of one
  * connection all apply; past it the caller is told the truth rather than that the connection is unknown.
@@ -80,12 +33,14 @@ const AT_REVISION = 'attribute_exists(pk) AND (attribute_not_exists(rev) OR rev 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** How a conditional write of a connection with its presence records ended. */
-type WriteOutcome = 'applied' | 'condition_failed' | 'conflict';
+type WriteOutcome = 'applied' | 'condition_failed' | 'conflict' | 'placement_refused';
 
 export interface DynamoDbConnectionRepositoryOptions {
   readonly tableName: string;
-  /** How many shards each room's index is split into (1 by default); see {@link shardOf}. */
+  /** How many shards a room's index grows into (1 by default); see {@link RoomGrowth}. */
   readonly shards?: number;
+  /** A room grows into its shards once it counts this many members ({@link DEFAULT_GROW_AT} by default). */
+  readonly growAt?: number;
   /** Query page size; omit to let DynamoDB fill 1 MB pages. */
   readonly pageSize?: number;
   /** Connection items the rate limiter's counts just returned (see {@link ConnectionSnapshots}), read before asking. */
@@ -131,9 +86,10 @@ function backoff(attempt: number): Promise<void> {
 export class DynamoDbConnectionRepository implements ConnectionRepository {
   readonly #client: DynamoDBDocumentClient;
   readonly #tableName: string;
-  readonly #pageSize: number | undefined;
   readonly #now: () => Date;
   readonly #snapshots: ConnectionSnapshots | undefined;
+  readonly #growth: RoomGrowth;
+  readonly #listing: DynamoDbRoomListing;
   readonly shards: number;
 
   constructor(client: DynamoDBDocumentClient, options: DynamoDbConnectionRepositoryOptions) {
@@ -141,35 +97,50 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     this.#snapshots = options.snapshots;
     this.#tableName = options.tableName;
     this.shards = options.shards ?? 1;
-    this.#pageSize = options.pageSize;
     this.#now = options.now ?? (() => new Date());
+    this.#listing = new DynamoDbRoomListing(client, {
+      tableName: options.tableName,
+      shards: this.shards,
+      ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+      now: this.#now,
+    });
+    this.#growth = new RoomGrowth(client, {
+      tableName: options.tableName,
+      shards: this.shards,
+      growAt: options.growAt ?? DEFAULT_GROW_AT,
+    });
   }
 
   async save(connection: Connection, records: readonly PresenceRecord[] = []): Promise<void> {
     const expiresAt = Math.ceil(connection.expiresAt.getTime() / 1000);
     const changeId = newChangeId();
-    const put: TransactItem = {
-      Put: {
-        TableName: this.#tableName,
-        Item: {
-          ...connectionKey(connection.id),
-          gsi1pk: roomIndexKey(connection.room, shardOf(connection.id, this.shards)),
-          gsi1sk: roomSortKey(expiresAt, connection.id),
-          room: connection.room,
-          name: connection.name,
-          ...(connection.userId !== undefined ? { userId: connection.userId } : {}),
-          connectedAt: connection.connectedAt.getTime(),
-          expiresAt,
-          rev: connection.revision,
-          announced: connection.announced,
-          changeId,
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
+    const put = {
+      TableName: this.#tableName,
+      Item: {
+        ...connectionKey(connection.id),
+        gsi1sk: roomSortKey(expiresAt, connection.id),
+        room: connection.room,
+        name: connection.name,
+        ...(connection.userId !== undefined ? { userId: connection.userId } : {}),
+        connectedAt: connection.connectedAt.getTime(),
+        expiresAt,
+        rev: connection.revision,
+        announced: connection.announced,
+        changeId,
       },
+      ConditionExpression: 'attribute_not_exists(pk)',
     };
+    let placement = this.#growth.placement(connection.room, connection.id);
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt += 1) {
-      const outcome = await this.#write(put, records);
+      const placed: TransactItem = {
+        Put: { ...put, Item: { ...put.Item, gsi1pk: roomIndexKey(connection.room, placement.shard) } },
+      };
+      const outcome = await this.#write(placed, records, placement);
       if (outcome === 'applied') return;
+      if (outcome === 'placement_refused') {
+        placement = await this.#growth.replace(placement, connection.id);
+        continue;
+      }
       if (outcome === 'condition_failed') {
         // The SDK replayed this very save after its answer was lost, or the id is taken.
         if ((await this.#read(connection.id))?.['changeId'] === changeId) return;
@@ -197,6 +168,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     changes: ConnectionChanges,
     recordsOf: (change: ConnectionChange) => readonly PresenceRecord[] = () => [],
   ): Promise<ConnectionChange | undefined> {
+    let placement: Placement | undefined;
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt += 1) {
       const before = await this.get(connectionId);
       if (before === undefined) return undefined;
@@ -210,18 +182,20 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
       if (after.room === before.room && after.name === before.name && after.announced === before.announced) {
         return { before, after: before };
       }
+      // A member that stays in its room keeps its shard; one that enters a room is placed in it.
+      const moves = after.room !== before.room;
+      if (moves && placement?.room !== after.room) placement = this.#growth.placement(after.room, connectionId);
       const changeId = newChangeId();
       const write: TransactItem = {
         Update: {
           TableName: this.#tableName,
           Key: this.#key(connectionId),
-          UpdateExpression:
-            'SET room = :room, gsi1pk = :gsi1pk, #name = :name, announced = :announced, rev = :next, changeId = :changeId',
+          UpdateExpression: `SET room = :room, ${moves ? 'gsi1pk = :gsi1pk, ' : ''}#name = :name, announced = :announced, rev = :next, changeId = :changeId`,
           ConditionExpression: AS_READ,
           ExpressionAttributeNames: { '#name': 'name' },
           ExpressionAttributeValues: {
             ':room': after.room,
-            ':gsi1pk': roomIndexKey(after.room, shardOf(after.id, this.shards)),
+            ...(moves && placement !== undefined ? { ':gsi1pk': roomIndexKey(after.room, placement.shard) } : {}),
             ':name': after.name,
             ':announced': after.announced,
             ':next': after.revision,
@@ -230,8 +204,12 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           },
         },
       };
-      const outcome = await this.#write(write, recordsOf({ before, after }));
+      const outcome = await this.#write(write, recordsOf({ before, after }), moves ? placement : undefined);
       if (outcome === 'applied') return { before, after };
+      if (outcome === 'placement_refused' && placement !== undefined) {
+        placement = await this.#growth.replace(placement, connectionId);
+        continue;
+      }
       if (outcome === 'condition_failed' && (await this.#read(connectionId))?.['changeId'] === changeId) {
         return { before, after };
       }
@@ -312,172 +290,47 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
    * Writes one change of a connection item with the presence records it causes: alone when there are none, else
    * in one transaction (the SDK gives it a client token, so a replay after a lost answer applies once).
    */
-  async #write(write: TransactItem, records: readonly PresenceRecord[]): Promise<WriteOutcome> {
+  async #write(write: TransactItem, records: readonly PresenceRecord[], placement?: Placement): Promise<WriteOutcome> {
     const pk = (write.Put?.Item ?? write.Update?.Key ?? write.Delete?.Key)?.['pk'];
     const connectionId = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
     if (connectionId !== undefined) this.#snapshots?.forget(connectionId);
+    const all = [write, ...presenceRecordWrites(this.#tableName, records, this.shards, this.#now())];
+    // The room a connection enters must still be as its placement assumed (see RoomGrowth).
+    const { items, index } =
+      placement === undefined ? { items: all, index: -1 } : this.#growth.conditioned(all, placement);
     try {
-      if (records.length === 0) {
+      if (items.length === 1) {
         const { Put, Update, Delete } = write;
         if (Put !== undefined) await this.#client.send(new PutCommand(Put));
         else if (Update !== undefined) await this.#client.send(new UpdateCommand(Update));
         else if (Delete !== undefined) await this.#client.send(new DeleteCommand(Delete));
+        if (placement !== undefined) this.#growth.applied(placement);
         return 'applied';
       }
-      await this.#client.send(
-        new TransactWriteCommand({
-          TransactItems: [write, ...presenceRecordWrites(this.#tableName, records, this.shards, this.#now())],
-        }),
-      );
+      await this.#client.send(new TransactWriteCommand({ TransactItems: items }));
+      if (placement !== undefined) this.#growth.applied(placement);
       return 'applied';
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return 'condition_failed';
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
       if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'condition_failed';
+      if (index >= 0 && reasons[index]?.Code === 'ConditionalCheckFailed') return 'placement_refused';
       if (reasons.some(({ Code }) => Code === 'TransactionConflict')) return 'conflict';
       throw error;
     }
   }
 
-  /**
-   * Every shard's listing at once: the first Query of each shard goes out together, and a shard's next page is
-   * asked for once the consumer wants more after that shard's page. A small room's listing costs one round trip,
-   * not one per shard (8 shards one after another added 8 round trips to every message). So a change made while
-   * one page is handled can miss another shard's page already read; the fan-out finds such a member gone.
-   */
   list(room: string): AsyncIterable<readonly string[]> {
-    return interleaved(Array.from({ length: this.shards }, (_, shard) => this.#roomPages(room, shard, this.#pageSize)));
+    return this.#listing.list(room);
   }
 
-  async listShard(room: string, shard: number, limit: number, after?: string): Promise<ShardPage> {
-    const at = after === undefined ? { from: this.#cutOff() } : shardPageAfter(room, shard, after);
-    const { listed, more } = await this.#shardPage(room, shard, limit, at);
-    const last = listed.at(-1);
-    return {
-      ids: listed.map(({ id }) => id),
-      ...(more && last !== undefined ? { next: `${at.from}.${last.sortKey}` } : {}),
-    };
+  listShard(room: string, shard: number, limit: number, after?: string): Promise<ShardPage> {
+    return this.#listing.listShard(room, shard, limit, after);
   }
 
-  async members(room: string, limit: number, after?: string): Promise<MemberPage> {
-    let shard = 0;
-    let at: ShardStart = { from: this.#cutOff() };
-    if (after !== undefined) {
-      const [, shardText, from, sortKey] = ROSTER_CURSOR.exec(after) ?? [];
-      shard = Number(shardText);
-      if (from === undefined || !(shard < this.shards)) throw new InvalidCursorError(after);
-      at = notBelow(
-        sortKey === undefined ? { from } : shardPageAfter(room, shard, `${from}.${sortKey}`),
-        this.#cutOff(),
-      );
-    }
-    // Shard after shard, until the page is full: the cursor names where the next page starts.
-    const listed: { id: string; sortKey: string }[] = [];
-    let next: string | undefined;
-    for (; shard < this.shards && listed.length < limit; shard += 1, at = { from: at.from }) {
-      const page = await this.#shardPage(room, shard, limit - listed.length, at);
-      listed.push(...page.listed);
-      const last = page.listed.at(-1);
-      if (page.more && last !== undefined) next = `${shard}.${at.from}.${last.sortKey}`;
-      else if (listed.length >= limit && shard + 1 < this.shards) next = `${shard + 1}.${at.from}`;
-    }
-    const found = await this.#namesOf(listed.map(({ id }) => id));
-    // A member that left between the listing and the names is left out.
-    return { members: listed.flatMap(({ id }) => found.get(id) ?? []), ...(next !== undefined ? { next } : {}) };
-  }
-
-  /** Up to `limit` members of one shard from `at`, and whether the shard may have more. */
-  async #shardPage(
-    room: string,
-    shard: number,
-    limit: number,
-    at: ShardStart,
-  ): Promise<{ listed: { id: string; sortKey: string }[]; more: boolean }> {
-    const listed: { id: string; sortKey: string }[] = [];
-    let next: Record<string, unknown> | undefined = at.start;
-    do {
-      const page = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#tableName,
-          IndexName: ROOM_INDEX,
-          KeyConditionExpression: 'gsi1pk = :room AND gsi1sk >= :from',
-          ProjectionExpression: 'pk, gsi1sk',
-          ExpressionAttributeValues: { ':room': roomIndexKey(room, shard), ':from': at.from },
-          Limit: limit - listed.length,
-          ...(next !== undefined ? { ExclusiveStartKey: next } : {}),
-        }),
-      );
-      for (const { pk, gsi1sk } of (page.Items ?? []).slice(0, limit - listed.length)) {
-        const id = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
-        if (id !== undefined && typeof gsi1sk === 'string') listed.push({ id, sortKey: gsi1sk });
-      }
-      next = page.LastEvaluatedKey;
-    } while (next !== undefined && listed.length < limit);
-    return { listed, more: next !== undefined };
-  }
-
-  /** Rows that expire before this are skipped unread by every listing (TTL deletion lags up to 48 h). */
-  #cutOff(): string {
-    return expiryKey(this.#nowSeconds() + 1);
-  }
-
-  async #namesOf(ids: readonly string[]): Promise<Map<string, Member>> {
-    const members = new Map<string, Member>();
-    for (let start = 0; start < ids.length; start += BATCH_GET_LIMIT) {
-      let keys: Record<string, unknown>[] | undefined = ids
-        .slice(start, start + BATCH_GET_LIMIT)
-        .map((id) => ({ ...this.#key(id) }));
-      // BatchGetItem may return some keys unprocessed under load; ask again for exactly those.
-      for (let attempt = 0; keys !== undefined && keys.length > 0 && attempt < 5; attempt += 1) {
-        const result: BatchGetCommandOutput = await this.#client.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.#tableName]: {
-                Keys: keys,
-                ProjectionExpression: 'pk, #name, rev, retired',
-                ExpressionAttributeNames: { '#name': 'name' },
-              },
-            },
-          }),
-        );
-        for (const item of result.Responses?.[this.#tableName] ?? []) {
-          const { pk, name, rev, retired } = item;
-          const id = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
-          if (id !== undefined && typeof name === 'string' && retired === undefined) {
-            members.set(id, { id, name, revision: typeof rev === 'number' ? rev : 0 });
-          }
-        }
-        keys = result.UnprocessedKeys?.[this.#tableName]?.Keys;
-      }
-    }
-    return members;
-  }
-
-  async *#roomPages(room: string, shard: number, pageSize: number | undefined): AsyncIterable<string[]> {
-    // One cut-off for the whole listing: a later page's key condition must still hold for the key the
-    // previous page stopped at, or DynamoDB refuses the start key when that row expired in between.
-    const from = this.#cutOff();
-    const pages = paginateQuery(
-      { client: this.#client, ...(pageSize !== undefined ? { pageSize } : {}) },
-      {
-        TableName: this.#tableName,
-        IndexName: ROOM_INDEX,
-        // Expired rows sort before :from, so the key condition skips them unread; TTL deletion lags up to 48 h.
-        KeyConditionExpression: 'gsi1pk = :room AND gsi1sk >= :from',
-        ProjectionExpression: 'pk',
-        ExpressionAttributeValues: { ':room': roomIndexKey(room, shard), ':from': from },
-      },
-    );
-    for await (const page of pages) {
-      const ids: string[] = [];
-      for (const item of page.Items ?? []) {
-        const { pk } = item;
-        const id = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
-        if (id !== undefined) ids.push(id);
-      }
-      yield ids;
-    }
+  members(room: string, limit: number, after?: string): Promise<MemberPage> {
+    return this.#listing.members(room, limit, after);
   }
 
   async #read(connectionId: string): Promise<Item | undefined> {
@@ -489,44 +342,5 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
 
   #key(connectionId: string): TableKey {
     return connectionKey(connectionId);
-  }
-
-  #nowSeconds(): number {
-    return Math.floor(this.#now().getTime() / 1000);
-  }
-}
-
-/**
- * The items of several async sources in the order they arrive: every source is asked at once, and each again
- * when the consumer wants more after its item. When the consumer stops early or a source fails, the others close.
- */
-export async function* interleaved<T>(sources: readonly AsyncIterable<T>[]): AsyncIterable<T> {
-  const iterators = sources.map((source) => source[Symbol.asyncIterator]());
-  type Step = { readonly index: number; readonly result: IteratorResult<T> };
-  const pending = new Map<number, Promise<Step>>();
-  /** Sources not yet done, the one whose item the consumer holds included. */
-  const open = new Set(sources.keys());
-  const ask = (index: number, iterator: AsyncIterator<T>): void => {
-    const step = iterator.next().then((result) => ({ index, result }));
-    // A source's failure is seen through the race below; one that fails after the listing ended is not unhandled.
-    step.catch(() => undefined);
-    pending.set(index, step);
-  };
-  iterators.forEach((iterator, index) => ask(index, iterator));
-  try {
-    while (pending.size > 0) {
-      const { index, result } = await Promise.race(pending.values());
-      pending.delete(index);
-      if (result.done === true) {
-        open.delete(index);
-        continue;
-      }
-      yield result.value;
-      // Only once the consumer wants more: a page read after it handled this one leaves out what it removed.
-      const iterator = iterators[index];
-      if (iterator !== undefined) ask(index, iterator);
-    }
-  } finally {
-    await Promise.allSettled([...open].map((index) => iterators[index]?.return?.()));
   }
 }

@@ -6,7 +6,7 @@
  * | --- | --- | --- | --- |
  * | a connection | `conn#<connection id>` | `connection` | `room#<room>#<shard>`, `<expiry>#<connection id>` |
  * | a room's sequence counter | `room#<room>` | `sequence` | none |
- * | a room's presence clock and member count | `room#<room>` | `presence` | none |
+ * | a room's presence clock and member count | `room#<room>` | `presence` | once the room grew: `room#<room>#0`, `~shards#<n>` |
  * | a room's pending presence change | `presence#<room>#<shard>` | `<at ms>#<connection id>#<rev>` | none |
  * | a completed shard job | `shardjob#<fan-out id>#<shard>#<page>` | `done` | none |
  * | the cursor a shard job's page starts at | `shardjob#<fan-out id>#<shard>#<page>` | `cursor` | none |

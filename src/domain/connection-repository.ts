@@ -14,8 +14,9 @@ export interface ShardPage {
  */
 export interface ConnectionRepository {
   /**
-   * How many shards each room's listing is split into (`shardOf` of a connection's id): every member of a
-   * room is in exactly one, so that a huge room is listed in parallel and no partition holds all of it.
+   * How many shards a room's listing is split into at most (`shardOf` of a connection's id): every member of a
+   * room is in exactly one, so that a huge room is listed in parallel and no partition holds all of it. An adapter
+   * may keep a small room in shard 0 only.
    */
   readonly shards: number;
   /**

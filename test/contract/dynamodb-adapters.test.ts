@@ -87,7 +87,12 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
 
   connectionRepositoryContract('DynamoDbConnectionRepository', async (options) => {
     const target = started();
-    return new DynamoDbConnectionRepository(target.documentClient, { tableName: await target.table(), ...options });
+    // Every room grown from its first member, so that the contract's sharded listings are spread over their shards.
+    return new DynamoDbConnectionRepository(target.documentClient, {
+      tableName: await target.table(),
+      ...options,
+      growAt: 0,
+    });
   });
 
   messageHistoryContract('DynamoDbMessageHistory', async (options) => {
@@ -190,7 +195,7 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     });
   });
 
-  it("lists a room's shards side by side: every shard's first Query is in flight before any answers", async () => {
+  it("lists a grown room's other shards side by side once shard 0 names them: their first Queries all in flight together", async () => {
     const target = started();
     const tableName = await target.table();
     const client = DynamoDBDocumentClient.from(localDynamoDbClient(target.endpoint));
@@ -209,7 +214,7 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
       },
       { step: 'initialize' },
     );
-    const repository = new DynamoDbConnectionRepository(client, { tableName, shards: 8, pageSize: 2 });
+    const repository = new DynamoDbConnectionRepository(client, { tableName, shards: 8, growAt: 0, pageSize: 2 });
     const ids = Array.from({ length: 24 }, (_, i) => `side-${String(i).padStart(2, '0')}`);
     for (const id of ids) await repository.save({ ...liveConnection(id), room: 'side-by-side' });
 
@@ -217,7 +222,7 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     for await (const page of repository.list('side-by-side')) listed.push(...page);
 
     client.destroy();
-    expect({ listed: listed.sort(), most }).toEqual({ listed: ids, most: 8 });
+    expect({ listed: listed.sort(), most }).toEqual({ listed: ids, most: 7 });
   });
 
   it("fails a room's listing when one shard's Query fails, and asks nothing more of the others", async () => {
@@ -236,7 +241,7 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
       },
       { step: 'initialize' },
     );
-    const repository = new DynamoDbConnectionRepository(client, { tableName, shards: 8, pageSize: 1 });
+    const repository = new DynamoDbConnectionRepository(client, { tableName, shards: 8, growAt: 0, pageSize: 1 });
     for (let i = 0; i < 40; i += 1) await repository.save({ ...liveConnection(`failing-${i}`), room: 'failing' });
 
     const listing = (async () => {

@@ -433,12 +433,14 @@ describe('DynamoDbConnectionRepository', () => {
       );
     });
 
-    it('reads only the key of each connection', async () => {
+    it("reads only the keys of each connection in the index (a grown room's marker names its shards by its key)", async () => {
       dynamo.on(QueryCommand).resolves({ Items: [] });
 
       await pagesOf(repository());
 
-      expect(queryInputs()).toEqual([expect.objectContaining({ TableName: 'chat-table', ProjectionExpression: 'pk' })]);
+      expect(queryInputs()).toEqual([
+        expect.objectContaining({ TableName: 'chat-table', ProjectionExpression: 'pk, gsi1sk' }),
+      ]);
     });
 
     it('skips items whose expiry is not after now with the key condition, so they are never read', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { interleaved } from '../../src/adapters/dynamodb-connection-repository.ts';
+import { interleaved } from '../../src/adapters/dynamodb-room-listing.ts';
 
 /** A source of `items`, one a tick apart, that records in `closed` when it is closed or runs out. */
 async function* source(name: string, items: readonly string[], closed: string[]): AsyncIterable<string> {

@@ -1,5 +1,6 @@
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDbConnectionQuota } from '../../../src/adapters/dynamodb-connection-quota.ts';
+import { ConnectionSnapshots } from '../../../src/adapters/dynamodb-connection-snapshots.ts';
 import { DynamoDbConnectionRepository } from '../../../src/adapters/dynamodb-connection-repository.ts';
 import { DynamoDbMessageHistory } from '../../../src/adapters/dynamodb-message-history.ts';
 import { DynamoDbPresenceLog } from '../../../src/adapters/dynamodb-presence-log.ts';
@@ -41,11 +42,24 @@ export function faultKindsIn(totals: FaultTotals): string[] {
   return (['throttle', 'dropBefore', 'dropAfter'] as const).filter((kind) => totals[kind] > 0);
 }
 
+/** Members at which a room grows into its shards in these runs: small, so that most runs grow some room. */
+const GROW_AT = 2;
+
 function adapters(client: DynamoDBDocumentClient, tableName: string, context: StorageContext): StoragePorts {
   const { config, now, rateLimit } = context;
   const shards = config.roomShards;
+  // As the composition root wires them: the rate count's item stands in for the frame's read of its sender.
+  const snapshots = new ConnectionSnapshots();
   return {
-    connections: new DynamoDbConnectionRepository(client, { tableName, shards, pageSize: 2, now }),
+    // Rooms grow into their shards at 2 members, so that growth, and joins racing it, happen under faults.
+    connections: new DynamoDbConnectionRepository(client, {
+      tableName,
+      shards,
+      growAt: GROW_AT,
+      pageSize: 2,
+      snapshots,
+      now,
+    }),
     history: new DynamoDbMessageHistory(client, { tableName, retentionSeconds: RETENTION_SECONDS, now }),
     presence: new DynamoDbPresenceLog(client, { tableName, shards, now }),
     quota: new DynamoDbConnectionQuota(client, {
@@ -53,7 +67,7 @@ function adapters(client: DynamoDBDocumentClient, tableName: string, context: St
       caps: { perUser: config.perUser, perIp: config.perIp },
       now,
     }),
-    rateLimiter: new DynamoDbRateLimiter(client, { tableName, limit: rateLimit, now }),
+    rateLimiter: new DynamoDbRateLimiter(client, { tableName, limit: rateLimit, snapshots, now }),
     shardProgress: new DynamoDbShardProgress(client, { tableName, now }),
   };
 }
