@@ -67,16 +67,24 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
 
   async claim(connectionId: string, owners: ConnectionOwners, expiresAt: Date): Promise<QuotaClaim> {
     const expiry = Math.ceil(expiresAt.getTime() / 1000);
-    const claimed: CappedOwner[] = [];
-    for (const owner of this.#capped(owners)) {
-      if (!(await this.#claimOne(owner, connectionId, expiry))) {
-        // All or none: a connection refused by one owner holds no slot of another.
-        await Promise.all(claimed.map((taken) => this.#releaseOne(taken, connectionId)));
-        return owner.refusal;
-      }
-      claimed.push(owner);
-    }
-    return 'claimed';
+    const capped = this.#capped(owners);
+    // The user's slot and the address's are separate items: both are claimed at once, one round trip for the two.
+    const results = await Promise.allSettled(capped.map((owner) => this.#claimOne(owner, connectionId, expiry)));
+    const refused = capped.find((_, i) => {
+      const result = results[i];
+      return result?.status === 'fulfilled' && !result.value;
+    });
+    const failed = results.find((result) => result.status === 'rejected');
+    if (refused === undefined && failed === undefined) return 'claimed';
+    // All or none: a connection refused by one owner holds no slot of another.
+    await Promise.all(
+      capped.flatMap((owner, i) => {
+        const result = results[i];
+        return result?.status === 'fulfilled' && result.value ? [this.#releaseOne(owner, connectionId)] : [];
+      }),
+    );
+    if (failed !== undefined) throw failed.reason;
+    return refused?.refusal ?? 'claimed';
   }
 
   async release(connectionId: string, owners: ConnectionOwners): Promise<void> {

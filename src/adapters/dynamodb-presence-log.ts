@@ -72,6 +72,19 @@ export function presenceRecordWrites(
   return [...changes, ...clocks];
 }
 
+/**
+ * The number and string attributes of an item in DynamoDB's wire form (a failed condition's item, which the document
+ * client leaves as it came): all a clock holds.
+ */
+function plainAttributes(item: Record<string, { N?: string; S?: string } | undefined>): Item {
+  const plain: Item = {};
+  for (const [name, value] of Object.entries(item)) {
+    if (value?.N !== undefined) plain[name] = Number(value.N);
+    else if (value?.S !== undefined) plain[name] = value.S;
+  }
+  return plain;
+}
+
 function clockOf(item: Item | undefined): PresenceClock {
   const { members, lastFlushAt, lastChangeAt, flushDue, flushJob } = item ?? {};
   return {
@@ -155,6 +168,38 @@ export class DynamoDbPresenceLog implements PresenceLog {
         ...(lastFlushAt !== undefined ? { ':last': lastFlushAt.getTime() } : {}),
       },
     });
+  }
+
+  async requestFlush(
+    room: string,
+    at: Date,
+    windowStart: Date,
+    staleBefore: Date,
+    jobId: string,
+  ): Promise<true | PresenceClock> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: presenceClockKey(room),
+          UpdateExpression: 'SET lastFlushAt = :at, flushDue = :at, flushJob = :job',
+          ConditionExpression:
+            '(attribute_not_exists(lastFlushAt) OR lastFlushAt <= :windowStart) AND (attribute_not_exists(flushDue) OR flushDue < :stale)',
+          ExpressionAttributeValues: {
+            ':at': at.getTime(),
+            ':windowStart': windowStart.getTime(),
+            ':stale': staleBefore.getTime(),
+            ':job': jobId,
+          },
+          // The clock that refused, in the same answer; a store that does not give it is asked again.
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return error.Item === undefined ? this.clock(room) : clockOf(plainAttributes(error.Item));
+    }
   }
 
   async scheduleFlush(room: string, due: Date, jobId: string, staleBefore: Date): Promise<boolean> {

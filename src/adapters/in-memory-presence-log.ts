@@ -50,6 +50,21 @@ export class InMemoryPresenceLog implements PresenceLog {
     return true;
   }
 
+  async requestFlush(
+    room: string,
+    at: Date,
+    windowStart: Date,
+    staleBefore: Date,
+    jobId: string,
+  ): Promise<true | PresenceClock> {
+    const state = this.#room(room);
+    const windowOpen = state.lastFlushAt === undefined || state.lastFlushAt <= windowStart;
+    if (!windowOpen || (state.scheduled !== undefined && state.scheduled.due >= staleBefore)) return clockOf(state);
+    state.lastFlushAt = at;
+    state.scheduled = { due: at, jobId };
+    return true;
+  }
+
   async scheduleFlush(room: string, due: Date, jobId: string, staleBefore: Date): Promise<boolean> {
     const state = this.#room(room);
     if (state.scheduled !== undefined && state.scheduled.due >= staleBefore) return false;

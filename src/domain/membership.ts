@@ -119,21 +119,29 @@ export class Membership {
    * `owners` are as the closing event names them; the user the connection was stored with comes first.
    */
   async disconnect(connectionId: string, owners: ConnectionOwners = {}): Promise<boolean> {
+    // The socket is closed whatever happens to its row: its slots are given back even when the removal fails (its
+    // row then stays listed, and the first fan-out that finds it gone retires it and announces the leave).
+    const release = (userId: string | undefined): Promise<void> =>
+      this.#quota?.release(connectionId, { ...owners, ...(userId !== undefined ? { userId } : {}) }) ??
+      Promise.resolve();
     let removed: Connection | undefined;
     try {
       // The row's removal, its leave and the room's count are one write; a retired row's leave was kept already.
       removed = await this.#connections.remove(connectionId, (connection) =>
         left({ ...connection, revision: connection.revision + 1 }, this.#now()),
       );
-    } finally {
-      // The socket is closed whatever happened to its row: its slots are given back even when the removal failed
-      // (its row then stays listed, and the first fan-out that finds it gone retires it and announces the leave).
-      const userId = removed?.userId ?? owners.userId;
-      await this.#quota?.release(connectionId, { ...owners, ...(userId !== undefined ? { userId } : {}) });
+    } catch (error) {
+      await release(owners.userId);
+      throw error;
     }
-    if (removed === undefined) return false;
-    await this.#presenceFlush.requestFor([removed.room]);
-    return true;
+    // The user the connection was stored with comes first; the slots go back while the room's flush is asked for.
+    const [released, requested] = await Promise.allSettled([
+      release(removed?.userId ?? owners.userId),
+      removed === undefined ? Promise.resolve() : this.#presenceFlush.requestFor([removed.room]),
+    ]);
+    if (released.status === 'rejected') throw released.reason;
+    if (requested.status === 'rejected') throw requested.reason;
+    return removed !== undefined;
   }
 
   /**
@@ -155,11 +163,10 @@ export class Membership {
    * room it is in already only welcomes it again.
    */
   async join(connectionId: string, room: string, from?: ReplayPoint): Promise<DeliveryOutcome> {
-    // The move, the old room's leave and the new room's join are one write; the rooms' flushes are asked for
-    // before the welcome, as the member hears the new room from now on.
+    // The move, the old room's leave and the new room's join are one write; the member hears the new room from
+    // now on, and is welcomed while the rooms' flushes are asked for.
     const { change, rooms } = await this.#update(connectionId, { room, announced: true });
-    await this.#presenceFlush.requestFor(rooms);
-    return this.#welcome(change.after, from);
+    return this.#welcomeWhileRequesting(change.after, from, rooms);
   }
 
   /** Leaving a room returns the caller to the lobby. */
@@ -195,6 +202,24 @@ export class Membership {
     const connection = await this.#connections.get(connectionId);
     if (connection === undefined) throw new UnknownConnectionError(connectionId);
     return connection;
+  }
+
+  /**
+   * Welcomes the member while the flushes of the rooms its change touched are asked for. A failed request is thrown
+   * once the welcome is out (the change stands, and whoever reads the room next asks for its flush).
+   */
+  async #welcomeWhileRequesting(
+    connection: Connection,
+    from: ReplayPoint | undefined,
+    rooms: readonly string[],
+  ): Promise<DeliveryOutcome> {
+    const [requested, welcomed] = await Promise.allSettled([
+      this.#presenceFlush.requestFor(rooms),
+      this.#welcome(connection, from),
+    ]);
+    if (welcomed.status === 'rejected') throw welcomed.reason;
+    if (requested.status === 'rejected') throw requested.reason;
+    return welcomed.value;
   }
 
   async #welcome(connection: Connection, from: ReplayPoint | undefined): Promise<DeliveryOutcome> {

@@ -67,10 +67,11 @@ export class PresenceFlush<Report> {
   /**
    * Makes sure the changes just recorded in these rooms will be sent: at once when a room announced nothing during
    * the last window, else when the window ends, by one scheduled flush per room. So a room announces at most once
-   * per window whatever its churn, and every change is announced.
+   * per window whatever its churn, and every change is announced. Each room's request is one step when its window
+   * is open (the claim needs no read of the clock first), two when a trailing flush must be scheduled.
    */
   async requestFor(rooms: readonly string[]): Promise<void> {
-    await Promise.all([...new Set(rooms)].map(async (room) => this.#request(room, await this.#presence.clock(room))));
+    await Promise.all([...new Set(rooms)].map((room) => this.#requestUnread(room)));
   }
 
   /**
@@ -139,8 +140,7 @@ export class PresenceFlush<Report> {
     const now = this.#now();
     const windowStart = this.#windowStart(now);
     const staleBefore = new Date(now.getTime() - LOST_FLUSH_MS);
-    const scheduled = clock.scheduled !== undefined && clock.scheduled.due >= staleBefore;
-    if (scheduled) return;
+    if (this.#freshlyScheduled(clock, staleBefore)) return;
     // The flush is recorded as scheduled before its job is queued: one whose job never was is overdue in the end.
     const jobId = this.#newId();
     if (clock.lastFlushAt === undefined || clock.lastFlushAt <= windowStart) {
@@ -149,7 +149,32 @@ export class PresenceFlush<Report> {
         return;
       }
     }
-    // A window is open (or another change just claimed it): flush when it ends.
+    await this.#scheduleTrailing(room, clock, now, jobId);
+  }
+
+  /** {@link #request} without the clock: the claim is tried first, and returns the clock when it fails. */
+  async #requestUnread(room: string): Promise<void> {
+    const now = this.#now();
+    const windowStart = this.#windowStart(now);
+    const staleBefore = new Date(now.getTime() - LOST_FLUSH_MS);
+    const jobId = this.#newId();
+    const claimed = await this.#presence.requestFlush(room, now, windowStart, staleBefore, jobId);
+    if (claimed === true) {
+      await this.#fanOutQueue.enqueue({ kind: 'presence', room, jobId, claimedAt: now.toISOString() });
+      return;
+    }
+    if (this.#freshlyScheduled(claimed, staleBefore)) return;
+    await this.#scheduleTrailing(room, claimed, now, jobId);
+  }
+
+  #freshlyScheduled(clock: PresenceClock, staleBefore: Date): boolean {
+    return clock.scheduled !== undefined && clock.scheduled.due >= staleBefore;
+  }
+
+  /** A window is open (or another change just claimed it): flush when it ends. */
+  async #scheduleTrailing(room: string, clock: PresenceClock, now: Date, jobId: string): Promise<void> {
+    const windowStart = this.#windowStart(now);
+    const staleBefore = new Date(now.getTime() - LOST_FLUSH_MS);
     const lastFlush = Math.max(clock.lastFlushAt?.getTime() ?? 0, windowStart.getTime() + 1);
     const due = new Date(Math.max(now.getTime(), lastFlush + this.#windowMs));
     if (await this.#presence.scheduleFlush(room, due, jobId, staleBefore)) {

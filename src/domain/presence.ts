@@ -62,6 +62,19 @@ export interface PresenceLog {
     jobId: string,
   ): Promise<boolean>;
   /**
+   * Claims an immediate flush at `at` as {@link claimFlush} does, without the clock read first: succeeds while the
+   * room's last flush (whichever it was) was at or before `windowStart` and no trailing flush is scheduled (one due
+   * before `staleBefore` is taken as lost). On failure returns the clock as it is, so the caller can schedule the
+   * trailing flush instead: a membership change asks for its flush in one step.
+   */
+  requestFlush(
+    room: string,
+    at: Date,
+    windowStart: Date,
+    staleBefore: Date,
+    jobId: string,
+  ): Promise<true | PresenceClock>;
+  /**
    * Schedules the room's trailing flush, unless one is scheduled already (one due before `staleBefore` is
    * taken as lost and replaced). Returns whether this call scheduled it.
    */

@@ -102,6 +102,55 @@ export function presenceLogContract(adapter: string, create: () => Promise<Recor
       });
     });
 
+    it('lets one of two racing requests of a quiet room flush at once with no read first, and gives the loser the clock that refused it', async () => {
+      const log = await create();
+      await log.record('red', change('a', 0), 1);
+
+      const requests = await Promise.all([
+        log.requestFlush('red', at(0), at(-1000), LONG_AGO, 'request-0'),
+        log.requestFlush('red', at(1), at(-999), LONG_AGO, 'request-1'),
+      ]);
+
+      const won = requests.findIndex((request) => request === true);
+      const winner = { at: at(won), jobId: `request-${won}` };
+      const clock = {
+        members: 1,
+        lastFlushAt: winner.at,
+        lastChangeAt: at(0),
+        scheduled: { due: winner.at, jobId: winner.jobId },
+      };
+      expect({
+        winners: requests.filter((request) => request === true).length,
+        loser: requests[1 - won],
+        clock: await log.clock('red'),
+      }).toEqual({
+        winners: 1,
+        loser: clock,
+        clock,
+      });
+    });
+
+    it('refuses a request while a claimed flush has not started, the window of the last flush is open, or a trailing flush is scheduled, and takes one long overdue as lost', async () => {
+      const log = await create();
+      await log.record('red', change('a', 0), 1);
+      expect(await log.requestFlush('red', at(0), at(-1000), LONG_AGO, 'job-0')).toBe(true);
+
+      const claimedNotStarted = await log.requestFlush('red', at(1500), at(500), LONG_AGO, 'job-x');
+      await log.startScheduledFlush('red', 'job-0', at(10), at(0));
+      const inWindow = await log.requestFlush('red', at(500), at(-500), LONG_AGO, 'job-x');
+      await log.scheduleFlush('red', at(1010), 'job-1', LONG_AGO);
+      const afterWindowButScheduled = await log.requestFlush('red', at(1500), at(500), LONG_AGO, 'job-x');
+      const overdue = await log.requestFlush('red', at(9000), at(8000), at(2000), 'job-2');
+
+      expect({ claimedNotStarted, inWindow, afterWindowButScheduled, overdue, clock: await log.clock('red') }).toEqual({
+        claimedNotStarted: expect.objectContaining({ scheduled: { due: at(0), jobId: 'job-0' } }),
+        inWindow: expect.objectContaining({ lastFlushAt: at(10) }),
+        afterWindowButScheduled: expect.objectContaining({ scheduled: { due: at(1010), jobId: 'job-1' } }),
+        overdue: true,
+        clock: expect.objectContaining({ lastFlushAt: at(9000), scheduled: { due: at(9000), jobId: 'job-2' } }),
+      });
+    });
+
     it('schedules one trailing flush at a time, and replaces one that is long overdue', async () => {
       const log = await create();
 
