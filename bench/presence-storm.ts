@@ -138,7 +138,8 @@ async function storms(window: Variant): Promise<StormRow[]> {
       ? {
           buildFolder: '.esbuild/storm-floor',
           serviceFolder: join(projectRoot, 'bench', 'storm-floor'),
-          handlerEnv: { FLOOR_TABLE: LOCAL_TABLE },
+          // The floor's service runs without the local IAM plugin, so no policy is ever written for the stack to load.
+          handlerEnv: { FLOOR_TABLE: LOCAL_TABLE, CHAT_LOCAL_IAM: 'off' },
         }
       : {
           buildFolder: `.esbuild/storm-${window}`,

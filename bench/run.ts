@@ -2,7 +2,7 @@
  * `npm run bench`: the benchmark suite of issue 6. Writes a markdown report, the chart (SVG and PNG) and raw JSON under
  * .results/bench/, prints the summary to stdout and a progress bar to stderr.
  *
- *   node bench/run.ts [--part fanout|dynamodb|coldstart|e2e|messenger]... [--sizes 1000,10000,100000] [--quick]
+ *   node bench/run.ts [--part fanout|dynamodb|coldstart|e2e|messenger|shards|latency]... [--sizes 1000,10000,100000] [--quick]
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -12,6 +12,15 @@ import { projectRoot } from '../scripts/local-stack.ts';
 import { type ColdStartResult, coldStartSteps, runColdStart } from './coldstart.ts';
 import { type DynamoDbResult, runDynamoDb } from './dynamodb.ts';
 import { type E2eResult, e2eSteps, runE2e } from './e2e.ts';
+import {
+  DEFAULT_LATENCY_PLAN,
+  type LatencyPlan,
+  type LatencyResult,
+  latencySteps,
+  QUICK_LATENCY_PLAN,
+  runLatency,
+  writeLatencyReport,
+} from './latency.ts';
 import {
   DEFAULT_CPU_US_PER_DELIVERY,
   DEFAULT_LATENCY,
@@ -35,7 +44,7 @@ import {
   shardsTargets,
 } from './sharded-fanout.ts';
 
-const PARTS = ['fanout', 'dynamodb', 'coldstart', 'e2e', 'messenger', 'shards'] as const;
+const PARTS = ['fanout', 'dynamodb', 'coldstart', 'e2e', 'messenger', 'shards', 'latency'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
@@ -45,6 +54,11 @@ const { values } = parseArgs({
     'fanout-sizes': { type: 'string' },
     'db-sizes': { type: 'string' },
     'e2e-sizes': { type: 'string' },
+    'latency-sizes': { type: 'string' },
+    rounds: { type: 'string' },
+    'db-delay': { type: 'string' },
+    'post-delay': { type: 'string' },
+    plain: { type: 'boolean', default: false },
     concurrency: { type: 'string' },
     quick: { type: 'boolean', default: false },
     'latency-median': { type: 'string' },
@@ -70,14 +84,17 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(`usage: npm run bench -- [options]
-  --part P            fanout | dynamodb | coldstart | e2e | messenger | shards (repeatable; default fanout, dynamodb, coldstart)
-  --sizes a,b,c       sizes for every selected part (or --fanout-sizes, --db-sizes, --e2e-sizes)
+  --part P            fanout | dynamodb | coldstart | e2e | messenger | shards | latency (repeatable; default fanout, dynamodb, coldstart)
+  --sizes a,b,c       sizes for every selected part (or --fanout-sizes, --db-sizes, --e2e-sizes, --latency-sizes)
   --concurrency a,b   fan-out concurrency values (default 50,200,1000)
   --quick             a small smoke run
   --latency-median MS --latency-sigma S --tail-share F --tail-ms MS   simulated PostToConnection latency
   --gone-share F --throttled-share F --rate PER_S --burst N --page-size N   simulated answers and budget
   --runs N            fresh processes per bundle for the cold start (default 15)
-  --messages M        messages per size in the end-to-end part (default 20)
+  --messages M        messages per size in the end-to-end part (default 20), per round in the latency part (default 15)
+  --rounds R          rounds per size in the latency part, alternating ours and the floor (default 3)
+  --db-delay MS --post-delay MS   latency part: added to every DynamoDB request (default 5) and PostToConnection (default 15)
+  --plain             latency part: send {action, text} without the page's clientMsgId and clientId
   --messenger-sends N --messenger-runs R   sends per measurement (default 20000) and runs in the messenger part (default 3)
   --no-dynamodb-local skip DynamoDB Local (Java) in the dynamodb part
   --no-reject-mode    skip the fan-out runs where the budget answers 429 instead of pacing
@@ -141,6 +158,15 @@ const withDynamoDbLocal = !values['no-dynamodb-local'];
 const coldStartRuns = number(values.runs, quick ? 3 : 15);
 const e2eSizes = sizesFor(values['e2e-sizes'], [10, 100, 1000], [10, 100]);
 const e2eMessages = number(values.messages, quick ? 5 : 20);
+const latencyBase = quick ? QUICK_LATENCY_PLAN : DEFAULT_LATENCY_PLAN;
+const latencyPlan: LatencyPlan = {
+  sizes: sizesFor(values['latency-sizes'], [...DEFAULT_LATENCY_PLAN.sizes], [...QUICK_LATENCY_PLAN.sizes]),
+  messages: number(values.messages, latencyBase.messages),
+  rounds: number(values.rounds, latencyBase.rounds),
+  dbDelayMs: number(values['db-delay'], latencyBase.dbDelayMs),
+  postDelayMs: number(values['post-delay'], latencyBase.postDelayMs),
+  plain: values.plain,
+};
 const messengerPlan = {
   sends: number(values['messenger-sends'], quick ? 2000 : 20_000),
   inFlight: 200,
@@ -164,7 +190,8 @@ const totalSteps =
   (parts.includes('coldstart') ? coldStartSteps() : 0) +
   (parts.includes('e2e') ? e2eSteps(e2eSizes) : 0) +
   (parts.includes('messenger') ? messengerSteps(messengerPlan) : 0) +
-  (parts.includes('shards') ? shardsSteps(shardsPlan) : 0);
+  (parts.includes('shards') ? shardsSteps(shardsPlan) : 0) +
+  (parts.includes('latency') ? latencySteps(latencyPlan) : 0);
 const bar = new ProgressBar(totalSteps);
 
 /** Counts the previous labelled step done whenever a new one starts. */
@@ -190,6 +217,7 @@ let coldStart: ColdStartResult | undefined;
 let e2e: E2eResult | undefined;
 let messenger: MessengerReport | undefined;
 let shards: ShardsReport | undefined;
+let latency: LatencyResult | undefined;
 
 if (parts.includes('messenger')) {
   messenger = await runMessenger(
@@ -240,6 +268,11 @@ if (parts.includes('shards')) {
 if (parts.includes('e2e')) {
   const steps = stepper();
   e2e = await runE2e(e2eSizes, e2eMessages, steps.step);
+  steps.end();
+}
+if (parts.includes('latency')) {
+  const steps = stepper();
+  latency = await runLatency(latencyPlan, steps.step);
   steps.end();
 }
 bar.finish();
@@ -315,6 +348,7 @@ if (e2e !== undefined && e2e.rows.length > 0) {
 }
 
 if (shards !== undefined) targets.push(...shardsTargets(shards));
+if (latency !== undefined) targets.push(...latency.targets);
 if (messenger !== undefined) {
   const ours = messenger.summary.find((s) => s.variant === 'ours');
   const naive = messenger.summary.find((s) => s.variant === 'naive');
@@ -509,17 +543,29 @@ if (messenger !== undefined) {
   sections.push(messengerMarkdown(messenger));
 }
 if (shards !== undefined) sections.push(shardsMarkdown(shards));
+if (latency !== undefined) sections.push(latency.markdown);
 
 const report = `${sections.join('\n\n')}\n`;
 writeFileSync(join(outDir, 'report.md'), report);
 writeFileSync(
   join(outDir, 'results.json'),
   `${JSON.stringify(
-    { started, parts, fanout, dynamodb, coldStart, e2e, messenger, shards: shards && shardsSummary(shards) },
+    {
+      started,
+      parts,
+      fanout,
+      dynamodb,
+      coldStart,
+      e2e,
+      messenger,
+      shards: shards && shardsSummary(shards),
+      latency: latency && { plan: latency.plan, rows: latency.rows, targets: latency.targets },
+    },
     null,
     2,
   )}\n`,
 );
+if (latency !== undefined) writeLatencyReport(outDir, latency);
 // The spun row is a different measurement (CPU charged), not one more size of the paced grid the chart draws.
 const svg = await chartSvg({ fanout: fanout.filter((r) => !r.spun), dynamodb, coldStart, e2e });
 writeFileSync(join(outDir, 'chart.svg'), svg);
