@@ -38,6 +38,12 @@ export interface DelayProxyOptions {
   readonly port?: number;
   /** Called as each request arrives, before it is held: `at` is `performance.now()`. */
   readonly onRequest?: (operation: string, at: number) => void;
+  /**
+   * `added` (the default): each request is held the delay, then the target's own time comes on top. `total`: each
+   * request goes at once and its answer is held until the delay has passed since it arrived, so the round trip is
+   * the delay or the target's time, whichever is longer, as a region's round trip includes its service's time.
+   */
+  readonly mode?: 'added' | 'total';
 }
 
 /** Starts a proxy to `target` (http://host:port) that holds each request `delayMs` before it goes. */
@@ -47,6 +53,7 @@ export async function startDelayProxy(
   options: DelayProxyOptions = {},
 ): Promise<DelayProxy> {
   const to = new URL(target);
+  const total = options.mode === 'total';
   // Kept alive and unbounded, as the SDK's own agents are in front of it: the proxy must not queue what it forwards.
   const agent = new Agent({ keepAlive: true });
   const counts = new Map<string, number>();
@@ -76,8 +83,15 @@ export async function startDelayProxy(
         (answer) => {
           const took = answered.get(operation) ?? { count: 0, totalMs: 0 };
           answered.set(operation, { count: took.count + 1, totalMs: took.totalMs + performance.now() - forwardedAt });
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
+          const pass = (): void => {
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          };
+          const hold = total ? delayMs - (performance.now() - arrived) : 0;
+          if (hold > 0) {
+            answer.pause();
+            setTimeout(pass, hold);
+          } else pass();
         },
       );
       upstream = sent;
@@ -99,7 +113,7 @@ export async function startDelayProxy(
     // The body (a few KB at most) is read while the request is held, so that it can be sent again.
     req.once('end', () => {
       const body = Buffer.concat(chunks);
-      const wait = delayMs - (performance.now() - arrived);
+      const wait = total ? 0 : delayMs - (performance.now() - arrived);
       if (wait > 0) setTimeout(() => forward(body, 1), wait);
       else forward(body, 1);
     });

@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { LOCAL_TABLE, type LocalStack, projectRoot, startDynalite, startLocalStack } from '../scripts/local-stack.ts';
+import { LOCAL_TABLE, type LocalStack, projectRoot, startLocalStack } from '../scripts/local-stack.ts';
+import { startDynaliteProcess } from './dynalite-process.ts';
 import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
 import { emulatorPid } from './e2e.ts';
 import { ProgressBar } from './progress.ts';
@@ -32,6 +33,8 @@ export interface LatencyPlan {
   readonly rounds: number;
   readonly dbDelayMs: number;
   readonly postDelayMs: number;
+  /** `added`: the delay comes on top of the local services' own time; `total`: a round trip is at least the delay. */
+  readonly delayMode: 'added' | 'total';
   /** Send `{action, text}` only, without the page's clientMsgId and clientId. */
   readonly plain: boolean;
 }
@@ -62,7 +65,7 @@ export interface LatencyRow {
   readonly idleCpuMsPerSecond: number;
   /** DynamoDB requests per message, by operation. */
   readonly dbRequestsPerMessage: Record<string, number>;
-  /** How long dynalite took to answer a request on average, beyond the delay added (its work in this process). */
+  /** How long dynalite took to answer a request on average, beyond the delay added (its work, in its process). */
   readonly dbAnswerMs: number;
   /** How long serverless-offline's @connections took to answer a post on average (its work, in the emulator). */
   readonly postAnswerMs: number;
@@ -96,8 +99,14 @@ export const DEFAULT_LATENCY_PLAN: LatencyPlan = {
   rounds: 3,
   dbDelayMs: 5,
   postDelayMs: 15,
+  delayMode: 'added',
   plain: false,
 };
+/** `--delay-mode`: `added` (the default) or `total`. */
+export function delayModeOf(raw: string | undefined): LatencyPlan['delayMode'] {
+  if (raw === undefined || raw === 'added' || raw === 'total') return raw ?? 'added';
+  throw new Error(`--delay-mode is added or total, not ${raw}`);
+}
 export const QUICK_LATENCY_PLAN: LatencyPlan = { ...DEFAULT_LATENCY_PLAN, sizes: [2, 10, 100], messages: 5, rounds: 1 };
 
 const CONNECT_WIDTH = 50;
@@ -284,18 +293,23 @@ async function deploy(design: Design, plan: LatencyPlan, buildFolder: string): P
     sqsPort === undefined
   )
     throw new Error('could not find free ports');
-  const database = await startDynalite(dynamoDbPort);
+  // In a process of its own: its work must not queue behind this process's clients and proxies.
+  const database = await startDynaliteProcess(dynamoDbPort);
   const postTimes: number[] = [];
   const dbTimes: number[] = [];
   const opened: DelayProxy[] = [];
   const closeAll = async (): Promise<void> => {
     await Promise.all(opened.map((proxy) => proxy.stop()));
-    await new Promise<void>((resolve) => database.server.close(() => resolve()));
+    await database.stop();
   };
   try {
-    const db = await startDelayProxy(database.endpoint, plan.dbDelayMs, { onRequest: (_, at) => dbTimes.push(at) });
+    const db = await startDelayProxy(database.endpoint, plan.dbDelayMs, {
+      mode: plan.delayMode,
+      onRequest: (_, at) => dbTimes.push(at),
+    });
     opened.push(db);
     const posts = await startDelayProxy(`http://127.0.0.1:${websocketPort}`, plan.postDelayMs, {
+      mode: plan.delayMode,
       onRequest: (operation, at) => {
         if (operation === 'POST /@connections') postTimes.push(at);
       },
@@ -637,7 +651,7 @@ function markdownOf(plan: LatencyPlan, rows: readonly LatencyRow[], targets: rea
   return `## Latency under AWS-like round trips: ours against the sample-design floor
 
 Both designs in the same run, each under serverless-offline \`--useInProcess\` on a dynalite of its own, a fresh pair
-of stacks per size. Every DynamoDB request is held +${plan.dbDelayMs} ms and every PostToConnection +${plan.postDelayMs} ms by a
+of stacks per size. ${plan.delayMode === 'total' ? `Every DynamoDB request's round trip is made at least ${plan.dbDelayMs} ms and every PostToConnection's at least ${plan.postDelayMs} ms (the local services' own time counted within, as a region's is)` : `Every DynamoDB request is held +${plan.dbDelayMs} ms and every PostToConnection +${plan.postDelayMs} ms`} by a
 proxy on loopback (bench/delay-proxy.ts) before it goes on. **floor**: bench/storm-floor, AWS's
 simple-websockets-chat-app design (sendmessage: one Scan, then a PostToConnection to every connection, all at once,
 with the SDK's default clients). **ours**: the chat as serverless.yml deploys it, the local IAM checks off (the floor
@@ -685,7 +699,7 @@ ${markdownTable(
 
 Where a message's time goes: from the send to its first DynamoDB request (the emulator, the handler's edge) and to its
 first PostToConnection reaching the proxy (the reads and writes before the fan-out); the requests each design made per
-message; and how long, on average, dynalite (in this bench's process) and the emulator's @connections took to answer
+message; and how long, on average, dynalite (in a process of its own) and the emulator's @connections took to answer
 a request once the proxy let it go: it comes on top of the delay, where a region's round trip includes its service's
 time.
 
@@ -760,6 +774,7 @@ if (import.meta.main) {
       rounds: { type: 'string' },
       'db-delay': { type: 'string' },
       'post-delay': { type: 'string' },
+      'delay-mode': { type: 'string' },
       plain: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -779,6 +794,7 @@ if (import.meta.main) {
     rounds: count(values.rounds, base.rounds),
     dbDelayMs: count(values['db-delay'], base.dbDelayMs),
     postDelayMs: count(values['post-delay'], base.postDelayMs),
+    delayMode: delayModeOf(values['delay-mode']),
     plain: values.plain,
   };
   if (plan.sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`not a list of sizes: ${values.sizes}`);

@@ -14,6 +14,7 @@ import { type DynamoDbResult, runDynamoDb } from './dynamodb.ts';
 import { type E2eResult, e2eSteps, runE2e } from './e2e.ts';
 import {
   DEFAULT_LATENCY_PLAN,
+  delayModeOf,
   type LatencyPlan,
   type LatencyResult,
   latencySteps,
@@ -57,6 +58,7 @@ const { values } = parseArgs({
     'latency-sizes': { type: 'string' },
     rounds: { type: 'string' },
     'db-delay': { type: 'string' },
+    'delay-mode': { type: 'string' },
     'post-delay': { type: 'string' },
     plain: { type: 'boolean', default: false },
     concurrency: { type: 'string' },
@@ -94,6 +96,7 @@ if (values.help) {
   --messages M        messages per size in the end-to-end part (default 20), per round in the latency part (default 15)
   --rounds R          rounds per size in the latency part, alternating ours and the floor (default 3)
   --db-delay MS --post-delay MS   latency part: added to every DynamoDB request (default 5) and PostToConnection (default 15)
+  --delay-mode M      latency part: added (the delay on top of the local services' time) or total (a round trip of at least the delay)
   --plain             latency part: send {action, text} without the page's clientMsgId and clientId
   --messenger-sends N --messenger-runs R   sends per measurement (default 20000) and runs in the messenger part (default 3)
   --no-dynamodb-local skip DynamoDB Local (Java) in the dynamodb part
@@ -165,6 +168,7 @@ const latencyPlan: LatencyPlan = {
   rounds: number(values.rounds, latencyBase.rounds),
   dbDelayMs: number(values['db-delay'], latencyBase.dbDelayMs),
   postDelayMs: number(values['post-delay'], latencyBase.postDelayMs),
+  delayMode: delayModeOf(values['delay-mode']),
   plain: values.plain,
 };
 const messengerPlan = {

@@ -4,7 +4,6 @@ import {
   type BatchGetCommandOutput,
   type DynamoDBDocumentClient,
   GetCommand,
-  PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { connectionIdOfKey, connectionKey, quotaKey } from './dynamodb-keys.ts';
@@ -23,7 +22,7 @@ const BATCH_GET_LIMIT = 100;
 /** Expired slots dropped per write, which keeps the update expression far below DynamoDB's 4 KB. */
 const DROP_BATCH = 50;
 /**
- * A claim retries only when the owner's slots changed between its failed write and its read (a slot was
+ * A claim retries only when the owner's slots changed between its refused write and its read (a slot was
  * freed meanwhile); this many such races in a row mean something is wrong.
  */
 const CLAIM_ATTEMPTS = 8;
@@ -45,12 +44,24 @@ interface CappedOwner {
   readonly refusal: QuotaClaim;
 }
 
+/** A slot's attribute in its owner's item: the prefix, then the connection id; its value is the slot's expiry. */
+const SLOT_PREFIX = 'slot:';
+
+/** An owner's item as read: its slots (connection id to expiry, epoch seconds) and the count the claims keep. */
+interface Slots {
+  readonly slots: Record<string, number>;
+  readonly count: number;
+}
+
 /**
- * Keeps each owner's slots in one item, a map of connection id to expiry (epoch seconds), so every Lambda
- * container counts the same slots. Claiming under the cap is one conditional `UpdateItem` that adds the
- * connection only while the map is smaller than the cap, so concurrent claims never both take the last
- * slot. Only a refused write reads the item: to see whether the connection holds a slot already, to drop
- * expired slots, or to create the item. The item carries the table's TTL attribute, `expiresAt`.
+ * Keeps each owner's slots in one item, one attribute per slot (named by its connection) holding its expiry in
+ * epoch seconds, and their count, so every Lambda container counts the same slots. Claiming under the cap is one
+ * conditional `UpdateItem` that adds the slot and raises the count only while the count is below the cap and the
+ * slot is not there, which creates the item for an owner's first connection too: so concurrent claims never both
+ * take the last slot, and a claim is one request whether or not the owner holds any. Only a refused claim reads the
+ * item: to see whether the connection holds its slot already (a replay), or to drop expired and abandoned slots.
+ * Every write that removes slots lowers the count by as many, on condition that each is there, so a replay
+ * changes nothing. The item carries the table's TTL attribute, `expiresAt`.
  */
 export class DynamoDbConnectionQuota implements ConnectionQuota {
   readonly #client: DynamoDBDocumentClient;
@@ -95,22 +106,23 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
   async #claimOne(owner: CappedOwner, connectionId: string, expiry: number): Promise<boolean> {
     for (let attempt = 1; attempt <= CLAIM_ATTEMPTS;) {
       if (await this.#tryAdd(owner, connectionId, expiry)) return true;
-      const slots = await this.#read(owner);
-      if (slots === undefined) {
-        if (await this.#tryCreate(owner, connectionId, expiry)) return true;
-        attempt += 1;
-        continue;
-      }
+      const { slots, count } = await this.#read(owner);
       // A replayed claim (the SDK retries a write whose answer was lost) finds its own slot.
       if (Object.hasOwn(slots, connectionId)) return true;
+      const held = Object.keys(slots);
+      if (count !== held.length) {
+        // Never left so by the writes here (each moves the count with its slots); put right rather than refuse.
+        await this.#recount(owner, count, held.length);
+        continue;
+      }
       const now = this.#now().getTime() / 1000;
-      const expired = Object.keys(slots).filter((id) => (slots[id] ?? 0) <= now);
+      const expired = held.filter((id) => (slots[id] ?? 0) <= now);
       if (expired.length > 0) {
         // Dropping expired slots makes progress of its own, so it does not count as an attempt.
         await this.#drop(owner, expired.slice(0, DROP_BATCH));
         continue;
       }
-      if (Object.keys(slots).length >= owner.cap) {
+      if (held.length >= owner.cap) {
         // At its cap: slots of connections that are no longer stored (a $disconnect that could not give them back,
         // a $connect that failed after claiming) are taken back, and the claim tried again.
         const abandoned = await this.#abandoned(slots);
@@ -154,80 +166,72 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
     return candidates.filter((id) => !live.has(id));
   }
 
-  /** Adds the slot while the owner's map exists, lacks this connection, and is under the cap. */
+  /** Adds the slot while the owner holds fewer than its cap and not this one; creates the item if there is none. */
   async #tryAdd(owner: CappedOwner, connectionId: string, expiry: number): Promise<boolean> {
     return this.#conditionally(() =>
       this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: owner.key,
-          UpdateExpression: 'SET #slots.#id = :expiry, expiresAt = :expiry',
-          ConditionExpression: 'attribute_exists(#slots) AND attribute_not_exists(#slots.#id) AND size(#slots) < :cap',
-          ExpressionAttributeNames: { '#slots': 'slots', '#id': connectionId },
-          ExpressionAttributeValues: { ':expiry': expiry, ':cap': owner.cap },
+          UpdateExpression: 'SET #slot = :expiry, expiresAt = :expiry ADD slotCount :one',
+          ConditionExpression: 'attribute_not_exists(#slot) AND (attribute_not_exists(slotCount) OR slotCount < :cap)',
+          ExpressionAttributeNames: { '#slot': SLOT_PREFIX + connectionId },
+          ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':cap': owner.cap },
         }),
       ),
     );
   }
 
-  /** The owner's first slot: creates the item, unless another claim created it first. */
-  async #tryCreate(owner: CappedOwner, connectionId: string, expiry: number): Promise<boolean> {
-    return this.#conditionally(() =>
-      this.#client.send(
-        new PutCommand({
-          TableName: this.#tableName,
-          Item: { ...owner.key, slots: { [connectionId]: expiry }, expiresAt: expiry },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      ),
-    );
-  }
-
-  async #read(owner: CappedOwner): Promise<Record<string, number> | undefined> {
+  async #read(owner: CappedOwner): Promise<Slots> {
     const { Item } = await this.#client.send(
-      new GetCommand({
-        TableName: this.#tableName,
-        Key: owner.key,
-        ProjectionExpression: 'slots',
-        ConsistentRead: true,
-      }),
+      new GetCommand({ TableName: this.#tableName, Key: owner.key, ConsistentRead: true }),
     );
-    const slots: unknown = Item?.['slots'];
-    if (Item === undefined || typeof slots !== 'object' || slots === null) return undefined;
-    return slots as Record<string, number>;
+    const slots: Record<string, number> = {};
+    for (const [name, value] of Object.entries(Item ?? {})) {
+      if (name.startsWith(SLOT_PREFIX) && typeof value === 'number') slots[name.slice(SLOT_PREFIX.length)] = value;
+    }
+    const count = Item?.['slotCount'];
+    return { slots, count: typeof count === 'number' ? count : 0 };
   }
 
-  /** Removes slots whose connections expired; removing one that is gone already changes nothing. */
+  /** Removes slots, lowering the count by as many, only while every one of them is there (else nothing). */
   async #drop(owner: CappedOwner, connectionIds: readonly string[]): Promise<void> {
-    const names = Object.fromEntries(connectionIds.map((id, i) => [`#c${i}`, id]));
+    const names = Object.fromEntries(connectionIds.map((id, i) => [`#c${i}`, SLOT_PREFIX + id]));
     await this.#conditionally(() =>
       this.#client.send(
         new UpdateCommand({
           TableName: this.#tableName,
           Key: owner.key,
-          UpdateExpression: `REMOVE ${Object.keys(names)
-            .map((name) => `#slots.${name}`)
-            .join(', ')}`,
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#slots': 'slots', ...names },
+          UpdateExpression: `REMOVE ${Object.keys(names).join(', ')} ADD slotCount :minus`,
+          ConditionExpression: Object.keys(names)
+            .map((name) => `attribute_exists(${name})`)
+            .join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':minus': -connectionIds.length },
+        }),
+      ),
+    );
+  }
+
+  /** Sets the count to the slots held, while it is still what was read. */
+  async #recount(owner: CappedOwner, seen: number, held: number): Promise<void> {
+    await this.#conditionally(() =>
+      this.#client.send(
+        new UpdateCommand({
+          TableName: this.#tableName,
+          Key: owner.key,
+          UpdateExpression: 'SET slotCount = :held',
+          ConditionExpression:
+            seen === 0 ? 'attribute_not_exists(slotCount) OR slotCount = :seen' : 'slotCount = :seen',
+          ExpressionAttributeValues: { ':held': held, ':seen': seen },
         }),
       ),
     );
   }
 
   async #releaseOne(owner: CappedOwner, connectionId: string): Promise<void> {
-    // Conditional, so that releasing a slot that is not held never creates an item.
-    await this.#conditionally(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: owner.key,
-          UpdateExpression: 'REMOVE #slots.#id',
-          ConditionExpression: 'attribute_exists(#slots.#id)',
-          ExpressionAttributeNames: { '#slots': 'slots', '#id': connectionId },
-        }),
-      ),
-    );
+    // Conditional, so that releasing a slot that is not held never creates an item nor lowers the count.
+    await this.#drop(owner, [connectionId]);
   }
 
   /** `true` when the write applied, `false` when its condition failed. */
