@@ -112,10 +112,12 @@ export async function measureRequestBudget(): Promise<BudgetRow[]> {
   const queue = new InMemoryFanOutQueue(clock);
   // As the composition root wires them: the rate count's item stands in for the frame's read of its sender.
   const snapshots = new ConnectionSnapshots();
+  const quota = new DynamoDbConnectionQuota(dynamo, { tableName, caps: config.connectionCaps, now: clock });
   const service = new ChatService({
     connections: new DynamoDbConnectionRepository(dynamo, {
       tableName,
       shards: config.roomShards,
+      quota,
       snapshots,
       now: clock,
     }),
@@ -126,7 +128,7 @@ export async function measureRequestBudget(): Promise<BudgetRow[]> {
     }),
     messenger,
     concurrency: config.broadcastConcurrency,
-    quota: new DynamoDbConnectionQuota(dynamo, { tableName, caps: config.connectionCaps, now: clock }),
+    quota,
     presence: new DynamoDbPresenceLog(dynamo, { tableName, shards: config.roomShards, now: clock }),
     fanOutQueue: queue,
     presenceWindowMs: config.presenceWindowMs,

@@ -358,6 +358,8 @@ async function simulate(params: ShardedFanoutParams): Promise<ShardedFanoutResul
       this.#env = env;
     }
     save = repository.save.bind(repository);
+    readonly takesSlots = false;
+    saveWithSlots = repository.saveWithSlots.bind(repository);
     get = repository.get.bind(repository);
     update = (id: string, changes: ConnectionChanges) => repository.update(id, changes);
     retire = repository.retire.bind(repository);

@@ -4,6 +4,7 @@ import {
   type BatchGetCommandOutput,
   type DynamoDBDocumentClient,
   GetCommand,
+  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { connectionIdOfKey, connectionKey, quotaKey } from './dynamodb-keys.ts';
@@ -98,6 +99,21 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
     return refused?.refusal ?? 'claimed';
   }
 
+  /**
+   * The writes that take a slot of each capped owner, for a transaction of their own (the connection repository's
+   * save with slots): each refused, and the transaction with it, when its owner holds as many slots as its cap.
+   */
+  slotClaims(
+    connectionId: string,
+    owners: ConnectionOwners,
+    expiresAt: Date,
+  ): { Update: NonNullable<TransactWriteCommandInput['TransactItems']>[number]['Update'] }[] {
+    const expiry = Math.ceil(expiresAt.getTime() / 1000);
+    return this.#capped(owners).map((owner) => ({
+      Update: { TableName: this.#tableName, ...this.#addition(owner, connectionId, expiry) },
+    }));
+  }
+
   async release(connectionId: string, owners: ConnectionOwners): Promise<void> {
     await Promise.all(this.#capped(owners).map((owner) => this.#releaseOne(owner, connectionId)));
   }
@@ -170,16 +186,20 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
   async #tryAdd(owner: CappedOwner, connectionId: string, expiry: number): Promise<boolean> {
     return this.#conditionally(() =>
       this.#client.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: owner.key,
-          UpdateExpression: 'SET #slot = :expiry, expiresAt = :expiry ADD slotCount :one',
-          ConditionExpression: 'attribute_not_exists(#slot) AND (attribute_not_exists(slotCount) OR slotCount < :cap)',
-          ExpressionAttributeNames: { '#slot': SLOT_PREFIX + connectionId },
-          ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':cap': owner.cap },
-        }),
+        new UpdateCommand({ TableName: this.#tableName, ...this.#addition(owner, connectionId, expiry) }),
       ),
     );
+  }
+
+  /** The update that adds a slot while its owner holds fewer than its cap and not this one. */
+  #addition(owner: CappedOwner, connectionId: string, expiry: number) {
+    return {
+      Key: owner.key,
+      UpdateExpression: 'SET #slot = :expiry, expiresAt = :expiry ADD slotCount :one',
+      ConditionExpression: 'attribute_not_exists(#slot) AND (attribute_not_exists(slotCount) OR slotCount < :cap)',
+      ExpressionAttributeNames: { '#slot': SLOT_PREFIX + connectionId },
+      ExpressionAttributeValues: { ':expiry': expiry, ':one': 1, ':cap': owner.cap },
+    };
   }
 
   async #read(owner: CappedOwner): Promise<Slots> {

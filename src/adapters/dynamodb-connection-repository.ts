@@ -15,6 +15,8 @@ import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from
 import type { ConnectionRepository, ShardPage } from '../domain/connection-repository.ts';
 import { DEFAULT_GROW_AT, type Placement, RoomGrowth } from './dynamodb-room-growth.ts';
 import type { ConnectionSnapshots } from './dynamodb-connection-snapshots.ts';
+import type { DynamoDbConnectionQuota } from './dynamodb-connection-quota.ts';
+import type { ConnectionOwners } from '../domain/connection-quota.ts';
 import { ConcurrentChangeError } from '../domain/errors.ts';
 import { DynamoDbRoomListing } from './dynamodb-room-listing.ts';
 import { connectionIdOfKey, connectionKey, roomIndexKey, roomSortKey, type TableKey } from './dynamodb-keys.ts';
@@ -33,7 +35,7 @@ const AT_REVISION = 'attribute_exists(pk) AND (attribute_not_exists(rev) OR rev 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** How a conditional write of a connection with its presence records ended. */
-type WriteOutcome = 'applied' | 'condition_failed' | 'conflict' | 'placement_refused';
+type WriteOutcome = 'applied' | 'condition_failed' | 'conflict' | 'placement_refused' | 'slots_refused';
 
 export interface DynamoDbConnectionRepositoryOptions {
   readonly tableName: string;
@@ -43,6 +45,8 @@ export interface DynamoDbConnectionRepositoryOptions {
   readonly growAt?: number;
   /** Query page size; omit to let DynamoDB fill 1 MB pages. */
   readonly pageSize?: number;
+  /** The quota whose slots {@link DynamoDbConnectionRepository.saveWithSlots} takes with the save; without it, none. */
+  readonly quota?: DynamoDbConnectionQuota;
   /** Connection items the rate limiter's counts just returned (see {@link ConnectionSnapshots}), read before asking. */
   readonly snapshots?: ConnectionSnapshots;
   readonly now?: () => Date;
@@ -90,11 +94,15 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   readonly #snapshots: ConnectionSnapshots | undefined;
   readonly #growth: RoomGrowth;
   readonly #listing: DynamoDbRoomListing;
+  readonly #quota: DynamoDbConnectionQuota | undefined;
+  readonly takesSlots: boolean;
   readonly shards: number;
 
   constructor(client: DynamoDBDocumentClient, options: DynamoDbConnectionRepositoryOptions) {
     this.#client = client;
     this.#snapshots = options.snapshots;
+    this.#quota = options.quota;
+    this.takesSlots = options.quota !== undefined;
     this.#tableName = options.tableName;
     this.shards = options.shards ?? 1;
     this.#now = options.now ?? (() => new Date());
@@ -112,6 +120,24 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   }
 
   async save(connection: Connection, records: readonly PresenceRecord[] = []): Promise<void> {
+    await this.#save(connection, records, []);
+  }
+
+  async saveWithSlots(
+    connection: Connection,
+    records: readonly PresenceRecord[],
+    owners: ConnectionOwners,
+  ): Promise<'saved' | 'owners_full'> {
+    if (this.#quota === undefined) throw new Error('this repository was built without the quota: it takes no slots');
+    // One transaction: the row, its records, the room's count and a slot of each owner.
+    return this.#save(connection, records, this.#quota.slotClaims(connection.id, owners, connection.expiresAt));
+  }
+
+  async #save(
+    connection: Connection,
+    records: readonly PresenceRecord[],
+    slots: readonly TransactItem[],
+  ): Promise<'saved' | 'owners_full'> {
     const expiresAt = Math.ceil(connection.expiresAt.getTime() / 1000);
     const changeId = newChangeId();
     const put = {
@@ -135,15 +161,16 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
       const placed: TransactItem = {
         Put: { ...put, Item: { ...put.Item, gsi1pk: roomIndexKey(connection.room, placement.shard) } },
       };
-      const outcome = await this.#write(placed, records, placement);
-      if (outcome === 'applied') return;
+      const outcome = await this.#write(placed, records, placement, slots);
+      if (outcome === 'applied') return 'saved';
+      if (outcome === 'slots_refused') return 'owners_full';
       if (outcome === 'placement_refused') {
         placement = await this.#growth.replace(placement, connection.id);
         continue;
       }
       if (outcome === 'condition_failed') {
         // The SDK replayed this very save after its answer was lost, or the id is taken.
-        if ((await this.#read(connection.id))?.['changeId'] === changeId) return;
+        if ((await this.#read(connection.id))?.['changeId'] === changeId) return 'saved';
         throw new Error(`connection ${connection.id} is stored already`);
       }
       await backoff(attempt);
@@ -290,14 +317,22 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
    * Writes one change of a connection item with the presence records it causes: alone when there are none, else
    * in one transaction (the SDK gives it a client token, so a replay after a lost answer applies once).
    */
-  async #write(write: TransactItem, records: readonly PresenceRecord[], placement?: Placement): Promise<WriteOutcome> {
+  async #write(
+    write: TransactItem,
+    records: readonly PresenceRecord[],
+    placement?: Placement,
+    slots: readonly TransactItem[] = [],
+  ): Promise<WriteOutcome> {
     const pk = (write.Put?.Item ?? write.Update?.Key ?? write.Delete?.Key)?.['pk'];
     const connectionId = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
     if (connectionId !== undefined) this.#snapshots?.forget(connectionId);
     const all = [write, ...presenceRecordWrites(this.#tableName, records, this.shards, this.#now())];
     // The room a connection enters must still be as its placement assumed (see RoomGrowth).
-    const { items, index } =
-      placement === undefined ? { items: all, index: -1 } : this.#growth.conditioned(all, placement);
+    const conditioned = placement === undefined ? { items: all, index: -1 } : this.#growth.conditioned(all, placement);
+    const { index } = conditioned;
+    // The owners' slots last: a refusal among them is the owners'.
+    const items = [...conditioned.items, ...slots];
+    const firstSlot = conditioned.items.length;
     try {
       if (items.length === 1) {
         const { Put, Update, Delete } = write;
@@ -316,6 +351,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
       const reasons = error.CancellationReasons ?? [];
       if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'condition_failed';
       if (index >= 0 && reasons[index]?.Code === 'ConditionalCheckFailed') return 'placement_refused';
+      if (reasons.slice(firstSlot).some(({ Code }) => Code === 'ConditionalCheckFailed')) return 'slots_refused';
       if (reasons.some(({ Code }) => Code === 'TransactionConflict')) return 'conflict';
       throw error;
     }

@@ -39,6 +39,17 @@ export class InMemoryConnectionQuota implements ConnectionQuota {
     return 'claimed';
   }
 
+  /**
+   * Takes a slot of each owner at once, with no wait, for a repository's save with slots: `false` (nothing taken)
+   * when an owner holds as many live slots as its cap; abandoned ones are for {@link claim} to take back.
+   */
+  takeAtOnce(connectionId: string, owners: ConnectionOwners, expiresAt: Date): boolean {
+    const capped = this.#capped(owners);
+    if (capped.some(({ key, cap }) => !this.#live(key).has(connectionId) && this.#live(key).size >= cap)) return false;
+    for (const { key } of capped) this.#live(key).set(connectionId, expiresAt.getTime());
+    return true;
+  }
+
   async release(connectionId: string, owners: ConnectionOwners): Promise<void> {
     for (const { key } of this.#capped(owners)) this.#slots.get(key)?.delete(connectionId);
   }

@@ -4,6 +4,8 @@ import { shardOf } from '../domain/room-shards.ts';
 import { InvalidCursorError } from '../domain/errors.ts';
 import type { PresenceRecord } from '../domain/presence.ts';
 import { InMemoryPresenceLog } from './in-memory-presence-log.ts';
+import type { InMemoryConnectionQuota } from './in-memory-connection-quota.ts';
+import type { ConnectionOwners } from '../domain/connection-quota.ts';
 
 /** Roster cursors name the page's last member after this prefix. */
 const CURSOR_PREFIX = 'after:';
@@ -16,6 +18,8 @@ export interface InMemoryConnectionRepositoryOptions {
   readonly now?: () => Date;
   /** Where the presence records written with connection changes are kept; by default a log of its own. */
   readonly presence?: InMemoryPresenceLog;
+  /** The quota whose slots {@link InMemoryConnectionRepository.saveWithSlots} takes with the save; without it, none. */
+  readonly quota?: InMemoryConnectionQuota;
 }
 
 /** Keeps connections in this process's memory: for a single process, and for tests. */
@@ -27,10 +31,14 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
   readonly shards: number;
   /** The presence log that the records written with connection changes go to. */
   readonly presence: InMemoryPresenceLog;
+  readonly takesSlots: boolean;
+  readonly #quota: InMemoryConnectionQuota | undefined;
 
   constructor(options: InMemoryConnectionRepositoryOptions = {}) {
     this.shards = options.shards ?? 1;
     this.presence = options.presence ?? new InMemoryPresenceLog();
+    this.#quota = options.quota;
+    this.takesSlots = options.quota !== undefined;
     this.#pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1) {
       throw new RangeError(`pageSize must be a positive integer, got ${this.#pageSize}`);
@@ -42,6 +50,20 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
     if (this.#rows.has(connection.id)) throw new Error(`connection ${connection.id} is stored already`);
     this.#rows.set(connection.id, connection);
     this.presence.keep(records);
+  }
+
+  async saveWithSlots(
+    connection: Connection,
+    records: readonly PresenceRecord[],
+    owners: ConnectionOwners,
+  ): Promise<'saved' | 'owners_full'> {
+    if (this.#quota === undefined) throw new Error('this repository was built without the quota: it takes no slots');
+    if (this.#rows.has(connection.id)) throw new Error(`connection ${connection.id} is stored already`);
+    // Checked, taken and stored with no await between them: one atomic step.
+    if (!this.#quota.takeAtOnce(connection.id, owners, connection.expiresAt)) return 'owners_full';
+    this.#rows.set(connection.id, connection);
+    this.presence.keep(records);
+    return 'saved';
   }
 
   async get(connectionId: string): Promise<Connection | undefined> {

@@ -1,4 +1,5 @@
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from './connection.ts';
+import type { ConnectionOwners } from './connection-quota.ts';
 import type { PresenceRecord } from './presence.ts';
 
 /** One page of one shard of a room's listing; `next` asks for the page after it, absent on the last. */
@@ -24,6 +25,22 @@ export interface ConnectionRepository {
    * this very save replayed (then it succeeds and changes nothing).
    */
   save(connection: Connection, records?: readonly PresenceRecord[]): Promise<void>;
+  /**
+   * Whether {@link saveWithSlots} can take the connection's quota slots in the same atomic step as its save (a
+   * repository built with the quota's store); when false, slots are claimed from the quota first.
+   */
+  readonly takesSlots: boolean;
+  /**
+   * Stores a new connection with its records and takes one slot of each of its owners, all in one atomic step, as
+   * {@link save} and `ConnectionQuota.claim` would one after the other. `owners_full` (nothing stored, no slot
+   * taken) when an owner holds as many slots as its cap, counting expired and abandoned ones: the quota's own claim
+   * takes those back. A replay of this very save succeeds and changes nothing.
+   */
+  saveWithSlots(
+    connection: Connection,
+    records: readonly PresenceRecord[],
+    owners: ConnectionOwners,
+  ): Promise<'saved' | 'owners_full'>;
   /** The stored connection, or `undefined` when it is not stored or has expired. */
   get(connectionId: string): Promise<Connection | undefined>;
   /**

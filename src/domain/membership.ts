@@ -89,20 +89,10 @@ export class Membership {
       ...(options.userId !== undefined ? { userId: options.userId } : {}),
       ...(options.sourceIp !== undefined ? { sourceIp: options.sourceIp } : {}),
     };
-    const claim = (await this.#quota?.claim(connectionId, owners, connection.expiresAt)) ?? 'claimed';
-    if (claim !== 'claimed') return { outcome: claim };
-    try {
-      // The row, its join and the room's count are one write: the room is never told of a connection not stored.
-      await this.#connections.save(connection, joined(connection, connectedAt));
-    } catch (error) {
-      // A connection that was never stored must not hold its owners' slots until they expire.
-      await this.#quota?.release(connectionId, owners).catch((releaseError: unknown) => {
-        throw new AggregateError(
-          [error, releaseError],
-          'saving the connection failed, and so did giving its slots back',
-        );
-      });
-      throw error;
+    if (!(await this.#store(connection, owners))) {
+      const claim = (await this.#quota?.claim(connectionId, owners, connection.expiresAt)) ?? 'claimed';
+      if (claim !== 'claimed') return { outcome: claim };
+      await this.#saveClaimed(connection, owners);
     }
     try {
       await this.#presenceFlush.requestFor([connection.room]);
@@ -112,6 +102,47 @@ export class Membership {
       return { outcome: 'connected', connection, unannounced: error };
     }
     return { outcome: 'connected', connection };
+  }
+
+  /**
+   * Stores the connection, its join, the room's count and its owners' slots in one write, where the repository can
+   * take the slots; `false` when it cannot, or when an owner looked full (its expired and abandoned slots count
+   * there: the quota's claim takes them back).
+   */
+  async #store(connection: Connection, owners: ConnectionOwners): Promise<boolean> {
+    if (this.#quota === undefined || !this.#connections.takesSlots) return false;
+    try {
+      return (
+        (await this.#connections.saveWithSlots(connection, joined(connection, connection.connectedAt), owners)) ===
+        'saved'
+      );
+    } catch (error) {
+      // An answer lost after the write applied leaves slots held; they are given back as after a failed save.
+      await this.#quota.release(connection.id, owners).catch((releaseError: unknown) => {
+        throw new AggregateError(
+          [error, releaseError],
+          'saving the connection failed, and so did giving its slots back',
+        );
+      });
+      throw error;
+    }
+  }
+
+  /** Stores a connection whose slots were claimed: the row, its join and the room's count are one write. */
+  async #saveClaimed(connection: Connection, owners: ConnectionOwners): Promise<void> {
+    try {
+      // The room is never told of a connection not stored.
+      await this.#connections.save(connection, joined(connection, connection.connectedAt));
+    } catch (error) {
+      // A connection that was never stored must not hold its owners' slots until they expire.
+      await this.#quota?.release(connection.id, owners).catch((releaseError: unknown) => {
+        throw new AggregateError(
+          [error, releaseError],
+          'saving the connection failed, and so did giving its slots back',
+        );
+      });
+      throw error;
+    }
   }
 
   /**

@@ -12,7 +12,7 @@ import type { ConnectionRepository } from '../../src/domain/connection-repositor
 export interface ConnectionQuotaFactory {
   /**
    * A quota with those caps over an empty store, whose clock reads `now`, and the connections it tells live ones
-   * by (the repository its adapter reads, over the same store).
+   * by (the repository its adapter reads, over the same store, built with the quota: it takes slots with a save).
    */
   (caps: ConnectionCaps, now: () => Date): Promise<{ quota: ConnectionQuota; connections: ConnectionRepository }>;
 }
@@ -190,6 +190,72 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
         atOnce: 'user_at_cap',
         later: 'claimed',
         full: 'user_at_cap',
+      });
+    });
+    describe('with a repository that takes the slots with the save', () => {
+      const stored = (id: string, at = T0) => ({
+        id,
+        room: 'lobby',
+        name: id,
+        connectedAt: at,
+        expiresAt: new Date(at.getTime() + CONNECTION_LIFETIME_MS),
+        revision: 0,
+        announced: true,
+      });
+
+      it('stores the connection and takes a slot of each owner in one step, counted as claims are', async () => {
+        const { quota, connections } = await create({ perUser: 2, perIp: 2 }, fixed);
+
+        const saves = [
+          await connections.saveWithSlots(stored('a'), [], ann),
+          await connections.saveWithSlots(stored('b'), [], ann),
+          await connections.saveWithSlots(stored('c'), [], ann),
+        ];
+        const claimAtCap = await quota.claim('d', ann, LIFETIME);
+        await quota.release('a', ann);
+
+        expect({
+          takesSlots: connections.takesSlots,
+          saves,
+          stored: [await connections.get('a'), await connections.get('c')].map((c) => c?.id),
+          claimAtCap,
+          afterRelease: await quota.claim('d', ann, LIFETIME),
+          address: await quota.claim('e', { sourceIp: ann.sourceIp }, LIFETIME),
+        }).toEqual({
+          takesSlots: true,
+          saves: ['saved', 'saved', 'owners_full'],
+          stored: ['a', undefined],
+          claimAtCap: 'user_at_cap',
+          afterRelease: 'claimed',
+          // b and d hold the address's 2 slots; c, refused by its user, took none.
+          address: 'ip_at_cap',
+        });
+      });
+
+      it('saves exactly the cap when many connections of one user save at once, as from many containers', async () => {
+        const { connections } = await create({ perUser: 3, perIp: 0 }, fixed);
+
+        const saves = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => connections.saveWithSlots(stored(`many${i}`), [], ann)),
+        );
+
+        expect(saves.filter((saved) => saved === 'saved').length).toBe(3);
+      });
+
+      it("leaves expired and abandoned slots to the quota's claim, which takes them back", async () => {
+        let now = T0;
+        const { quota, connections } = await create({ perUser: 1, perIp: 0 }, () => now);
+        await quota.claim('lost', ann, LIFETIME);
+        now = new Date(T0.getTime() + QUOTA_CLAIM_GRACE_MS + 1000);
+
+        const full = await connections.saveWithSlots(stored('next', now), [], ann);
+        const claim = await quota.claim('next', ann, new Date(now.getTime() + CONNECTION_LIFETIME_MS));
+
+        expect({ full, claim, stored: await connections.get('next') }).toEqual({
+          full: 'owners_full',
+          claim: 'claimed',
+          stored: undefined,
+        });
       });
     });
   });

@@ -63,8 +63,12 @@ if (!onlyDynamoDbLocal) {
     register: async () => undefined,
   }));
   connectionQuotaContract('InMemoryConnectionQuota', async (caps, now) => {
-    const connections = new InMemoryConnectionRepository({ now });
-    const quota = new InMemoryConnectionQuota(caps, now, async (id) => (await connections.get(id)) !== undefined);
+    const quota: InMemoryConnectionQuota = new InMemoryConnectionQuota(
+      caps,
+      now,
+      async (id: string): Promise<boolean> => (await connections.get(id)) !== undefined,
+    );
+    const connections: InMemoryConnectionRepository = new InMemoryConnectionRepository({ now, quota });
     return { quota, connections };
   });
 }
@@ -132,10 +136,8 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
   connectionQuotaContract('DynamoDbConnectionQuota', async (caps, now) => {
     const target = started();
     const tableName = await target.table();
-    return {
-      quota: new DynamoDbConnectionQuota(target.documentClient, { tableName, caps, now }),
-      connections: new DynamoDbConnectionRepository(target.documentClient, { tableName, now }),
-    };
+    const quota = new DynamoDbConnectionQuota(target.documentClient, { tableName, caps, now });
+    return { quota, connections: new DynamoDbConnectionRepository(target.documentClient, { tableName, quota, now }) };
   });
 
   it.each(['0.0000000000', '0.0000000000.0000000000#a'])(

@@ -1,9 +1,10 @@
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../../src/domain/connection.ts';
 import type { ConnectionRepository, ShardPage } from '../../src/domain/connection-repository.ts';
 import type { PresenceRecord } from '../../src/domain/presence.ts';
+import type { ConnectionOwners } from '../../src/domain/connection-quota.ts';
 
 /**
- * Delegates to a real repository, except where told to fail: every `save` or `update`, `remove` or `retire` of chosen ids, or `list`
+ * Delegates to a real repository, except where told to fail: every `save` (with slots or not) or `update`, `remove` or `retire` of chosen ids, or `list`
  * after a number of pages.
  */
 export class FailingConnectionRepository implements ConnectionRepository {
@@ -41,6 +42,19 @@ export class FailingConnectionRepository implements ConnectionRepository {
   async save(connection: Connection, records?: readonly PresenceRecord[]): Promise<void> {
     if (this.#saveError) throw this.#saveError;
     await this.#inner.save(connection, records);
+  }
+
+  get takesSlots(): boolean {
+    return this.#inner.takesSlots;
+  }
+
+  async saveWithSlots(
+    connection: Connection,
+    records: readonly PresenceRecord[],
+    owners: ConnectionOwners,
+  ): Promise<'saved' | 'owners_full'> {
+    if (this.#saveError) throw this.#saveError;
+    return this.#inner.saveWithSlots(connection, records, owners);
   }
 
   get(connectionId: string): Promise<Connection | undefined> {

@@ -1,3 +1,4 @@
+import type { ConnectionOwners } from '../../src/domain/connection-quota.ts';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import type { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../../src/domain/connection.ts';
@@ -24,6 +25,19 @@ export class WatchedConnectionRepository implements ConnectionRepository {
   save(connection: Connection, records?: readonly PresenceRecord[]): Promise<void> {
     this.calls.save += 1;
     return this.#inner.save(connection, records);
+  }
+
+  get takesSlots(): boolean {
+    return this.#inner.takesSlots;
+  }
+
+  saveWithSlots(
+    connection: Connection,
+    records: readonly PresenceRecord[],
+    owners: ConnectionOwners,
+  ): Promise<'saved' | 'owners_full'> {
+    this.calls.save += 1;
+    return this.#inner.saveWithSlots(connection, records, owners);
   }
 
   get(connectionId: string): Promise<Connection | undefined> {

@@ -99,3 +99,69 @@ describe('ChatService connection caps', () => {
     });
   });
 });
+
+describe('ChatService connection caps, with a repository that takes the slots with the save', () => {
+  /** The quota inside the repository, as the composition root wires DynamoDB: a connect is one write. */
+  function wired(caps: ConnectionCaps, now: () => Date = () => new Date()) {
+    const quota: InMemoryConnectionQuota = new InMemoryConnectionQuota(
+      caps,
+      now,
+      async (id: string): Promise<boolean> => (await connections.get(id)) !== undefined,
+    );
+    const connections: InMemoryConnectionRepository = new InMemoryConnectionRepository({ now, quota });
+    const calls: string[] = [];
+    const claim = quota.claim.bind(quota);
+    quota.claim = (...args) => {
+      calls.push('claim');
+      return claim(...args);
+    };
+    const saveWithSlots = connections.saveWithSlots.bind(connections);
+    connections.saveWithSlots = (...args) => {
+      calls.push('saveWithSlots');
+      return saveWithSlots(...args);
+    };
+    const service = newChatService({
+      connections,
+      history: new InMemoryMessageHistory(),
+      messenger: new RecordingMessenger(),
+      concurrency: 4,
+      quota,
+      now,
+    });
+    return { service, connections, quota, calls };
+  }
+
+  it("stores a connection and takes its owners' slots in one write, claiming nothing first", async () => {
+    const { service, connections, calls } = wired({ perUser: 2, perIp: 0 });
+
+    const results = [await service.connect('A', ANN), await service.connect('B', ANN), await service.connect('C', ANN)];
+
+    expect({
+      outcomes: results.map((result) => result.outcome),
+      stored: (await Promise.all(['A', 'B', 'C'].map((id) => connections.get(id)))).map((c) => c?.id),
+      calls,
+    }).toEqual({
+      outcomes: ['connected', 'connected', 'user_at_cap'],
+      stored: ['A', 'B', undefined],
+      // C's owner looked full: the quota's claim had its say (and refused), and nothing was stored.
+      calls: ['saveWithSlots', 'saveWithSlots', 'saveWithSlots', 'claim'],
+    });
+  });
+
+  it("connects through the quota's claim when the owner's only slot is held by a connection that never stored its row", async () => {
+    let now = new Date('2030-01-01T00:00:00.000Z');
+    const { service, connections, quota, calls } = wired({ perUser: 1, perIp: 0 }, () => now);
+    // A $connect that claimed and then failed before its save: its slot is abandoned.
+    await quota.claim('lost', ANN, new Date(now.getTime() + 3_600_000));
+    calls.length = 0;
+    now = new Date(now.getTime() + 120_000);
+
+    const result = await service.connect('next', ANN);
+
+    expect({ outcome: result.outcome, stored: (await connections.get('next'))?.id, calls }).toEqual({
+      outcome: 'connected',
+      stored: 'next',
+      calls: ['saveWithSlots', 'claim'],
+    });
+  });
+});

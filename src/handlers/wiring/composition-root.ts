@@ -53,10 +53,13 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
   const fanOutQueue = buildFanOutQueue(config);
   // The rate count returns each frame's connection item, which its handling then reads instead of asking again.
   const snapshots = new ConnectionSnapshots();
+  const quota = new DynamoDbConnectionQuota(dynamo, { tableName: config.chatTable, caps: config.connectionCaps });
   const service = new ChatService({
+    // A new connection's row and its owners' slots are one write.
     connections: new DynamoDbConnectionRepository(dynamo, {
       tableName: config.chatTable,
       shards: config.roomShards,
+      quota,
       snapshots,
     }),
     history: new DynamoDbMessageHistory(dynamo, {
@@ -65,7 +68,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     }),
     messenger: buildMessenger(config),
     concurrency: config.broadcastConcurrency,
-    quota: new DynamoDbConnectionQuota(dynamo, { tableName: config.chatTable, caps: config.connectionCaps }),
+    quota,
     presence: new DynamoDbPresenceLog(dynamo, { tableName: config.chatTable, shards: config.roomShards }),
     fanOutQueue,
     presenceWindowMs: config.presenceWindowMs,

@@ -50,6 +50,11 @@ function adapters(client: DynamoDBDocumentClient, tableName: string, context: St
   const shards = config.roomShards;
   // As the composition root wires them: the rate count's item stands in for the frame's read of its sender.
   const snapshots = new ConnectionSnapshots();
+  const quota = new DynamoDbConnectionQuota(client, {
+    tableName,
+    caps: { perUser: config.perUser, perIp: config.perIp },
+    now,
+  });
   return {
     // Rooms grow into their shards at 2 members, so that growth, and joins racing it, happen under faults.
     connections: new DynamoDbConnectionRepository(client, {
@@ -57,16 +62,13 @@ function adapters(client: DynamoDBDocumentClient, tableName: string, context: St
       shards,
       growAt: GROW_AT,
       pageSize: 2,
+      quota,
       snapshots,
       now,
     }),
     history: new DynamoDbMessageHistory(client, { tableName, retentionSeconds: RETENTION_SECONDS, now }),
     presence: new DynamoDbPresenceLog(client, { tableName, shards, now }),
-    quota: new DynamoDbConnectionQuota(client, {
-      tableName,
-      caps: { perUser: config.perUser, perIp: config.perIp },
-      now,
-    }),
+    quota,
     rateLimiter: new DynamoDbRateLimiter(client, { tableName, limit: rateLimit, snapshots, now }),
     shardProgress: new DynamoDbShardProgress(client, { tableName, now }),
   };

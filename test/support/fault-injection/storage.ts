@@ -62,13 +62,20 @@ export type StorageFactory = (context: StorageContext) => Promise<Storage>;
 /** The in-memory adapters, whose faults the suite's port proxy injects. */
 export const inMemoryStorage: StorageFactory = async ({ config, now, rateLimit }) => {
   const presence = new InMemoryPresenceLog();
-  const connections = new InMemoryConnectionRepository({ pageSize: 2, shards: config.roomShards, now, presence });
   // Slots of connections no longer live are taken back by an owner at its cap, as on DynamoDB.
-  const quota = new InMemoryConnectionQuota(
+  const quota: InMemoryConnectionQuota = new InMemoryConnectionQuota(
     { perUser: config.perUser, perIp: config.perIp },
     now,
-    async (id) => (await connections.get(id)) !== undefined,
+    async (id: string): Promise<boolean> => (await connections.get(id)) !== undefined,
   );
+  // A new connection's row and its owners' slots in one step, as the composition root wires DynamoDB.
+  const connections: InMemoryConnectionRepository = new InMemoryConnectionRepository({
+    pageSize: 2,
+    shards: config.roomShards,
+    now,
+    presence,
+    quota,
+  });
   const history = new InMemoryMessageHistory();
   return {
     ports: {
