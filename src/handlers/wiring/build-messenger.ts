@@ -5,6 +5,7 @@ import { fromEnv } from '@aws-sdk/credential-provider-env';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ApiGatewayMessenger } from '../../adapters/api-gateway-messenger.ts';
 import type { Config } from './config.ts';
+import { KeyedSha256 } from './keyed-sha256.ts';
 
 /** The `@connections` client and the messenger over it, as every function uses them (and bench/messenger.ts measures). */
 export function buildMessenger(config: Config): ApiGatewayMessenger {
@@ -13,6 +14,7 @@ export function buildMessenger(config: Config): ApiGatewayMessenger {
   const endpoint = { url: new URL(config.managementEndpoint) };
   const management = new ApiGatewayManagementApiClient({
     credentials: fromEnv(),
+    sha256: KeyedSha256,
     endpoint: config.managementEndpoint,
     endpointProvider: () => endpoint,
     maxAttempts: config.sendMaxAttempts,

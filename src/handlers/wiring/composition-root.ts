@@ -12,6 +12,7 @@ import { DynamoDbRateLimiter } from '../../adapters/dynamodb-rate-limiter.ts';
 import { SqsFanOutQueue } from '../../adapters/sqs-fan-out-queue.ts';
 import { ChatService } from '../../domain/chat-service.ts';
 import { buildMessenger } from './build-messenger.ts';
+import { KeyedSha256 } from './keyed-sha256.ts';
 import { type Config, loadConfig } from './config.ts';
 import type { Dependencies } from './dependencies.ts';
 import { PowertoolsLogger } from '../../adapters/powertools-logger.ts';
@@ -34,6 +35,7 @@ function buildFanOutQueue(config: Config): SqsFanOutQueue {
   const endpoint = config.sqsEndpoint === undefined ? undefined : { url: new URL(config.sqsEndpoint) };
   const sqs = new SQSClient({
     credentials: fromEnv(),
+    sha256: KeyedSha256,
     ...(endpoint === undefined
       ? {}
       : { endpoint: config.sqsEndpoint, endpointProvider: () => endpoint, useQueueUrlAsEndpoint: false }),
@@ -47,7 +49,7 @@ function buildFanOutQueue(config: Config): SqsFanOutQueue {
 export function buildDependencies(env: Record<string, string | undefined>): Dependencies {
   const config = loadConfig(env);
   // Lambda sets the role's credentials in the environment; the rest of the SDK's default chain never runs there.
-  const dynamoDb = new DynamoDBClient({ credentials: fromEnv() });
+  const dynamoDb = new DynamoDBClient({ credentials: fromEnv(), sha256: KeyedSha256 });
   withoutMiddleware(dynamoDb, ['loggerMiddleware', 'getUserAgentMiddleware', 'recursionDetectionMiddleware']);
   const dynamo = DynamoDBDocumentClient.from(dynamoDb);
   const fanOutQueue = buildFanOutQueue(config);
