@@ -364,6 +364,7 @@ async function simulate(params: ShardedFanoutParams): Promise<ShardedFanoutResul
     update = (id: string, changes: ConnectionChanges) => repository.update(id, changes);
     retire = repository.retire.bind(repository);
     remove = repository.remove.bind(repository);
+    removeWithSlots = repository.removeWithSlots.bind(repository);
     list = (room: string) => repository.list(room);
     members = repository.members.bind(repository);
     async listShard(room: string, shard: number, limit: number, after?: string): Promise<ShardPage> {

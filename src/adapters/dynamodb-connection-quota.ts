@@ -114,6 +114,19 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
     }));
   }
 
+  /**
+   * The writes that give back the connection's slot of each capped owner, for a transaction of their own (the
+   * connection repository's removal with slots): each refused, and the transaction with it, when the slot is not held.
+   */
+  slotReleases(
+    connectionId: string,
+    owners: ConnectionOwners,
+  ): { Update: NonNullable<TransactWriteCommandInput['TransactItems']>[number]['Update'] }[] {
+    return this.#capped(owners).map((owner) => ({
+      Update: { TableName: this.#tableName, ...this.#removal(owner, [connectionId]) },
+    }));
+  }
+
   async release(connectionId: string, owners: ConnectionOwners): Promise<void> {
     await Promise.all(this.#capped(owners).map((owner) => this.#releaseOne(owner, connectionId)));
   }
@@ -216,21 +229,23 @@ export class DynamoDbConnectionQuota implements ConnectionQuota {
 
   /** Removes slots, lowering the count by as many, only while every one of them is there (else nothing). */
   async #drop(owner: CappedOwner, connectionIds: readonly string[]): Promise<void> {
-    const names = Object.fromEntries(connectionIds.map((id, i) => [`#c${i}`, SLOT_PREFIX + id]));
     await this.#conditionally(() =>
-      this.#client.send(
-        new UpdateCommand({
-          TableName: this.#tableName,
-          Key: owner.key,
-          UpdateExpression: `REMOVE ${Object.keys(names).join(', ')} ADD slotCount :minus`,
-          ConditionExpression: Object.keys(names)
-            .map((name) => `attribute_exists(${name})`)
-            .join(' AND '),
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':minus': -connectionIds.length },
-        }),
-      ),
+      this.#client.send(new UpdateCommand({ TableName: this.#tableName, ...this.#removal(owner, connectionIds) })),
     );
+  }
+
+  /** The update that removes slots and lowers the count by as many, on condition that each is there. */
+  #removal(owner: CappedOwner, connectionIds: readonly string[]) {
+    const names = Object.fromEntries(connectionIds.map((id, i) => [`#c${i}`, SLOT_PREFIX + id]));
+    return {
+      Key: owner.key,
+      UpdateExpression: `REMOVE ${Object.keys(names).join(', ')} ADD slotCount :minus`,
+      ConditionExpression: Object.keys(names)
+        .map((name) => `attribute_exists(${name})`)
+        .join(' AND '),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: { ':minus': -connectionIds.length },
+    };
   }
 
   /** Sets the count to the slots held, while it is still what was read. */

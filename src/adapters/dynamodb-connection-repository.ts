@@ -294,10 +294,29 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     connectionId: string,
     recordsOf: (connection: Connection) => readonly PresenceRecord[] = () => [],
   ): Promise<Connection | undefined> {
+    return (await this.#remove(connectionId, recordsOf)).removed;
+  }
+
+  async removeWithSlots(
+    connectionId: string,
+    recordsOf: (connection: Connection) => readonly PresenceRecord[],
+    owners: ConnectionOwners,
+  ): Promise<{ removed: Connection | undefined; released: boolean }> {
+    if (this.#quota === undefined) throw new Error('this repository was built without the quota: it takes no slots');
+    return this.#remove(connectionId, recordsOf, owners);
+  }
+
+  async #remove(
+    connectionId: string,
+    recordsOf: (connection: Connection) => readonly PresenceRecord[],
+    owners?: ConnectionOwners,
+  ): Promise<{ removed: Connection | undefined; released: boolean }> {
+    // The slots go with the row, until one turns out not to be held: then the row goes alone.
+    let releasing = owners !== undefined && this.#quota !== undefined;
     for (let attempt = 0; attempt < UPDATE_ATTEMPTS; attempt += 1) {
       const item = await this.#read(connectionId);
       const connection = toConnection(item);
-      if (item === undefined || connection === undefined) return undefined;
+      if (item === undefined || connection === undefined) return { removed: undefined, released: false };
       const write: TransactItem = {
         Delete: {
           TableName: this.#tableName,
@@ -306,8 +325,19 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
           ExpressionAttributeValues: { ':rev': connection.revision },
         },
       };
-      const outcome = await this.#write(write, item['retired'] === true ? [] : recordsOf(connection));
-      if (outcome === 'applied') return connection;
+      const slots =
+        releasing && owners !== undefined && this.#quota !== undefined
+          ? this.#quota.slotReleases(connectionId, {
+              ...owners,
+              ...(connection.userId !== undefined ? { userId: connection.userId } : {}),
+            })
+          : [];
+      const outcome = await this.#write(write, item['retired'] === true ? [] : recordsOf(connection), undefined, slots);
+      if (outcome === 'applied') return { removed: connection, released: slots.length > 0 };
+      if (outcome === 'slots_refused') {
+        releasing = false;
+        continue;
+      }
       await backoff(attempt);
     }
     throw new ConcurrentChangeError(connectionId);

@@ -51,6 +51,11 @@ export class InMemoryConnectionQuota implements ConnectionQuota {
   }
 
   async release(connectionId: string, owners: ConnectionOwners): Promise<void> {
+    this.releaseAtOnce(connectionId, owners);
+  }
+
+  /** {@link release} with no wait, for a repository's removal with slots. */
+  releaseAtOnce(connectionId: string, owners: ConnectionOwners): void {
     for (const { key } of this.#capped(owners)) this.#slots.get(key)?.delete(connectionId);
   }
 

@@ -107,6 +107,13 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
     connectionId: string,
     recordsOf: (connection: Connection) => readonly PresenceRecord[] = () => [],
   ): Promise<Connection | undefined> {
+    return this.#removeNow(connectionId, recordsOf);
+  }
+
+  #removeNow(
+    connectionId: string,
+    recordsOf: (connection: Connection) => readonly PresenceRecord[],
+  ): Connection | undefined {
     const row = this.#rows.get(connectionId);
     if (row === undefined) return undefined;
     // A retired connection's leave was kept when it was retired.
@@ -114,6 +121,22 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
     this.#rows.delete(connectionId);
     this.#retired.delete(connectionId);
     return row;
+  }
+
+  async removeWithSlots(
+    connectionId: string,
+    recordsOf: (connection: Connection) => readonly PresenceRecord[],
+    owners: ConnectionOwners,
+  ): Promise<{ removed: Connection | undefined; released: boolean }> {
+    if (this.#quota === undefined) throw new Error('this repository was built without the quota: it takes no slots');
+    // Removed and released with no await between them: one atomic step.
+    const removed = this.#removeNow(connectionId, recordsOf);
+    if (removed === undefined) return { removed, released: false };
+    this.#quota.releaseAtOnce(connectionId, {
+      ...owners,
+      ...(removed.userId !== undefined ? { userId: removed.userId } : {}),
+    });
+    return { removed, released: true };
   }
 
   async *list(room: string): AsyncIterable<readonly string[]> {

@@ -78,6 +78,17 @@ export interface ConnectionRepository {
     recordsOf?: (connection: Connection) => readonly PresenceRecord[],
   ): Promise<Connection | undefined>;
   /**
+   * Forgets a connection as {@link remove} does and, in the same atomic step, gives back its slot of each owner (the
+   * user it was stored with in place of `owners.userId`): only when {@link takesSlots}. `released` is false when the
+   * slots may not have been given back here (nothing was stored, or an owner did not hold its slot): the caller then
+   * releases them through the quota, which changes nothing for a slot not held.
+   */
+  removeWithSlots(
+    connectionId: string,
+    recordsOf: (connection: Connection) => readonly PresenceRecord[],
+    owners: ConnectionOwners,
+  ): Promise<{ readonly removed: Connection | undefined; readonly released: boolean }>;
+  /**
    * Yields the ids of every connection of a room that has not expired, one page at a time, until all are
    * listed. Pages may be empty; an id appears in at most one page. This is the fan-out's hot path: ids only.
    */

@@ -155,22 +155,28 @@ export class Membership {
     const release = (userId: string | undefined): Promise<void> =>
       this.#quota?.release(connectionId, { ...owners, ...(userId !== undefined ? { userId } : {}) }) ??
       Promise.resolve();
+    // The row's removal, its leave and the room's count are one write (a retired row's leave was kept already), and
+    // so is giving its slots back where the repository can take them.
+    const recordsOf = (connection: Connection): readonly PresenceRecord[] =>
+      left({ ...connection, revision: connection.revision + 1 }, this.#now());
     let removed: Connection | undefined;
+    let released = false;
     try {
-      // The row's removal, its leave and the room's count are one write; a retired row's leave was kept already.
-      removed = await this.#connections.remove(connectionId, (connection) =>
-        left({ ...connection, revision: connection.revision + 1 }, this.#now()),
-      );
+      if (this.#quota !== undefined && this.#connections.takesSlots) {
+        ({ removed, released } = await this.#connections.removeWithSlots(connectionId, recordsOf, owners));
+      } else {
+        removed = await this.#connections.remove(connectionId, recordsOf);
+      }
     } catch (error) {
       await release(owners.userId);
       throw error;
     }
     // The user the connection was stored with comes first; the slots go back while the room's flush is asked for.
-    const [released, requested] = await Promise.allSettled([
-      release(removed?.userId ?? owners.userId),
+    const [releasing, requested] = await Promise.allSettled([
+      released ? Promise.resolve() : release(removed?.userId ?? owners.userId),
       removed === undefined ? Promise.resolve() : this.#presenceFlush.requestFor([removed.room]),
     ]);
-    if (released.status === 'rejected') throw released.reason;
+    if (releasing.status === 'rejected') throw releasing.reason;
     if (requested.status === 'rejected') throw requested.reason;
     return removed !== undefined;
   }

@@ -242,6 +242,45 @@ export function connectionQuotaContract(adapter: string, create: ConnectionQuota
         expect(saves.filter((saved) => saved === 'saved').length).toBe(3);
       });
 
+      it('forgets a connection and gives back its slots in one step, the user it was stored with first', async () => {
+        const { quota, connections } = await create({ perUser: 1, perIp: 1 }, fixed);
+        await connections.saveWithSlots({ ...stored('a'), userId: ann.userId }, [], ann);
+
+        // The closing event may not name the user (no authorizer context): the row does.
+        const outcome = await connections.removeWithSlots('a', () => [], { sourceIp: ann.sourceIp });
+
+        expect({
+          removed: outcome.removed?.id,
+          released: outcome.released,
+          stored: await connections.get('a'),
+          next: await quota.claim('b', ann, LIFETIME),
+        }).toEqual({ removed: 'a', released: true, stored: undefined, next: 'claimed' });
+      });
+
+      it('gives back nothing for a connection not stored, and forgets the row alone when a slot is not held', async () => {
+        const { quota, connections } = await create({ perUser: 2, perIp: 0 }, fixed);
+        await connections.save(stored('unclaimed'));
+        await quota.claim('other', ann, LIFETIME);
+
+        const ghost = await connections.removeWithSlots('ghost', () => [], ann);
+        const unclaimed = await connections.removeWithSlots('unclaimed', () => [], ann);
+
+        expect({
+          ghost,
+          // Whether it says it released (the DynamoDB transaction refused, the in-memory release was a no-op), the
+          // caller's release through the quota changes nothing more.
+          unclaimed: unclaimed.removed?.id,
+          stored: await connections.get('unclaimed'),
+          // 'other' still holds its slot: one left of two.
+          claims: [await quota.claim('c', ann, LIFETIME), await quota.claim('d', ann, LIFETIME)],
+        }).toEqual({
+          ghost: { removed: undefined, released: false },
+          unclaimed: 'unclaimed',
+          stored: undefined,
+          claims: ['claimed', 'user_at_cap'],
+        });
+      });
+
       it("leaves expired and abandoned slots to the quota's claim, which takes them back", async () => {
         let now = T0;
         const { quota, connections } = await create({ perUser: 1, perIp: 0 }, () => now);

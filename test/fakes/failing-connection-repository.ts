@@ -90,6 +90,16 @@ export class FailingConnectionRepository implements ConnectionRepository {
     return this.#inner.remove(connectionId, recordsOf);
   }
 
+  async removeWithSlots(
+    connectionId: string,
+    recordsOf: (connection: Connection) => readonly PresenceRecord[],
+    owners: ConnectionOwners,
+  ): Promise<{ readonly removed: Connection | undefined; readonly released: boolean }> {
+    const error = this.#removeErrors.get(connectionId);
+    if (error) throw error;
+    return this.#inner.removeWithSlots(connectionId, recordsOf, owners);
+  }
+
   get shards(): number {
     return this.#inner.shards;
   }

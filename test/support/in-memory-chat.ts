@@ -69,6 +69,15 @@ export class WatchedConnectionRepository implements ConnectionRepository {
     return this.#inner.remove(connectionId, recordsOf);
   }
 
+  removeWithSlots(
+    connectionId: string,
+    recordsOf: (connection: Connection) => readonly PresenceRecord[],
+    owners: ConnectionOwners,
+  ): Promise<{ readonly removed: Connection | undefined; readonly released: boolean }> {
+    this.calls.remove += 1;
+    return this.#inner.removeWithSlots(connectionId, recordsOf, owners);
+  }
+
   list(room: string): AsyncIterable<readonly string[]> {
     return this.#inner.list(room);
   }
