@@ -96,7 +96,7 @@ if (values.help) {
   --messages M        messages per size in the end-to-end part (default 20), per round in the latency part (default 15)
   --rounds R          rounds per size in the latency part, alternating ours and the floor (default 3)
   --db-delay MS --post-delay MS   latency part: added to every DynamoDB request (default 5) and PostToConnection (default 15)
-  --delay-mode M      latency part: added (the delay on top of the local services' time) or total (a round trip of at least the delay)
+  --delay-mode M      latency part: added (the delay on top of dynalite's time) or total (a DynamoDB round trip of at least the delay)
   --plain             latency part: send {action, text} without the page's clientMsgId and clientId
   --messenger-sends N --messenger-runs R   sends per measurement (default 20000) and runs in the messenger part (default 3)
   --no-dynamodb-local skip DynamoDB Local (Java) in the dynamodb part
