@@ -64,6 +64,19 @@ export async function waitForFile(path: string, timeoutMs: number): Promise<void
   }
 }
 
+/** The profile a process writes at its exit, once it is there and whole (it may still be being written). */
+export async function readProfile(path: string): Promise<CpuProfile> {
+  await waitForFile(path, 60_000);
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(`could not read ${path}`);
+}
+
 /** A profile's time by category, each script's code sorted into one by its caller's `categoryOf`. */
 export interface ProfileSplit<C extends string> {
   readonly self: Record<C, number>;

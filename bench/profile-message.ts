@@ -25,6 +25,7 @@ import {
   sourceMapOf,
   sourceOf,
   splitProfile,
+  readProfile,
   waitForFile,
 } from './cpu-profile.ts';
 import { startDelayProxy } from './delay-proxy.ts';
@@ -271,18 +272,6 @@ function procCpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-async function readProfile(path: string): Promise<CpuProfile> {
-  await waitForFile(path, 60_000);
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    try {
-      return JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error(`could not read ${path}`);
 }
 
 async function profileDesign(design: Design, options: Options): Promise<Run> {

@@ -10,7 +10,7 @@
  * It drives bench/profile-preload.ts as `npm run profile` does (SIGUSR2 starts and stops node:inspector's profiler in the
  * emulator's process); the bundles get linked source maps so that a bundle's samples go to the source each came from.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,11 +20,11 @@ import { projectRoot, startStackOnFreePorts } from '../scripts/local-stack.ts';
 import { cpuSecondsOf, emulatorPid } from './e2e.ts';
 import {
   type CallFrame,
-  type CpuProfile,
   type ProfileSplit,
   sourceMapOf,
   sourceOf,
   splitProfile,
+  readProfile,
   waitForFile,
 } from './cpu-profile.ts';
 import { markdownTable } from './stats.ts';
@@ -135,18 +135,6 @@ async function untilQuiet(pid: number): Promise<void> {
     const last = Math.max(lastBusy, lastFrameAt);
     if ((now.at - last >= 3000 && now.at - start >= 1000) || now.at - start >= 120_000) return;
   }
-}
-
-async function readProfile(path: string): Promise<CpuProfile> {
-  await waitForFile(path, 60_000);
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    try {
-      return JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error(`could not read ${path}`);
 }
 
 const { values } = parseArgs({
