@@ -200,10 +200,12 @@ export class Membership {
    * room it is in already only welcomes it again.
    */
   async join(connectionId: string, room: string, from?: ReplayPoint): Promise<DeliveryOutcome> {
-    // The move, the old room's leave and the new room's join are one write; the member hears the new room from
-    // now on, and is welcomed while the rooms' flushes are asked for.
+    // The move, the old room's leave and the new room's join are one write; the rooms' flushes are asked for
+    // before the welcome, so that a join whose request failed is refused before the member is told it is in:
+    // welcomed and then refused, a page would take itself for where it was.
     const { change, rooms } = await this.#update(connectionId, { room, announced: true });
-    return this.#welcomeWhileRequesting(change.after, from, rooms);
+    await this.#presenceFlush.requestFor(rooms);
+    return this.#welcome(change.after, from);
   }
 
   /** Leaving a room returns the caller to the lobby. */
@@ -239,24 +241,6 @@ export class Membership {
     const connection = await this.#connections.get(connectionId);
     if (connection === undefined) throw new UnknownConnectionError(connectionId);
     return connection;
-  }
-
-  /**
-   * Welcomes the member while the flushes of the rooms its change touched are asked for. A failed request is thrown
-   * once the welcome is out (the change stands, and whoever reads the room next asks for its flush).
-   */
-  async #welcomeWhileRequesting(
-    connection: Connection,
-    from: ReplayPoint | undefined,
-    rooms: readonly string[],
-  ): Promise<DeliveryOutcome> {
-    const [requested, welcomed] = await Promise.allSettled([
-      this.#presenceFlush.requestFor(rooms),
-      this.#welcome(connection, from),
-    ]);
-    if (welcomed.status === 'rejected') throw welcomed.reason;
-    if (requested.status === 'rejected') throw requested.reason;
-    return welcomed.value;
   }
 
   async #welcome(connection: Connection, from: ReplayPoint | undefined): Promise<DeliveryOutcome> {

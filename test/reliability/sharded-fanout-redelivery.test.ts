@@ -103,7 +103,8 @@ describe('a fan-out worker that fails, through the local stack', () => {
   }
 
   beforeAll(async () => {
-    const handlerEnv = { FANOUT_SHARD_SIZE: String(SHARD_SIZE) };
+    // Every room grown at its first member, so that the poison shard holds members of its own.
+    const handlerEnv = { FANOUT_SHARD_SIZE: String(SHARD_SIZE), ROOM_GROW_AT: '0' };
     stack = await startTestStack(
       handlerEnv,
       { fanOutVisibilityTimeout: String(VISIBILITY_SECONDS) },

@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       bigRoomSize: 100,
       fanOutShardSize: 5000,
       roomShards: 8,
+      roomGrowAt: 1000,
       fanOutQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ws-chat-dev-fanout',
       chatMode: 'broadcast',
       authMode: 'none',

@@ -61,6 +61,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     connections: new DynamoDbConnectionRepository(dynamo, {
       tableName: config.chatTable,
       shards: config.roomShards,
+      growAt: config.roomGrowAt,
       quota,
       snapshots,
     }),

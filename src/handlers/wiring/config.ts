@@ -63,6 +63,9 @@ const configSchema = z.pipe(
     // Shards of each room's index (the room index's partition key is room#<room>#<shard>): a room's joins and
     // listings spread over this many partitions of the index, each good for 1,000 writes and 3,000 reads a second.
     ROOM_SHARDS: positiveInt(8, 1000),
+    // A room keeps its whole index in shard 0 (one Query lists it) until it counts this many members, then grows
+    // into ROOM_SHARDS; 0 grows every room at its first member.
+    ROOM_GROW_AT: countOrZero(1000, 1_000_000),
     MAX_CONNECTIONS_PER_USER: countOrZero(10, 1000),
     MAX_CONNECTIONS_PER_IP: countOrZero(100, 1000),
   }),
@@ -87,6 +90,7 @@ const configSchema = z.pipe(
     bigRoomSize: c.BIG_ROOM_SIZE,
     fanOutShardSize: c.FANOUT_SHARD_SIZE,
     roomShards: c.ROOM_SHARDS,
+    roomGrowAt: c.ROOM_GROW_AT,
   })),
 );
 

@@ -227,10 +227,10 @@ describe('message handler', () => {
       await h.message(frameEvent('A', { action: 'join', room: 'kitchen' }));
 
       expect(h.messenger.sent.map((s) => [s.connectionId, summary(s.frame)])).toEqual([
-        ['A', 'welcome kitchen replay=0'],
         ['B', 'presence leave lobby A'],
         ['A', 'presence join kitchen A'],
         ['K', 'presence join kitchen A'],
+        ['A', 'welcome kitchen replay=0'],
       ]);
     });
 
