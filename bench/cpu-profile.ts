@@ -64,6 +64,10 @@ export async function waitForFile(path: string, timeoutMs: number): Promise<void
   }
 }
 
+/** The packages of the local queue (fauxqs and the web server it runs on), which the emulator's process also runs. */
+export const QUEUE_PACKAGES =
+  /node_modules\/(fauxqs|fastify|@fastify|valibot|toad-cache|avvio|find-my-way|light-my-request|pino|fast-json-stringify|fast-querystring|abstract-logging|process-warning|secure-json-parse|rfdc|fast-uri|ajv|json-schema-ref-resolver|safe-regex2|ret|fast-decode-uri-component|fast-deep-equal|cookie|real-require|thread-stream|sonic-boom|on-exit-leak-free|quick-format-unescaped|atomic-sleep|@pinojs|fastq|reusify)\//;
+
 /** The profile a process writes at its exit, once it is there and whole (it may still be being written). */
 export async function readProfile(path: string): Promise<CpuProfile> {
   await waitForFile(path, 60_000);

@@ -25,6 +25,7 @@ import {
   sourceMapOf,
   sourceOf,
   splitProfile,
+  QUEUE_PACKAGES,
   readProfile,
   waitForFile,
 } from './cpu-profile.ts';
@@ -55,9 +56,6 @@ const CATEGORIES = [
   'program (V8, unattributed)',
 ] as const;
 type Category = (typeof CATEGORIES)[number];
-
-const QUEUE_PACKAGES =
-  /node_modules\/(fauxqs|fastify|@fastify|valibot|toad-cache|avvio|find-my-way|light-my-request|pino|fast-json-stringify|fast-querystring|abstract-logging|process-warning|secure-json-parse|rfdc|fast-uri|ajv|json-schema-ref-resolver|safe-regex2|ret|fast-decode-uri-component|fast-deep-equal|cookie|real-require|thread-stream|sonic-boom|on-exit-leak-free|quick-format-unescaped|atomic-sleep|@pinojs|fastq|reusify)\//;
 
 function sdkCategoryOf(source: string): Category {
   if (/node_modules\/@aws-sdk\/(lib-dynamodb|util-dynamodb)\//.test(source))
