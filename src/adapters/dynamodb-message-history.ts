@@ -109,20 +109,11 @@ export class DynamoDbMessageHistory implements MessageHistory {
    * transaction after the number, instead of a read before it and two writes after: two round trips, not four.
    */
   async #claim(key: TableKey, numbered: ChatMessage, expiresAt: number): Promise<ChatMessage> {
-    const now = this.#nowSeconds();
     try {
       await this.#client.send(
         new TransactWriteCommand({
           TransactItems: [
-            {
-              Put: {
-                TableName: this.#tableName,
-                Item: { ...key, ...numbered, expiresAt },
-                // TTL deletion lags up to 48 h: a claim past its expiry is free again.
-                ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
-                ExpressionAttributeValues: { ':now': now },
-              },
-            },
+            { Put: this.#claimPut(key, numbered, expiresAt) },
             { Put: this.#slotPut(numbered, expiresAt) },
           ],
         }),
@@ -137,26 +128,33 @@ export class DynamoDbMessageHistory implements MessageHistory {
         throw error;
       }
     }
-    const winner = await this.#sent(key);
-    if (winner === undefined) throw new Error(`the claim of ${key.pk} ${key.sk} was refused, and is not there`);
-    return winner;
+    return this.#winner(key);
   }
 
   /** The claim of a message whose slot a much newer message holds already; the winner's message if it lost. */
   async #claimAlone(key: TableKey, numbered: ChatMessage, expiresAt: number): Promise<ChatMessage> {
     try {
-      await this.#client.send(
-        new PutCommand({
-          TableName: this.#tableName,
-          Item: { ...key, ...numbered, expiresAt },
-          ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
-          ExpressionAttributeValues: { ':now': this.#nowSeconds() },
-        }),
-      );
+      await this.#client.send(new PutCommand(this.#claimPut(key, numbered, expiresAt)));
       return numbered;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
+    return this.#winner(key);
+  }
+
+  /** The write of a claim, refused while an unexpired claim holds the key. */
+  #claimPut(key: TableKey, numbered: ChatMessage, expiresAt: number) {
+    return {
+      TableName: this.#tableName,
+      Item: { ...key, ...numbered, expiresAt },
+      // TTL deletion lags up to 48 h: a claim past its expiry is free again.
+      ConditionExpression: 'attribute_not_exists(pk) OR expiresAt <= :now',
+      ExpressionAttributeValues: { ':now': this.#nowSeconds() },
+    };
+  }
+
+  /** The message of the claim that refused this one's: it must be there. */
+  async #winner(key: TableKey): Promise<ChatMessage> {
     const winner = await this.#sent(key);
     if (winner === undefined) throw new Error(`the claim of ${key.pk} ${key.sk} was refused, and is not there`);
     return winner;

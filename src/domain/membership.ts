@@ -111,30 +111,26 @@ export class Membership {
    */
   async #store(connection: Connection, owners: ConnectionOwners): Promise<boolean> {
     if (this.#quota === undefined || !this.#connections.takesSlots) return false;
-    try {
-      return (
-        (await this.#connections.saveWithSlots(connection, joined(connection, connection.connectedAt), owners)) ===
-        'saved'
-      );
-    } catch (error) {
-      // An answer lost after the write applied leaves slots held; they are given back as after a failed save.
-      await this.#quota.release(connection.id, owners).catch((releaseError: unknown) => {
-        throw new AggregateError(
-          [error, releaseError],
-          'saving the connection failed, and so did giving its slots back',
-        );
-      });
-      throw error;
-    }
+    // An answer lost after the write applied leaves slots held; they are given back as after a failed save.
+    const saved = await this.#releasingOnFailure(connection, owners, () =>
+      this.#connections.saveWithSlots(connection, joined(connection, connection.connectedAt), owners),
+    );
+    return saved === 'saved';
   }
 
   /** Stores a connection whose slots were claimed: the row, its join and the room's count are one write. */
   async #saveClaimed(connection: Connection, owners: ConnectionOwners): Promise<void> {
+    // The room is never told of a connection not stored.
+    await this.#releasingOnFailure(connection, owners, () =>
+      this.#connections.save(connection, joined(connection, connection.connectedAt)),
+    );
+  }
+
+  /** Runs a save; when it fails, gives the owners' slots back (a connection never stored holds none) and fails. */
+  async #releasingOnFailure<T>(connection: Connection, owners: ConnectionOwners, save: () => Promise<T>): Promise<T> {
     try {
-      // The room is never told of a connection not stored.
-      await this.#connections.save(connection, joined(connection, connection.connectedAt));
+      return await save();
     } catch (error) {
-      // A connection that was never stored must not hold its owners' slots until they expire.
       await this.#quota?.release(connection.id, owners).catch((releaseError: unknown) => {
         throw new AggregateError(
           [error, releaseError],
