@@ -1,3 +1,5 @@
+import type { BudgetCheck } from '../domain/owner-budget.ts';
+import type { DynamoDbOwnerBudget } from './dynamodb-owner-budget.ts';
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -35,7 +37,8 @@ const AT_REVISION = 'attribute_exists(pk) AND (attribute_not_exists(rev) OR rev 
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** How a conditional write of a connection with its presence records ended. */
-type WriteOutcome = 'applied' | 'condition_failed' | 'conflict' | 'placement_refused' | 'slots_refused';
+type WriteOutcome =
+  'applied' | 'condition_failed' | 'conflict' | 'placement_refused' | 'slots_refused' | 'budget_refused';
 
 export interface DynamoDbConnectionRepositoryOptions {
   readonly tableName: string;
@@ -47,6 +50,8 @@ export interface DynamoDbConnectionRepositoryOptions {
   readonly pageSize?: number;
   /** The quota whose slots {@link DynamoDbConnectionRepository.saveWithSlots} takes with the save; without it, none. */
   readonly quota?: DynamoDbConnectionQuota;
+  /** The owners' budgets whose checks {@link DynamoDbConnectionRepository.saveWithSlots} makes with the save. */
+  readonly ownerBudget?: DynamoDbOwnerBudget;
   /** Connection items the rate limiter's counts just returned (see {@link ConnectionSnapshots}), read before asking. */
   readonly snapshots?: ConnectionSnapshots;
   readonly now?: () => Date;
@@ -95,6 +100,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
   readonly #growth: RoomGrowth;
   readonly #listing: DynamoDbRoomListing;
   readonly #quota: DynamoDbConnectionQuota | undefined;
+  readonly #ownerBudget: DynamoDbOwnerBudget | undefined;
   readonly takesSlots: boolean;
   readonly shards: number;
 
@@ -102,6 +108,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     this.#client = client;
     this.#snapshots = options.snapshots;
     this.#quota = options.quota;
+    this.#ownerBudget = options.ownerBudget;
     this.takesSlots = options.quota !== undefined;
     this.#tableName = options.tableName;
     this.shards = options.shards ?? 1;
@@ -127,17 +134,24 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     connection: Connection,
     records: readonly PresenceRecord[],
     owners: ConnectionOwners,
-  ): Promise<'saved' | 'owners_full'> {
+    budget?: BudgetCheck,
+  ): Promise<'saved' | 'owners_full' | 'over_budget'> {
     if (this.#quota === undefined) throw new Error('this repository was built without the quota: it takes no slots');
-    // One transaction: the row, its records, the room's count and a slot of each owner.
-    return this.#save(connection, records, this.#quota.slotClaims(connection.id, owners, connection.expiresAt));
+    if (budget !== undefined && this.#ownerBudget === undefined) {
+      throw new Error("this repository was built without the owners' budgets");
+    }
+    // One transaction: the row, its records, the room's count, a slot of each owner and the check of its budget.
+    const slots = this.#quota.slotClaims(connection.id, owners, connection.expiresAt);
+    const check = budget === undefined ? undefined : this.#ownerBudget?.check(budget);
+    return this.#save(connection, records, slots, check);
   }
 
   async #save(
     connection: Connection,
     records: readonly PresenceRecord[],
     slots: readonly TransactItem[],
-  ): Promise<'saved' | 'owners_full'> {
+    check?: TransactItem,
+  ): Promise<'saved' | 'owners_full' | 'over_budget'> {
     const expiresAt = Math.ceil(connection.expiresAt.getTime() / 1000);
     const changeId = newChangeId();
     const put = {
@@ -161,8 +175,9 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
       const placed: TransactItem = {
         Put: { ...put, Item: { ...put.Item, gsi1pk: roomIndexKey(connection.room, placement.shard) } },
       };
-      const outcome = await this.#write(placed, records, placement, slots);
+      const outcome = await this.#write(placed, records, placement, slots, check);
       if (outcome === 'applied') return 'saved';
+      if (outcome === 'budget_refused') return 'over_budget';
       if (outcome === 'slots_refused') return 'owners_full';
       if (outcome === 'placement_refused') {
         placement = await this.#growth.replace(placement, connection.id);
@@ -352,6 +367,7 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     records: readonly PresenceRecord[],
     placement?: Placement,
     slots: readonly TransactItem[] = [],
+    check?: TransactItem,
   ): Promise<WriteOutcome> {
     const pk = (write.Put?.Item ?? write.Update?.Key ?? write.Delete?.Key)?.['pk'];
     const connectionId = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
@@ -360,9 +376,10 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
     // The room a connection enters must still be as its placement assumed (see RoomGrowth).
     const conditioned = placement === undefined ? { items: all, index: -1 } : this.#growth.conditioned(all, placement);
     const { index } = conditioned;
-    // The owners' slots last: a refusal among them is the owners'.
-    const items = [...conditioned.items, ...slots];
+    // The owners' slots, then the check of the budget, last: a refusal among them is the owners'.
+    const items = [...conditioned.items, ...slots, ...(check === undefined ? [] : [check])];
     const firstSlot = conditioned.items.length;
+    const checkAt = check === undefined ? -1 : items.length - 1;
     try {
       if (items.length === 1) {
         const { Put, Update, Delete } = write;
@@ -381,6 +398,8 @@ export class DynamoDbConnectionRepository implements ConnectionRepository {
       const reasons = error.CancellationReasons ?? [];
       if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'condition_failed';
       if (index >= 0 && reasons[index]?.Code === 'ConditionalCheckFailed') return 'placement_refused';
+      // Refused by its budget, whatever its slots: a connect over budget is refused before its slots are looked at.
+      if (checkAt >= 0 && reasons[checkAt]?.Code === 'ConditionalCheckFailed') return 'budget_refused';
       if (reasons.slice(firstSlot).some(({ Code }) => Code === 'ConditionalCheckFailed')) return 'slots_refused';
       if (reasons.some(({ Code }) => Code === 'TransactionConflict')) return 'conflict';
       throw error;

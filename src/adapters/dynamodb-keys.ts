@@ -1,6 +1,6 @@
 /**
  * The chat table's key scheme, the one place every DynamoDB adapter and the test support take it from.
- * One table holds nine kinds of item, told apart by the prefix of their partition key:
+ * One table holds ten kinds of item, told apart by the prefix of their partition key:
  *
  * | item | pk | sk | room index (`gsi1pk`, `gsi1sk`) |
  * | --- | --- | --- | --- |
@@ -13,6 +13,7 @@
  * | a room's history slot | `history#<room>` | `slot#NN` | none |
  * | a message sent with a clientMsgId | `sent#<sender>` | `msg#<clientMsgId>` | none |
  * | an owner's connection quota | `quota#user#<sub>` or `quota#ip#<address>` | `quota` | none |
+ * | an owner's frame budget | `budget#user:<sub>` or `budget#ip:<address>` | `budget` | none |
  */
 
 /** The sparse, keys-only index that lists a room's connections; only connection items carry its keys. */
@@ -79,6 +80,13 @@ export function historySlotKey(room: string, slot: number): TableKey {
 
 export function quotaKey(kind: 'user' | 'ip', owner: string): TableKey {
   return { pk: `${QUOTA_PREFIX}${kind}#${owner}`, sk: 'quota' };
+}
+
+export const BUDGET_PREFIX = 'budget#';
+
+/** The item that holds an owner's budget (see `budgetOwnerOf`): `budget#user:<sub>` or `budget#ip:<address>`. */
+export function ownerBudgetKey(owner: string): TableKey {
+  return { pk: BUDGET_PREFIX + owner, sk: 'budget' };
 }
 
 export function presenceClockKey(room: string): TableKey {

@@ -15,6 +15,9 @@ export interface DynamoDbRateLimiterOptions {
   readonly now?: () => Date;
 }
 
+/** How many refused connections a container keeps in mind; past it, it forgets them all and asks again. */
+const REFUSED_CONNECTIONS_KEPT = 10_000;
+
 /**
  * A fixed-window budget kept on the connection's own item, so every Lambda container sees the same count.
  * A frame costs one `UpdateItem` that adds its weight to the stored window and returns the new count, over
@@ -22,7 +25,8 @@ export interface DynamoDbRateLimiterOptions {
  * same request. A window rolling over costs one more. A container whose
  * clock is a little behind counts into the newer window another container started. The attributes are not
  * in the keys-only room index, so counting costs no index writes. With `snapshots`, each count returns the item
- * whole and keeps it there, so that the frame's handling reads its sender from it instead of asking again.
+ * whole and keeps it there, so that the frame's handling reads its sender from it instead of asking again. A
+ * connection refused here is refused by this container without a request for the rest of the window.
  */
 export class DynamoDbRateLimiter implements RateLimiter {
   readonly #client: DynamoDBDocumentClient;
@@ -30,6 +34,8 @@ export class DynamoDbRateLimiter implements RateLimiter {
   readonly #limit: RateLimit;
   readonly #now: () => Date;
   readonly #snapshots: ConnectionSnapshots | undefined;
+  /** Connections this container saw refused, and in which window: refused again in it without a request. */
+  readonly #refused = new Map<string, number>();
 
   constructor(client: DynamoDBDocumentClient, options: DynamoDbRateLimiterOptions) {
     this.#client = client;
@@ -43,14 +49,29 @@ export class DynamoDbRateLimiter implements RateLimiter {
     const window = Math.floor(this.#now().getTime() / 1000 / this.#limit.windowSeconds);
     const key = connectionKey(connectionId);
     this.#snapshots?.forget(connectionId);
+    const refusedIn = this.#refused.get(connectionId);
+    if (refusedIn !== undefined) {
+      if (refusedIn >= window) return 'limited';
+      this.#refused.delete(connectionId);
+    }
     const counted = await this.#count(connectionId, key, window, weight);
-    if (counted !== undefined) return judge(counted, weight, this.#limit);
+    if (counted !== undefined) return this.#judged(connectionId, window, judge(counted, weight, this.#limit));
     // A new window: start counting afresh. Only an existing connection may count.
     if (await this.#restart(connectionId, key, window, weight)) return judge(weight, weight, this.#limit);
     // A concurrent frame started this window (or a newer one) between the two updates above: count against it.
     const recounted = await this.#count(connectionId, key, window, weight);
     // Neither a stored window nor a stored connection: admitted, so that the service can say it is unknown.
-    return recounted === undefined ? 'allowed' : judge(recounted, weight, this.#limit);
+    return recounted === undefined
+      ? 'allowed'
+      : this.#judged(connectionId, window, judge(recounted, weight, this.#limit));
+  }
+
+  /** Keeps a refusal in mind for the rest of its window: the connection's next frames there cost no request. */
+  #judged(connectionId: string, window: number, admission: Admission): Admission {
+    if (admission === 'allowed') return admission;
+    if (this.#refused.size >= REFUSED_CONNECTIONS_KEPT) this.#refused.clear();
+    this.#refused.set(connectionId, window);
+    return admission;
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { BudgetCheck } from '../domain/owner-budget.ts';
+import type { InMemoryOwnerBudget } from './in-memory-owner-budget.ts';
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../domain/connection.ts';
 import type { ConnectionRepository, ShardPage } from '../domain/connection-repository.ts';
 import { shardOf } from '../domain/room-shards.ts';
@@ -20,6 +22,8 @@ export interface InMemoryConnectionRepositoryOptions {
   readonly presence?: InMemoryPresenceLog;
   /** The quota whose slots {@link InMemoryConnectionRepository.saveWithSlots} takes with the save; without it, none. */
   readonly quota?: InMemoryConnectionQuota;
+  /** The owners' budgets that {@link InMemoryConnectionRepository.saveWithSlots} checks with the save. */
+  readonly ownerBudget?: InMemoryOwnerBudget;
 }
 
 /** Keeps connections in this process's memory: for a single process, and for tests. */
@@ -33,11 +37,13 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
   readonly presence: InMemoryPresenceLog;
   readonly takesSlots: boolean;
   readonly #quota: InMemoryConnectionQuota | undefined;
+  readonly #ownerBudget: InMemoryOwnerBudget | undefined;
 
   constructor(options: InMemoryConnectionRepositoryOptions = {}) {
     this.shards = options.shards ?? 1;
     this.presence = options.presence ?? new InMemoryPresenceLog();
     this.#quota = options.quota;
+    this.#ownerBudget = options.ownerBudget;
     this.takesSlots = options.quota !== undefined;
     this.#pageSize = options.pageSize ?? 1000;
     if (!Number.isInteger(this.#pageSize) || this.#pageSize < 1) {
@@ -56,10 +62,15 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
     connection: Connection,
     records: readonly PresenceRecord[],
     owners: ConnectionOwners,
-  ): Promise<'saved' | 'owners_full'> {
+    budget?: BudgetCheck,
+  ): Promise<'saved' | 'owners_full' | 'over_budget'> {
     if (this.#quota === undefined) throw new Error('this repository was built without the quota: it takes no slots');
     if (this.#rows.has(connection.id)) throw new Error(`connection ${connection.id} is stored already`);
     // Checked, taken and stored with no await between them: one atomic step.
+    if (budget !== undefined) {
+      if (this.#ownerBudget === undefined) throw new Error("this repository was built without the owners' budgets");
+      if (!this.#ownerBudget.allows(budget)) return 'over_budget';
+    }
     if (!this.#quota.takeAtOnce(connection.id, owners, connection.expiresAt)) return 'owners_full';
     this.#rows.set(connection.id, connection);
     this.presence.keep(records);

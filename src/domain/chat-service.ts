@@ -3,6 +3,7 @@ import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
 import type { FanOutQueue, PresenceJob, ShardJob } from './fan-out-queue.ts';
 import type { ChatMessage, EchoFrame, ErrorCode, ErrorFrame, ServerFrame } from './frames.ts';
+import type { OwnerBudget } from './owner-budget.ts';
 import { type MessageHistory, type NewMessage, type ReplayPoint, senderKey } from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import type { PresenceLog } from './presence.ts';
@@ -24,6 +25,9 @@ export interface ChatServiceOptions {
   readonly concurrency: number;
   /** Caps the connections of each user and each address; without it nothing is capped. */
   readonly quota?: ConnectionQuota;
+  /** Each owner's budget, which every connect spends `connectWeight` units of; without it connects are free. */
+  readonly ownerBudget?: OwnerBudget;
+  readonly connectWeight?: number;
   /** Each room's membership changes waiting to be announced. */
   readonly presence: PresenceLog;
   /** Where presence flushes go, to run in the fan-out worker rather than in the caller's invocation. */
@@ -94,6 +98,8 @@ export class ChatService {
       history: options.history,
       messenger,
       ...(options.quota !== undefined ? { quota: options.quota } : {}),
+      ...(options.ownerBudget !== undefined ? { ownerBudget: options.ownerBudget } : {}),
+      ...(options.connectWeight !== undefined ? { connectWeight: options.connectWeight } : {}),
       presence: options.presence,
       presenceFlush: this.#presenceFlush,
       now: this.#now,

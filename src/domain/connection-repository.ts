@@ -1,3 +1,4 @@
+import type { BudgetCheck } from './owner-budget.ts';
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from './connection.ts';
 import type { ConnectionOwners } from './connection-quota.ts';
 import type { PresenceRecord } from './presence.ts';
@@ -34,13 +35,16 @@ export interface ConnectionRepository {
    * Stores a new connection with its records and takes one slot of each of its owners, all in one atomic step, as
    * {@link save} and `ConnectionQuota.claim` would one after the other. `owners_full` (nothing stored, no slot
    * taken) when an owner holds as many slots as its cap, counting expired and abandoned ones: the quota's own claim
-   * takes those back. A replay of this very save succeeds and changes nothing.
+   * takes those back. With `budget`, `over_budget` (nothing stored, no slot taken) when its owner has fewer units of
+   * its budget left than the check's weight; the save spends none of them. A replay of this very save succeeds and
+   * changes nothing.
    */
   saveWithSlots(
     connection: Connection,
     records: readonly PresenceRecord[],
     owners: ConnectionOwners,
-  ): Promise<'saved' | 'owners_full'>;
+    budget?: BudgetCheck,
+  ): Promise<'saved' | 'owners_full' | 'over_budget'>;
   /** The stored connection, or `undefined` when it is not stored or has expired. */
   get(connectionId: string): Promise<Connection | undefined>;
   /**

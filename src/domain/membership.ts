@@ -1,6 +1,7 @@
 import { type Connection, type ConnectionChange, type ConnectionChanges, DEFAULT_ROOM } from './connection.ts';
 import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
+import { type BudgetCheck, budgetOwnerOf, type OwnerBudget } from './owner-budget.ts';
 import { UnknownConnectionError } from './errors.ts';
 import type { ServerFrame } from './frames.ts';
 import type { MessageHistory, ReplayPoint } from './message-history.ts';
@@ -32,14 +33,22 @@ export type ConnectResult =
       readonly connection: Connection;
       /** Why its room could not be told it joined, when that failed. */
       readonly unannounced?: unknown;
+      /** Why its owner's budget could not be charged for it, when that failed. */
+      readonly uncharged?: unknown;
     }
-  | { readonly outcome: 'user_at_cap' | 'ip_at_cap' };
+  | { readonly outcome: 'user_at_cap' | 'ip_at_cap' | 'over_budget' };
+
+/** What a connect costs its owner's budget, in units of the lightest frame, unless the chat says otherwise. */
+export const DEFAULT_CONNECT_WEIGHT = 5;
 
 export interface MembershipOptions {
   readonly connections: ConnectionRepository;
   readonly history: MessageHistory;
   readonly messenger: Messenger;
   readonly quota?: ConnectionQuota;
+  /** Each owner's budget, which every connect spends `connectWeight` of; without it, connects are not budgeted. */
+  readonly ownerBudget?: OwnerBudget;
+  readonly connectWeight?: number;
   readonly presence: PresenceLog;
   readonly presenceFlush: PresenceFlush<unknown>;
   readonly now: () => Date;
@@ -54,6 +63,8 @@ export class Membership {
   readonly #history: MessageHistory;
   readonly #messenger: Messenger;
   readonly #quota: ConnectionQuota | undefined;
+  readonly #ownerBudget: OwnerBudget | undefined;
+  readonly #connectWeight: number;
   readonly #presence: PresenceLog;
   readonly #presenceFlush: PresenceFlush<unknown>;
   readonly #now: () => Date;
@@ -63,6 +74,8 @@ export class Membership {
     this.#history = options.history;
     this.#messenger = options.messenger;
     this.#quota = options.quota;
+    this.#ownerBudget = options.ownerBudget;
+    this.#connectWeight = options.connectWeight ?? DEFAULT_CONNECT_WEIGHT;
     this.#presence = options.presence;
     this.#presenceFlush = options.presenceFlush;
     this.#now = options.now;
@@ -89,33 +102,52 @@ export class Membership {
       ...(options.userId !== undefined ? { userId: options.userId } : {}),
       ...(options.sourceIp !== undefined ? { sourceIp: options.sourceIp } : {}),
     };
-    if (!(await this.#store(connection, owners))) {
+    const owner = this.#ownerBudget === undefined ? undefined : budgetOwnerOf(owners);
+    const budget = owner === undefined ? undefined : { owner, weight: this.#connectWeight };
+    const stored = await this.#store(connection, owners, budget);
+    if (stored === 'over_budget') return { outcome: 'over_budget' };
+    if (stored === 'not_stored') {
+      // Spent here, before anything is written: a refused connect costs its owner nothing and writes nothing else.
+      if (budget !== undefined && (await this.#ownerBudget?.spend(budget.owner, budget.weight)) !== 'allowed') {
+        return { outcome: 'over_budget' };
+      }
       const claim = (await this.#quota?.claim(connectionId, owners, connection.expiresAt)) ?? 'claimed';
       if (claim !== 'claimed') return { outcome: claim };
       await this.#saveClaimed(connection, owners);
     }
-    try {
-      await this.#presenceFlush.requestFor([connection.room]);
-    } catch (error) {
-      // The connection is stored and will hear its room: refusing it now would leave its row behind. Its join is
-      // kept, and announced by a flush that whoever reads the room next asks for; the caller logs what went wrong.
-      return { outcome: 'connected', connection, unannounced: error };
-    }
-    return { outcome: 'connected', connection };
+    // A save that checked the budget spends it now, while the room's flush is asked for.
+    const [requested, charged] = await Promise.allSettled([
+      this.#presenceFlush.requestFor([connection.room]),
+      stored === 'saved' && budget !== undefined
+        ? this.#ownerBudget?.charge(budget.owner, budget.weight)
+        : Promise.resolve(),
+    ]);
+    // The connection is stored and will hear its room: refusing it now would leave its row behind. Its join is
+    // kept, and announced by a flush that whoever reads the room next asks for; the caller logs what went wrong.
+    return {
+      outcome: 'connected',
+      connection,
+      ...(requested.status === 'rejected' ? { unannounced: requested.reason as unknown } : {}),
+      ...(charged.status === 'rejected' ? { uncharged: charged.reason as unknown } : {}),
+    };
   }
 
   /**
-   * Stores the connection, its join, the room's count and its owners' slots in one write, where the repository can
-   * take the slots; `false` when it cannot, or when an owner looked full (its expired and abandoned slots count
-   * there: the quota's claim takes them back).
+   * Stores the connection, its join, the room's count and its owners' slots in one write, with the check that its
+   * owner has the connect's budget left, where the repository can take the slots; `not_stored` when it cannot, or
+   * when an owner looked full (its expired and abandoned slots count there: the quota's claim takes them back).
    */
-  async #store(connection: Connection, owners: ConnectionOwners): Promise<boolean> {
-    if (this.#quota === undefined || !this.#connections.takesSlots) return false;
+  async #store(
+    connection: Connection,
+    owners: ConnectionOwners,
+    budget: BudgetCheck | undefined,
+  ): Promise<'saved' | 'not_stored' | 'over_budget'> {
+    if (this.#quota === undefined || !this.#connections.takesSlots) return 'not_stored';
     // An answer lost after the write applied leaves slots held; they are given back as after a failed save.
     const saved = await this.#releasingOnFailure(connection, owners, () =>
-      this.#connections.saveWithSlots(connection, joined(connection, connection.connectedAt), owners),
+      this.#connections.saveWithSlots(connection, joined(connection, connection.connectedAt), owners, budget),
     );
-    return saved === 'saved';
+    return saved === 'owners_full' ? 'not_stored' : saved;
   }
 
   /** Stores a connection whose slots were claimed: the row, its join and the room's count are one write. */

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Connection } from '../../src/domain/connection.ts';
 import { localDynamoDbClient } from '../../scripts/local-stack.ts';
 import { DynamoDbConnectionQuota } from '../../src/adapters/dynamodb-connection-quota.ts';
@@ -11,6 +12,9 @@ import { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-his
 import { DynamoDbRateLimiter } from '../../src/adapters/dynamodb-rate-limiter.ts';
 import { InMemoryRateLimiter } from '../../src/adapters/in-memory-rate-limiter.ts';
 import { rateLimiterContract } from './rate-limiter.contract.ts';
+import { ownerBudgetContract } from './owner-budget.contract.ts';
+import { DynamoDbOwnerBudget } from '../../src/adapters/dynamodb-owner-budget.ts';
+import { InMemoryOwnerBudget } from '../../src/adapters/in-memory-owner-budget.ts';
 import { type DynamoDbTarget, expireDue, startSelectedDynamoDb } from '../support/dynamodb.ts';
 import { connectionQuotaContract } from './connection-quota.contract.ts';
 import { connectionRepositoryContract } from './connection-repository.contract.ts';
@@ -33,6 +37,25 @@ function countingClient(target: DynamoDbTarget): { client: DynamoDBDocumentClien
     return next(args);
   });
   return { client, requests: () => requests };
+}
+
+/** Whether a transaction of the check alone (with a write of its own, as a save makes) applies; it changes nothing. */
+async function allowedByCheck(
+  client: DynamoDBDocumentClient,
+  check: ReturnType<DynamoDbOwnerBudget['check']>,
+): Promise<boolean> {
+  const { TableName } = check.ConditionCheck;
+  try {
+    await client.send(
+      new TransactWriteCommand({
+        TransactItems: [check, { Delete: { TableName, Key: { pk: 'budget-check-probe', sk: 'probe' } } }],
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof TransactionCanceledException) return false;
+    throw error;
+  }
 }
 
 function liveConnection(id: string): Connection {
@@ -62,6 +85,10 @@ if (!onlyDynamoDbLocal) {
     limiter: new InMemoryRateLimiter(limit, now),
     register: async () => undefined,
   }));
+  ownerBudgetContract('InMemoryOwnerBudget', async (limit, now) => {
+    const budget = new InMemoryOwnerBudget(limit, now);
+    return { budget, allows: async (owner, weight) => budget.allows({ owner, weight }) };
+  });
   connectionQuotaContract('InMemoryConnectionQuota', async (caps, now) => {
     const quota: InMemoryConnectionQuota = new InMemoryConnectionQuota(
       caps,
@@ -133,6 +160,16 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     };
   });
 
+  ownerBudgetContract('DynamoDbOwnerBudget', async (limit, now) => {
+    const target = started();
+    const tableName = await target.table();
+    const budget = new DynamoDbOwnerBudget(target.documentClient, { tableName, limit, now });
+    return {
+      budget,
+      allows: (owner, weight) => allowedByCheck(target.documentClient, budget.check({ owner, weight })),
+    };
+  });
+
   connectionQuotaContract('DynamoDbConnectionQuota', async (caps, now) => {
     const target = started();
     const tableName = await target.table();
@@ -159,7 +196,7 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     },
   );
 
-  it('refuses a frame over budget with one request, the cheapest path there is', async () => {
+  it('refuses a frame over budget with one request in a container that has not refused it yet, and none after', async () => {
     const target = started();
     const tableName = await target.table();
     const { client, requests } = countingClient(target);
@@ -168,12 +205,63 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     await new DynamoDbConnectionRepository(client, { tableName }).save(liveConnection('a'));
     const limiter = new DynamoDbRateLimiter(client, { tableName, limit, now: at });
     await Promise.all([limiter.admit('a'), limiter.admit('a'), limiter.admit('a')]);
+    const other = new DynamoDbRateLimiter(client, { tableName, limit, now: at });
     const before = requests();
 
-    const admissions = [await limiter.admit('a'), await limiter.admit('a', 10)];
+    const elsewhere = await other.admit('a');
+    const requestsElsewhere = requests() - before;
+    const here = [await limiter.admit('a'), await limiter.admit('a', 10), await other.admit('a')];
 
     client.destroy();
-    expect({ admissions, requests: requests() - before }).toEqual({ admissions: ['limited', 'limited'], requests: 2 });
+    expect({ elsewhere, requestsElsewhere, here, requestsHere: requests() - before - requestsElsewhere }).toEqual({
+      elsewhere: 'limited',
+      requestsElsewhere: 1,
+      here: ['limited', 'limited', 'limited'],
+      requestsHere: 0,
+    });
+  });
+
+  it('refuses an owner over budget with one request in a container that has not refused it yet, and none after', async () => {
+    const target = started();
+    const tableName = await target.table();
+    const { client, requests } = countingClient(target);
+    const limit = { frames: 2, windowSeconds: 60 };
+    const at = () => new Date('2030-01-01T00:00:30.000Z');
+    const budget = new DynamoDbOwnerBudget(client, { tableName, limit, now: at });
+    await Promise.all([budget.spend('ip:a', 1), budget.spend('ip:a', 1), budget.spend('ip:a', 1)]);
+    const other = new DynamoDbOwnerBudget(client, { tableName, limit, now: at });
+    const before = requests();
+
+    const elsewhere = await other.spend('ip:a', 1);
+    const requestsElsewhere = requests() - before;
+    const here = [await budget.spend('ip:a', 1), await other.spend('ip:a', 5)];
+
+    client.destroy();
+    expect({ elsewhere, requestsElsewhere, here, requestsHere: requests() - before - requestsElsewhere }).toEqual({
+      elsewhere: 'limited-notify',
+      // DynamoDB names the budget it refused with (ALL_OLD); a store that does not is asked once more.
+      requestsElsewhere: onlyDynamoDbLocal ? 1 : 2,
+      here: ['limited', 'limited'],
+      requestsHere: 0,
+    });
+  });
+
+  it("spends an idle owner's budget with one request", async () => {
+    const target = started();
+    const tableName = await target.table();
+    const { client, requests } = countingClient(target);
+    let now = new Date('2030-01-01T00:00:30.000Z');
+    const budget = new DynamoDbOwnerBudget(client, {
+      tableName,
+      limit: { frames: 10, windowSeconds: 10 },
+      now: () => now,
+    });
+    const spends = [await budget.spend('user:a', 1)];
+    now = new Date(now.getTime() + 1_000);
+    spends.push(await budget.spend('user:a', 1));
+
+    client.destroy();
+    expect({ spends, requests: requests() }).toEqual({ spends: ['allowed', 'allowed'], requests: 2 });
   });
 
   it("counts a connection's first frame with one request, starting its first window", async () => {

@@ -1,3 +1,4 @@
+import type { BudgetCheck } from '../../src/domain/owner-budget.ts';
 import type { Connection, ConnectionChange, ConnectionChanges, MemberPage } from '../../src/domain/connection.ts';
 import type { ConnectionRepository, ShardPage } from '../../src/domain/connection-repository.ts';
 import type { PresenceRecord } from '../../src/domain/presence.ts';
@@ -52,9 +53,10 @@ export class FailingConnectionRepository implements ConnectionRepository {
     connection: Connection,
     records: readonly PresenceRecord[],
     owners: ConnectionOwners,
-  ): Promise<'saved' | 'owners_full'> {
+    budget?: BudgetCheck,
+  ): Promise<'saved' | 'owners_full' | 'over_budget'> {
     if (this.#saveError) throw this.#saveError;
-    return this.#inner.saveWithSlots(connection, records, owners);
+    return this.#inner.saveWithSlots(connection, records, owners, budget);
   }
 
   get(connectionId: string): Promise<Connection | undefined> {

@@ -90,6 +90,7 @@ class World {
       SEND_MAX_ATTEMPTS: '1',
       RATE_LIMIT_FRAMES: '100000',
       RATE_LIMIT_WINDOW_SECONDS: '3600',
+      OWNER_RATE_LIMIT_FRAMES: '100000',
       ...overrides,
     };
     const key = JSON.stringify(env);
@@ -174,9 +175,9 @@ async function messageScenarios(world: World): Promise<void> {
   const deps = world.deps();
   const handle = createMessageHandler(deps);
   const context = lambdaContext(fn);
-  const send = async (from: string, frame: Parameters<typeof frameEvent>[1], handler = handle) => {
+  const send = async (from: string, frame: Parameters<typeof frameEvent>[1], handler = handle, sourceIp?: string) => {
     const since = world.api.received.length;
-    const response = await handler(frameEvent(from, frame), context);
+    const response = await handler(frameEvent(from, frame, sourceIp === undefined ? {} : { sourceIp }), context);
     return { status: statusOf(response), frames: world.framesTo(from, since), since };
   };
   await world.arrangeConnected('m-ann', { room: 'general', name: 'Ann' });
@@ -184,6 +185,8 @@ async function messageScenarios(world: World): Promise<void> {
   await world.arrangeGone('m-ghost', { room: 'general', name: 'Ghost' });
   await world.arrangeGone('m-leaving', { room: 'general', name: 'Leaving' });
   await world.arrangeConnected('m-flood', { room: 'flood' });
+  await world.arrangeConnected('m-owned-1', { room: 'owned' });
+  await world.arrangeConnected('m-owned-2', { room: 'owned' });
 
   await world.recorder.as(fn, async () => {
     let result = await send('m-ann', { action: 'hello' });
@@ -281,6 +284,22 @@ async function messageScenarios(world: World): Promise<void> {
     world.expect(fn, 'the rate limit hit', refusals === 1, () => result);
     result = await send('m-flood', { action: 'ping' }, limited);
     world.expect(fn, 'a frame over the limit after the refusal', result.frames.length === 0, () => result);
+
+    // Two connections of one address share its budget: 3 frames between them, then one refusal, told once.
+    const owned = createMessageHandler(world.deps({ OWNER_RATE_LIMIT_FRAMES: '3' }));
+    const pings: string[] = [];
+    for (const from of ['m-owned-1', 'm-owned-2', 'm-owned-1', 'm-owned-2', 'm-owned-1']) {
+      result = await send(from, { action: 'ping' }, owned, '198.51.100.99');
+      pings.push(
+        result.frames.some(ofType('pong')) ? 'pong' : result.frames.some(isError('rate_limited')) ? 'refused' : '-',
+      );
+    }
+    world.expect(
+      fn,
+      "an address's budget spent by its two connections",
+      pings.join() === 'pong,pong,pong,refused,-',
+      () => pings,
+    );
   });
 }
 
@@ -332,6 +351,7 @@ async function connectScenarios(world: World): Promise<void> {
   const context = lambdaContext(fn);
   const open = createConnectHandler(world.deps({ ALLOWED_ORIGINS: 'https://chat.example.com' }));
   const authenticated = createConnectHandler(world.deps({ AUTH_MODE: 'jwt' }));
+  const budgeted = createConnectHandler(world.deps({ OWNER_RATE_LIMIT_FRAMES: '10', CONNECT_WEIGHT: '5' }));
   const cases: Array<[string, ReturnType<typeof createConnectHandler>, APIGatewayProxyWebsocketEventV2, number]> = [
     ['no room, no name', open, connectEvent('c-plain', { sourceIp: '192.0.2.1' }), 200],
     [
@@ -381,6 +401,14 @@ async function connectScenarios(world: World): Promise<void> {
       200,
     ],
     ['no identity when one is required', authenticated, connectEvent('c-anonymous', { sourceIp: '192.0.2.8' }), 401],
+    ...(['c-spender-1', 'c-spender-2', 'c-spender-3'] as const).map(
+      (id, index): [string, ReturnType<typeof createConnectHandler>, APIGatewayProxyWebsocketEventV2, number] => [
+        index < 2 ? `connect ${index + 1} of an address with a budget of 2` : "a connect over its address's budget",
+        budgeted,
+        connectEvent(id, { sourceIp: '192.0.2.10' }),
+        index < 2 ? 200 : 429,
+      ],
+    ),
     [
       'a user at its cap, one of whose slots is held by a connection no longer stored',
       createConnectHandler(world.deps({ AUTH_MODE: 'jwt', MAX_CONNECTIONS_PER_USER: '1' })),

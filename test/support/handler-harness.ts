@@ -1,3 +1,5 @@
+import { InMemoryOwnerBudget } from '../../src/adapters/in-memory-owner-budget.ts';
+import type { OwnerBudgetLimit } from '../../src/domain/owner-budget.ts';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { InMemoryConnectionQuota } from '../../src/adapters/in-memory-connection-quota.ts';
 import { InMemoryConnectionRepository } from '../../src/adapters/in-memory-connection-repository.ts';
@@ -41,6 +43,9 @@ export interface HarnessOptions {
   readonly limits?: FrameLimits;
   /** Caps on the connections of each user and each address; nothing is capped without them. */
   readonly caps?: ConnectionCaps;
+  /** What each owner (user, else address) may send per window, each connect costing `connectWeight`; unbudgeted without. */
+  readonly ownerLimit?: OwnerBudgetLimit;
+  readonly connectWeight?: number;
 }
 
 /** The three WebSocket handlers' whole Middy chains over in-memory adapters, with what they send, log and count. */
@@ -95,6 +100,8 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   }
   const fanOut = new InProcessFanOut(() => new Date());
   const rateLimit = options.rateLimit ?? { frames: 1000, windowSeconds: 10 };
+  const ownerBudget =
+    options.ownerLimit === undefined ? undefined : new InMemoryOwnerBudget(options.ownerLimit, () => T_RATE);
   const built: Dependencies = {
     service: new ChatService({
       connections: options.repository?.(connections) ?? connections,
@@ -102,6 +109,8 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
       messenger,
       concurrency: 4,
       ...(options.caps === undefined ? {} : { quota: new InMemoryConnectionQuota(options.caps) }),
+      ...(ownerBudget === undefined ? {} : { ownerBudget }),
+      ...(options.connectWeight === undefined ? {} : { connectWeight: options.connectWeight }),
       presence,
       fanOutQueue: fanOut,
       presenceWindowMs: 0,
@@ -117,6 +126,9 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     metrics,
     rateLimiter: new InMemoryRateLimiter(rateLimit, () => T_RATE),
     rateLimit,
+    ...(ownerBudget === undefined || options.ownerLimit === undefined
+      ? {}
+      : { ownerBudget: { budget: ownerBudget, limit: options.ownerLimit } }),
     fanOutQueue: fanOut,
   };
   fanOut.attach(built.service);

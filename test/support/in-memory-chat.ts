@@ -1,3 +1,4 @@
+import type { BudgetCheck } from '../../src/domain/owner-budget.ts';
 import type { ConnectionOwners } from '../../src/domain/connection-quota.ts';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import type { InMemoryMessageHistory } from '../../src/adapters/in-memory-message-history.ts';
@@ -35,9 +36,10 @@ export class WatchedConnectionRepository implements ConnectionRepository {
     connection: Connection,
     records: readonly PresenceRecord[],
     owners: ConnectionOwners,
-  ): Promise<'saved' | 'owners_full'> {
+    budget?: BudgetCheck,
+  ): Promise<'saved' | 'owners_full' | 'over_budget'> {
     this.calls.save += 1;
-    return this.#inner.saveWithSlots(connection, records, owners);
+    return this.#inner.saveWithSlots(connection, records, owners, budget);
   }
 
   get(connectionId: string): Promise<Connection | undefined> {

@@ -38,8 +38,22 @@ describe('loadConfig', () => {
       historyRetentionSeconds: 7 * 86_400,
       limits: { maxFrameBytes: 16_384, maxTextBytes: 4_096 },
       rateLimit: { frames: 30, windowSeconds: 10 },
+      ownerLimit: { frames: 30, windowSeconds: 10 },
+      connectWeight: 5,
       connectionCaps: { perUser: 10, perIp: 100 },
     });
+  });
+
+  it("reads the owners' budget and a connect's weight, where a budget of 0 budgets no owner", () => {
+    const config = loadConfig({
+      ...required,
+      OWNER_RATE_LIMIT_FRAMES: '0',
+      CONNECT_WEIGHT: '7',
+      RATE_LIMIT_WINDOW_SECONDS: '20',
+    });
+
+    expect([config.ownerLimit, config.connectWeight]).toEqual([{ frames: 0, windowSeconds: 20 }, 7]);
+    expect(configErrorOf({ ...required, CONNECT_WEIGHT: '0' }).message).toContain('CONNECT_WEIGHT');
   });
 
   it('refuses a missing fan-out queue URL, naming the setting', () => {

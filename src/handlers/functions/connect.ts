@@ -57,8 +57,8 @@ function originOf(event: unknown): string | undefined {
  * Builds the `$connect` handler: checks the browser's Origin against the allow-list (403), takes the user
  * and name the authorizer verified (401 if the chat requires them and they are missing), and records the
  * connection in the room (`?room=`, default lobby) under its name (`?name=` when unauthenticated), unless
- * its user or its address holds as many connections as its cap allows (429). A bad room or name refuses
- * the handshake with 400, any other failure with 500.
+ * its user or its address holds as many connections as its cap allows, or has spent its budget of connects and
+ * frames (429). A bad room or name refuses the handshake with 400, any other failure with 500.
  */
 export function createConnectHandler(deps: DependencyProvider) {
   return middy<WebSocketEvent, WebSocketResult>()
@@ -95,8 +95,14 @@ export function createConnectHandler(deps: DependencyProvider) {
       if (result.outcome === 'user_at_cap') throw new HandshakeRefusedError(429, 'too many connections for this user');
       if (result.outcome === 'ip_at_cap')
         throw new HandshakeRefusedError(429, 'too many connections from this address');
+      if (result.outcome === 'over_budget') {
+        throw new HandshakeRefusedError(429, 'too many connects and frames from this user or address lately');
+      }
       if (result.outcome === 'connected' && result.unannounced !== undefined) {
         logger.error('could not announce the join', { connectionId, error: result.unannounced });
+      }
+      if (result.outcome === 'connected' && result.uncharged !== undefined) {
+        logger.error("could not charge the connect to its owner's budget", { connectionId, error: result.uncharged });
       }
       metrics.count('Connections');
       return { statusCode: 200 };

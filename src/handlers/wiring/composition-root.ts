@@ -8,6 +8,7 @@ import { ConnectionSnapshots } from '../../adapters/dynamodb-connection-snapshot
 import { DynamoDbMessageHistory } from '../../adapters/dynamodb-message-history.ts';
 import { DynamoDbPresenceLog } from '../../adapters/dynamodb-presence-log.ts';
 import { DynamoDbShardProgress } from '../../adapters/dynamodb-shard-progress.ts';
+import { DynamoDbOwnerBudget } from '../../adapters/dynamodb-owner-budget.ts';
 import { DynamoDbRateLimiter } from '../../adapters/dynamodb-rate-limiter.ts';
 import { SqsFanOutQueue } from '../../adapters/sqs-fan-out-queue.ts';
 import { ChatService } from '../../domain/chat-service.ts';
@@ -56,6 +57,10 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
   // The rate count returns each frame's connection item, which its handling then reads instead of asking again.
   const snapshots = new ConnectionSnapshots();
   const quota = new DynamoDbConnectionQuota(dynamo, { tableName: config.chatTable, caps: config.connectionCaps });
+  const ownerBudget =
+    config.ownerLimit.frames === 0
+      ? undefined
+      : new DynamoDbOwnerBudget(dynamo, { tableName: config.chatTable, limit: config.ownerLimit });
   const service = new ChatService({
     // A new connection's row and its owners' slots are one write.
     connections: new DynamoDbConnectionRepository(dynamo, {
@@ -63,6 +68,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
       shards: config.roomShards,
       growAt: config.roomGrowAt,
       quota,
+      ...(ownerBudget !== undefined ? { ownerBudget } : {}),
       snapshots,
     }),
     history: new DynamoDbMessageHistory(dynamo, {
@@ -72,6 +78,8 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     messenger: buildMessenger(config),
     concurrency: config.broadcastConcurrency,
     quota,
+    ...(ownerBudget !== undefined ? { ownerBudget } : {}),
+    connectWeight: config.connectWeight,
     presence: new DynamoDbPresenceLog(dynamo, { tableName: config.chatTable, shards: config.roomShards }),
     fanOutQueue,
     presenceWindowMs: config.presenceWindowMs,
@@ -94,6 +102,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     metrics: new PowertoolsChatMetrics(),
     rateLimiter,
     rateLimit: config.rateLimit,
+    ...(ownerBudget !== undefined ? { ownerBudget: { budget: ownerBudget, limit: config.ownerLimit } } : {}),
     fanOutQueue,
   };
 }

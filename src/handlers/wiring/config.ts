@@ -43,6 +43,11 @@ const configSchema = z.pipe(
     HISTORY_RETENTION_SECONDS: positiveInt(7 * 86_400, 365 * 86_400),
     RATE_LIMIT_FRAMES: positiveInt(30, 100_000),
     RATE_LIMIT_WINDOW_SECONDS: positiveInt(10, 3600),
+    // What the connections of one owner (the user with jwt, else the address) may send together per window, refilled
+    // evenly over it: at most twice this over any window, however the owner reconnects. 0 budgets no owner.
+    OWNER_RATE_LIMIT_FRAMES: countOrZero(30, 100_000),
+    // What a connect costs its owner's budget, in units of the lightest frame (a hello costs 10).
+    CONNECT_WEIGHT: positiveInt(5, 100_000),
     // API Gateway refuses frames over 32 KB; staying well under it leaves room for the outbound envelope.
     MAX_FRAME_BYTES: positiveInt(DEFAULT_MAX_FRAME_BYTES, 32_768),
     // JSON escaping can grow text up to six times; 16 KiB of text stays under PostToConnection's 128 KB.
@@ -84,6 +89,8 @@ const configSchema = z.pipe(
     sendMaxAttempts: c.SEND_MAX_ATTEMPTS,
     historyRetentionSeconds: c.HISTORY_RETENTION_SECONDS,
     rateLimit: { frames: c.RATE_LIMIT_FRAMES, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS },
+    ownerLimit: { frames: c.OWNER_RATE_LIMIT_FRAMES, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS },
+    connectWeight: c.CONNECT_WEIGHT,
     limits: { maxFrameBytes: c.MAX_FRAME_BYTES, maxTextBytes: c.MAX_TEXT_BYTES },
     connectionCaps: { perUser: c.MAX_CONNECTIONS_PER_USER, perIp: c.MAX_CONNECTIONS_PER_IP },
     presenceWindowMs: c.PRESENCE_WINDOW_MS,

@@ -1,5 +1,6 @@
 import type { ChatService } from '../../domain/chat-service.ts';
 import type { FanOutQueue } from '../../domain/fan-out-queue.ts';
+import type { OwnerBudget, OwnerBudgetLimit } from '../../domain/owner-budget.ts';
 import type { RateLimit, RateLimiter } from '../../domain/rate-limiter.ts';
 import type { FrameLimits } from '../frames/inbound-frame.ts';
 import type { ChatMetrics, Logger } from '../../domain/observability.ts';
@@ -18,6 +19,8 @@ export interface Dependencies {
   readonly metrics: ChatMetrics;
   readonly rateLimiter: RateLimiter;
   readonly rateLimit: RateLimit;
+  /** What each owner's connections together may send (and each connect costs); without it, owners are not budgeted. */
+  readonly ownerBudget?: { readonly budget: OwnerBudget; readonly limit: OwnerBudgetLimit };
   /** Jobs for the fan-out worker (SQS in the functions, in memory in the unit tests). */
   readonly fanOutQueue: FanOutQueue;
 }

@@ -8,8 +8,11 @@ import { harness } from '../../support/handler-harness.ts';
 import { frameEvent, lambdaContext } from '../../support/lambda-events.ts';
 
 /** rateLimit() over a budget of `frames` a window, around a handler that counts the frames it was given. */
-async function wrapped(frames: number) {
-  const h = await harness({ rateLimit: { frames, windowSeconds: 10 } });
+async function wrapped(frames: number, ownerFrames?: number) {
+  const h = await harness({
+    rateLimit: { frames, windowSeconds: 10 },
+    ...(ownerFrames === undefined ? {} : { ownerLimit: { frames: ownerFrames, windowSeconds: 10 } }),
+  });
   const handled: string[] = [];
   const handler = middy<WebSocketEvent, WebSocketResult, Error, FrameContext>()
     .use(rateLimit(h.deps))
@@ -33,6 +36,30 @@ async function wrapped(frames: number) {
 }
 
 describe('rateLimit middleware', () => {
+  it("stops an owner's frames past its budget whichever of its connections sends them, and says whose budget", async () => {
+    const { handled, send } = await wrapped(100, 3);
+    const address = { sourceIp: '203.0.113.20' };
+    for (const id of ['A', 'B', 'C']) await send(frameEvent(id, { action: 'ping' }, address));
+
+    const refusals = [
+      await send(frameEvent('D', { action: 'ping' }, address)),
+      await send(frameEvent('A', { action: 'ping' }, address)),
+    ];
+    await send(frameEvent('E', { action: 'ping' }, { sourceIp: '203.0.113.21' }));
+
+    expect({ handled, refusals }).toEqual({
+      handled: ['A', 'B', 'C', 'E'],
+      refusals: [
+        expect.objectContaining({
+          name: 'RateLimitedError',
+          notify: true,
+          message: expect.stringContaining('too many frames from your address: its connections together may send 3'),
+        }),
+        expect.objectContaining({ name: 'RateLimitedError', notify: false }),
+      ],
+    });
+  });
+
   it('lets the frames within the budget through to the handler', async () => {
     const { handled, send } = await wrapped(3);
 
