@@ -178,6 +178,7 @@ function probe(bundlePath: string): Promise<Probe> {
         AWS_ACCESS_KEY_ID: 'bench',
         AWS_SECRET_ACCESS_KEY: 'bench',
         AUTH_JWT_SECRET: 'a-bench-secret-of-at-least-32-characters',
+        AUTH_AUDIENCE: 'bench',
       },
     });
     let stdout = '';

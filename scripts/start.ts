@@ -19,7 +19,7 @@ const stack = await startLocalStack({
   inProcess: process.env['CHAT_WORKER_THREADS'] !== '1',
   buildFolder: '.esbuild',
   params: { authMode, allowedOrigins: process.env['CHAT_ALLOWED_ORIGINS'] ?? '' },
-  handlerEnv: tokens ? { AUTH_JWT_SECRET: tokens.secret } : {},
+  handlerEnv: tokens ? { ...tokens.authorizerEnv } : {},
   log: (line) => {
     if (verbose || /error|warn|invalid configuration/i.test(line)) console.log(`  [offline] ${line}`);
   },

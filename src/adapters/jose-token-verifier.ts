@@ -11,7 +11,12 @@ import {
   jwtVerify,
 } from 'jose';
 import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../domain/display-name.ts';
-import { type Identity, KeySetUnavailableError, type TokenVerifier } from '../domain/token-verifier.ts';
+import {
+  type Identity,
+  KeySetUnavailableError,
+  MAX_USER_ID_LENGTH,
+  type TokenVerifier,
+} from '../domain/token-verifier.ts';
 
 export type TokenKeys =
   /** A shared HMAC secret (HS256/384/512): simple deployments and local development. */
@@ -28,6 +33,10 @@ export interface JoseTokenVerifierOptions {
   readonly audience?: string;
   /** The `client_id` a token must carry (Cognito access tokens name their app client there, and have no `aud`). */
   readonly clientId?: string;
+  /** The `token_use` a token must carry: Cognito's `id` or `access`. */
+  readonly tokenUse?: string;
+  /** The longest a token may live: its `exp` at most this far ahead, its `iat` (when it has one) at most this far back. */
+  readonly maxTokenAgeSeconds?: number;
   /** How long a fetch of the JWKS URL may take; well inside the authorizer's 5 s timeout, so a slow one is logged. */
   readonly keySetTimeoutMs?: number;
   /** What fetches the JWKS URL; the platform's `fetch` unless a test gives another. */
@@ -35,6 +44,7 @@ export interface JoseTokenVerifierOptions {
 }
 
 const DEFAULT_KEY_SET_TIMEOUT_MS = 3000;
+const DEFAULT_MAX_TOKEN_AGE_SECONDS = 86_400;
 
 // Errors of the key lookup that are the token's fault: its `kid` or `alg` names no usable key of the set.
 const TOKEN_FAULTS = [errors.JWKSNoMatchingKey, errors.JWKSMultipleMatchingKeys, errors.JOSENotSupported];
@@ -84,13 +94,24 @@ function remoteKeys(url: string, options: JoseTokenVerifierOptions): KeyLookup {
   };
 }
 
+/** Whether the token claims to live no longer than `maxAge` seconds, counted from now both ways. */
+function withinAge(payload: JWTPayload, maxAge: number): boolean {
+  const now = Math.floor(Date.now() / 1000);
+  // jose has checked that exp is a number in the future and iat, when present, a number.
+  if (typeof payload.exp !== 'number' || payload.exp - now > maxAge) return false;
+  return payload.iat === undefined || now - payload.iat <= maxAge;
+}
+
 /**
- * Verifies JWTs with jose: signature, a required expiry, not-before, and the issuer, audience and client id
- * when configured.
+ * Verifies JWTs with jose: signature, a required expiry no further ahead than the maximum token age, not-before,
+ * issued-at no longer ago than that age, a subject of at most 256 characters, and the issuer, audience, client id
+ * and token use when configured.
  */
 export class JoseTokenVerifier implements TokenVerifier {
   readonly #verify: (token: string) => Promise<JWTPayload>;
   readonly #clientId: string | undefined;
+  readonly #tokenUse: string | undefined;
+  readonly #maxAge: number;
 
   constructor(options: JoseTokenVerifierOptions) {
     const claims = {
@@ -100,6 +121,8 @@ export class JoseTokenVerifier implements TokenVerifier {
       ...(options.audience !== undefined ? { audience: options.audience } : {}),
     };
     this.#clientId = options.clientId;
+    this.#tokenUse = options.tokenUse;
+    this.#maxAge = options.maxTokenAgeSeconds ?? DEFAULT_MAX_TOKEN_AGE_SECONDS;
     const { keys } = options;
     if ('secret' in keys) {
       const secret = new TextEncoder().encode(keys.secret);
@@ -112,8 +135,8 @@ export class JoseTokenVerifier implements TokenVerifier {
   }
 
   /**
-   * The bearer's identity, or `undefined` for a token that is malformed, expired, wrongly signed or not for
-   * us. Throws {@link KeySetUnavailableError} when the key set cannot be fetched: that is no verdict on the token.
+   * The bearer's identity, or `undefined` for a token that is malformed, expired, too long-lived, wrongly signed,
+   * not for us, or whose subject is longer than {@link MAX_USER_ID_LENGTH}. Throws {@link KeySetUnavailableError} when the key set cannot be fetched: that is no verdict on the token.
    */
   async verify(token: string): Promise<Identity | undefined> {
     let payload: JWTPayload;
@@ -124,7 +147,11 @@ export class JoseTokenVerifier implements TokenVerifier {
       return undefined;
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') return undefined;
+    // The connection caps count connections per user: a subject too long to be counted must not get past them.
+    if (payload.sub.length > MAX_USER_ID_LENGTH) return undefined;
+    if (!withinAge(payload, this.#maxAge)) return undefined;
     if (this.#clientId !== undefined && payload['client_id'] !== this.#clientId) return undefined;
+    if (this.#tokenUse !== undefined && payload['token_use'] !== this.#tokenUse) return undefined;
     return { userId: payload.sub, name: displayName(payload, payload.sub) };
   }
 }

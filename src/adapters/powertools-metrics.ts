@@ -6,8 +6,17 @@ export class PowertoolsChatMetrics implements ChatMetrics {
   readonly #metrics = new Metrics({ namespace: 'WsChat', serviceName: 'ws-chat' });
   #counted = false;
 
-  count(name: MetricName, value = 1): void {
+  count(name: MetricName, value = 1, dimensions?: Readonly<Record<string, string>>): void {
     if (!(value > 0)) return;
+    if (dimensions !== undefined) {
+      // A metric of its own dimensions is a document of its own, written at once: Powertools applies the
+      // dimensions of a document to every metric in it.
+      const single = this.#metrics.singleMetric();
+      for (const [dimension, dimensionValue] of Object.entries(dimensions))
+        single.addDimension(dimension, dimensionValue);
+      single.addMetric(name, MetricUnit.Count, value);
+      return;
+    }
     this.#metrics.addMetric(name, MetricUnit.Count, value);
     this.#counted = true;
   }

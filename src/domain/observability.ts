@@ -24,11 +24,13 @@ export type MetricName =
   | 'FailedDeliveries'
   | 'RateLimited'
   | 'RefusedFrames'
+  | 'HandshakesRefused'
   | 'ShardJobs';
 
 /** Counts per invocation, published when the invocation ends. */
 export interface ChatMetrics {
-  count(name: MetricName, value?: number): void;
+  /** Adds to a count; with dimensions (e.g. a refusal's `Reason`), to that count of its own. */
+  count(name: MetricName, value?: number, dimensions?: Readonly<Record<string, string>>): void;
   publish(): void;
 }
 

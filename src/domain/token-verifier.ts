@@ -1,3 +1,6 @@
+/** The longest user id (a token's `sub`) the chat accepts and counts connections for, in UTF-16 units. */
+export const MAX_USER_ID_LENGTH = 256;
+
 /** Who a verified token says its bearer is. */
 export interface Identity {
   readonly userId: string;

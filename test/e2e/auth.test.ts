@@ -5,12 +5,14 @@ import { type ChatClient, ofType } from '../support/chat-client.ts';
 import { stackPerFile } from '../support/stack-per-file.ts';
 
 const SECRET = 'an-e2e-secret-that-is-at-least-32-characters';
+/** The audience the stack's authorizer requires: tokens of other applications signed with the same key are refused. */
+const AUDIENCE = 'ws-chat-e2e';
 const ALLOWED_ORIGIN = 'http://127.0.0.1:8080';
 /** Connections one user may hold at once in this stack. */
 const USER_CAP = 3;
 
 function token(claims: Record<string, unknown>, expiresIn = '1h', secret = SECRET): Promise<string> {
-  return new SignJWT(claims)
+  return new SignJWT({ aud: AUDIENCE, ...claims })
     .setProtectedHeader({ alg: 'HS256' })
     .setExpirationTime(expiresIn)
     .sign(new TextEncoder().encode(secret));
@@ -36,7 +38,7 @@ function handshakeStatus(url: string, origin?: string): Promise<number> {
 
 describe('the local stack with authentication and an origin allow-list', () => {
   const local = stackPerFile(
-    { AUTH_JWT_SECRET: SECRET },
+    { AUTH_JWT_SECRET: SECRET, AUTH_AUDIENCE: AUDIENCE },
     { authMode: 'jwt', allowedOrigins: ALLOWED_ORIGIN, maxConnectionsPerUser: String(USER_CAP) },
   );
 
@@ -53,10 +55,13 @@ describe('the local stack with authentication and an origin allow-list', () => {
     [
       'a token without an expiry',
       () =>
-        new SignJWT({ sub: 'u1', name: 'Ann' })
+        new SignJWT({ sub: 'u1', name: 'Ann', aud: AUDIENCE })
           .setProtectedHeader({ alg: 'HS256' })
           .sign(new TextEncoder().encode(SECRET)),
     ],
+    ['a token of another application signed with the same key', () => token({ sub: 'u1', aud: 'another-app' })],
+    ['a token that claims to live 100 years', () => token({ sub: 'u1', name: 'Ann' }, '100y')],
+    ['a token whose subject is longer than 256 characters', () => token({ sub: 'u'.repeat(257), name: 'Ann' })],
   ])('refuses a handshake with %s with 403', async (_, make) => {
     expect(await handshakeStatus(`${local.stack.websocketUrl}/?token=${encodeURIComponent(await make())}`)).toBe(403);
   });

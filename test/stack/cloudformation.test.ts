@@ -36,7 +36,12 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
         'prod',
         ['authMode=jwt', 'allowedOrigins=https://chat.example.com', 'messageReservedConcurrency=100'],
         workDir,
-        { AUTH_JWT_SECRET: SECRET_MARKER },
+        // A key set and the audience its tokens must carry: packaging refuses a jwt stage without them.
+        {
+          AUTH_JWT_SECRET: SECRET_MARKER,
+          AUTH_JWKS_URL: 'https://issuer.example/.well-known/jwks.json',
+          AUTH_AUDIENCE: 'chat',
+        },
       );
       // After prod, whose bundle folder it shares; its stack goes to a folder of its own.
       prodBare = await packaged('prod', ['apiGatewayLogs=false'], join(workDir, 'bare'));

@@ -435,8 +435,14 @@ async function authorizerScenarios(world: World): Promise<void> {
   const fn = 'authorizer';
   const key = new TextEncoder().encode(HMAC_SECRET);
   const sign = (claims: Record<string, unknown>, secret = key) =>
-    new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime('5m').sign(secret);
-  const withSecret = createAuthorizer(() => buildAuthorizerDependencies({ AUTH_JWT_SECRET: HMAC_SECRET }));
+    new SignJWT({ aud: 'chat', ...claims })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(secret);
+  const withSecret = createAuthorizer(() =>
+    buildAuthorizerDependencies({ AUTH_JWT_SECRET: HMAC_SECRET, AUTH_AUDIENCE: 'chat' }),
+  );
 
   // A key set served over loopback: the authorizer's only network call, which is not an AWS call.
   const pair = await generateKeyPair('RS256');
@@ -447,8 +453,10 @@ async function authorizerScenarios(world: World): Promise<void> {
   await new Promise<void>((resolve) => keys.listen(0, '127.0.0.1', resolve));
   const address = keys.address();
   const jwksUrl = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}/jwks.json`;
-  const withKeySet = createAuthorizer(() => buildAuthorizerDependencies({ AUTH_JWKS_URL: jwksUrl }));
-  const signedByKeySet = await new SignJWT({ sub: 'user-2', name: 'Kim' })
+  const withKeySet = createAuthorizer(() =>
+    buildAuthorizerDependencies({ AUTH_JWKS_URL: jwksUrl, AUTH_ISSUER: 'https://issuer.example' }),
+  );
+  const signedByKeySet = await new SignJWT({ sub: 'user-2', name: 'Kim', iss: 'https://issuer.example' })
     .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
     .setExpirationTime('5m')
     .sign(pair.privateKey);

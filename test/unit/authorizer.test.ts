@@ -6,6 +6,7 @@ import { createAuthorizer } from '../../src/handlers/functions/authorizer.ts';
 import { buildAuthorizerDependencies } from '../../src/handlers/wiring/authorizer-composition-root.ts';
 import { ConfigError } from '../../src/handlers/wiring/config.ts';
 import { RecordingLogger } from '../fakes/recording-logger.ts';
+import { RecordingMetrics } from '../fakes/recording-metrics.ts';
 import { authorizerEvent, CONNECT_ROUTE_ARN, lambdaContext } from '../support/lambda-events.ts';
 
 const SECRET = 'a-test-secret-that-is-at-least-32-characters-long';
@@ -13,14 +14,16 @@ const key = new TextEncoder().encode(SECRET);
 
 function token(
   claims: Record<string, unknown>,
-  options: { expiresIn?: string; secret?: Uint8Array } = {},
+  options: { expiresIn?: string | number; issuedAt?: number; secret?: Uint8Array } = {},
 ): Promise<string> {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
-    .setIssuedAt()
+    .setIssuedAt(options.issuedAt)
     .setExpirationTime(options.expiresIn ?? '1h')
     .sign(options.secret ?? key);
 }
+
+const nowInSeconds = (): number => Math.floor(Date.now() / 1000);
 
 const verifier = new JoseTokenVerifier({ keys: { secret: SECRET } });
 
@@ -88,6 +91,40 @@ describe('JoseTokenVerifier with an HMAC secret', () => {
       .sign(key);
 
     expect(await verifier.verify(forever)).toBeUndefined();
+  });
+
+  it('refuses a token whose expiry is further ahead than the maximum token age (24 h by default)', async () => {
+    const centuryLong = await token({ sub: 'u' }, { expiresIn: '100y' });
+    const dayLong = await token({ sub: 'u' }, { expiresIn: '23h' });
+
+    expect([await verifier.verify(centuryLong), await verifier.verify(dayLong)]).toEqual([
+      undefined,
+      { userId: 'u', name: 'u' },
+    ]);
+  });
+
+  it('refuses a token issued longer ago than the maximum token age, even if it has not expired', async () => {
+    const stale = await token({ sub: 'u' }, { issuedAt: nowInSeconds() - 25 * 3600, expiresIn: '1h' });
+
+    expect(await verifier.verify(stale)).toBeUndefined();
+  });
+
+  it('holds tokens to the maximum token age it is given', async () => {
+    const hourly = new JoseTokenVerifier({ keys: { secret: SECRET }, maxTokenAgeSeconds: 3600 });
+
+    expect([
+      await hourly.verify(await token({ sub: 'u' }, { expiresIn: '2h' })),
+      await hourly.verify(await token({ sub: 'u' }, { expiresIn: '50m' })),
+    ]).toEqual([undefined, { userId: 'u', name: 'u' }]);
+  });
+
+  it('refuses a subject longer than 256 characters, which the connection caps could not count', async () => {
+    const identities = [
+      await verifier.verify(await token({ sub: 's'.repeat(257) })),
+      await verifier.verify(await token({ sub: 's'.repeat(256), name: 'Ann' })),
+    ];
+
+    expect(identities).toEqual([undefined, { userId: 's'.repeat(256), name: 'Ann' }]);
   });
 
   it('names the bearer of a Cognito access token by its username claim', async () => {
@@ -208,7 +245,45 @@ describe("the authorizer's AUTH_* settings", () => {
   });
 
   it('refuses a short HMAC secret', () => {
-    expect(() => verifierFromEnv({ AUTH_JWT_SECRET: 'short' })).toThrow(/AUTH_JWT_SECRET/);
+    expect(() => verifierFromEnv({ AUTH_JWT_SECRET: 'short', AUTH_AUDIENCE: 'chat' })).toThrow(/AUTH_JWT_SECRET/);
+  });
+
+  it.each([
+    ['32 identical characters', 'x'.repeat(32), /AUTH_JWT_SECRET: too weak \(only 1 different characters/],
+    ['31 bytes of varied characters', 'aB3$dE6^gH9*jK2@mN5!pQ8&sT1%vWy', /AUTH_JWT_SECRET: too weak \(31 bytes/],
+    [
+      'a short pattern repeated',
+      'abcdefghijklmnop'.repeat(2),
+      /AUTH_JWT_SECRET: too weak \(a shorter pattern repeated/,
+    ],
+  ])('refuses an HMAC secret of %s at start-up', (_, secret, message) => {
+    const build = () => verifierFromEnv({ AUTH_JWT_SECRET: secret, AUTH_AUDIENCE: 'chat' });
+
+    expect(build).toThrow(ConfigError);
+    expect(build).toThrow(message);
+  });
+
+  it.each([
+    ['a key set URL', { AUTH_JWKS_URL: 'https://issuer.example/jwks.json' }],
+    ['an HMAC secret', { AUTH_JWT_SECRET: SECRET }],
+  ])('refuses %s with neither audience, issuer nor client id, naming the three settings', (_, env) => {
+    const build = () => verifierFromEnv(env);
+
+    expect(build).toThrow(ConfigError);
+    expect(build).toThrow(/set at least one of AUTH_AUDIENCE .*AUTH_ISSUER .*AUTH_CLIENT_ID/);
+  });
+
+  it('holds tokens to AUTH_MAX_TOKEN_AGE_SECONDS', async () => {
+    const verify = verifierFromEnv({
+      AUTH_JWT_SECRET: SECRET,
+      AUTH_AUDIENCE: 'chat',
+      AUTH_MAX_TOKEN_AGE_SECONDS: '600',
+    });
+
+    expect([
+      await verify(await token({ sub: 'u', aud: 'chat' }, { expiresIn: '11m' })),
+      await verify(await token({ sub: 'u', aud: 'chat' }, { expiresIn: '9m' })),
+    ]).toEqual([undefined, { userId: 'u', name: 'u' }]);
   });
 
   it('checks the client_id of a token against AUTH_CLIENT_ID', async () => {
@@ -218,6 +293,67 @@ describe("the authorizer's AUTH_* settings", () => {
       await verify(await token({ sub: 'u', client_id: 'app-1' })),
       await verify(await token({ sub: 'u', client_id: 'app-2' })),
     ]).toEqual([{ userId: 'u', name: 'u' }, undefined]);
+  });
+
+  const COGNITO_ISSUER = 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_pool';
+
+  it("requires a Cognito pool's ID tokens when AUTH_AUDIENCE names the app client", async () => {
+    const verify = verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_ISSUER: COGNITO_ISSUER, AUTH_AUDIENCE: 'app-1' });
+    const claims = { sub: 'u', iss: COGNITO_ISSUER, aud: 'app-1' };
+
+    expect([
+      await verify(await token({ ...claims, token_use: 'id' })),
+      await verify(await token({ ...claims, token_use: 'access' })),
+      await verify(await token(claims)),
+    ]).toEqual([{ userId: 'u', name: 'u' }, undefined, undefined]);
+  });
+
+  it("requires a Cognito pool's access tokens when AUTH_CLIENT_ID names the app client", async () => {
+    const verify = verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_ISSUER: COGNITO_ISSUER, AUTH_CLIENT_ID: 'app-1' });
+    const claims = { sub: 'u', iss: COGNITO_ISSUER, client_id: 'app-1' };
+
+    expect([
+      await verify(await token({ ...claims, token_use: 'access' })),
+      await verify(await token({ ...claims, token_use: 'id' })),
+    ]).toEqual([{ userId: 'u', name: 'u' }, undefined]);
+  });
+
+  it("checks a Cognito pool's tokens named by their issuer alone for AUTH_TOKEN_USE, ID tokens by default", async () => {
+    const byDefault = verifierFromEnv({ AUTH_JWT_SECRET: SECRET, AUTH_ISSUER: COGNITO_ISSUER });
+    const accessOnly = verifierFromEnv({
+      AUTH_JWT_SECRET: SECRET,
+      AUTH_ISSUER: COGNITO_ISSUER,
+      AUTH_TOKEN_USE: 'access',
+    });
+    const idToken = await token({ sub: 'u', iss: COGNITO_ISSUER, token_use: 'id' });
+    const accessToken = await token({ sub: 'u', iss: COGNITO_ISSUER, token_use: 'access' });
+
+    expect([
+      await byDefault(idToken),
+      await byDefault(accessToken),
+      await accessOnly(idToken),
+      await accessOnly(accessToken),
+    ]).toEqual([{ userId: 'u', name: 'u' }, undefined, undefined, { userId: 'u', name: 'u' }]);
+  });
+
+  it.each([
+    [
+      'AUTH_TOKEN_USE access with AUTH_AUDIENCE',
+      { AUTH_ISSUER: COGNITO_ISSUER, AUTH_AUDIENCE: 'app-1', AUTH_TOKEN_USE: 'access' },
+      /AUTH_TOKEN_USE: access tokens of Cognito carry their app client in client_id/,
+    ],
+    [
+      'both AUTH_AUDIENCE and AUTH_CLIENT_ID, for a pool named by its key set URL',
+      {
+        AUTH_JWT_SECRET: '',
+        AUTH_JWKS_URL: `${COGNITO_ISSUER}/.well-known/jwks.json`,
+        AUTH_AUDIENCE: 'app-1',
+        AUTH_CLIENT_ID: 'app-1',
+      },
+      /never both: set one of them/,
+    ],
+  ])('refuses for a Cognito pool %s, which no token of the pool satisfies', (_, env, message) => {
+    expect(() => verifierFromEnv({ AUTH_JWT_SECRET: SECRET, ...env })).toThrow(message);
   });
 
   it('checks the audience of a token against AUTH_AUDIENCE', async () => {
@@ -231,7 +367,11 @@ describe("the authorizer's AUTH_* settings", () => {
 });
 
 describe('$connect authorizer', () => {
-  const authorizer = createAuthorizer(() => ({ verifier, logger: new RecordingLogger() }));
+  const authorizer = createAuthorizer(() => ({
+    verifier,
+    logger: new RecordingLogger(),
+    metrics: new RecordingMetrics(),
+  }));
 
   it('allows this connection only, and hands the user id and name on as context', async () => {
     const result = await authorizer(
@@ -263,16 +403,34 @@ describe('$connect authorizer', () => {
     });
   });
 
-  it('logs a bad token as nothing worse than a refusal', async () => {
+  it('logs a bad token as a refusal, as information without an error, and counts it by its reason', async () => {
     const logger = new RecordingLogger();
-    const quiet = createAuthorizer(() => ({ verifier, logger }));
+    const metrics = new RecordingMetrics();
+    const quiet = createAuthorizer(() => ({ verifier, logger, metrics }));
 
     await quiet(
       authorizerEvent({ token: await token({ sub: 'u' }, { expiresIn: '-1m' }) }),
       lambdaContext('authorizer'),
     );
 
-    expect(logger.entries).toEqual([]);
+    expect({
+      logged: logger.entries.map(({ level, message, fields }) => ({ level, message, error: fields['error'] })),
+      counted: metrics.dimensioned,
+      published: metrics.published,
+    }).toEqual({
+      logged: [{ level: 'info', message: 'handshake refused', error: undefined }],
+      counted: [{ name: 'HandshakesRefused', value: 1, dimensions: { Reason: 'invalid_token' } }],
+      published: 1,
+    });
+  });
+
+  it('denies a token whose subject is longer than 256 characters', async () => {
+    const result = await authorizer(
+      authorizerEvent({ token: await token({ sub: 'u'.repeat(300), name: 'Ann' }) }),
+      lambdaContext('authorizer'),
+    );
+
+    expect(result.policyDocument.Statement[0]?.Effect).toBe('Deny');
   });
 
   it('logs an unreachable key set as an error of its own, and still denies the handshake', async () => {
@@ -282,7 +440,7 @@ describe('$connect authorizer', () => {
       keys: { jwksUrl: JWKS_URL },
       fetch: () => Promise.reject(new TypeError('fetch failed')),
     });
-    const guarded = createAuthorizer(() => ({ verifier: offline, logger }));
+    const guarded = createAuthorizer(() => ({ verifier: offline, logger, metrics: new RecordingMetrics() }));
 
     const result = await guarded(authorizerEvent({ token: await sign({ sub: 'u1' }) }), lambdaContext('authorizer'));
 

@@ -53,6 +53,36 @@ describe('parseInboundFrame', () => {
     });
   });
 
+  describe('message texts', () => {
+    it.each([
+      ['a plain text with U+009B CSI', 'red \u009b31m alert', 'U+009B'],
+      ['a plain text with U+0085 NEL', 'one\u0085two', 'U+0085'],
+      ['a JSON text with U+0080', JSON.stringify({ text: 'a\u0080b' }), 'U+0080'],
+      ['a sendmessage data with U+009F', JSON.stringify({ action: 'sendmessage', data: 'a\u009fb' }), 'U+009F'],
+      ['an echo text with U+009B', JSON.stringify({ action: 'echo', text: '\u009b2J' }), 'U+009B'],
+    ])('refuses %s with invalid_frame, naming the C1 control', (_label, body, codePoint) => {
+      const refusal = refusalOf(body, false, roomy);
+
+      expect([refusal.code, refusal.message]).toEqual([
+        'invalid_frame',
+        `message text cannot contain C1 control characters (U+0080 to U+009F); it holds ${codePoint}`,
+      ]);
+    });
+
+    it("keeps a refused text's clientMsgId, so that the page can mark it not sent", () => {
+      const body = JSON.stringify({ action: 'sendmessage', text: '\u009b', clientMsgId: 'c-1' });
+
+      expect(refusalOf(body, false, roomy).clientMsgId).toBe('c-1');
+    });
+
+    it.each([
+      ['a tab, a line feed and a carriage return', 'a\tb\nc\r\n'],
+      ['U+00A0 NO-BREAK SPACE and U+00E9, just past the C1 block', 'caf\u00e9\u00a0ok'],
+    ])('accepts %s', (_label, text) => {
+      expect(parseInboundFrame(text, false, roomy)).toStrictEqual({ action: undefined, text });
+    });
+  });
+
   describe('JSON frames', () => {
     it('reads the text of a JSON object without action', () => {
       expect(parseInboundFrame('{"text":"hi"}', false, limits)).toStrictEqual({ action: undefined, text: 'hi' });

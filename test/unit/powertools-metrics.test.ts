@@ -43,3 +43,25 @@ describe('the Powertools metrics', () => {
     expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ Connections: 1, service: 'ws-chat' });
   });
 });
+
+describe('the Powertools metrics with dimensions', () => {
+  afterEach(() => {
+    jest.restoreAllMocks();
+  });
+
+  it('writes a count with dimensions as a document of its own, keeping them off the other counts of the invocation', () => {
+    const metrics = new PowertoolsChatMetrics();
+    const lines = captureOutput();
+
+    metrics.count('HandshakesRefused', 1, { Reason: 'invalid_token' });
+    metrics.count('Connections');
+    metrics.publish();
+
+    const documents = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(documents).toEqual([
+      expect.objectContaining({ HandshakesRefused: 1, Reason: 'invalid_token', service: 'ws-chat' }),
+      expect.objectContaining({ Connections: 1, service: 'ws-chat' }),
+    ]);
+    expect(documents[1]).not.toHaveProperty('Reason');
+  });
+});

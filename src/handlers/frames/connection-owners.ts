@@ -1,12 +1,13 @@
 import * as z from 'zod/mini';
 import type { ConnectionOwners } from '../../domain/connection-quota.ts';
+import { MAX_USER_ID_LENGTH } from '../../domain/token-verifier.ts';
 import './zod.ts';
 
 const ownersSchema = z.object({
   requestContext: z.object({
     // The $connect authorizer's context, which API Gateway passes on to every route of the connection.
     authorizer: z.optional(
-      z.nullable(z.object({ userId: z.optional(z.string().check(z.minLength(1), z.maxLength(256))) })),
+      z.nullable(z.object({ userId: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_USER_ID_LENGTH))) })),
     ),
     // API Gateway names the client's address on every route; the emulator only on unauthenticated ones.
     identity: z.optional(

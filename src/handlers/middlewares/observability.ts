@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { DependencyProvider } from '../wiring/dependencies.ts';
+import type { Dependencies } from '../wiring/dependencies.ts';
 import type { WebSocketEvent, WebSocketResult } from '../frames/websocket-event.ts';
 
 /** What the middleware reads of an event: a WebSocket route's connection and route, or an SQS batch's records. */
@@ -14,7 +14,7 @@ interface ObservedEvent {
  * publishes the invocation's metrics when it ends, whatever the outcome. It must be the first middleware.
  */
 export function observability<TEvent extends ObservedEvent = WebSocketEvent, TResult = WebSocketResult>(
-  dependencies: DependencyProvider,
+  dependencies: () => Pick<Dependencies, 'logger' | 'metrics'>,
 ): MiddlewareObj<TEvent, TResult, Error, Context> {
   const publish = (): void => {
     try {

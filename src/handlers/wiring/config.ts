@@ -127,16 +127,46 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
 const optionalSetting = z.pipe(z.transform(unsetIfEmpty), z.optional(z.string()));
 
+/** The fewest different characters an HMAC secret may hold; a hex secret (16 symbols) of 32 characters has about 14. */
+const MIN_SECRET_CHARACTERS = 10;
+
+/** What makes an HMAC secret guessable, or `undefined` for one that is long and varied enough. */
+function weakSecret(secret: string): string | undefined {
+  const bytes = new TextEncoder().encode(secret).byteLength;
+  if (bytes < 32) return `${bytes} bytes; at least 32 are needed`;
+  if (new Set(secret).size < MIN_SECRET_CHARACTERS) {
+    return `only ${new Set(secret).size} different characters; at least ${MIN_SECRET_CHARACTERS} are needed`;
+  }
+  if (/^([\s\S]+?)\1+$/u.test(secret)) return 'a shorter pattern repeated';
+  return undefined;
+}
+
 const authConfigSchema = z.object({
   AUTH_JWT_SECRET: z.pipe(
     z.transform(unsetIfEmpty),
-    z.optional(z.string().check(z.minLength(32, 'at least 32 characters'))),
+    z.optional(
+      z.string().check(
+        z.superRefine((secret, context) => {
+          const weakness = weakSecret(secret);
+          if (weakness !== undefined) {
+            context.addIssue({
+              code: 'custom',
+              input: secret,
+              message: `too weak (${weakness}): use a random secret, e.g. openssl rand -base64 32`,
+            });
+          }
+        }),
+      ),
+    ),
   ),
   AUTH_JWKS: optionalSetting,
   AUTH_JWKS_URL: z.pipe(z.transform(unsetIfEmpty), z.optional(z.url({ protocol: /^https?$/ }))),
   AUTH_ISSUER: optionalSetting,
   AUTH_AUDIENCE: optionalSetting,
   AUTH_CLIENT_ID: optionalSetting,
+  // Cognito ID tokens last at most a day by default; a token that claims to live longer is refused.
+  AUTH_MAX_TOKEN_AGE_SECONDS: positiveInt(86_400, 30 * 86_400),
+  AUTH_TOKEN_USE: z.pipe(z.transform(unsetIfEmpty), z.optional(z.enum(['id', 'access']))),
 });
 
 /** Where the authorizer's keys come from: exactly one of a shared secret, an inline key set or a key set URL. */
@@ -149,6 +179,42 @@ export interface AuthConfig {
   readonly issuer?: string;
   readonly audience?: string;
   readonly clientId?: string;
+  /** The longest a token may live: its `exp` at most this far ahead, its `iat` at most this far back. */
+  readonly maxTokenAgeSeconds: number;
+  /** The `token_use` a token must carry (Cognito's `id` or `access`), when checked. */
+  readonly tokenUse?: 'id' | 'access';
+}
+
+const COGNITO = /^https:\/\/cognito-idp\.[a-z0-9-]+\.amazonaws\.com\//;
+
+/**
+ * The `token_use` to require of a Cognito pool's tokens (`undefined` for another issuer): an ID token names its app
+ * client in `aud`, an access token in `client_id`, so the setting that names the client tells which kind is meant.
+ */
+function cognitoTokenUse(settings: {
+  AUTH_ISSUER?: string | undefined;
+  AUTH_JWKS_URL?: string | undefined;
+  AUTH_AUDIENCE?: string | undefined;
+  AUTH_CLIENT_ID?: string | undefined;
+  AUTH_TOKEN_USE?: 'id' | 'access' | undefined;
+}): 'id' | 'access' | undefined {
+  const { AUTH_ISSUER, AUTH_JWKS_URL, AUTH_AUDIENCE, AUTH_CLIENT_ID, AUTH_TOKEN_USE } = settings;
+  const cognito = [AUTH_ISSUER, AUTH_JWKS_URL].some((url) => url !== undefined && COGNITO.test(url));
+  if (!cognito) return AUTH_TOKEN_USE;
+  if (AUTH_AUDIENCE !== undefined && AUTH_CLIENT_ID !== undefined) {
+    throw new ConfigError(
+      'invalid configuration: a Cognito ID token carries its app client in aud (AUTH_AUDIENCE), an access token in ' +
+        'client_id (AUTH_CLIENT_ID), never both: set one of them',
+    );
+  }
+  const implied = AUTH_AUDIENCE !== undefined ? 'id' : AUTH_CLIENT_ID !== undefined ? 'access' : undefined;
+  if (AUTH_TOKEN_USE !== undefined && implied !== undefined && AUTH_TOKEN_USE !== implied) {
+    throw new ConfigError(
+      `invalid configuration: AUTH_TOKEN_USE: ${AUTH_TOKEN_USE} tokens of Cognito carry their app client in ` +
+        `${AUTH_TOKEN_USE === 'id' ? 'aud: set AUTH_AUDIENCE, not AUTH_CLIENT_ID' : 'client_id: set AUTH_CLIENT_ID, not AUTH_AUDIENCE'}`,
+    );
+  }
+  return AUTH_TOKEN_USE ?? implied ?? 'id';
 }
 
 /** Reads and checks the AUTH_* settings; throws a {@link ConfigError} naming what is wrong. */
@@ -185,10 +251,21 @@ export function loadAuthConfig(env: Record<string, string | undefined>): AuthCon
   if (others.length > 0) {
     throw new ConfigError('invalid configuration: set exactly one of AUTH_JWT_SECRET, AUTH_JWKS, AUTH_JWKS_URL');
   }
+  // A key set signs the tokens of every application of its issuer (every app client of a Cognito pool, every
+  // tenant of a shared provider): without one of these, any of them would open a connection here.
+  if (AUTH_ISSUER === undefined && AUTH_AUDIENCE === undefined && AUTH_CLIENT_ID === undefined) {
+    throw new ConfigError(
+      'invalid configuration: tokens would be accepted from any application the key set signs for: set at least one ' +
+        'of AUTH_AUDIENCE (the aud tokens must carry), AUTH_ISSUER (their iss) or AUTH_CLIENT_ID (their client_id)',
+    );
+  }
+  const tokenUse = cognitoTokenUse(parsed.data);
   return {
     keys,
     ...(AUTH_ISSUER !== undefined ? { issuer: AUTH_ISSUER } : {}),
     ...(AUTH_AUDIENCE !== undefined ? { audience: AUTH_AUDIENCE } : {}),
     ...(AUTH_CLIENT_ID !== undefined ? { clientId: AUTH_CLIENT_ID } : {}),
+    maxTokenAgeSeconds: parsed.data.AUTH_MAX_TOKEN_AGE_SECONDS,
+    ...(tokenUse !== undefined ? { tokenUse } : {}),
   };
 }

@@ -32,4 +32,5 @@ export type DependencyProvider = () => Dependencies;
 export interface AuthorizerDependencies {
   readonly verifier: TokenVerifier;
   readonly logger: Logger;
+  readonly metrics: ChatMetrics;
 }

@@ -3,7 +3,15 @@ import { createConnectHandler } from '../../../src/handlers/functions/connect.ts
 import { FailingConnectionRepository } from '../../fakes/failing-connection-repository.ts';
 import { capturingOutput, errorLine } from '../../support/captured-output.ts';
 import { summary } from '../../support/frame-summary.ts';
-import { harness, leaksDetail, SECRET_DETAIL, statusOf, unbuildable } from '../../support/handler-harness.ts';
+import type { WebSocketEvent } from '../../../src/handlers/frames/websocket-event.ts';
+import {
+  harness,
+  type HarnessOptions,
+  leaksDetail,
+  SECRET_DETAIL,
+  statusOf,
+  unbuildable,
+} from '../../support/handler-harness.ts';
 import { connectEvent, frameEvent, lambdaContext } from '../../support/lambda-events.ts';
 import { listed } from '../../support/service-fixtures.ts';
 
@@ -34,12 +42,90 @@ describe('$connect handler with an origin allow-list and authentication', () => 
     expect(await h.connections.get('A')).toMatchObject({ userId: 'user-1', name: 'Ann Verified' });
   });
 
+  it('refuses with 401 a verified user id longer than the connection caps can count, and stores nothing', async () => {
+    const h = await harness({ rooms: {}, authMode: 'jwt', caps: { perUser: 1, perIp: 0 } });
+
+    const response = await h.connect(connectEvent('A', { authorizer: { userId: 'u'.repeat(257), name: 'Ann' } }));
+
+    expect({ status: statusOf(response), stored: await listed(h.connections) }).toEqual({ status: 401, stored: [] });
+  });
+
   it('refuses with 401 a handshake that reached it without a verified identity when authentication is on', async () => {
     const h = await harness({ rooms: {}, authMode: 'jwt' });
 
     const response = await h.connect(connectEvent('A', { query: { name: 'Mallory' } }));
 
     expect({ status: statusOf(response), stored: await listed(h.connections) }).toEqual({ status: 401, stored: [] });
+  });
+});
+
+describe('$connect handler refusing a handshake', () => {
+  it.each<{
+    case: string;
+    status: number;
+    reason: string;
+    options: HarnessOptions;
+    event: WebSocketEvent;
+    first?: WebSocketEvent;
+  }>([
+    {
+      case: 'an origin not on the list',
+      status: 403,
+      reason: 'origin_not_allowed',
+      options: { allowedOrigins: ['https://chat.example.com'] },
+      event: connectEvent('A', { origin: 'https://evil.example' }),
+    },
+    {
+      case: 'a bad room',
+      status: 400,
+      reason: 'invalid_query',
+      options: {},
+      event: connectEvent('A', { query: { room: '!' } }),
+    },
+    {
+      case: 'no verified identity',
+      status: 401,
+      reason: 'not_authenticated',
+      options: { authMode: 'jwt' },
+      event: connectEvent('A'),
+    },
+    {
+      case: 'a user at its cap',
+      status: 429,
+      reason: 'user_at_cap',
+      options: { authMode: 'jwt', caps: { perUser: 1, perIp: 0 } },
+      first: connectEvent('A', { authorizer: { userId: 'u', name: 'Ann' } }),
+      event: connectEvent('B', { authorizer: { userId: 'u', name: 'Ann' } }),
+    },
+    {
+      case: 'an address at its cap',
+      status: 429,
+      reason: 'ip_at_cap',
+      options: { caps: { perUser: 0, perIp: 1 } },
+      first: connectEvent('A', { sourceIp: '203.0.113.9' }),
+      event: connectEvent('B', { sourceIp: '203.0.113.9' }),
+    },
+  ])('logs $case as information without an error, and counts it by its reason', async (refusal) => {
+    const h = await harness({ rooms: {}, ...refusal.options });
+    if (refusal.first !== undefined) await h.connect(refusal.first);
+    const earlier = h.logger.entries.length;
+    const publishedEarlier = h.metrics.published;
+
+    const response = await h.connect(refusal.event);
+
+    expect({
+      status: statusOf(response),
+      logged: h.logger.entries
+        .slice(earlier)
+        .map(({ level, message, fields }) => ({ level, message, error: fields['error'] })),
+      counted: h.metrics.dimensioned,
+      published: h.metrics.published - publishedEarlier,
+    }).toEqual({
+      status: refusal.status,
+      logged: [{ level: 'info', message: 'handshake refused', error: undefined }],
+      counted: [{ name: 'HandshakesRefused', value: 1, dimensions: { Reason: refusal.reason } }],
+      published: 1,
+    });
   });
 });
 
