@@ -162,7 +162,10 @@ const CLIENT_FRAMES: Record<Action | 'text' | 'plain', ClientFrame> = {
         ...action('setname'),
         name: described(
           nameSchema,
-          'The new name: 1-32 characters once trimmed, without control, invisible or direction-changing characters.',
+          'The new name: 1-32 characters once trimmed, without control, invisible, formatting, blank-looking or ' +
+            'direction-changing characters; holding a visible letter, digit, punctuation mark or symbol, and not ' +
+            'starting with a combining mark; with letters of at most one of the look-alike alphabets (Latin, ' +
+            'Greek, Cyrillic, Armenian, Cherokee, Coptic, Lisu); and without "(you)".',
         ),
       }),
       'Renames the caller.',

@@ -200,17 +200,18 @@ export class DynamoDbRoomListing {
             RequestItems: {
               [this.#tableName]: {
                 Keys: keys,
-                ProjectionExpression: 'pk, #name, rev, retired',
+                ProjectionExpression: 'pk, #name, userId, rev, retired',
                 ExpressionAttributeNames: { '#name': 'name' },
               },
             },
           }),
         );
         for (const item of result.Responses?.[this.#tableName] ?? []) {
-          const { pk, name, rev, retired } = item;
+          const { pk, name, userId, rev, retired } = item;
           const id = typeof pk === 'string' ? connectionIdOfKey(pk) : undefined;
           if (id !== undefined && typeof name === 'string' && retired === undefined) {
-            members.set(id, { id, name, revision: typeof rev === 'number' ? rev : 0 });
+            const verified = typeof userId === 'string' ? { userId } : {};
+            members.set(id, { id, name, ...verified, revision: typeof rev === 'number' ? rev : 0 });
           }
         }
         keys = result.UnprocessedKeys?.[this.#tableName]?.Keys;

@@ -173,7 +173,12 @@ export class InMemoryConnectionRepository implements ConnectionRepository {
   async members(room: string, limit: number, after?: string): Promise<MemberPage> {
     const { rows, next } = this.#page(room, limit, after, () => true);
     return {
-      members: rows.map((row) => ({ id: row.id, name: row.name, revision: row.revision })),
+      members: rows.map((row) => ({
+        id: row.id,
+        name: row.name,
+        ...(row.userId !== undefined ? { userId: row.userId } : {}),
+        revision: row.revision,
+      })),
       ...(next !== undefined ? { next } : {}),
     };
   }

@@ -10,7 +10,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from 'jose';
-import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../domain/display-name.ts';
+import { lookAlikeNameProblem, MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../domain/display-name.ts';
 import {
   type Identity,
   KeySetUnavailableError,
@@ -51,10 +51,14 @@ const TOKEN_FAULTS = [errors.JWKSNoMatchingKey, errors.JWKSMultipleMatchingKeys,
 
 const UNSAFE = new RegExp(UNSAFE_NAME_CHARACTER.source, 'gu');
 
-/** The claim held to the rules of names chosen in the chat, or `''` when nothing is left of it. */
+/**
+ * The claim held to the rules of names chosen in the chat: its unsafe characters dropped, and `''` when nothing
+ * is left of it or what is left could pass for another name (then the next claim is tried).
+ */
 function cleaned(claim: string): string {
   const visible = claim.replace(UNSAFE, '').trim();
-  return [...visible].slice(0, MAX_NAME_CHARACTERS).join('').trim();
+  const name = [...visible].slice(0, MAX_NAME_CHARACTERS).join('').trim();
+  return lookAlikeNameProblem(name) === undefined ? name : '';
 }
 
 /** A display name from the first name claim that is not empty once cleaned, else from the subject. */

@@ -33,6 +33,8 @@ export interface ConnectionChanges {
 export interface Member {
   readonly id: string;
   readonly name: string;
+  /** The verified user behind the member, when the handshake was authenticated. */
+  readonly userId?: string;
   readonly revision: number;
 }
 

@@ -59,7 +59,13 @@ export interface PresenceBatchFrame {
 export interface RosterFrame {
   readonly type: 'roster';
   readonly room: string;
-  readonly members: ReadonlyArray<{ readonly connectionId: string; readonly name: string; readonly rev: number }>;
+  readonly members: ReadonlyArray<{
+    readonly connectionId: string;
+    readonly name: string;
+    /** The member's verified user id, when the chat authenticates its users. */
+    readonly userId?: string;
+    readonly rev: number;
+  }>;
   /** How many members the room has, as its joins and leaves counted them. */
   readonly count: number;
   /** Send `who` with this cursor for the next page; absent on the last page. */

@@ -254,7 +254,12 @@ export class Membership {
       this.#connections.members(connection.room, ROSTER_PAGE_SIZE, cursor),
       this.#presence.clock(connection.room),
     ]);
-    const members = page.members.map(({ id, name, revision }) => ({ connectionId: id, name, rev: revision }));
+    const members = page.members.map(({ id, name, userId, revision }) => ({
+      connectionId: id,
+      name,
+      ...(userId !== undefined ? { userId } : {}),
+      rev: revision,
+    }));
     await this.#presenceFlush.resumeLost(connection.room, clock);
     return this.sendOrForget(connectionId, {
       type: 'roster',

@@ -20,6 +20,8 @@ interface Opened {
   readonly context: BrowserContext;
   readonly home: ScriptedChatServer;
   readonly elsewhere: ScriptedChatServer;
+  /** Every other WebSocket the page opens, such as its default server when it has no config.json. */
+  readonly anyOther: ScriptedChatServer;
 }
 
 function message(seq: number, room = 'lobby', text = `message ${seq}`): object {
@@ -57,15 +59,23 @@ describe('the chat page against a scripted server', () => {
     await web?.stop();
   });
 
-  /** Opens the page with the query; with `clock`, the page's timers run on a clock the test can move. */
-  async function openPage(query: string, options: { clock?: boolean } = {}): Promise<Opened> {
+  /**
+   * Opens the page with the query; with `clock`, the page's timers run on a clock the test can move; with
+   * `withoutConfig`, the page is served as from a static host, without config.json.
+   */
+  async function openPage(query: string, options: { clock?: boolean; withoutConfig?: boolean } = {}): Promise<Opened> {
     const context = await chromium.browser.newContext({ viewport: { width: 900, height: 700 } });
     const home = await ScriptedChatServer.route(context, (url) => url.host === 'chat.test');
     const elsewhere = await ScriptedChatServer.route(context, (url) => url.host === 'elsewhere.test');
+    const anyOther = await ScriptedChatServer.route(
+      context,
+      (url) => url.host !== 'chat.test' && url.host !== 'elsewhere.test',
+    );
+    if (options.withoutConfig) await context.route('**/config.json', (route) => route.fulfill({ status: 404 }));
     const page = await context.newPage();
     if (options.clock) await page.clock.install();
     await page.goto(`${web.url}?${query}`);
-    const tab = { page, context, home, elsewhere };
+    const tab = { page, context, home, elsewhere, anyOther };
     opened.push(tab);
     return tab;
   }
@@ -202,6 +212,125 @@ describe('the chat page against a scripted server', () => {
       expect(notice).toContain(ELSEWHERE);
       expect(notice).toMatch(/not signed in/);
       expect(back.url.searchParams.get('token')).toBe(TOKEN);
+    });
+  });
+
+  describe('a page served without config.json', () => {
+    it('connects nowhere when a link names a server, until the person agrees, and only then signs in there', async () => {
+      const tab = await openPage(`ws=${encodeURIComponent(ELSEWHERE)}&token=${TOKEN}`, { withoutConfig: true });
+      const notice = tab.page.locator('#server-notice');
+      await notice.waitFor({ timeout: 5_000 });
+      const offered = await notice.textContent();
+      const openedFirst = [tab.home, tab.elsewhere, tab.anyOther].map((server) => server.connections.length);
+
+      await tab.page.getByRole('button', { name: `Connect to ${ELSEWHERE} and sign in there` }).click();
+      const there = await tab.elsewhere.connection(0);
+
+      expect(openedFirst).toEqual([0, 0, 0]);
+      expect(offered).toContain(ELSEWHERE);
+      expect(there.url.searchParams.get('token')).toBe(TOKEN);
+    });
+  });
+
+  describe('the sign-in token', () => {
+    const LINKED = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsaW5rZWQifQ.c2lnbmF0dXJl';
+
+    it('takes the token out of the address at once, and writes it into no address after', async () => {
+      const tab = await openPage(`room=kitchen&token=${LINKED}`);
+      const connection = await tab.home.connection(0);
+      await connection.frame(isHello);
+      const addressOnConnect = tab.page.url();
+      welcome(connection, 'kitchen', 1);
+      await tab.page.locator('#status[data-state="open"]').waitFor();
+      const roomBox = tab.page.getByRole('textbox', { name: 'Room', exact: true });
+      await roomBox.fill('garden');
+      await roomBox.press('Enter');
+      await connection.frame((frame) => frame['action'] === 'join');
+      welcome(connection, 'garden', 2);
+      await tab.page.locator('#room-title', { hasText: 'garden' }).waitFor();
+
+      expect(connection.url.searchParams.get('token')).toBe(LINKED);
+      expect(new URL(addressOnConnect).searchParams.has('token')).toBe(false);
+      expect(new URL(tab.page.url()).searchParams.get('room')).toBe('garden');
+      expect(tab.page.url()).not.toContain(LINKED);
+    });
+
+    it('still signs in with the linked token after a reload, though the address no longer holds it', async () => {
+      const tab = await openPage(`token=${LINKED}`);
+      await tab.home.connection(0);
+
+      await tab.page.reload();
+      const again = await tab.home.connection(1);
+
+      expect(again.url.searchParams.get('token')).toBe(LINKED);
+    });
+  });
+
+  describe('names', () => {
+    function rosterOf(connection: ScriptedConnection, members: object[]): void {
+      connection.send({ type: 'roster', room: 'lobby', members, count: members.length });
+    }
+
+    it('refuses to save a name the chat would refuse, saying why, and sends none', async () => {
+      const tab = await openPage('');
+      const connection = await connectedIn(tab);
+      const nameBox = tab.page.getByRole('textbox', { name: 'Your name', exact: true });
+
+      await nameBox.fill('\u0410lice');
+      await nameBox.press('Enter');
+      const notice = await tab.page.locator('#messages li.notice.error').textContent();
+      const before = await sendMarker(tab.page, connection);
+
+      expect(notice).toBe('Not saved: a name cannot mix Latin and Cyrillic letters, which look alike.');
+      expect(before.filter((frame) => frame['action'] === 'setname')).toEqual([]);
+    });
+
+    it('marks its own member by an element no name can make, not by the name "Ann (you)"', async () => {
+      const tab = await openPage('');
+      const connection = await connectedIn(tab);
+
+      rosterOf(connection, [
+        { connectionId: 'me-1', name: 'Ann', rev: 1 },
+        { connectionId: 'm-1', name: 'Ann (you)', rev: 1 },
+      ]);
+      await tab.page.locator('#roster li[data-id="m-1"]').waitFor();
+
+      expect(
+        await tab.page
+          .locator('#roster li:has(.you)')
+          .evaluateAll((items) => items.map((li) => li.id || (li as HTMLElement).dataset['id'])),
+      ).toEqual(['me-1']);
+      expect(await tab.page.locator('#roster li[data-id="m-1"] bdi').textContent()).toBe('Ann (you)');
+    });
+
+    it('tells two signed-in users of one name apart by a tag of their user id, the same in roster and messages', async () => {
+      const tab = await openPage('');
+      const connection = await connectedIn(tab);
+
+      rosterOf(connection, [
+        { connectionId: 'a-1', name: 'Alice', userId: 'user-alice', rev: 1 },
+        { connectionId: 'a-2', name: 'Alice', userId: 'user-mallory', rev: 1 },
+      ]);
+      connection.send({
+        ...message(1),
+        from: 'a-2',
+        name: 'Alice',
+        userId: 'user-mallory',
+        text: 'send me your password',
+      });
+      await tab.page.locator('#messages li.message').waitFor();
+      const tagOf = (selector: string): Promise<string | null> => tab.page.locator(`${selector} .tag`).textContent();
+
+      const [real, fake, speaker] = [
+        await tagOf('#roster li[data-id="a-1"]'),
+        await tagOf('#roster li[data-id="a-2"]'),
+        await tagOf('#messages li.message .from'),
+      ];
+
+      expect(real).toMatch(/^#[0-9A-Z]{6}$/);
+      expect(fake).toMatch(/^#[0-9A-Z]{6}$/);
+      expect(real).not.toBe(fake);
+      expect(speaker).toBe(fake);
     });
   });
 

@@ -53,6 +53,15 @@ export function connectionRepositoryContract(adapter: string, create: Repository
       expect(await listAll(repository, 'lobby')).toEqual(['alpha']);
     });
 
+    it('lists a verified member with its user id', async () => {
+      const repository = await create({ now: clock });
+      await repository.save({ ...connection('a', 'red', { name: 'Ann' }), userId: 'user-ann' });
+
+      const { members } = await repository.members('red', 10);
+
+      expect(members).toEqual([{ id: 'a', name: 'Ann', userId: 'user-ann', revision: 0 }]);
+    });
+
     it('names the members of a room, up to the limit asked for', async () => {
       const repository = await create({ now: clock });
       await saveAll(repository, [

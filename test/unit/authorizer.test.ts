@@ -35,6 +35,16 @@ describe('JoseTokenVerifier with an HMAC secret', () => {
     });
   });
 
+  it.each([
+    ['mixes look-alike alphabets', '\u0410lice'],
+    ['ends in "(you)"', 'Ann (you)'],
+    ['shows as blank', '\u2800'],
+  ])('passes over a name claim that %s for the next claim', async (_label, name) => {
+    const identity = await verifier.verify(await token({ sub: 'user-1', name, preferred_username: 'ann.l' }));
+
+    expect(identity?.name).toBe('ann.l');
+  });
+
   it('falls back to preferred_username, then to the subject, for the name', async () => {
     const named = await verifier.verify(await token({ sub: 'user-1', preferred_username: 'ann.l' }));
     const bare = await verifier.verify(await token({ sub: 'user-2' }));

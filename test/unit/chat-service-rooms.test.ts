@@ -3,7 +3,7 @@ import { ROSTER_PAGE_SIZE } from '../../src/domain/chat-service.ts';
 import { UnknownConnectionError } from '../../src/domain/errors.ts';
 import type { ServerFrame } from '../../src/domain/frames.ts';
 import { summary } from '../support/frame-summary.ts';
-import { type Chat, chatWith, T0 } from '../support/service-fixtures.ts';
+import { type Chat, chatWith, liveRow, T0 } from '../support/service-fixtures.ts';
 
 const AT = T0.toISOString();
 
@@ -468,6 +468,19 @@ describe('ChatService rooms', () => {
             count: 3,
           },
         },
+      ]);
+    });
+
+    it('names the verified user behind each member that has one', async () => {
+      const chat = await chatWith({ kitchen: ['A'] });
+      await chat.connections.save({ ...liveRow('B', 'kitchen'), userId: 'user-b' });
+
+      await chat.service.who('A');
+
+      const [roster] = chat.messenger.framesTo('A');
+      expect(roster?.type === 'roster' ? roster.members : roster).toEqual([
+        { connectionId: 'A', name: 'Name A', rev: 0 },
+        { connectionId: 'B', name: 'Name B', userId: 'user-b', rev: 0 },
       ]);
     });
 

@@ -3,6 +3,7 @@ import {
   KEEP_ALIVE_DEFAULT_MS,
   KEEP_ALIVE_MAX_MS,
   KEEP_ALIVE_MIN_MS,
+  nameProblem,
   readPageParams,
   validName,
   validServerUrl,
@@ -74,8 +75,16 @@ describe('validName', () => {
     ['a control character', 'Ann\u0007'],
     ['nothing once trimmed', '   '],
     ['33 characters', 'x'.repeat(33)],
+    ['a Cyrillic letter among Latin ones', '\u0410lice'],
+    ['a braille blank only', '\u2800'],
+    ['combining marks only', '\u0301\u0308'],
+    ['"(you)" after it', 'Ann (you)'],
   ])('refuses a name with %s', (_, name) => {
     expect(validName(name)).toBeUndefined();
+  });
+
+  it('says why the server would refuse a name, in its words', () => {
+    expect(nameProblem('\u0410lice')).toBe('a name cannot mix Latin and Cyrillic letters, which look alike');
   });
 });
 

@@ -11,6 +11,21 @@ describe('presenceLines', () => {
     ]);
   });
 
+  it('keeps the verified user id of a member it names, so the page can tag it', () => {
+    const change: PageChange = {
+      event: 'rename',
+      connectionId: 'a-1',
+      name: 'Alice',
+      userId: 'u-1',
+      previousName: 'Al',
+    };
+
+    expect(presenceLines([{ ...join('a-2'), userId: 'u-2' }, change])).toEqual([
+      { kind: 'joined', named: [{ connectionId: 'a-2', name: 'A-2', userId: 'u-2' }], others: 0 },
+      { kind: 'renamed', member: { connectionId: 'a-1', name: 'Alice', userId: 'u-1' }, previousName: 'Al' },
+    ]);
+  });
+
   it('names the first three joins and counts the rest, the unlisted ones of a big room included', () => {
     const lines = presenceLines(['a', 'b', 'c', 'd', 'e'].map(join), { joined: 10, left: 0, renamed: 0 });
     expect(lines).toEqual([

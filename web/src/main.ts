@@ -1,20 +1,28 @@
 import { ChatConnection, type ConnectionState, type IncomingFrame } from './chat-connection.ts';
 import { describeErrorFrame } from './error-text.ts';
-import { readPageParams, validName, validRoom, validServerUrl, validToken } from './page-params.ts';
+import { nameProblem, readPageParams, validName, validRoom, validServerUrl, validToken } from './page-params.ts';
 import { Revisions } from './revisions.ts';
 import { RoomProgress } from './room-progress.ts';
 import { SendLimiter } from './send-limiter.ts';
 import { ackText } from './ack-text.ts';
 import { Outbox, randomClientId } from './outbox.ts';
 import { type NamedMember, type PageChange, type PresenceLine, presenceLines } from './presence-lines.ts';
+import { userTag } from './user-tag.ts';
 
 interface ShownMessage {
   readonly id: string;
   readonly seq: number;
   readonly from: string;
   readonly name: string;
+  readonly userId: string | undefined;
   readonly text: string;
   readonly sentAt: string;
+}
+
+/** A member of the room as the roster shows it. */
+interface ShownMember {
+  readonly name: string;
+  readonly userId: string | undefined;
 }
 
 function element<T extends HTMLElement>(id: string, type: new () => T): T {
@@ -42,6 +50,15 @@ const serverNoticeText = element('server-notice-text', HTMLElement);
 const serverNoticeButton = element('server-notice-action', HTMLButtonElement);
 
 const params = readPageParams(new URLSearchParams(location.search));
+/** Where the page keeps a linked sign-in token for this tab, so that a reload stays signed in. */
+const TOKEN_KEY = 'chat.token';
+// A token left in the address would go with every link copied from it (and into the history): it leaves at once.
+if (new URLSearchParams(location.search).has('token')) {
+  const address = new URL(location.href);
+  address.searchParams.delete('token');
+  history.replaceState(history.state, '', address);
+}
+if (params.token !== undefined) sessionStorage.setItem(TOKEN_KEY, params.token);
 /** A person sends a line a second at most, for a while; the server lets a connection send 30 frames in 10 s. */
 const limiter = new SendLimiter(8, 1_000);
 /** How long a missing message may stay missing, while later ones are shown, before the page asks for it. */
@@ -49,13 +66,21 @@ const GAP_WAIT_MS = 3_000;
 
 /** The page's state: who we are, where, and what we have shown. */
 const state = {
-  /** The server the page was configured with (config.json): the only one its sign-in token is sent to. */
+  /**
+   * The only server the page's sign-in token is sent to: the one config.json names; without config.json, the
+   * development default, or the server of a link once the person agreed to it.
+   */
   homeServer: '',
+  /** Whether config.json named the home server. */
+  configured: false,
   serverUrl: '',
   /** A server a link asked for, not yet agreed to by the person. */
   offeredServer: undefined as string | undefined,
-  /** A sign-in token for chats that require one: from `?token=`, or the development token config.json gives. */
-  token: params.token,
+  /**
+   * A sign-in token for chats that require one: from `?token=` (kept for the tab, out of the address), or the
+   * development token config.json gives.
+   */
+  token: params.token ?? validToken(sessionStorage.getItem(TOKEN_KEY)),
   room: params.room ?? 'lobby',
   name: params.name ?? validName(localStorage.getItem('chat.name')) ?? '',
   ownId: undefined as string | undefined,
@@ -69,7 +94,7 @@ const state = {
   /** The revision of the last welcome applied per connection, and of the last presence per member. */
   welcomeRevisions: new Revisions(),
   memberRevisions: new Revisions(),
-  members: new Map<string, string>(),
+  members: new Map<string, ShownMember>(),
   /** How many members the room has, as the server last said; a big room's roster lists only some. */
   memberCount: undefined as number | undefined,
   /** The cursor of the roster's next page, when the server has more to list. */
@@ -106,9 +131,19 @@ function isolatedName(name: string): HTMLElement {
   return node;
 }
 
-/** The name, marked when it is this page's own connection. */
-function nameParts(connectionId: string, name: string): Array<Node | string> {
-  return connectionId === state.ownId ? [isolatedName(name), ' (you)'] : [isolatedName(name)];
+/**
+ * The name, then marks no name can make, each an element of its own: the tag of a verified user (two signed-in
+ * users of one name show different tags), and "(you)" on this page's own connection.
+ */
+function nameParts(connectionId: string, name: string, userId: string | undefined): Array<Node | string> {
+  const parts: Array<Node | string> = [isolatedName(name)];
+  if (userId !== undefined) {
+    const tag = textElement('span', 'tag', userTag(userId));
+    tag.title = "This user's tag, the same on every connection of theirs";
+    parts.push(' ', tag);
+  }
+  if (connectionId === state.ownId) parts.push(' ', textElement('span', 'you', '(you)'));
+  return parts;
 }
 
 function scrollToEnd(): void {
@@ -133,7 +168,7 @@ function renderMessage(message: ShownMessage): HTMLLIElement {
   meta.className = 'meta';
   const from = document.createElement('span');
   from.className = 'from';
-  from.append(...nameParts(message.from, message.name));
+  from.append(...nameParts(message.from, message.name, message.userId));
   const sent = new Date(message.sentAt);
   const time = textElement('time', 'time', Number.isNaN(sent.getTime()) ? '' : timeFormat.format(sent));
   time.setAttribute('datetime', message.sentAt);
@@ -184,13 +219,14 @@ function showNotice(parts: Array<Node | string>, kind: 'error' | 'info'): void {
 }
 
 function renderRoster(): void {
+  const tagOf = ({ userId }: ShownMember): string => (userId === undefined ? '' : userTag(userId));
   const items = [...state.members.entries()]
-    .sort(([, a], [, b]) => a.localeCompare(b))
-    .map(([id, name]) => {
+    .sort(([, a], [, b]) => a.name.localeCompare(b.name) || tagOf(a).localeCompare(tagOf(b)))
+    .map(([id, { name, userId }]) => {
       const item = document.createElement('li');
       if (id === state.ownId) item.className = 'own';
       item.dataset['id'] = id;
-      item.append(...nameParts(id, name));
+      item.append(...nameParts(id, name, userId));
       return item;
     });
   roster.replaceChildren(...items);
@@ -281,7 +317,8 @@ function onMessage(frame: IncomingFrame): void {
   const text = asString(frame['text']);
   const sentAt = asString(frame['sentAt']);
   if (id && from && text !== undefined && sentAt) {
-    showMessage({ id, seq, from, name: asString(frame['name']) ?? 'Someone', text, sentAt });
+    const name = asString(frame['name']) ?? 'Someone';
+    showMessage({ id, seq, from, name, userId: asString(frame['userId']), text, sentAt });
   }
   watchForGap();
 }
@@ -295,7 +332,15 @@ function changeOf(value: unknown): (PageChange & { rev: number | undefined }) | 
   const name = asString(fields['name']);
   if (!connectionId || !name || (event !== 'join' && event !== 'leave' && event !== 'rename')) return undefined;
   const previousName = asString(fields['previousName']);
-  return { event, connectionId, name, rev: asNumber(fields['rev']), ...(previousName ? { previousName } : {}) };
+  const userId = asString(fields['userId']);
+  return {
+    event,
+    connectionId,
+    name,
+    rev: asNumber(fields['rev']),
+    ...(previousName ? { previousName } : {}),
+    ...(userId ? { userId } : {}),
+  };
 }
 
 /**
@@ -310,14 +355,16 @@ function applyChange(change: PageChange & { rev: number | undefined }): boolean 
     state.departed.set(change.connectionId, change.rev);
     return known;
   }
-  state.members.set(change.connectionId, change.name);
+  state.members.set(change.connectionId, { name: change.name, userId: change.userId });
   if (change.event === 'join') state.departed.delete(change.connectionId);
   return true;
 }
 
 /** Names joined for a sentence: "Ann", "Ann and Bob", "Ann, Bob and 3 others". */
 function namedList(named: readonly NamedMember[], others: number): Array<Node | string> {
-  const parts: Array<Node | string>[] = named.map(({ connectionId, name }) => nameParts(connectionId, name));
+  const parts: Array<Node | string>[] = named.map(({ connectionId, name, userId }) =>
+    nameParts(connectionId, name, userId),
+  );
   if (others > 0) parts.push([others === 1 ? '1 other' : `${others.toLocaleString()} others`]);
   return parts.flatMap((part, i) => [...(i === 0 ? [] : [i === parts.length - 1 ? ' and ' : ', ']), ...part]);
 }
@@ -330,7 +377,11 @@ function showPresenceLine(line: PresenceLine): void {
       return;
     case 'renamed':
       showNotice(
-        [isolatedName(line.previousName), ' is now ', ...nameParts(line.member.connectionId, line.member.name)],
+        [
+          isolatedName(line.previousName),
+          ' is now ',
+          ...nameParts(line.member.connectionId, line.member.name, line.member.userId),
+        ],
         'info',
       );
       return;
@@ -382,14 +433,14 @@ function onRoster(frame: IncomingFrame): void {
   if (!state.rosterAppending) state.members.clear();
   for (const member of members as unknown[]) {
     if (typeof member !== 'object' || member === null) continue;
-    const { connectionId, name, rev } = member as { connectionId?: unknown; name?: unknown; rev?: unknown };
+    const { connectionId, name, userId, rev } = member as Record<string, unknown>;
     if (typeof connectionId !== 'string' || typeof name !== 'string') continue;
     // A member seen leaving is listed again only at a later revision: it came back (its join may be one a big
     // room's batch frame did not list).
     if (state.departed.has(connectionId) && !laterThan(asNumber(rev), state.departed.get(connectionId))) continue;
     // A presence change newer than the roster's reading of this member wins.
     if (!state.memberRevisions.accept(connectionId, asNumber(rev))) continue;
-    state.members.set(connectionId, name);
+    state.members.set(connectionId, { name, userId: asString(userId) });
   }
   state.memberCount = asNumber(frame['count']) ?? state.memberCount;
   state.rosterNext = asString(frame['next']);
@@ -463,19 +514,25 @@ function socketUrl(): string {
   return url.toString();
 }
 
-/** Says, whenever the page is on (or is asked to go to) another server than its own, which and what it means. */
+/**
+ * Says, whenever a link asks the page to go to a server or the page is on another server than its own, which
+ * and what it means. A link's server is only ever offered: the page goes there when the person says so.
+ */
 function renderServerNotice(): void {
-  if (!atHome()) {
+  const offered = state.offeredServer;
+  if (offered !== undefined && state.configured) {
+    serverNoticeText.textContent = `This link asks to connect to ${offered}, not this page's own server (${state.homeServer}). Your sign-in is never sent to another server.`;
+    serverNoticeButton.textContent = `Connect to ${offered} without signing in`;
+  } else if (offered !== undefined) {
+    const signIn = state.token === undefined ? '' : ' Your sign-in goes there only if you connect.';
+    serverNoticeText.textContent = `This link asks to connect to ${offered}. This page names no server of its own: connect only if you trust the link.${signIn}`;
+    serverNoticeButton.textContent =
+      state.token === undefined ? `Connect to ${offered}` : `Connect to ${offered} and sign in there`;
+  } else if (!atHome()) {
     serverNoticeText.textContent = `Connected to ${state.serverUrl}, not this page's own server: you are not signed in there.`;
     serverNoticeButton.textContent = `Back to ${state.homeServer}`;
-    serverNotice.hidden = false;
-  } else if (state.offeredServer !== undefined) {
-    serverNoticeText.textContent = `This link asks to connect to ${state.offeredServer}, not this page's own server (${state.homeServer}). Your sign-in is never sent to another server.`;
-    serverNoticeButton.textContent = `Connect to ${state.offeredServer} without signing in`;
-    serverNotice.hidden = false;
-  } else {
-    serverNotice.hidden = true;
   }
+  serverNotice.hidden = offered === undefined && atHome();
 }
 
 function setServerInAddress(url: string | undefined): void {
@@ -559,9 +616,10 @@ roomForm.addEventListener('submit', (event) => {
 
 nameForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  const name = validName(nameInput.value);
-  if (name === undefined) {
-    showNotice(['A name is 1 to 32 characters, without invisible or direction-changing ones.'], 'error');
+  const name = nameInput.value.trim();
+  const problem = nameProblem(name);
+  if (problem !== undefined) {
+    showNotice([`Not saved: ${problem}.`], 'error');
     return;
   }
   localStorage.setItem('chat.name', name);
@@ -582,13 +640,15 @@ serverForm.addEventListener('submit', (event) => {
 });
 
 serverNoticeButton.addEventListener('click', () => {
-  if (!atHome()) {
-    setServerInAddress(undefined);
-    connect(state.homeServer);
-  } else if (state.offeredServer !== undefined) {
+  if (state.offeredServer !== undefined) {
     const offered = state.offeredServer;
     state.offeredServer = undefined;
+    // Without config.json the page has no server of its own to keep the sign-in for: the person chose this one.
+    if (!state.configured) state.homeServer = offered;
     connect(offered);
+  } else if (!atHome()) {
+    setServerInAddress(undefined);
+    connect(state.homeServer);
   }
 });
 
@@ -596,8 +656,16 @@ roomTitle.textContent = state.room;
 roomInput.value = state.room;
 nameInput.value = state.name;
 const config = await readConfig();
-state.homeServer = config.server ?? params.server ?? validServerUrl(`ws://${location.hostname}:3001`) ?? '';
+state.configured = config.server !== undefined;
+state.homeServer = config.server ?? validServerUrl(`ws://${location.hostname}:3001`) ?? '';
 state.token ??= config.token;
 if (params.server !== undefined && params.server !== state.homeServer) state.offeredServer = params.server;
-connect(state.homeServer);
+if (state.offeredServer !== undefined && !state.configured) {
+  // Served without config.json, the page has no server it trusts more than the link's: it waits for the person.
+  renderServerNotice();
+  statusView.dataset['state'] = 'closed';
+  statusView.textContent = 'Not connected';
+} else {
+  connect(state.homeServer);
+}
 input.focus();

@@ -1,11 +1,11 @@
+import { lookAlikeNameProblem, MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../../src/domain/display-name.ts';
+
 /** Keep-alive bounds: API Gateway closes a connection idle for 10 minutes; a ping more often than this is waste. */
 export const KEEP_ALIVE_DEFAULT_MS = 5 * 60 * 1000;
 export const KEEP_ALIVE_MIN_MS = 30 * 1000;
 export const KEEP_ALIVE_MAX_MS = 9 * 60 * 1000;
 
 const ROOM_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
-// The server's rule for names: nothing that is invisible, changes direction, or controls the terminal.
-const UNSAFE_NAME_CHARACTER = /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}\p{Default_Ignorable_Code_Point}]/u;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const MAX_TOKEN_LENGTH = 8192;
 
@@ -41,12 +41,20 @@ export function validRoom(value: string | null | undefined): string | undefined 
   return room !== undefined && ROOM_PATTERN.test(room) ? room.toLowerCase() : undefined;
 }
 
-/** A display name by the server's rule (1 to 32 characters once trimmed, none unsafe), trimmed. */
+/** Why the server would refuse a display name (already trimmed): its own rules, in its own words. */
+export function nameProblem(name: string): string | undefined {
+  const length = [...name].length;
+  if (length < 1 || length > MAX_NAME_CHARACTERS) return `a name is 1 to ${MAX_NAME_CHARACTERS} characters`;
+  if (UNSAFE_NAME_CHARACTER.test(name)) {
+    return 'a name cannot contain control, invisible or direction-changing characters';
+  }
+  return lookAlikeNameProblem(name);
+}
+
+/** A display name by the server's rule, trimmed. */
 export function validName(value: string | null | undefined): string | undefined {
   const name = value?.trim();
-  if (name === undefined) return undefined;
-  const length = [...name].length;
-  return length >= 1 && length <= 32 && !UNSAFE_NAME_CHARACTER.test(name) ? name : undefined;
+  return name !== undefined && nameProblem(name) === undefined ? name : undefined;
 }
 
 /** A token shaped like a JWT (three base64url parts) and of a sane length. */

@@ -2,6 +2,8 @@
 export interface NamedMember {
   readonly connectionId: string;
   readonly name: string;
+  /** The member's verified user id, when the chat authenticates its users. */
+  readonly userId?: string;
 }
 
 /** One membership change as the page applies it. */
@@ -39,14 +41,18 @@ export function presenceLines(
   ] as const) {
     const members = changes.filter((change) => change.event === event);
     if (members.length + extra === 0) continue;
-    const named = members.slice(0, NAMED_PER_LINE).map(({ connectionId, name }) => ({ connectionId, name }));
+    const named = members.slice(0, NAMED_PER_LINE).map(namedMember);
     lines.push({ kind, named, others: members.length - named.length + extra });
   }
   const renames = changes.filter((change) => change.event === 'rename');
-  for (const { connectionId, name, previousName } of renames.slice(0, NAMED_PER_LINE)) {
-    lines.push({ kind: 'renamed', member: { connectionId, name }, previousName: previousName ?? 'Someone' });
+  for (const change of renames.slice(0, NAMED_PER_LINE)) {
+    lines.push({ kind: 'renamed', member: namedMember(change), previousName: change.previousName ?? 'Someone' });
   }
   const otherRenames = Math.max(0, renames.length - NAMED_PER_LINE) + unlisted.renamed;
   if (otherRenames > 0) lines.push({ kind: 'renamed-others', count: otherRenames });
   return lines;
+}
+
+function namedMember({ connectionId, name, userId }: NamedMember): NamedMember {
+  return userId === undefined ? { connectionId, name } : { connectionId, name, userId };
 }

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../../domain/display-name.ts';
+import { lookAlikeNameProblem, MAX_NAME_CHARACTERS, UNSAFE_NAME_CHARACTER } from '../../domain/display-name.ts';
 import type { ErrorCode } from '../../domain/frames.ts';
 import type { ReplayPoint } from '../../domain/message-history.ts';
 import './zod.ts';
@@ -46,7 +46,10 @@ export const roomSchema = z
   .string()
   .check(z.regex(/^[A-Za-z0-9_-]{1,32}$/, 'a room name is 1 to 32 letters, digits, "-" or "_"'), z.toLowerCase());
 
-/** Display names: 1 to 32 characters once trimmed, without control, invisible or direction-changing characters. */
+/**
+ * Display names: 1 to 32 characters once trimmed, without control, invisible or direction-changing characters,
+ * and none that could pass for another member or for the page's own marks (see `lookAlikeNameProblem`).
+ */
 export const nameSchema = z.string().check(
   z.trim(),
   z.refine((name) => [...name].length >= 1 && [...name].length <= MAX_NAME_CHARACTERS, 'a name is 1 to 32 characters'),
@@ -54,6 +57,10 @@ export const nameSchema = z.string().check(
     (name) => !UNSAFE_NAME_CHARACTER.test(name),
     'a name cannot contain control, invisible or direction-changing characters',
   ),
+  z.superRefine((name, context) => {
+    const problem = lookAlikeNameProblem(name);
+    if (problem !== undefined) context.addIssue({ code: 'custom', message: problem, input: name });
+  }),
 );
 
 export const clientMsgIdSchema = z

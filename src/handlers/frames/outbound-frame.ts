@@ -111,7 +111,12 @@ export const presenceBatchFrameSchema = z
   );
 
 export const rosterMemberSchema = z
-  .object({ connectionId: connectionId(), name: text("The member's name."), rev: revision() })
+  .object({
+    connectionId: connectionId(),
+    name: text("The member's name."),
+    userId: z.optional(text("The member's verified user id, when the chat authenticates its users.")),
+    rev: revision(),
+  })
   .check(z.describe('One member of a room.'));
 
 export const rosterFrameSchema = z

@@ -200,6 +200,20 @@ describe('$connect handler', () => {
     expect(response).toMatchObject({ statusCode: 400, body: expect.stringMatching(/^room: /) });
   });
 
+  it('refuses a name that mixes look-alike alphabets with 400, saying so, and stores nothing', async () => {
+    const h = await harness({ rooms: {} });
+
+    const response = await h.connect(connectEvent('A', { query: { name: '\u0410lice' } }));
+
+    expect({ response, stored: await h.connections.get('A') }).toEqual({
+      response: expect.objectContaining({
+        statusCode: 400,
+        body: 'name: a name cannot mix Latin and Cyrillic letters, which look alike',
+      }),
+      stored: undefined,
+    });
+  });
+
   it('answers 500 instead of throwing when the connection cannot be stored', async () => {
     const h = await harness({
       rooms: {},
