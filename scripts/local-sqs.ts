@@ -9,10 +9,11 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { refuseWebPages } from './refuse-web-pages.ts';
 
 export const LOCAL_SQS_REGION = 'us-east-1';
 
-/** fauxqs, listening on 127.0.0.1 only. */
+/** fauxqs, listening on 127.0.0.1 only, for programs on this machine only. */
 export interface LocalSqs {
   readonly endpoint: string;
   stop(): Promise<void>;
@@ -20,11 +21,13 @@ export interface LocalSqs {
 
 /**
  * Starts fauxqs on `127.0.0.1:<port>` (0 picks a free port). Its own `startFauxqs` listens on every interface, so
- * the server is built with `buildApp` and bound to loopback here.
+ * the server is built with `buildApp` and bound to loopback here. A request from a web page is refused: fauxqs
+ * serves SNS's query protocol too, as a form POST that any page can send without a preflight.
  */
 export async function startLocalSqs(port: number): Promise<LocalSqs> {
   const { buildApp } = await import('fauxqs');
   const app = buildApp({ logger: false, defaultRegion: LOCAL_SQS_REGION });
+  refuseWebPages(app.server);
   const address = await app.listen({ port, host: '127.0.0.1' });
   return {
     endpoint: new URL(address).origin,

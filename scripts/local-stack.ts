@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { connect, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -24,6 +25,7 @@ import {
 import { parse } from 'yaml';
 import type { WireRequest } from './local-iam/aws-calls.ts';
 import { addTransactions } from './dynalite-transactions.ts';
+import { refuseWebPages } from './refuse-web-pages.ts';
 import { checkDynaliteRequests } from './local-iam/dynalite-check.ts';
 import { ADMIN_ACCESS_KEY, checkRequest, type Refusal } from './local-iam/iam-proxy.ts';
 import { dynamoDbCheck, judgedBy, POLICY_FILE_VARIABLE, readPolicy } from './local-iam/local-policy.ts';
@@ -72,6 +74,8 @@ export interface LocalStack {
   readonly tableName: string;
   /** The local SQS endpoint, where the fan-out queue and its dead-letter queue are. */
   readonly sqsEndpoint: string;
+  /** The emulator's Lambda API (Invoke), which the queue's event source calls. */
+  readonly lambdaEndpoint: string;
   /** Stops the emulator and the database; resolves once both are gone. */
   stop(): Promise<void>;
 }
@@ -168,11 +172,20 @@ export async function createChatTable(endpoint: string, tableName: string): Prom
   }
 }
 
-export async function startDynalite(port: number): Promise<{ endpoint: string; server: Server }> {
-  const dynalite = require('dynalite') as (options: Record<string, number>) => Server;
+/**
+ * Starts dynalite on `127.0.0.1:<port>`. `check` judges each request first, when given (the local IAM); before
+ * anything, a request from a web page is refused (dynalite itself would grant any origin everything).
+ */
+export async function startDynalite(
+  port: number,
+  check?: (request: WireRequest) => Refusal | undefined,
+): Promise<{ endpoint: string; server: Server }> {
+  const dynalite = require('dynalite') as (options: Record<string, number>) => HttpServer;
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   // The chat writes a connection change and its presence record in one transaction; dynalite has none of its own.
   addTransactions(server);
+  if (check !== undefined) checkDynaliteRequests(server, check);
+  refuseWebPages(server);
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   return { endpoint: `http://127.0.0.1:${port}`, server };
 }
@@ -237,14 +250,13 @@ async function accepts(port: number, withinMs: number): Promise<boolean> {
 }
 
 /**
- * The local IAM's check of the handlers' DynamoDB requests, in the dynalite this process started: the emulator's
- * plugin (scripts/offline-iam-plugin.ts) writes each function's role and key to `policyFile` before it listens,
- * and `load` reads it. Until then only the administrator's requests (this process's, and the tests') pass.
+ * The local IAM's check of the handlers' DynamoDB requests, for the dynalite this process starts (`check`): the
+ * emulator's plugin (scripts/offline-iam-plugin.ts) writes each function's role and key to `policyFile` before it
+ * listens, and `load` reads it. Until then only the administrator's requests (this process's, and the tests') pass.
  */
 function checkDynalite(
-  database: Server,
   options: Pick<LocalStackOptions, 'handlerEnv'>,
-): { policyFile: string; load(): void; close(): void } | undefined {
+): { policyFile: string; check(request: WireRequest): Refusal | undefined; load(): void; close(): void } | undefined {
   const switchedOff = (options.handlerEnv?.['CHAT_LOCAL_IAM'] ?? process.env['CHAT_LOCAL_IAM']) === 'off';
   if (switchedOff) return undefined;
   // Unique per stack: a test runner may load this module afresh for each test file in one process.
@@ -254,10 +266,10 @@ function checkDynalite(
   let judged: ReturnType<typeof judgedBy>;
   let check = (request: WireRequest): Refusal | undefined =>
     checkRequest({ service: 'dynamodb', decode: () => [], principals: new Map(), resources: {}, usage }, request);
-  checkDynaliteRequests(database, (request) => check(request));
   const writer = usage.writePeriodically(`dynalite-${name}`, () => judged);
   return {
     policyFile,
+    check: (request) => check(request),
     load() {
       const policy = readPolicy(policyFile);
       check = dynamoDbCheck(policy, usage);
@@ -317,12 +329,15 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
   ]);
   let database: Server | undefined;
   let dynamoDbEndpoint = options.dynamoDbEndpoint;
+  const iam = dynamoDbEndpoint === undefined ? checkDynalite(options) : undefined;
   if (dynamoDbEndpoint === undefined) {
-    const started = await startDynalite(await resolvePort(options.dynamoDbPort));
+    const started = await startDynalite(await resolvePort(options.dynamoDbPort), iam?.check).catch((error: unknown) => {
+      iam?.close();
+      throw error;
+    });
     database = started.server;
     dynamoDbEndpoint = started.endpoint;
   }
-  const iam = database === undefined ? undefined : checkDynalite(database, options);
   const closeDatabase = (): Promise<void> =>
     new Promise<void>((resolve) => (database ? database.close(() => resolve()) : resolve())).then(() => iam?.close());
 
@@ -385,6 +400,7 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     dynamoDbEndpoint,
     tableName: LOCAL_TABLE,
     sqsEndpoint,
+    lambdaEndpoint: `http://127.0.0.1:${lambdaPort}`,
     async stop() {
       await stopChild(emulator, 5_000);
       await closeDatabase();

@@ -6,6 +6,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { refuseWebPages } from './refuse-web-pages.ts';
 
 /** An answer as an upstream endpoint sent it. */
 export interface UpstreamAnswer {
@@ -16,7 +17,8 @@ export interface UpstreamAnswer {
 
 /**
  * An HTTP server on a free loopback port: the base of every stand-in and proxy the tests put in front of an
- * SDK client, which answers each request in {@link handle}.
+ * SDK client (and of the local IAM's proxies), which answers each request in {@link handle}; requests from web pages
+ * are refused before.
  */
 export abstract class LoopbackServer {
   readonly #server: Server;
@@ -27,6 +29,7 @@ export abstract class LoopbackServer {
   constructor(name: string) {
     this.#name = name;
     this.#server = createServer((request, response) => void this.handle(request, response));
+    refuseWebPages(this.#server);
   }
 
   protected abstract handle(request: IncomingMessage, response: ServerResponse): Promise<void>;

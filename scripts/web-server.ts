@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { projectRoot } from './local-stack.ts';
+import { loopbackHosts } from './refuse-web-pages.ts';
 
 export interface WebServerOptions {
   /** 0 picks a free port. */
@@ -47,16 +48,6 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 };
 
-/**
- * The Host headers a request to this server may carry. The server listens on loopback only, but a page on
- * another site can rebind its own DNS name to 127.0.0.1 and then read config.json, with its development
- * token, as same-origin; such a request still names that site in Host, so anything but loopback is refused.
- */
-function loopbackHosts(port: number): ReadonlySet<string> {
-  const names = ['127.0.0.1', 'localhost', '[::1]'];
-  return new Set([...names.map((name) => `${name}:${port}`), ...(port === 80 ? names : [])]);
-}
-
 export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
   const [app, html, css] = await Promise.all([
     bundlePage(),
@@ -77,6 +68,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   let allowedHosts: ReadonlySet<string> = new Set();
 
   const server: Server = createServer((request, response) => {
+    // A page on another site can rebind its own DNS name to 127.0.0.1 and read config.json, with its development
+    // token, as same-origin; its requests still name that site in Host.
     if (!allowedHosts.has(request.headers.host?.toLowerCase() ?? '')) {
       // 421 Misdirected Request: this server does not serve that name.
       response.writeHead(421, { 'content-type': 'text/plain' }).end('misdirected request');

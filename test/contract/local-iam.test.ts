@@ -25,6 +25,7 @@ import { type Resources, RolePolicy, type Statement } from '../../scripts/local-
 import { UsageLog } from '../../scripts/local-iam/usage-log.ts';
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
 import { FakeConnectionsApi } from '../support/fake-connections-api.ts';
+import { sendRaw, signedBy } from '../support/raw-http.ts';
 
 const REGION = 'us-east-1';
 const STAGE = 'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketsApi}/local';
@@ -218,6 +219,30 @@ describe('the local IAM proxy', () => {
       { functionName: 'fanout', action: 'dynamodb:GetItem', resource: '${ChatTable.Arn}', allowed: 1, denied: 0 },
       { functionName: 'fanout', action: 'dynamodb:PutItem', resource: '${ChatTable.Arn}', allowed: 0, denied: 1 },
     ]);
+  });
+
+  it.each([
+    ['from another origin', { origin: 'http://evil.example' }],
+    ['to a rebound DNS name', { host: 'evil.example' }],
+  ])('refuses a web page a call its role allows, %s, before judging or forwarding it', async (_, fromPage) => {
+    const usage = new UsageLog();
+    const proxy = await proxyFor('sqs', [allow('sqs:SendMessage', { 'Fn::GetAtt': ['FanOutQueue', 'Arn'] })], usage);
+    const port = Number(new URL(proxy.endpoint).port);
+
+    const answer = await sendRaw(port, {
+      method: 'POST',
+      path: '/',
+      headers: {
+        host: `127.0.0.1:${port}`,
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'AmazonSQS.SendMessage',
+        ...signedBy('WORKER', 'sqs'),
+        ...fromPage,
+      },
+      body: JSON.stringify({ QueueUrl: queue.url, MessageBody: 'forged' }),
+    });
+
+    expect({ status: answer.status, judged: usage.entries() }).toEqual({ status: 403, judged: [] });
   });
 });
 
