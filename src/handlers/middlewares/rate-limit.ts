@@ -36,7 +36,7 @@ export function rateLimit(
       if (admission === 'allowed') return;
       throw new RateLimitedError(
         admission === 'limited-notify',
-        `too many frames: at most ${limit.frames} every ${limit.windowSeconds} s (joins and replays count more); the rest of this window's frames are dropped`,
+        `too many frames: at most ${limit.frames} every ${limit.windowSeconds} s (joins, replays and roster pages count more); the rest of this window's frames are dropped`,
       );
     },
   };
