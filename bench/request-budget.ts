@@ -13,17 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createChatTable, freePort, localDynamoDbClient, projectRoot, startDynalite } from '../scripts/local-stack.ts';
 import { type ReadmeSection, withSection } from '../scripts/readme-section.ts';
-import { DynamoDbConnectionQuota } from '../src/adapters/dynamodb-connection-quota.ts';
-import { DynamoDbConnectionRepository } from '../src/adapters/dynamodb-connection-repository.ts';
-import { ConnectionSnapshots } from '../src/adapters/dynamodb-connection-snapshots.ts';
-import { DynamoDbMessageHistory } from '../src/adapters/dynamodb-message-history.ts';
-import { DynamoDbPresenceLog } from '../src/adapters/dynamodb-presence-log.ts';
-import { DynamoDbRateLimiter } from '../src/adapters/dynamodb-rate-limiter.ts';
-import { DynamoDbShardProgress } from '../src/adapters/dynamodb-shard-progress.ts';
-import { InMemoryFanOutQueue } from '../src/adapters/in-memory-fan-out-queue.ts';
-import { ChatService } from '../src/domain/chat-service.ts';
 import type { DeliveryOutcome, Messenger } from '../src/domain/messenger.ts';
-import { loadConfig } from '../src/handlers/wiring/config.ts';
+import { chatOnDynamoDb } from './chat-on-dynamodb.ts';
 
 /** Where the README holds the table. */
 export const BUDGET_SECTION: ReadmeSection = {
@@ -98,51 +89,14 @@ export async function measureRequestBudget(): Promise<BudgetRow[]> {
     { step: 'initialize', name: 'requestBudget' },
   );
   const dynamo = DynamoDBDocumentClient.from(raw);
-  const config = loadConfig({
-    CHAT_TABLE: 'budget',
-    WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:1',
-    FANOUT_QUEUE_URL: 'http://127.0.0.1:1/000000000000/fanout',
-  });
-  const tableName = config.chatTable;
+  const tableName = 'budget';
   // The clock moves 2 s before each operation, and the flushes asked for run: every room is quiet, past its
   // presence window, each time. Within an operation it ticks a millisecond per reading, as time passes on AWS.
   let now = Date.UTC(2030, 0, 1);
   const clock = (): Date => new Date((now += 1));
   const messenger = new FirstSend();
-  const queue = new InMemoryFanOutQueue(clock);
-  // As the composition root wires them: the rate count's item stands in for the frame's read of its sender.
-  const snapshots = new ConnectionSnapshots();
-  const quota = new DynamoDbConnectionQuota(dynamo, { tableName, caps: config.connectionCaps, now: clock });
-  const service = new ChatService({
-    connections: new DynamoDbConnectionRepository(dynamo, {
-      tableName,
-      shards: config.roomShards,
-      quota,
-      snapshots,
-      now: clock,
-    }),
-    history: new DynamoDbMessageHistory(dynamo, {
-      tableName,
-      retentionSeconds: config.historyRetentionSeconds,
-      now: clock,
-    }),
-    messenger,
-    concurrency: config.broadcastConcurrency,
-    quota,
-    presence: new DynamoDbPresenceLog(dynamo, { tableName, shards: config.roomShards, now: clock }),
-    fanOutQueue: queue,
-    presenceWindowMs: config.presenceWindowMs,
-    bigRoomSize: config.bigRoomSize,
-    fanOutShardSize: config.fanOutShardSize,
-    shardProgress: new DynamoDbShardProgress(dynamo, { tableName, now: clock }),
-    now: clock,
-  });
-  const rateLimiter = new DynamoDbRateLimiter(dynamo, { tableName, limit: config.rateLimit, snapshots, now: clock });
+  const { service, rateLimiter, settle } = chatOnDynamoDb(dynamo, tableName, messenger, clock);
   const rows: BudgetRow[] = [];
-  /** Runs the flushes the operations before asked for, as the fan-out worker would, unmeasured. */
-  const settle = async (): Promise<void> => {
-    for (const job of queue.takeDue()) if (job.kind === 'presence') await service.flushPresence(job);
-  };
   const measure = async (operation: string, work: () => Promise<unknown>): Promise<void> => {
     now += 1000;
     await settle();

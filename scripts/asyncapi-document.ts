@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import * as z from 'zod/mini';
 import type { ErrorCode, ServerFrame } from '../src/domain/frames.ts';
+import { ROSTER_PAGE_SIZE } from '../src/domain/membership.ts';
 import {
   afterSchema,
   afterSeqSchema,
@@ -178,9 +179,14 @@ const CLIENT_FRAMES: Record<Action | 'text' | 'plain', ClientFrame> = {
     schema: described(
       z.object({
         ...action('who'),
-        cursor: z.optional(described(cursorSchema, 'The "next" of the previous roster page, unchanged.')),
+        cursor: z.optional(
+          described(
+            cursorSchema,
+            'The "next" of the previous roster page, unchanged: it names where the next page starts, nothing more.',
+          ),
+        ),
       }),
-      "Asks for the room's members, a page at a time.",
+      `Asks for the room's members, a page of up to ${ROSTER_PAGE_SIZE} at a time.`,
     ),
     summary: 'A "roster" frame: one page of the room\'s members.',
     replies: ['roster', 'error'],

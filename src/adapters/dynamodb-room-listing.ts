@@ -12,12 +12,17 @@ import { connectionIdOfKey, connectionKey, expiryKey, ROOM_INDEX, roomIndexKey }
 import { grownShardsOf } from './dynamodb-room-growth.ts';
 
 /**
- * A cursor of a shard's listing: the listing's expiry cut-off (one for all its pages: a later page's key
- * condition must still hold for the key the previous one stopped at), then the room index's sort key of the
- * page's last member. A roster cursor puts the shard in front; without a sort key it starts that shard.
+ * A cursor of a shard's listing (only queue jobs carry them): the listing's expiry cut-off (one for all its pages: a
+ * later page's key condition must still hold for the key the previous one stopped at), then the room index's sort
+ * key of the page's last member.
  */
 const SHARD_CURSOR = /^(\d{10})\.(\d{10}#(.+))$/;
-const ROSTER_CURSOR = /^(\d{1,4})\.(\d{10})(?:\.(\d{10}#.+))?$/;
+/**
+ * A roster cursor comes back from a client, so it names where the next page starts and nothing more: the shard,
+ * then the room index's sort key of the page's last member (none: the shard's start). Every page takes the current
+ * expiry cut-off, so no cursor, kept or forged, can list a row that has expired.
+ */
+const ROSTER_CURSOR = /^(\d{1,4})(?:\.(\d{10}#(.+)))?$/;
 
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH_GET_LIMIT = 100;
@@ -34,18 +39,6 @@ function shardPageAfter(room: string, shard: number, cursor: string): ShardStart
     throw new InvalidCursorError(cursor);
   }
   return { from, start: { gsi1pk: roomIndexKey(room, shard), gsi1sk: sortKey, ...connectionKey(id) } };
-}
-
-/**
- * A start no lower than the cut-off `cutOff`. A roster cursor comes back from a client, which may have kept it
- * for a while or forged it, so its cut-off is raised to the current one. DynamoDB refuses an ExclusiveStartKey
- * that fails the key condition; every row between such a key and the cut-off has expired, so the page then
- * starts at the cut-off.
- */
-function notBelow(at: ShardStart, cutOff: string): ShardStart {
-  if (at.from >= cutOff) return at;
-  const startKey = at.start?.['gsi1sk'];
-  return typeof startKey === 'string' && startKey >= cutOff ? { from: cutOff, start: at.start } : { from: cutOff };
 }
 
 /** One page of a shard's listing: its members' ids, and the shards the room grew into when it held the marker. */
@@ -119,28 +112,30 @@ export class DynamoDbRoomListing {
    * how many shards follow. A cursor names where the next page starts.
    */
   async members(room: string, limit: number, after?: string): Promise<MemberPage> {
+    const cutOff = this.#cutOff();
     let shard = 0;
-    let at: ShardStart = { from: this.#cutOff() };
+    let at: ShardStart = { from: cutOff };
     if (after !== undefined) {
-      const [, shardText, from, sortKey] = ROSTER_CURSOR.exec(after) ?? [];
+      const [, shardText, sortKey, id] = ROSTER_CURSOR.exec(after) ?? [];
       shard = Number(shardText);
-      if (from === undefined || !(shard < this.#shards)) throw new InvalidCursorError(after);
-      at = notBelow(
-        sortKey === undefined ? { from } : shardPageAfter(room, shard, `${from}.${sortKey}`),
-        this.#cutOff(),
-      );
+      if (shardText === undefined || !(shard < this.#shards)) throw new InvalidCursorError(after);
+      // DynamoDB refuses a start key that fails the key condition; every row up to the cut-off has expired since
+      // the page before, so the page then starts at the cut-off.
+      if (sortKey !== undefined && id !== undefined && sortKey >= cutOff) {
+        at = { from: cutOff, start: { gsi1pk: roomIndexKey(room, shard), gsi1sk: sortKey, ...connectionKey(id) } };
+      }
     }
     // Past shard 0 the room has grown: its cursor came from a listing that met the marker.
     let shards = shard > 0 ? this.#shards : 1;
     const listed: { id: string; sortKey: string }[] = [];
     let next: string | undefined;
-    for (; shard < shards && listed.length < limit; shard += 1, at = { from: at.from }) {
+    for (; shard < shards && listed.length < limit; shard += 1, at = { from: cutOff }) {
       const page = await this.#shardPage(room, shard, limit - listed.length, at);
       if (page.grownShards !== undefined) shards = Math.min(this.#shards, page.grownShards);
       listed.push(...page.listed);
       const last = page.listed.at(-1);
-      if (page.more && last !== undefined) next = `${shard}.${at.from}.${last.sortKey}`;
-      else if (listed.length >= limit && shard + 1 < shards) next = `${shard + 1}.${at.from}`;
+      if (page.more && last !== undefined) next = `${shard}.${last.sortKey}`;
+      else if (listed.length >= limit && shard + 1 < shards) next = `${shard + 1}`;
     }
     const found = await this.#namesOf(listed.map(({ id }) => id));
     // A member that left between the listing and the names is left out.

@@ -14,8 +14,12 @@ import { HANDSHAKE_GRACE_MS } from './room-fan-out.ts';
 /** API Gateway's hard cap on a WebSocket connection's life, plus a margin for clock skew and late $disconnects. */
 export const CONNECTION_LIFETIME_MS = 2 * 60 * 60 * 1000 + 15 * 60 * 1000;
 
-/** A roster page names at most this many members, which keeps its frame well under PostToConnection's 128 KB. */
-export const ROSTER_PAGE_SIZE = 500;
+/**
+ * A roster page names at most this many members. Each name is an item read by its key (half a read unit however
+ * small), so a page costs about half a unit per member: `who`'s rate weight pays for a page of this size at no more
+ * read units per unit of weight than a message (bench/read-units.ts).
+ */
+export const ROSTER_PAGE_SIZE = 25;
 
 export interface ConnectOptions {
   readonly room?: string;

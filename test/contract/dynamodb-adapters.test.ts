@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Connection } from '../../src/domain/connection.ts';
+import { InvalidCursorError } from '../../src/domain/errors.ts';
 import { localDynamoDbClient } from '../../scripts/local-stack.ts';
 import { DynamoDbConnectionQuota } from '../../src/adapters/dynamodb-connection-quota.ts';
 import { DynamoDbConnectionRepository } from '../../src/adapters/dynamodb-connection-repository.ts';
@@ -177,22 +178,36 @@ describe(`DynamoDB adapters on ${onlyDynamoDbLocal ? 'DynamoDB Local' : 'dynalit
     return { quota, connections: new DynamoDbConnectionRepository(target.documentClient, { tableName, quota, now }) };
   });
 
-  it.each(['0.0000000000', '0.0000000000.0000000000#a'])(
-    'lists no expired member for a roster cursor forged with an old cut-off (%s)',
+  /** A repository at 2030-01-01 with one member whose row expired a minute before and one that lives an hour more. */
+  async function roomWithAnExpiredRow() {
+    const target = started();
+    const at = new Date('2030-01-01T00:00:00.000Z');
+    const repository = new DynamoDbConnectionRepository(target.documentClient, {
+      tableName: await target.table(),
+      now: () => at,
+    });
+    await repository.save({ ...liveConnection('gone'), expiresAt: new Date(at.getTime() - 60_000) });
+    await repository.save({ ...liveConnection('here'), expiresAt: new Date(at.getTime() + 3_600_000) });
+    return repository;
+  }
+
+  it.each(['0', '0.0000000000#a', `0.${Math.floor(Date.UTC(2030, 0, 1) / 1000) - 60}#gone`])(
+    'lists no expired member for a roster cursor placed before the cut-off (%s)',
     async (forged) => {
-      const target = started();
-      const at = new Date('2030-01-01T00:00:00.000Z');
-      const repository = new DynamoDbConnectionRepository(target.documentClient, {
-        tableName: await target.table(),
-        now: () => at,
-      });
-      const expiredAt = new Date(at.getTime() - 60_000);
-      await repository.save({ ...liveConnection('gone'), expiresAt: expiredAt });
-      await repository.save({ ...liveConnection('here'), expiresAt: new Date(at.getTime() + 3_600_000) });
+      const repository = await roomWithAnExpiredRow();
 
       const page = await repository.members('lobby', 10, forged);
 
       expect(page.members.map((m) => m.id)).toEqual(['here']);
+    },
+  );
+
+  it.each(['0.0000000000', '0.9999999999', '0.0000000000.0000000000#a'])(
+    'refuses a roster cursor that names an expiry cut-off, which only the server sets (%s)',
+    async (forged) => {
+      const repository = await roomWithAnExpiredRow();
+
+      await expect(repository.members('lobby', 10, forged)).rejects.toThrow(InvalidCursorError);
     },
   );
 

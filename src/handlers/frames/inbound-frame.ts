@@ -224,7 +224,9 @@ export function parseInboundFrame(
 /**
  * What a frame costs against its connection's rate limit, in units of a chat message: by the work it can
  * cause. A `hello` or `join` replays up to 50 messages and tells one or two rooms; `who` reads a page of up
- * to 500 names. A frame that does not parse costs one.
+ * to 25 names, each an item read by its key: at most about 18 read units where a message to 101 members reads 2,
+ * so its weight keeps it no dearer in read units per unit of budget (bench/read-units.ts measures both). A
+ * frame that does not parse costs one.
  */
 export const FRAME_WEIGHTS: Readonly<Record<NonNullable<ChatRequest['action']> | 'text', number>> = {
   text: 1,
@@ -232,7 +234,7 @@ export const FRAME_WEIGHTS: Readonly<Record<NonNullable<ChatRequest['action']> |
   echo: 1,
   ping: 1,
   setname: 2,
-  who: 5,
+  who: 9,
   hello: 10,
   join: 10,
   leave: 10,

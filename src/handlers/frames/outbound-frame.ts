@@ -6,6 +6,7 @@
  */
 import * as z from 'zod/mini';
 import type { ErrorCode, ServerFrame } from '../../domain/frames.ts';
+import { ROSTER_PAGE_SIZE } from '../../domain/membership.ts';
 import type { PresenceChange } from '../../domain/presence.ts';
 import { cursorSchema } from './inbound-frame.ts';
 import './zod.ts';
@@ -123,7 +124,9 @@ export const rosterFrameSchema = z
   .object({
     type: z.literal('roster'),
     room: room(),
-    members: z.array(rosterMemberSchema).check(z.describe("One page of the room's members.")),
+    members: z
+      .array(rosterMemberSchema)
+      .check(z.maxLength(ROSTER_PAGE_SIZE), z.describe(`One page of the room's members, at most ${ROSTER_PAGE_SIZE}.`)),
     count: count('How many members the room has, as its joins and leaves counted them.'),
     next: z.optional(
       cursorSchema.check(z.describe('Send "who" with this cursor for the next page; absent on the last page.')),

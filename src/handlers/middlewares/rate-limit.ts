@@ -43,7 +43,7 @@ export function rateLimit(
       if (admission !== 'allowed') {
         throw new RateLimitedError(
           admission === 'limited-notify',
-          `too many frames: at most ${limit.frames} every ${limit.windowSeconds} s (joins and replays count more); the rest of this window's frames are dropped`,
+          `too many frames: at most ${limit.frames} every ${limit.windowSeconds} s (joins, replays and roster pages count more); the rest of this window's frames are dropped`,
         );
       }
       if (spent === 'allowed' || ownerBudget === undefined) return;
@@ -51,7 +51,7 @@ export function rateLimit(
       const whose = owners.userId !== undefined ? 'your user' : 'your address';
       throw new RateLimitedError(
         spent === 'limited-notify',
-        `too many frames from ${whose}: its connections together may send ${frames} every ${windowSeconds} s, and reconnecting does not add to that (joins and replays count more); frames are dropped until then`,
+        `too many frames from ${whose}: its connections together may send ${frames} every ${windowSeconds} s, and reconnecting does not add to that (joins, replays and roster pages count more); frames are dropped until then`,
       );
     },
   };

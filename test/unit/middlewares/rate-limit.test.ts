@@ -100,6 +100,19 @@ describe('rateLimit middleware', () => {
     });
   });
 
+  it('weighs who by the names its page reads: a budget of 30 admits three roster pages', async () => {
+    const { handled, send } = await wrapped(30);
+
+    const outcomes = [];
+    for (let i = 0; i < 4; i += 1)
+      outcomes.push(await send(frameEvent('A', { action: 'who' }), { request: { action: 'who' } }));
+
+    expect({ handled: handled.length, last: outcomes.at(-1) }).toEqual({
+      handled: 3,
+      last: expect.any(RateLimitedError),
+    });
+  });
+
   it('weighs a frame that did not parse as one frame', async () => {
     const { handled, send } = await wrapped(2);
     const unparsed: ParsedFrame = { error: new Error('invalid_json') };
