@@ -72,8 +72,8 @@ const textField = (description: string) => described(z.string(), description);
 /** A frame that carries a message text, as "text" or (the AWS sample client's shape) as "data". */
 function textFrame(action: Json, description: string): Schema {
   const text = textField(
-    'The message text: not empty or only white space, without C1 control characters (U+0080 to U+009F), at most ' +
-      'MAX_TEXT_BYTES (4 KiB) of UTF-8.',
+    'The message text: not empty or only white space, without control characters other than tab, line feed and ' +
+      'carriage return (U+0000 to U+001F, U+007F to U+009F), at most MAX_TEXT_BYTES (4 KiB) of UTF-8.',
   );
   const data = textField('The message text, in the AWS sample client\'s shape; "text" wins when both are given.');
   return described(

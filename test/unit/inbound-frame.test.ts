@@ -60,12 +60,16 @@ describe('parseInboundFrame', () => {
       ['a JSON text with U+0080', JSON.stringify({ text: 'a\u0080b' }), 'U+0080'],
       ['a sendmessage data with U+009F', JSON.stringify({ action: 'sendmessage', data: 'a\u009fb' }), 'U+009F'],
       ['an echo text with U+009B', JSON.stringify({ action: 'echo', text: '\u009b2J' }), 'U+009B'],
-    ])('refuses %s with invalid_frame, naming the C1 control', (_label, body, codePoint) => {
+      ['a plain text with ESC [', 'red \u001b[31m alert', 'U+001B'],
+      ['a JSON text with U+0000', JSON.stringify({ text: 'a\u0000b' }), 'U+0000'],
+      ['a plain text with DEL', 'a\u007fb', 'U+007F'],
+      ['a plain text with a form feed', 'a\u000cb', 'U+000C'],
+    ])('refuses %s with invalid_frame, naming the control', (_label, body, codePoint) => {
       const refusal = refusalOf(body, false, roomy);
 
       expect([refusal.code, refusal.message]).toEqual([
         'invalid_frame',
-        `message text cannot contain C1 control characters (U+0080 to U+009F); it holds ${codePoint}`,
+        `message text cannot contain control characters other than tab and line breaks (U+0000 to U+001F, U+007F to U+009F); it holds ${codePoint}`,
       ]);
     });
 

@@ -285,6 +285,27 @@ function watchForGap(): void {
   }, GAP_WAIT_MS);
 }
 
+/** How long the page waits for its welcome before it says hello again; doubled on each try, up to the cap. */
+const WELCOME_WAIT_MS = 4_000;
+const WELCOME_WAIT_CAP_MS = 30_000;
+let welcomeTimer: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * Says hello on a new connection, and again until the welcome comes: a hello refused because the user's or
+ * address's budget is spent (other tabs, a reconnect) is dropped, told at most once, and is welcomed once it is back.
+ */
+function greet(waitMs = WELCOME_WAIT_MS): void {
+  clearTimeout(welcomeTimer);
+  const greeted = connection;
+  if (greeted === undefined || !greeted.isOpen) return;
+  const welcomedBefore = state.ownId;
+  greeted.sendSoon('hello', helloFrame);
+  welcomeTimer = setTimeout(() => {
+    if (connection !== greeted || !greeted.isOpen || state.ownId !== welcomedBefore) return;
+    greet(Math.min(waitMs * 2, WELCOME_WAIT_CAP_MS));
+  }, waitMs);
+}
+
 function onWelcome(frame: IncomingFrame): void {
   const connectionId = asString(frame['connectionId']);
   const room = asString(frame['room']);
@@ -555,7 +576,7 @@ function connect(url: string): void {
   renderServerNotice();
   connection = new ChatConnection({
     url: socketUrl,
-    onOpen: () => connection?.sendSoon('hello', helloFrame),
+    onOpen: () => greet(),
     keepAliveMs: params.keepAliveMs,
     backoffBaseMs: 500,
     backoffCapMs: 30_000,

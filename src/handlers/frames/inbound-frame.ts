@@ -101,17 +101,18 @@ function byteLength(text: string): number {
   return utf8.encode(text).byteLength;
 }
 
-// C1 controls: a terminal takes U+009B as CSI, the start of an escape sequence, as it takes ESC [.
-const C1_CONTROL = /[\u0080-\u009f]/u;
+// Controls other than tab and line breaks: a terminal takes ESC [ (and U+009B, C1's CSI) as the start of an escape
+// sequence, and the rest draw nothing a reader can see.
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/u;
 
 function checkedText(text: string, limits: FrameLimits, clientMsgId?: string): string {
   if (text.trim().length === 0) throw new InvalidFrameError('empty_message', 'message text is empty', clientMsgId);
-  const control = C1_CONTROL.exec(text)?.[0];
+  const control = CONTROL.exec(text)?.[0];
   if (control !== undefined) {
     const codePoint = `U+${control.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
     throw new InvalidFrameError(
       'invalid_frame',
-      `message text cannot contain C1 control characters (U+0080 to U+009F); it holds ${codePoint}`,
+      `message text cannot contain control characters other than tab and line breaks (U+0000 to U+001F, U+007F to U+009F); it holds ${codePoint}`,
       clientMsgId,
     );
   }
