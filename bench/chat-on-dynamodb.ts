@@ -9,6 +9,7 @@ import { DynamoDbConnectionRepository } from '../src/adapters/dynamodb-connectio
 import { ConnectionSnapshots } from '../src/adapters/dynamodb-connection-snapshots.ts';
 import { DynamoDbMessageHistory } from '../src/adapters/dynamodb-message-history.ts';
 import { DynamoDbPresenceLog } from '../src/adapters/dynamodb-presence-log.ts';
+import { DynamoDbOwnerBudget } from '../src/adapters/dynamodb-owner-budget.ts';
 import { DynamoDbRateLimiter } from '../src/adapters/dynamodb-rate-limiter.ts';
 import { DynamoDbShardProgress } from '../src/adapters/dynamodb-shard-progress.ts';
 import { InMemoryFanOutQueue } from '../src/adapters/in-memory-fan-out-queue.ts';
@@ -20,6 +21,7 @@ export interface ChatOnDynamoDb {
   readonly config: Config;
   readonly service: ChatService;
   readonly rateLimiter: DynamoDbRateLimiter;
+  readonly ownerBudget: DynamoDbOwnerBudget;
   readonly queue: InMemoryFanOutQueue;
   /** Runs the flushes the operations before asked for, as the fan-out worker would. */
   settle(): Promise<void>;
@@ -45,12 +47,14 @@ export function chatOnDynamoDb(
   // As the composition root wires them: the rate count's item stands in for the frame's read of its sender.
   const snapshots = new ConnectionSnapshots();
   const quota = new DynamoDbConnectionQuota(dynamo, { tableName, caps: config.connectionCaps, now: clock });
+  const ownerBudget = new DynamoDbOwnerBudget(dynamo, { tableName, limit: config.ownerLimit, now: clock });
   const service = new ChatService({
     connections: new DynamoDbConnectionRepository(dynamo, {
       tableName,
       shards: config.roomShards,
       growAt: config.roomGrowAt,
       quota,
+      ownerBudget,
       snapshots,
       now: clock,
     }),
@@ -62,6 +66,8 @@ export function chatOnDynamoDb(
     messenger,
     concurrency: config.broadcastConcurrency,
     quota,
+    ownerBudget,
+    connectWeight: config.connectWeight,
     presence: new DynamoDbPresenceLog(dynamo, { tableName, shards: config.roomShards, now: clock }),
     fanOutQueue: queue,
     presenceWindowMs: config.presenceWindowMs,
@@ -75,6 +81,7 @@ export function chatOnDynamoDb(
     config,
     service,
     rateLimiter,
+    ownerBudget,
     queue,
     async settle() {
       for (const job of queue.takeDue()) if (job.kind === 'presence') await service.flushPresence(job);

@@ -95,7 +95,7 @@ export async function measureRequestBudget(): Promise<BudgetRow[]> {
   let now = Date.UTC(2030, 0, 1);
   const clock = (): Date => new Date((now += 1));
   const messenger = new FirstSend();
-  const { service, rateLimiter, settle } = chatOnDynamoDb(dynamo, tableName, messenger, clock);
+  const { service, rateLimiter, ownerBudget, settle } = chatOnDynamoDb(dynamo, tableName, messenger, clock);
   const rows: BudgetRow[] = [];
   const measure = async (operation: string, work: () => Promise<unknown>): Promise<void> => {
     now += 1000;
@@ -121,9 +121,10 @@ export async function measureRequestBudget(): Promise<BudgetRow[]> {
       await service.hello(id);
     }
     await measure('`$connect` into a room of 3', () => service.connect('dee', { room: 'kitchen', ...owners('dee') }));
-    // A frame is counted against its sender's rate budget before it is handled, as the message function does.
+    // A frame is counted against its sender's rate budget and its owner's, side by side, before it is handled, as
+    // the message function does.
     const frame = (id: string, handle: () => Promise<unknown>) => async () => {
-      await rateLimiter.admit(id);
+      await Promise.all([rateLimiter.admit(id), ownerBudget.spend(`user:user-${id}`, 1)]);
       await handle();
     };
     await measure(
