@@ -33,6 +33,7 @@ export function defaultConfig(tableName: string): Config {
     CHAT_TABLE: tableName,
     WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:1',
     FANOUT_QUEUE_URL: 'http://127.0.0.1:1/000000000000/fanout',
+    PRESENCE_QUEUE_URL: 'http://127.0.0.1:1/000000000000/presence',
   });
 }
 

@@ -174,6 +174,7 @@ function probe(bundlePath: string): Promise<Probe> {
         CHAT_TABLE: 'bench-chat',
         WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:9/',
         FANOUT_QUEUE_URL: 'http://127.0.0.1:9/000000000000/fanout',
+        PRESENCE_QUEUE_URL: 'http://127.0.0.1:9/000000000000/presence',
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'bench',
         AWS_SECRET_ACCESS_KEY: 'bench',

@@ -163,6 +163,7 @@ function benchMessenger(endpoint: string, inFlight: number): ReturnType<typeof b
       CHAT_TABLE: 'chat-bench',
       WEBSOCKET_MANAGEMENT_ENDPOINT: endpoint,
       FANOUT_QUEUE_URL: 'http://127.0.0.1:1/000000000000/fanout',
+      PRESENCE_QUEUE_URL: 'http://127.0.0.1:1/000000000000/presence',
       BROADCAST_CONCURRENCY: String(inFlight),
     }),
   );

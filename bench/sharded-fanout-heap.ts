@@ -71,6 +71,7 @@ async function measure(params: ShardHeapParams): Promise<ShardHeapResult> {
     CHAT_TABLE: 'ws-chat-bench',
     WEBSOCKET_MANAGEMENT_ENDPOINT: base,
     FANOUT_QUEUE_URL: `${base}/123456789012/ws-chat-bench-fanout`,
+    PRESENCE_QUEUE_URL: `${base}/123456789012/ws-chat-bench-presence`,
     SQS_ENDPOINT: base,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     POWERTOOLS_METRICS_NAMESPACE: 'WsChat',

@@ -68,6 +68,7 @@ function serviceSettings(): { shards: number; shardSize: number; concurrency: nu
     CHAT_TABLE: 'ws-chat-bench',
     WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://example.execute-api.us-east-1.amazonaws.com/bench',
     FANOUT_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/ws-chat-bench-fanout',
+    PRESENCE_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/ws-chat-bench-presence',
     FANOUT_SHARD_SIZE: process.env['FANOUT_SHARD_SIZE'],
     ROOM_SHARDS: process.env['ROOM_SHARDS'],
     BROADCAST_CONCURRENCY: process.env['BROADCAST_CONCURRENCY'],

@@ -1,6 +1,6 @@
 /**
  * The local stack: an embedded DynamoDB (dynalite), the connections table created from serverless.yml,
- * and serverless-offline running the real handlers, with the fan-out queue in its process (scripts/offline-sqs-plugin.ts). Used by `npm start` and by the end-to-end tests.
+ * and serverless-offline running the real handlers, with the fan-out worker's queues in its process (scripts/offline-sqs-plugin.ts). Used by `npm start` and by the end-to-end tests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -50,7 +50,7 @@ export interface LocalStackOptions {
   /** An already running DynamoDB endpoint; when absent, dynalite is started on `dynamoDbPort`. */
   readonly dynamoDbEndpoint?: string;
   readonly dynamoDbPort: number;
-  /** The local SQS (fauxqs, in the emulator's process) of the fan-out queue; absent or 0 picks a free port. */
+  /** The local SQS (fauxqs, in the emulator's process) of the fan-out worker's queues; absent or 0 picks a free port. */
   readonly sqsPort?: number;
   /** Extra environment for the handlers, e.g. CHAT_MODE. */
   readonly handlerEnv?: Record<string, string>;
@@ -72,7 +72,7 @@ export interface LocalStack {
   readonly managementEndpoint: string;
   readonly dynamoDbEndpoint: string;
   readonly tableName: string;
-  /** The local SQS endpoint, where the fan-out queue and its dead-letter queue are. */
+  /** The local SQS endpoint, where the fan-out and presence queues and their dead-letter queues are. */
   readonly sqsEndpoint: string;
   /** The emulator's Lambda API (Invoke), which the queue's event source calls. */
   readonly lambdaEndpoint: string;

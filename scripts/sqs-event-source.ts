@@ -244,10 +244,15 @@ export class SqsEventSource {
       invocationMs,
     };
     this.#log(
-      `${functionName}: ${report.records} record(s), ${report.failed} failed; ` +
+      `${functionName} <- ${this.#queueName()}: ${report.records} record(s), ${report.failed} failed; ` +
         `oldest sent ${oldestAgeMs} ms before the invocation, which took ${invocationMs} ms`,
     );
     for (const listener of this.#reports) listener(report);
+  }
+
+  /** The polled queue's name, the last part of its URL, for log lines. */
+  #queueName(): string {
+    return this.#options.queueUrl.split('/').at(-1) ?? this.#options.queueUrl;
   }
 
   async #delete(records: readonly SQSRecord[]): Promise<void> {

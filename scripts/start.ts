@@ -40,7 +40,7 @@ Chat backend running.
   WebSocket URL:   ${stack.websocketUrl}
   @connections:    ${stack.managementEndpoint}
   DynamoDB:        ${stack.dynamoDbEndpoint} (table ${LOCAL_TABLE}, in memory)
-  SQS:             ${stack.sqsEndpoint} (the fan-out queue and its dead-letter queue, in memory)
+  SQS:             ${stack.sqsEndpoint} (the fan-out and presence queues and their dead-letter queues, in memory)
   IAM:             ${process.env['CHAT_LOCAL_IAM'] === 'off' ? 'not checked (CHAT_LOCAL_IAM=off)' : "every call checked against its function's role, as on AWS (CHAT_LOCAL_IAM=off skips it)"}
   Authentication:  ${tokens ? `jwt (the page gets a development token; for wscat add ?token=${await tokens.mint()})` : 'none (CHAT_AUTH_MODE=jwt turns it on)'}
 

@@ -2,15 +2,16 @@ import type { FanOutJob, FanOutQueue } from '../domain/fan-out-queue.ts';
 import { delaySecondsFor, messageBodyOf } from './sqs-fan-out-queue.ts';
 
 interface QueuedJob {
+  readonly kind: FanOutJob['kind'];
   readonly body: string;
   readonly dueAt: number;
   readonly order: number;
 }
 
 /**
- * Fan-out jobs in this process's memory, for tests: each job is kept as the JSON SQS would carry, due when SQS
- * would deliver it (the delay rounded up to whole seconds, at most 15 minutes) by an injected clock; a test
- * takes the due jobs and runs them.
+ * Fan-out jobs in this process's memory, for tests: each job is kept as the JSON SQS would carry, in the queue of its
+ * kind, due when SQS would deliver it (the delay rounded up to whole seconds, at most 15 minutes) by an injected
+ * clock; a test takes the due jobs and runs them.
  */
 export class InMemoryFanOutQueue implements FanOutQueue {
   readonly #now: () => Date;
@@ -24,6 +25,7 @@ export class InMemoryFanOutQueue implements FanOutQueue {
   async enqueue(job: FanOutJob, delayMs?: number): Promise<void> {
     this.#enqueued += 1;
     this.#queued.push({
+      kind: job.kind,
       body: messageBodyOf(job),
       dueAt: this.#now().getTime() + delaySecondsFor(delayMs) * 1000,
       order: this.#enqueued,
@@ -34,10 +36,14 @@ export class InMemoryFanOutQueue implements FanOutQueue {
     for (const job of jobs) await this.enqueue(job);
   }
 
-  /** Removes and returns the jobs due at `now` (by default the clock's now), earliest due first, each as a fresh copy. */
-  takeDue(now: Date = this.#now()): FanOutJob[] {
-    const due = this.#queued.filter((job) => job.dueAt <= now.getTime());
-    this.#queued = this.#queued.filter((job) => job.dueAt > now.getTime());
+  /**
+   * Removes and returns the jobs due at `now` (by default the clock's now), earliest due first, each as a fresh copy:
+   * of one kind, as that kind's queue holds them apart from the others, or of every kind.
+   */
+  takeDue(now: Date = this.#now(), kind?: FanOutJob['kind']): FanOutJob[] {
+    const taken = (job: QueuedJob): boolean => job.dueAt <= now.getTime() && (kind === undefined || job.kind === kind);
+    const due = this.#queued.filter(taken);
+    this.#queued = this.#queued.filter((job) => !taken(job));
     return due.sort((a, b) => a.dueAt - b.dueAt || a.order - b.order).map((job) => JSON.parse(job.body) as FanOutJob);
   }
 

@@ -8,8 +8,12 @@ import {
 import type { FanOutJob, FanOutQueue } from '../domain/fan-out-queue.ts';
 
 export interface SqsFanOutQueueOptions {
-  /** The queue's URL, as CloudFormation's `Ref` of an `AWS::SQS::Queue` gives it. */
-  readonly queueUrl: string;
+  /**
+   * The queue of each kind of job, by its URL as CloudFormation's `Ref` of an `AWS::SQS::Queue` gives it: presence
+   * flushes and shard jobs each have a queue, and the worker an event source per queue, so that a flood of one kind
+   * never waits in front of the other.
+   */
+  readonly queueUrls: Readonly<Record<FanOutJob['kind'], string>>;
 }
 
 /** SQS's longest delay for one message: 15 minutes. */
@@ -64,23 +68,23 @@ export function messageBodyOf(job: FanOutJob): string {
 }
 
 /**
- * Hands fan-out jobs to the worker through an SQS standard queue, one message per job, its body the job's JSON;
- * jobs queued together go in batches.
+ * Hands fan-out jobs to the worker through SQS standard queues, one per kind of job, one message per job, its body
+ * the job's JSON; jobs queued together go in batches.
  */
 export class SqsFanOutQueue implements FanOutQueue {
   readonly #client: SQSClient;
-  readonly #queueUrl: string;
+  readonly #queueUrls: SqsFanOutQueueOptions['queueUrls'];
 
   constructor(client: SQSClient, options: SqsFanOutQueueOptions) {
     this.#client = client;
-    this.#queueUrl = options.queueUrl;
+    this.#queueUrls = options.queueUrls;
   }
 
   async enqueue(job: FanOutJob, delayMs?: number): Promise<void> {
     const delaySeconds = delaySecondsFor(delayMs);
     await this.#client.send(
       new SendMessageCommand({
-        QueueUrl: this.#queueUrl,
+        QueueUrl: this.#queueUrls[job.kind],
         MessageBody: messageBodyOf(job),
         // Without DelaySeconds the queue's own default applies, which is 0 for this queue.
         ...(delaySeconds > 0 ? { DelaySeconds: delaySeconds } : {}),
@@ -89,14 +93,18 @@ export class SqsFanOutQueue implements FanOutQueue {
   }
 
   async enqueueAll(jobs: readonly FanOutJob[]): Promise<void> {
-    for (const batch of batchesOf(jobs.map(messageBodyOf))) await this.#sendBatch(batch);
+    const kinds = [...new Set(jobs.map((job) => job.kind))];
+    for (const kind of kinds) {
+      const bodies = jobs.filter((job) => job.kind === kind).map(messageBodyOf);
+      for (const batch of batchesOf(bodies)) await this.#sendBatch(this.#queueUrls[kind], batch);
+    }
   }
 
-  async #sendBatch(bodies: readonly string[]): Promise<void> {
+  async #sendBatch(queueUrl: string, bodies: readonly string[]): Promise<void> {
     let entries = bodies.map((body, i) => ({ Id: String(i), MessageBody: body }));
     for (let attempt = 1; ; attempt += 1) {
       const { Failed = [] } = await this.#client.send(
-        new SendMessageBatchCommand({ QueueUrl: this.#queueUrl, Entries: entries }),
+        new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }),
       );
       if (Failed.length === 0) return;
       // A sender's fault (a body SQS refuses) would be refused again; SQS's own is worth another try.

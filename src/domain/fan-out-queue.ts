@@ -35,6 +35,11 @@ export type PresenceJob =
 /**
  * Hands jobs to the fan-out worker. Delivery is at least once: a job may run more than once, so every job
  * is safe to repeat. Throws when the job could not be handed over.
+ *
+ * Each kind of job waits in a queue of its own, run by workers of its own, so that no flood of shard jobs delays a
+ * room's presence and no presence churn delays a big room's messages. Coalescing keeps at most one presence job per
+ * room waiting (see `PresenceFlush`), so a room's presence is announced within about
+ * `window + (rooms with presence to announce / presence workers + 1) × time per presence job`, whatever the churn.
  */
 export interface FanOutQueue {
   /** Queues a job to run no earlier than `delayMs` from now (rounded up to what the queue supports). */

@@ -104,6 +104,7 @@ describe('the messenger as the composition root builds it', () => {
         CHAT_TABLE: 'chat-test',
         WEBSOCKET_MANAGEMENT_ENDPOINT: `http://127.0.0.1:${address.port}/dev`,
         FANOUT_QUEUE_URL: 'http://127.0.0.1:1/000000000000/fanout',
+        PRESENCE_QUEUE_URL: 'http://127.0.0.1:1/000000000000/presence',
       }),
     );
 

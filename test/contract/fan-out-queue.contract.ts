@@ -4,8 +4,11 @@ import type { FanOutJob, FanOutQueue } from '../../src/domain/fan-out-queue.ts';
 /** A queue under test, and how a test sees what a worker would receive from it. */
 export interface FanOutQueueHarness {
   readonly queue: FanOutQueue;
-  /** The jobs a worker receives now, each taken off the queue; waits up to `waitMs` for the first one. */
-  receive(waitMs?: number): Promise<FanOutJob[]>;
+  /**
+   * The jobs a worker receives now, each taken off the queue; waits up to `waitMs` for the first one. With `kind`,
+   * a worker of that kind's jobs only, as the worker's event source of that queue receives them.
+   */
+  receive(waitMs?: number, kind?: FanOutJob['kind']): Promise<FanOutJob[]>;
   /** Lets `ms` pass: the injected clock's, or real time. */
   elapse(ms: number): Promise<void>;
 }
@@ -14,11 +17,16 @@ const claimed: FanOutJob = { kind: 'presence', room: 'lobby', claimedAt: '2030-0
 const scheduled: FanOutJob = { kind: 'presence', room: 'kitchen', jobId: 'job-1' };
 
 /** Receives until `job` arrives or `waitMs` has passed; returns everything received on the way. */
-async function receiveUntil(harness: FanOutQueueHarness, job: FanOutJob, waitMs: number): Promise<FanOutJob[]> {
+async function receiveUntil(
+  harness: FanOutQueueHarness,
+  job: FanOutJob,
+  waitMs: number,
+  kind?: FanOutJob['kind'],
+): Promise<FanOutJob[]> {
   const received: FanOutJob[] = [];
   const deadline = Date.now() + waitMs;
   do {
-    received.push(...(await harness.receive(Math.max(0, Math.min(1_000, deadline - Date.now())))));
+    received.push(...(await harness.receive(Math.max(0, Math.min(1_000, deadline - Date.now())), kind)));
   } while (!received.some((r) => JSON.stringify(r) === JSON.stringify(job)) && Date.now() < deadline);
   return received;
 }
@@ -81,6 +89,32 @@ export function fanOutQueueContract(adapter: string, create: () => Promise<FanOu
       expect({ shards: shardsOf(received), again: await harness.receive() }).toEqual({
         shards: shardsOf(jobs),
         again: [],
+      });
+    });
+
+    it('holds each kind of job apart, so that shard jobs queued first are not in front of a presence flush', async () => {
+      const harness = await create();
+      const frame = { type: 'pong', connectionId: 'x' } as const;
+      const shards: FanOutJob[] = Array.from({ length: 12 }, (_, shard) => ({
+        kind: 'shard',
+        fanOutId: 'f-2',
+        room: 'big',
+        shard,
+        page: 0,
+        frame,
+      }));
+      await harness.queue.enqueueAll(shards);
+      await harness.queue.enqueueAll([claimed]);
+
+      const presence = await receiveUntil(harness, claimed, 5_000, 'presence');
+      const shardsReceived: FanOutJob[] = [];
+      const deadline = Date.now() + 10_000;
+      while (shardsReceived.length < shards.length && Date.now() < deadline)
+        shardsReceived.push(...(await harness.receive(1_000, 'shard')));
+
+      expect({ presence, shardKinds: [...new Set(shardsReceived.map((job) => job.kind))] }).toEqual({
+        presence: [claimed],
+        shardKinds: ['shard'],
       });
     });
 

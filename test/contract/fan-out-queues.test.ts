@@ -17,7 +17,7 @@ fanOutQueueContract('InMemoryFanOutQueue', async () => {
   const queue = new InMemoryFanOutQueue(() => now);
   return {
     queue,
-    receive: async () => queue.takeDue(),
+    receive: async (_waitMs, kind) => queue.takeDue(undefined, kind),
     elapse: async (ms) => {
       now = new Date(now.getTime() + ms);
     },
@@ -43,26 +43,33 @@ describe('SqsFanOutQueue on fauxqs', () => {
     if (client === undefined) throw new Error('fauxqs did not start');
     const sqsClient = client;
     queues += 1;
-    const { QueueUrl } = await sqsClient.send(new CreateQueueCommand({ QueueName: `fanout-contract-${queues}` }));
-    if (QueueUrl === undefined) throw new Error('fauxqs created no queue');
-    return {
-      queue: new SqsFanOutQueue(sqsClient, { queueUrl: QueueUrl }),
-      async receive(waitMs = 0) {
-        const { Messages = [] } = await sqsClient.send(
-          new ReceiveMessageCommand({
+    const create = async (name: string): Promise<string> => {
+      const { QueueUrl } = await sqsClient.send(new CreateQueueCommand({ QueueName: `${name}-contract-${queues}` }));
+      if (QueueUrl === undefined) throw new Error('fauxqs created no queue');
+      return QueueUrl;
+    };
+    const queueUrls = { shard: await create('fanout'), presence: await create('presence') };
+    const receiveFrom = async (QueueUrl: string, waitMs: number): Promise<FanOutJob[]> => {
+      const { Messages = [] } = await sqsClient.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: Math.floor(waitMs / 1000) }),
+      );
+      if (Messages.length > 0)
+        await sqsClient.send(
+          new DeleteMessageBatchCommand({
             QueueUrl,
-            MaxNumberOfMessages: 10,
-            WaitTimeSeconds: Math.floor(waitMs / 1000),
+            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
           }),
         );
-        if (Messages.length > 0)
-          await sqsClient.send(
-            new DeleteMessageBatchCommand({
-              QueueUrl,
-              Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-            }),
-          );
-        return Messages.map((m) => JSON.parse(m.Body ?? 'null') as FanOutJob);
+      return Messages.map((m) => JSON.parse(m.Body ?? 'null') as FanOutJob);
+    };
+    return {
+      queue: new SqsFanOutQueue(sqsClient, { queueUrls }),
+      async receive(waitMs = 0, kind) {
+        if (kind !== undefined) return receiveFrom(queueUrls[kind], waitMs);
+        // Every kind: the queues side by side, each waiting as long.
+        return (
+          await Promise.all([receiveFrom(queueUrls.presence, waitMs), receiveFrom(queueUrls.shard, waitMs)])
+        ).flat();
       },
       elapse: (ms) => sleep(ms),
     };

@@ -50,7 +50,7 @@ describe('SqsFaultProxy in front of fauxqs', () => {
     const proxy = await new SqsFaultProxy(sqs.endpoint, SHARES).start();
     proxy.roll = () => rolls.shift() ?? ROLL.forward;
     const client = proxy.client(attempts);
-    const adapter = new SqsFanOutQueue(client, { queueUrl });
+    const adapter = new SqsFanOutQueue(client, { queueUrls: { shard: queueUrl, presence: queueUrl } });
     const held = async (): Promise<string[]> => {
       const bodies: string[] = [];
       for (;;) {

@@ -63,8 +63,9 @@ function isPoison(record: SQSRecord): boolean {
 }
 
 /**
- * The fan-out worker made to fail, through the local stack: the stack's own event source for the fan-out queue is
- * off, and this test polls the queue with the same event source (scripts/sqs-event-source.ts), one record a batch,
+ * The fan-out worker made to fail, through the local stack: the stack's own event sources are off, and this test
+ * polls the fan-out queue of shard jobs (not the presence queue, which no assertion reads) with the same event
+ * source (scripts/sqs-event-source.ts), one record a batch,
  * invoking the real worker handler built for the stack's table, queue and @connections API. Wrapped, it fails every
  * job the first time it is received, after running it (as a worker that timed out after sending would), and one
  * shard job of one message always, before running it.
@@ -127,6 +128,7 @@ describe('a fan-out worker that fails, through the local stack', () => {
       CHAT_TABLE: stack.tableName,
       WEBSOCKET_MANAGEMENT_ENDPOINT: stack.managementEndpoint,
       FANOUT_QUEUE_URL: queues.jobsUrl,
+      PRESENCE_QUEUE_URL: queues.presenceUrl,
       SQS_ENDPOINT: stack.sqsEndpoint,
     });
     const handler = createFanOutHandler(() => deps);

@@ -129,7 +129,8 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
           );
         }
         if (actionsOf(statement).some((a) => a.startsWith('sqs:'))) {
-          expect(resource).toBe('{"Fn::GetAtt":["FanOutQueue","Arn"]}');
+          for (const queue of [statement.Resource].flat())
+            expect(JSON.stringify(queue)).toMatch(/^\{"Fn::GetAtt":\["(FanOut|Presence)Queue","Arn"\]\}$/);
         }
         if (actionsOf(statement).some((a) => a.startsWith('execute-api:'))) {
           expect(resource).toContain('${WebsocketsApi}/dev/POST/@connections/*');
@@ -276,23 +277,30 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
         ...functions.flatMap((fn) => [`Errors ${fn}`, `Throttles ${fn}`]),
         'FailedDeliveries ws-chat',
         `ApproximateNumberOfMessagesVisible ${JSON.stringify({ 'Fn::GetAtt': ['FanOutDeadLetterQueue', 'QueueName'] })}`,
+        `ApproximateNumberOfMessagesVisible ${JSON.stringify({ 'Fn::GetAtt': ['PresenceDeadLetterQueue', 'QueueName'] })}`,
       ].sort(),
     );
     for (const alarm of alarms) expect(alarm.Properties?.['AlarmActions']).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
-  it('moves a fan-out job that failed 5 times to a dead-letter queue, and alarms on its first message', () => {
+  it('moves a fan-out job or presence flush that failed 5 times to its dead-letter queue, and alarms on its first message', () => {
     const properties = (id: string) => dev[id]?.Properties ?? {};
-    const alarm = Object.values(dev).find(
-      (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.['Namespace'] === 'AWS/SQS',
-    )?.Properties;
+    const alarms = Object.values(dev)
+      .filter((r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.['Namespace'] === 'AWS/SQS')
+      .map((alarm) => [alarm.Properties?.['Threshold'], alarm.Properties?.['ComparisonOperator']]);
 
     expect({
-      redrive: properties('FanOutQueue')['RedrivePolicy'],
-      alarm: [alarm?.['Threshold'], alarm?.['ComparisonOperator']],
+      redrive: [properties('FanOutQueue')['RedrivePolicy'], properties('PresenceQueue')['RedrivePolicy']],
+      alarms,
     }).toEqual({
-      redrive: { deadLetterTargetArn: { 'Fn::GetAtt': ['FanOutDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 },
-      alarm: [0, 'GreaterThanThreshold'],
+      redrive: [
+        { deadLetterTargetArn: { 'Fn::GetAtt': ['FanOutDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 },
+        { deadLetterTargetArn: { 'Fn::GetAtt': ['PresenceDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 },
+      ],
+      alarms: [
+        [0, 'GreaterThanThreshold'],
+        [0, 'GreaterThanThreshold'],
+      ],
     });
   });
 
@@ -305,36 +313,46 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
         CHAT_TABLE: 'chat',
         WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://api.example/prod',
         FANOUT_QUEUE_URL: 'https://sqs.example/000000000000/fanout',
+        PRESENCE_QUEUE_URL: 'https://sqs.example/000000000000/presence',
         HISTORY_RETENTION_SECONDS: String(variables['HISTORY_RETENTION_SECONDS'] ?? ''),
       });
       // SQS keeps a message 4 days unless told otherwise.
       const retention = (id: string) => Number(resources[id]?.Properties?.['MessageRetentionPeriod'] ?? 345_600);
 
-      expect(Math.max(retention('FanOutQueue'), retention('FanOutDeadLetterQueue'))).toBeLessThanOrEqual(
-        historyRetentionSeconds,
-      );
+      const queues = ['FanOutQueue', 'FanOutDeadLetterQueue', 'PresenceQueue', 'PresenceDeadLetterQueue'];
+      expect(Math.max(...queues.map(retention))).toBeLessThanOrEqual(historyRetentionSeconds);
     }
   });
 
-  it("feeds the worker from the fan-out queue in batches, with failures per record, its visibility over 6x the worker's timeout", () => {
-    const mapping = Object.values(dev).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping')?.Properties ?? {};
+  it("feeds the worker from the shard and presence queues apart, one job at a time, with failures per record, each queue's visibility over 6x the worker's timeout", () => {
+    const mappings = Object.values(dev)
+      .filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping')
+      .map((r) => r.Properties ?? {});
     const worker = dev['FanoutLambdaFunction']?.Properties ?? {};
+    const queueOf = (mapping: Record<string, unknown>): string =>
+      String((mapping['EventSourceArn'] as { 'Fn::GetAtt'?: unknown[] } | undefined)?.['Fn::GetAtt']?.[0]);
 
-    expect({
-      source: mapping['EventSourceArn'],
-      batchSize: mapping['BatchSize'],
-      responses: mapping['FunctionResponseTypes'],
-      maximumConcurrency: (mapping['ScalingConfig'] as { MaximumConcurrency?: unknown } | undefined)
-        ?.MaximumConcurrency,
-      visibilityOverSixTimeouts:
-        Number(dev['FanOutQueue']?.Properties?.['VisibilityTimeout']) > 6 * Number(worker['Timeout']),
-    }).toEqual({
-      source: { 'Fn::GetAtt': ['FanOutQueue', 'Arn'] },
-      batchSize: 1,
-      responses: ['ReportBatchItemFailures'],
-      maximumConcurrency: 4,
-      visibilityOverSixTimeouts: true,
-    });
+    expect(
+      mappings.map((mapping) => ({
+        source: mapping['EventSourceArn'],
+        function: mapping['FunctionName'],
+        batchSize: mapping['BatchSize'],
+        responses: mapping['FunctionResponseTypes'],
+        maximumConcurrency: (mapping['ScalingConfig'] as { MaximumConcurrency?: unknown } | undefined)
+          ?.MaximumConcurrency,
+        visibilityOverSixTimeouts:
+          Number(dev[queueOf(mapping)]?.Properties?.['VisibilityTimeout']) > 6 * Number(worker['Timeout']),
+      })),
+    ).toEqual(
+      ['FanOutQueue', 'PresenceQueue'].map((queue) => ({
+        source: { 'Fn::GetAtt': [queue, 'Arn'] },
+        function: { 'Fn::GetAtt': ['FanoutLambdaFunction', 'Arn'] },
+        batchSize: 1,
+        responses: ['ReportBatchItemFailures'],
+        maximumConcurrency: 4,
+        visibilityOverSixTimeouts: true,
+      })),
+    );
   });
 
   it('reserves concurrency for the message function only when asked to', () => {

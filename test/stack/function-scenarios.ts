@@ -45,6 +45,7 @@ interface SentFrame {
   readonly event?: string;
   readonly id?: string;
   readonly seq?: number;
+  readonly shards?: number;
 }
 
 const HMAC_SECRET = 'a-stack-test-secret-of-at-least-32-characters';
@@ -52,7 +53,10 @@ const HMAC_SECRET = 'a-stack-test-secret-of-at-least-32-characters';
 /** The local world the functions run in: dynalite, a fake @connections API and fauxqs, each behind a recording proxy. */
 class World {
   readonly recorder: AwsCallRecorder;
+  /** The worker's queue of shard jobs. */
   readonly fanOutQueue: LocalQueue;
+  /** The worker's queue of presence flushes. */
+  readonly presenceQueue: LocalQueue;
   readonly sqsProxy: RecordingProxy;
   readonly dynamodb: DynamoDbTarget;
   readonly tableName: string;
@@ -66,11 +70,20 @@ class World {
   constructor(
     parts: Pick<
       World,
-      'recorder' | 'dynamodb' | 'tableName' | 'dynamoProxy' | 'api' | 'apiProxy' | 'fanOutQueue' | 'sqsProxy'
+      | 'recorder'
+      | 'dynamodb'
+      | 'tableName'
+      | 'dynamoProxy'
+      | 'api'
+      | 'apiProxy'
+      | 'fanOutQueue'
+      | 'presenceQueue'
+      | 'sqsProxy'
     >,
   ) {
     this.recorder = parts.recorder;
     this.fanOutQueue = parts.fanOutQueue;
+    this.presenceQueue = parts.presenceQueue;
     this.sqsProxy = parts.sqsProxy;
     this.dynamodb = parts.dynamodb;
     this.tableName = parts.tableName;
@@ -85,6 +98,7 @@ class World {
       CHAT_TABLE: this.tableName,
       WEBSOCKET_MANAGEMENT_ENDPOINT: this.apiProxy.endpoint,
       FANOUT_QUEUE_URL: this.fanOutQueue.url,
+      PRESENCE_QUEUE_URL: this.presenceQueue.url,
       SQS_ENDPOINT: this.sqsProxy.endpoint,
       // One attempt: the scenarios that make deliveries fail need no backoff to reach their path.
       SEND_MAX_ATTEMPTS: '1',
@@ -201,6 +215,16 @@ async function messageScenarios(world: World): Promise<void> {
 
     result = await send('m-bob', { action: 'sendmessage', text: 'second' });
     world.expect(fn, 'sendmessage without clientMsgId', result.frames.some(ofType('message')), () => result);
+
+    // A room of more members than a shard takes: its message goes to the worker as shard jobs.
+    const sharding = createMessageHandler(world.deps({ FANOUT_SHARD_SIZE: '1' }));
+    result = await send('m-ann', { action: 'sendmessage', text: 'to every shard', clientMsgId: 'c-shards' }, sharding);
+    world.expect(
+      fn,
+      "a big room's message",
+      result.frames.some((frame) => frame.type === 'ack' && (frame.shards ?? 0) > 0),
+      () => result,
+    );
 
     result = await send('m-bob', 'plain text, no JSON');
     world.expect(fn, 'plain text in broadcast mode', result.frames.some(ofType('message')), () => result);
@@ -489,9 +513,9 @@ async function authorizerScenarios(world: World): Promise<void> {
 }
 
 /**
- * The worker as Lambda runs it: the local SQS event source polls the fan-out queue through the recording proxy (on
- * AWS, Lambda polls with the function's role) and invokes the real handler. The queue then holds whatever jobs the
- * other functions' scenarios queued, and two of its own.
+ * The worker as Lambda runs it: a local SQS event source per queue, presence flushes and shard jobs, polls it
+ * through the recording proxy (on AWS, Lambda polls with the function's role) and invokes the real handler. The
+ * queues then hold whatever jobs the other functions' scenarios queued, and some of their own.
  */
 async function fanOutScenarios(world: World): Promise<void> {
   const fn = 'fanout';
@@ -502,8 +526,8 @@ async function fanOutScenarios(world: World): Promise<void> {
   // Its socket closed without its $disconnect yet: the flush's fan-out finds it gone and retires it.
   await world.arrangeGone('f-ghost', { room: 'flush', name: 'Ghost' });
   const arranging = localSqsClient(world.sqsProxy.endpoint);
-  const send = (body: string) =>
-    arranging.send(new SendMessageCommand({ QueueUrl: world.fanOutQueue.url, MessageBody: body }));
+  const send = (body: string, queue = world.presenceQueue) =>
+    arranging.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: body }));
   await send(JSON.stringify({ kind: 'presence', room: 'flush', claimedAt: new Date().toISOString() }));
   await send('not a fan-out job');
   // A room that flushed just now, with its trailing flush scheduled: that flush's job, come early, is put back.
@@ -518,7 +542,10 @@ async function fanOutScenarios(world: World): Promise<void> {
   const probe = { type: 'pong', connectionId: 'shard-probe' };
   const shards = DEFAULT_CONFIG.roomShards; // world.deps() keeps ROOM_SHARDS's default
   for (let shard = 0; shard < shards; shard += 1) {
-    await send(JSON.stringify({ kind: 'shard', fanOutId: 'probe', room: 'flush', shard, page: 0, frame: probe }));
+    await send(
+      JSON.stringify({ kind: 'shard', fanOutId: 'probe', room: 'flush', shard, page: 0, frame: probe }),
+      world.fanOutQueue,
+    );
   }
   const since = world.api.received.length;
   // The signal that their shard's job ran (the last queued here), whatever other jobs the queue held before it.
@@ -529,24 +556,26 @@ async function fanOutScenarios(world: World): Promise<void> {
 
   const reports: BatchReport[] = [];
   const polling = localSqsClient(world.sqsProxy.endpoint);
-  const source = new SqsEventSource({
-    client: polling,
-    queueUrl: world.fanOutQueue.url,
-    functionName: fn,
-    batchSize: 10,
-    maximumBatchingWindowSeconds: 0,
-    maximumConcurrency: 1,
-    reportBatchItemFailures: true,
-    waitTimeSeconds: 0,
-    invoke: async (event) => ({ result: await handle(event, lambdaContext(fn)) }),
-  }).onBatch((report) => reports.push(report));
+  const sources = [world.presenceQueue, world.fanOutQueue].map((queue) =>
+    new SqsEventSource({
+      client: polling,
+      queueUrl: queue.url,
+      functionName: fn,
+      batchSize: 10,
+      maximumBatchingWindowSeconds: 0,
+      maximumConcurrency: 1,
+      reportBatchItemFailures: true,
+      waitTimeSeconds: 0,
+      invoke: async (event) => ({ result: await handle(event, lambdaContext(fn)) }),
+    }).onBatch((report) => reports.push(report)),
+  );
   try {
     await world.recorder.as(fn, async () => {
-      await source.start();
+      for (const source of sources) await source.start();
       const deadline = Date.now() + 30_000;
       const ran = () => reports.reduce((sum, r) => sum + r.records, 0);
       while ((ran() < 3 + shards || probedOf().length < 2) && Date.now() < deadline) await sleep(50);
-      await source.stop();
+      for (const source of sources) await source.stop();
     });
   } finally {
     arranging.destroy();
@@ -560,7 +589,7 @@ async function fanOutScenarios(world: World): Promise<void> {
   const probed = probedOf();
   world.expect(fn, 'the shard jobs of a big room', probed.length === 2, () => ({ reports, probed }));
   const calls = world.recorder.byFunction().get(fn) ?? [];
-  const putBack = calls.some((call) => call.action === 'sqs:SendMessage');
+  const putBack = calls.some((call) => call.action === 'sqs:SendMessage' && call.resource === '${PresenceQueue.Arn}');
   world.expect(fn, 'a scheduled flush that came early', putBack, () => calls.map((call) => call.action));
   await pagedShardScenario(world);
 }
@@ -648,15 +677,34 @@ export async function recordFunctionCalls(stage: string): Promise<RecordedFuncti
           },
         },
         { logicalId: 'FanOutDeadLetterQueue', properties: { QueueName: 'stack-fanout-dlq' } },
+        {
+          logicalId: 'PresenceQueue',
+          properties: {
+            QueueName: 'stack-presence',
+            VisibilityTimeout: 1,
+            RedrivePolicy: {
+              deadLetterTargetArn: { 'Fn::GetAtt': ['PresenceDeadLetterQueue', 'Arn'] },
+              maxReceiveCount: 5,
+            },
+          },
+        },
+        { logicalId: 'PresenceDeadLetterQueue', properties: { QueueName: 'stack-presence-dlq' } },
       ],
       (id) => id,
     );
     queueClient.destroy();
     const fanOutQueue = queues.get('FanOutQueue');
-    if (fanOutQueue === undefined) throw new Error('the local SQS made no fan-out queue');
+    const presenceQueue = queues.get('PresenceQueue');
+    if (fanOutQueue === undefined || presenceQueue === undefined)
+      throw new Error('the local SQS made no fan-out or presence queue');
     const sqsProxy = await new RecordingProxy(
       sqs.endpoint,
-      sqsCalls({ 'stack-fanout': '${FanOutQueue.Arn}', 'stack-fanout-dlq': '${FanOutDeadLetterQueue.Arn}' }),
+      sqsCalls({
+        'stack-fanout': '${FanOutQueue.Arn}',
+        'stack-fanout-dlq': '${FanOutDeadLetterQueue.Arn}',
+        'stack-presence': '${PresenceQueue.Arn}',
+        'stack-presence-dlq': '${PresenceDeadLetterQueue.Arn}',
+      }),
       recorder,
     ).start();
     proxies.push(sqsProxy);
@@ -664,7 +712,17 @@ export async function recordFunctionCalls(stage: string): Promise<RecordedFuncti
       if (value === undefined) Reflect.deleteProperty(process.env, name);
       else process.env[name] = value;
     }
-    const world = new World({ recorder, dynamodb, tableName, dynamoProxy, api, apiProxy, fanOutQueue, sqsProxy });
+    const world = new World({
+      recorder,
+      dynamodb,
+      tableName,
+      dynamoProxy,
+      api,
+      apiProxy,
+      fanOutQueue,
+      presenceQueue,
+      sqsProxy,
+    });
     await authorizerScenarios(world);
     await connectScenarios(world);
     await disconnectScenarios(world);

@@ -102,6 +102,7 @@ export const DEFAULT_CONFIG = loadConfig({
   CHAT_TABLE: 'chat-table',
   WEBSOCKET_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:1',
   FANOUT_QUEUE_URL: 'http://127.0.0.1:1/000000000000/fanout',
+  PRESENCE_QUEUE_URL: 'http://127.0.0.1:1/000000000000/presence',
 });
 
 /** The message handler's whole Middy chain over in-memory adapters, with every frame it sends recorded. */

@@ -5,6 +5,7 @@ const required = {
   CHAT_TABLE: 'chat-table',
   WEBSOCKET_MANAGEMENT_ENDPOINT: 'https://abc123.execute-api.eu-west-1.amazonaws.com/dev',
   FANOUT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ws-chat-dev-fanout',
+  PRESENCE_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ws-chat-dev-presence',
 };
 
 /** The ConfigError that loading throws; fails the test when the settings are accepted. */
@@ -28,7 +29,10 @@ describe('loadConfig', () => {
       fanOutShardSize: 5000,
       roomShards: 8,
       roomGrowAt: 1000,
-      fanOutQueueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ws-chat-dev-fanout',
+      fanOutQueueUrls: {
+        shard: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ws-chat-dev-fanout',
+        presence: 'https://sqs.eu-west-1.amazonaws.com/123456789012/ws-chat-dev-presence',
+      },
       chatMode: 'broadcast',
       authMode: 'none',
       allowedOrigins: [],
@@ -58,6 +62,10 @@ describe('loadConfig', () => {
 
   it('refuses a missing fan-out queue URL, naming the setting', () => {
     expect(configErrorOf({ ...required, FANOUT_QUEUE_URL: undefined }).message).toContain('FANOUT_QUEUE_URL');
+  });
+
+  it('refuses a missing presence queue URL, naming the setting', () => {
+    expect(configErrorOf({ ...required, PRESENCE_QUEUE_URL: undefined }).message).toContain('PRESENCE_QUEUE_URL');
   });
 
   it('reads a local SQS endpoint, and treats an empty one as unset', () => {

@@ -104,6 +104,37 @@ describe('PresenceFlush', () => {
     );
   });
 
+  it('keeps at most one presence job of a room queued however much the room churns while its job waits', async () => {
+    const p = presenceFlush();
+    let mostQueued = 0;
+
+    // Ten changes a second for 50 s, less than a flush takes to be taken for lost, and no worker runs the job.
+    for (let i = 0; i < 500; i += 1) {
+      await p.announce('hall', join(`C${i}`), 1);
+      mostQueued = Math.max(mostQueued, p.queue.pending().length);
+      p.advance(100);
+    }
+
+    expect(mostQueued).toBe(1);
+  });
+
+  it('queues at most one presence job of a churning room per window while the worker keeps up', async () => {
+    const p = presenceFlush();
+    const jobsPerWindow: number[] = [];
+
+    for (let window = 0; window < 20; window += 1) {
+      for (let i = 0; i < 10; i += 1) {
+        await p.announce('hall', join(`W${window}-${i}`), 1);
+        p.advance(WINDOW_MS / 10);
+      }
+      const due = p.queue.pending().filter(({ dueAt }) => dueAt.getTime() <= T0.getTime() + (window + 1) * WINDOW_MS);
+      jobsPerWindow.push(due.length);
+      await p.runDue();
+    }
+
+    expect({ most: Math.max(...jobsPerWindow), frames: p.broadcasts.length }).toEqual({ most: 1, frames: 20 });
+  });
+
   it('lists every change of a room up to the big-room size in some frame, however many its window holds', async () => {
     const p = presenceFlush();
     const visitors = 300;

@@ -1,12 +1,19 @@
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { batchesOf, FanOutQueueError, SqsFanOutQueue } from '../../src/adapters/sqs-fan-out-queue.ts';
 import type { FanOutJob } from '../../src/domain/fan-out-queue.ts';
 
 const sqs = mockClient(SQSClient);
 const client = new SQSClient({ region: 'eu-west-1' });
-const queue = new SqsFanOutQueue(client, { queueUrl: 'https://sqs.example/fanout' });
+const queueUrls = { shard: 'https://sqs.example/fanout', presence: 'https://sqs.example/presence' };
+const queue = new SqsFanOutQueue(client, { queueUrls });
+afterAll(() => client.destroy());
 
 const shardJob = (shard: number): FanOutJob => ({
   kind: 'shard',
@@ -31,7 +38,6 @@ describe('SqsFanOutQueue.enqueueAll', () => {
   beforeEach(() => {
     sqs.reset();
   });
-  afterAll(() => client.destroy());
 
   it('sends 8 jobs in one SendMessageBatch', async () => {
     sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
@@ -39,6 +45,25 @@ describe('SqsFanOutQueue.enqueueAll', () => {
     await queue.enqueueAll(Array.from({ length: 8 }, (_, shard) => shardJob(shard)));
 
     expect(sentShards()).toEqual([[0, 1, 2, 3, 4, 5, 6, 7]]);
+  });
+
+  it('sends the jobs of each kind to the queue of that kind, in their order', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const presence: FanOutJob = { kind: 'presence', room: 'hall', jobId: 'p-1' };
+
+    await queue.enqueueAll([shardJob(0), presence, shardJob(1)]);
+
+    expect(
+      sqs.commandCalls(SendMessageBatchCommand).map((call) => ({
+        queue: call.args[0].input.QueueUrl,
+        kinds: (call.args[0].input.Entries ?? []).map(
+          (entry) => (JSON.parse(entry.MessageBody ?? '{}') as FanOutJob).kind,
+        ),
+      })),
+    ).toEqual([
+      { queue: queueUrls.shard, kinds: ['shard', 'shard'] },
+      { queue: queueUrls.presence, kinds: ['presence'] },
+    ]);
   });
 
   it('sends again only the jobs SQS failed, until it takes them', async () => {
@@ -68,6 +93,24 @@ describe('SqsFanOutQueue.enqueueAll', () => {
 
     await expect(queue.enqueueAll([shardJob(0)])).rejects.toBeInstanceOf(FanOutQueueError);
     expect(sentShards()).toEqual([[0]]);
+  });
+});
+
+describe('SqsFanOutQueue.enqueue', () => {
+  beforeEach(() => {
+    sqs.reset();
+  });
+
+  it('sends a presence flush to the presence queue and a shard job to the shard queue', async () => {
+    sqs.on(SendMessageCommand).resolves({});
+
+    await queue.enqueue({ kind: 'presence', room: 'hall', jobId: 'p-1' }, 1_000);
+    await queue.enqueue(shardJob(3));
+
+    expect(sqs.commandCalls(SendMessageCommand).map((call) => call.args[0].input.QueueUrl)).toEqual([
+      queueUrls.presence,
+      queueUrls.shard,
+    ]);
   });
 });
 

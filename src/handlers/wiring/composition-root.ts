@@ -30,7 +30,7 @@ function withoutMiddleware(client: { middlewareStack: { remove(name: string): bo
   for (const name of names) client.middlewareStack.remove(name);
 }
 
-/** The SQS client and the fan-out queue over it. */
+/** The SQS client and the fan-out queues over it. */
 function buildFanOutQueue(config: Config): SqsFanOutQueue {
   // A local queue's URL names a host that need not resolve: send to the configured endpoint, never the URL's host.
   const endpoint = config.sqsEndpoint === undefined ? undefined : { url: new URL(config.sqsEndpoint) };
@@ -43,7 +43,7 @@ function buildFanOutQueue(config: Config): SqsFanOutQueue {
   });
   // Kept: recursionDetectionMiddleware, whose trace header lets Lambda stop a loop through this queue.
   withoutMiddleware(sqs, ['loggerMiddleware', 'getUserAgentMiddleware']);
-  return new SqsFanOutQueue(sqs, { queueUrl: config.fanOutQueueUrl });
+  return new SqsFanOutQueue(sqs, { queueUrls: config.fanOutQueueUrls });
 }
 
 /** Builds every client and adapter from the environment. Called once per container. */

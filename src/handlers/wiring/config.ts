@@ -24,7 +24,15 @@ const configSchema = z.pipe(
   z.object({
     CHAT_TABLE: z.string().check(z.minLength(3, 'the DynamoDB table that stores connections and history')),
     WEBSOCKET_MANAGEMENT_ENDPOINT: z.url({ protocol: /^https?$/, error: 'an http(s) URL of the @connections API' }),
-    FANOUT_QUEUE_URL: z.url({ protocol: /^https?$/, error: "an http(s) URL of the fan-out worker's SQS queue" }),
+    // The fan-out worker's queues, one per kind of job: a big room's shard jobs, and rooms' presence flushes.
+    FANOUT_QUEUE_URL: z.url({
+      protocol: /^https?$/,
+      error: "an http(s) URL of the fan-out worker's SQS queue of shard jobs",
+    }),
+    PRESENCE_QUEUE_URL: z.url({
+      protocol: /^https?$/,
+      error: "an http(s) URL of the fan-out worker's SQS queue of presence flushes",
+    }),
     // A local queue's endpoint (the emulator's); unset on AWS, where the SDK resolves the region's own.
     SQS_ENDPOINT: z.pipe(
       z.transform(unsetIfEmpty),
@@ -77,7 +85,7 @@ const configSchema = z.pipe(
   z.transform((c) => ({
     chatTable: c.CHAT_TABLE,
     managementEndpoint: c.WEBSOCKET_MANAGEMENT_ENDPOINT,
-    fanOutQueueUrl: c.FANOUT_QUEUE_URL,
+    fanOutQueueUrls: { shard: c.FANOUT_QUEUE_URL, presence: c.PRESENCE_QUEUE_URL },
     ...(c.SQS_ENDPOINT !== undefined ? { sqsEndpoint: c.SQS_ENDPOINT } : {}),
     chatMode: c.CHAT_MODE,
     authMode: c.AUTH_MODE,

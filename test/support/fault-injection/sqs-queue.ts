@@ -135,7 +135,8 @@ export async function sqsQueue(target: SqsTarget, context: StorageContext, total
   proxy.roll = requestRolls(context, queueUrl);
   proxy.onFault = (operation, fault) => context.dice.record(`SQS ${operation} ${fault}`);
   const client = proxy.client(attemptsOf(context.seed));
-  const adapter = new SqsFanOutQueue(client, { queueUrl });
+  // One queue for both kinds of job: what is under test is the adapter's sending, not its routing.
+  const adapter = new SqsFanOutQueue(client, { queueUrls: { shard: queueUrl, presence: queueUrl } });
   /** What broke the adapter's promise (a send that resolved, its jobs not all on the queue) or the bridge itself. */
   const problems: string[] = [];
   let turn: Promise<void> = Promise.resolve();
