@@ -2,7 +2,7 @@
  * The least-privilege report: from the calls that local stacks and stack tests recorded (scripts/local-iam), per
  * function the calls it made and the permissions its role holds. It is an error when a call was refused, and when a
  * permission was never used by any test, unless AWS_ONLY says why only AWS uses it. `npm test` checks it after the
- * suite (test/support/iam-usage.ts); `node scripts/iam-report.ts --write [folder]` also writes the README's table of
+ * suite (test/support/iam-usage.ts); `node scripts/iam-report.ts --write [folder]` also writes docs/operations.md's table of
  * calls per function from the folder's records (default .results/iam-usage, where `npm test` leaves them).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ export const README_END = '<!-- /iam-calls -->';
 export interface IamReport {
   /** The whole report, for people: calls with counts and every permission's status. */
   readonly markdown: string;
-  /** The README's table of calls per function. */
+  /** docs/operations.md's table of calls per function. */
   readonly table: string;
   readonly errors: readonly string[];
 }
@@ -123,27 +123,28 @@ function tableRow(functionName: string, roleName: string, made: readonly string[
   return `| ${functionName} | ${roleName} | ${cells.join('<br>') || 'none'} |`;
 }
 
-/** The README with its table of calls replaced; throws when the README has no place for it. */
+/** The document with its table of calls replaced; throws when it has no place for it. */
 export function withTable(readme: string, table: string): string {
   return withSection(readme, { start: README_START, end: README_END }, table);
 }
 
 const projectRoot = join(import.meta.dirname, '..');
 export const DEFAULT_USAGE_FOLDER = join(projectRoot, '.results', 'iam-usage');
+/** Where the table of calls per function lives. */
+export const IAM_TABLE_PATH = join(projectRoot, 'docs', 'operations.md');
 
-/** Reads the records, writes the report beside them, and checks the README's table (or writes it, with `write`). */
+/** Reads the records, writes the report beside them, and checks docs/operations.md's table (or writes it, with `write`). */
 export function runReport(folder: string, write: boolean): IamReport {
   const report = iamReport(readUsage(folder));
   writeFileSync(join(folder, '..', 'iam-report.md'), report.markdown);
-  const readmePath = join(projectRoot, 'README.md');
-  const readme = readFileSync(readmePath, 'utf8');
+  const readme = readFileSync(IAM_TABLE_PATH, 'utf8');
   const updated = withTable(readme, report.table);
-  if (write) writeFileSync(readmePath, updated);
+  if (write) writeFileSync(IAM_TABLE_PATH, updated);
   else if (updated !== readme && report.errors.length === 0)
     return {
       ...report,
       errors: [
-        "README.md's table of calls per function differs from the suite's calls: run `node scripts/iam-report.ts --write`",
+        "docs/operations.md's table of calls per function differs from the suite's calls: run `node scripts/iam-report.ts --write`",
       ],
     };
   return report;

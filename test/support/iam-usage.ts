@@ -2,7 +2,7 @@
  * The least-privilege report around a test run (jest's globalSetup and globalTeardown). Before the run, a fresh
  * folder where every local stack and the stack tests write each function's calls and IAM's answers
  * (scripts/local-iam). After it, when `CHAT_IAM_REPORT=check` (as `npm test` sets), the report over those calls:
- * a refused call, a permission no test used (unless only AWS uses it), or a README table of calls per function that
+ * a refused call, a permission no test used (unless only AWS uses it), or a table of calls per function in docs/operations.md that
  * differs from the calls made fails the run. `.results/iam-report.md` is the report itself.
  */
 import { mkdirSync, rmSync } from 'node:fs';

@@ -22,7 +22,8 @@ interface Document {
 const committed = readFileSync(ASYNCAPI_PATH, 'utf8');
 const document = parse(committed) as Document;
 const contract = new ProtocolContract(committed);
-const readme = readFileSync(join(ASYNCAPI_PATH, '..', 'README.md'), 'utf8');
+// The protocol's reference for people, whose tables must list what the document does.
+const readme = readFileSync(join(ASYNCAPI_PATH, '..', 'docs', 'protocol.md'), 'utf8');
 
 function payloadOf(key: string): JsonSchema {
   const message = document.components.messages[key];
@@ -32,10 +33,10 @@ function payloadOf(key: string): JsonSchema {
   return schema;
 }
 
-/** The rows of the README table under `heading`, as the text of their first cell. */
+/** The rows of docs/protocol.md's table under `heading`, as the text of their first cell. */
 function firstCells(heading: string): string[] {
   const start = readme.indexOf(`\n${heading}\n`);
-  if (start < 0) throw new Error(`README.md has no "${heading}" section`);
+  if (start < 0) throw new Error(`docs/protocol.md has no "${heading}" section`);
   const section = readme.slice(start + heading.length + 2).split(/\n#{2,3} /)[0] ?? '';
   return section
     .split('\n')
