@@ -103,6 +103,7 @@ function byteLength(text: string): number {
 
 // Controls other than tab and line breaks: a terminal takes ESC [ (and U+009B, C1's CSI) as the start of an escape
 // sequence, and the rest draw nothing a reader can see.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/u;
 
 function checkedText(text: string, limits: FrameLimits, clientMsgId?: string): string {
