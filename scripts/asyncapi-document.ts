@@ -511,6 +511,8 @@ export function asyncApiDocument(): Json {
         'room. Clients order messages by `seq` and drop repeats by `id`; of two presence or welcome frames',
         'about one connection, the one with the higher `rev` is current. Every frame a client sends is',
         'routed by its `action` (`$request.body.action`); every frame the server sends has a `type`.',
+        "`ServerFrame` and `ClientFrame` are the unions of each side's frames; `npm run client-types -- <file.ts>`",
+        'writes TypeScript types of them all (docs/client-types.md).',
         '',
         'Generated from the zod schemas by `npm run asyncapi`; do not edit by hand.',
       ].join('\n'),
