@@ -23,6 +23,7 @@ import {
 import {
   errorCodeSchema,
   presenceChangeSchema,
+  presenceChangeShape,
   rosterMemberSchema,
   serverFrameSchemas,
 } from '../src/handlers/frames/outbound-frame.ts';
@@ -40,6 +41,8 @@ export type ClientMessageKey = `client.${Action | 'text' | 'plain'}`;
 export type ServerMessageKey = `server.${ServerFrame['type']}`;
 
 const described = <T extends Schema>(schema: T, description: string): T => schema.check(z.describe(description)) as T;
+/** A schema with the title by which code generators name its type (`AnonymousSchema_12` otherwise). */
+const titled = <T extends Schema>(schema: T, title: string): T => schema.check(z.meta({ title })) as T;
 
 const replayFrom = {
   after: z.optional(described(afterSchema, 'The id of the last message the client has (older form of "afterSeq").')),
@@ -69,8 +72,11 @@ const clientId = z.optional(
 );
 const textField = (description: string) => described(z.string(), description);
 
-/** A frame that carries a message text, as "text" or (the AWS sample client's shape) as "data". */
-function textFrame(action: Json, description: string): Schema {
+/**
+ * A frame that carries a message text, as "text" or (the AWS sample client's shape) as "data": a union of the two
+ * shapes, titled `<name>WithText` and `<name>WithData`.
+ */
+function textFrame(name: string, action: Json, description: string): Schema {
   const text = textField(
     'The message text: not empty or only white space, without control characters other than tab, line feed and ' +
       'carriage return (U+0000 to U+001F, U+007F to U+009F), at most MAX_TEXT_BYTES (4 KiB) of UTF-8.',
@@ -78,14 +84,18 @@ function textFrame(action: Json, description: string): Schema {
   const data = textField('The message text, in the AWS sample client\'s shape; "text" wins when both are given.');
   return described(
     z.union([
-      z.object({ ...action, text, data: z.optional(data), clientMsgId, clientId }),
-      z.object({ ...action, text: z.optional(text), data, clientMsgId, clientId }),
+      titled(z.strictObject({ ...action, text, data: z.optional(data), clientMsgId, clientId }), `${name}WithText`),
+      titled(z.strictObject({ ...action, text: z.optional(text), data, clientMsgId, clientId }), `${name}WithData`),
     ]),
     description,
   );
 }
 
 const action = <A extends Action>(name: A) => ({ action: described(z.literal(name), 'Selects the route.') });
+
+/** Client frames are requests in components.schemas (`HelloRequest`), so no name meets a server frame's (`EchoFrame`). */
+const schemaName = (key: Action | 'text' | 'plain'): string =>
+  `${{ plain: 'PlainText', sendmessage: 'SendMessage', setname: 'SetName' }[key as string] ?? `${key[0]?.toUpperCase()}${key.slice(1)}`}Request`;
 
 interface ClientFrame {
   readonly schema: Schema;
@@ -109,27 +119,27 @@ const CLIENT_FRAMES: Record<Action | 'text' | 'plain', ClientFrame> = {
     example: 'dinner?',
   },
   text: {
-    schema: textFrame({}, 'A chat message as JSON without an action: the same as plain text.'),
+    schema: textFrame(schemaName('text'), {}, 'A chat message as JSON without an action: the same as plain text.'),
     summary: 'A chat message as JSON without an action: the same as plain text.',
     replies: ['echo', 'ack', 'error'],
     example: { text: 'dinner?' },
   },
   sendmessage: {
-    schema: textFrame(action('sendmessage'), "Posts a message to the sender's room."),
+    schema: textFrame(schemaName('sendmessage'), action('sendmessage'), "Posts a message to the sender's room."),
     summary:
       'Stores the message in the room\'s history and sends it to everyone in the room, the sender included; with "clientMsgId", then an "ack" to the sender.',
     replies: ['ack', 'error'],
     example: { action: 'sendmessage', text: 'dinner?', clientMsgId: 'c-1', clientId: 'p-5c1f0e9a' },
   },
   echo: {
-    schema: textFrame(action('echo'), 'Asks for the text back.'),
+    schema: textFrame(schemaName('echo'), action('echo'), 'Asks for the text back.'),
     summary: 'An "echo" frame to the sender only; nothing stored.',
     replies: ['echo', 'error'],
     example: { action: 'echo', text: 'testing' },
   },
   hello: {
     schema: described(
-      z.object({ ...action('hello'), ...replayFrom }),
+      z.strictObject({ ...action('hello'), ...replayFrom }),
       'The first frame of a connection, and the way to ask for missed messages.',
     ),
     summary:
@@ -139,7 +149,7 @@ const CLIENT_FRAMES: Record<Action | 'text' | 'plain', ClientFrame> = {
   },
   join: {
     schema: described(
-      z.object({
+      z.strictObject({
         ...action('join'),
         room: described(roomSchema, 'The room: 1-32 letters, digits, "-" or "_", compared without case.'),
         ...replayFrom,
@@ -152,14 +162,14 @@ const CLIENT_FRAMES: Record<Action | 'text' | 'plain', ClientFrame> = {
     example: { action: 'join', room: 'kitchen', afterSeq: 41 },
   },
   leave: {
-    schema: described(z.object(action('leave')), 'Goes back to the lobby.'),
+    schema: described(z.strictObject(action('leave')), 'Goes back to the lobby.'),
     summary: 'The same as joining "lobby".',
     replies: ['welcome', 'message', 'error'],
     example: { action: 'leave' },
   },
   setname: {
     schema: described(
-      z.object({
+      z.strictObject({
         ...action('setname'),
         name: described(
           nameSchema,
@@ -177,7 +187,7 @@ const CLIENT_FRAMES: Record<Action | 'text' | 'plain', ClientFrame> = {
   },
   who: {
     schema: described(
-      z.object({
+      z.strictObject({
         ...action('who'),
         cursor: z.optional(
           described(
@@ -193,7 +203,10 @@ const CLIENT_FRAMES: Record<Action | 'text' | 'plain', ClientFrame> = {
     example: { action: 'who' },
   },
   ping: {
-    schema: described(z.object(action('ping')), 'A keep-alive: API Gateway closes a connection idle for 10 minutes.'),
+    schema: described(
+      z.strictObject(action('ping')),
+      'A keep-alive: API Gateway closes a connection idle for 10 minutes.',
+    ),
     summary: 'Answered with "pong".',
     replies: ['pong', 'error'],
     example: { action: 'ping' },
@@ -316,7 +329,7 @@ const SERVER_SUMMARIES: Record<ServerFrame['type'], string> = {
 
 /** Schema names in components.schemas, as client code generators will name their types. */
 const SERVER_SCHEMA_NAMES: Record<ServerFrame['type'], string> = {
-  message: 'ChatMessage',
+  message: 'MessageFrame',
   echo: 'EchoFrame',
   welcome: 'WelcomeFrame',
   presence: 'PresenceFrame',
@@ -327,11 +340,7 @@ const SERVER_SCHEMA_NAMES: Record<ServerFrame['type'], string> = {
   error: 'ErrorFrame',
 };
 
-/** Client frames are requests in components.schemas (`HelloRequest`), so no name meets a server frame's (`EchoFrame`). */
-const schemaName = (key: Action | 'text' | 'plain'): string =>
-  `${{ plain: 'PlainText', sendmessage: 'SendMessage', setname: 'SetName' }[key as string] ?? `${key[0]?.toUpperCase()}${key.slice(1)}`}Request`;
-
-const handshakeQuerySchema = z.object({
+const handshakeQuerySchema = z.strictObject({
   room: z.optional(
     described(roomSchema, 'The room to start in (default "lobby"); a bad room refuses the handshake with 400.'),
   ),
@@ -362,8 +371,9 @@ function componentSchemas(named: Record<string, Schema>, io: 'input' | 'output')
   });
   return Object.fromEntries(
     Object.entries(schemas).map(([id, schema]) => {
-      // The document's default schema format is JSON Schema draft 7 already, and a schema's name is its key.
-      const rest: Json = { ...schema };
+      // The document's default schema format is JSON Schema draft 7 already, and a schema's name is its key,
+      // which is also its title: the name code generators give its type.
+      const rest: Json = { title: id, ...schema };
       delete rest['$schema'];
       delete rest['$id'];
       return [id, rest];
@@ -403,11 +413,31 @@ export function asyncApiDocument(): Json {
       {
         ...Object.fromEntries(serverTypes.map((type) => [SERVER_SCHEMA_NAMES[type], serverFrameSchemas[type]])),
         PresenceChange: presenceChangeSchema,
+        PresenceEvent: presenceChangeShape.event,
         RosterMember: rosterMemberSchema,
         ErrorCode: errorCodeSchema,
       },
       'output',
     ),
+    {
+      ServerFrame: {
+        title: 'ServerFrame',
+        description:
+          'Any frame the server sends, told apart by its "type". Each frame\'s schema lists every field this version ' +
+          'sends and no other, so that generated types are exact and the tests catch a field sent by mistake. A ' +
+          'later version may add fields and frame types: a client ignores a field or a "type" it does not know, ' +
+          'rather than refusing the frame.',
+        oneOf: serverTypes.map((type) => ref(`#/components/schemas/${SERVER_SCHEMA_NAMES[type]}`)),
+        discriminator: 'type',
+      },
+      ClientFrame: {
+        title: 'ClientFrame',
+        description:
+          'Any frame a client sends: plain text, or JSON routed by its "action" (a chat message may have none). ' +
+          'Each schema lists every field the server reads; a client sends no other.',
+        oneOf: clientKeys.map((key) => ref(`#/components/schemas/${schemaName(key)}`)),
+      },
+    },
   );
 
   const messages: Record<string, Json> = {};
@@ -481,6 +511,8 @@ export function asyncApiDocument(): Json {
         'room. Clients order messages by `seq` and drop repeats by `id`; of two presence or welcome frames',
         'about one connection, the one with the higher `rev` is current. Every frame a client sends is',
         'routed by its `action` (`$request.body.action`); every frame the server sends has a `type`.',
+        "`ServerFrame` and `ClientFrame` are the unions of each side's frames; `npm run client-types -- <file.ts>`",
+        'writes TypeScript types of them all (docs/client-types.md).',
         '',
         'Generated from the zod schemas by `npm run asyncapi`; do not edit by hand.',
       ].join('\n'),

@@ -7,9 +7,15 @@ import { ASYNCAPI_PATH, asyncApiYaml } from '../../scripts/asyncapi-document.ts'
 import { ProtocolContract } from '../support/protocol-contract.ts';
 
 interface JsonSchema {
-  readonly properties?: Record<string, unknown>;
+  readonly title?: string;
+  readonly $ref?: string;
+  readonly properties?: Record<string, JsonSchema>;
   readonly required?: readonly string[];
   readonly enum?: readonly string[];
+  readonly items?: JsonSchema;
+  readonly anyOf?: readonly JsonSchema[];
+  readonly oneOf?: readonly JsonSchema[];
+  readonly additionalProperties?: boolean | JsonSchema;
 }
 interface Message {
   readonly payload: { readonly $ref: string };
@@ -32,6 +38,35 @@ function payloadOf(key: string): JsonSchema {
   if (schema === undefined) throw new Error(`asyncapi.yaml has no payload schema for ${key}`);
   return schema;
 }
+
+/** Every schema inside `schema` (itself included), each with its path, following no $ref. */
+function* subSchemas(schema: JsonSchema, path: string): Generator<[string, JsonSchema]> {
+  yield [path, schema];
+  for (const [name, property] of Object.entries(schema.properties ?? {}))
+    yield* subSchemas(property, `${path}.properties.${name}`);
+  if (schema.items !== undefined) yield* subSchemas(schema.items, `${path}.items`);
+  for (const keyword of ['anyOf', 'oneOf'] as const)
+    for (const [i, branch] of (schema[keyword] ?? []).entries()) yield* subSchemas(branch, `${path}.${keyword}.${i}`);
+  if (typeof schema.additionalProperties === 'object')
+    yield* subSchemas(schema.additionalProperties, `${path}.additionalProperties`);
+}
+
+/** The names of the component schemas that `name` refers to, itself included, however deep. */
+function reachable(name: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(name)) return seen;
+  seen.add(name);
+  const schema = document.components.schemas[name];
+  if (schema === undefined) throw new Error(`asyncapi.yaml has no schema ${name}`);
+  for (const [, sub] of subSchemas(schema, name))
+    if (sub.$ref !== undefined) reachable(sub.$ref.replace('#/components/schemas/', ''), seen);
+  return seen;
+}
+
+const payloadRefs = (prefix: string): string[] =>
+  Object.entries(document.components.messages)
+    .filter(([key]) => key.startsWith(prefix))
+    .map(([, message]) => message.payload.$ref)
+    .sort();
 
 /** The rows of docs/protocol.md's table under `heading`, as the text of their first cell. */
 function firstCells(heading: string): string[] {
@@ -90,6 +125,38 @@ describe('asyncapi.yaml, the protocol document', () => {
     });
 
     expect(problems).toEqual([]);
+  });
+});
+
+describe('asyncapi.yaml, as the input of client code generators', () => {
+  it('titles every schema a generator makes a type of: each component, and each object, enum or union inside one', () => {
+    const untitled = Object.entries(document.components.schemas).flatMap(([name, schema]) =>
+      [...subSchemas(schema, name)]
+        .filter(([path, sub]) => path === name || [sub.properties, sub.enum, sub.anyOf, sub.oneOf].some(Boolean))
+        .filter(([, sub]) => sub.title === undefined)
+        .map(([path]) => path),
+    );
+
+    expect(untitled).toEqual([]);
+  });
+
+  it.each([
+    ['ServerFrame', 'server.'],
+    ['ClientFrame', 'client.'],
+  ])('names the union of every payload its messages of one side carry: %s', (union, prefix) => {
+    const branches = (document.components.schemas[union]?.oneOf ?? []).map((branch) => branch.$ref).sort();
+
+    expect(branches).toEqual(payloadRefs(prefix));
+  });
+
+  it('closes every object that a client sends, frames and handshake query alike: no field it does not list', () => {
+    const open = [...reachable('ClientFrame'), 'HandshakeQuery'].flatMap((name) =>
+      [...subSchemas(document.components.schemas[name] ?? {}, name)]
+        .filter(([, sub]) => sub.properties !== undefined && sub.additionalProperties !== false)
+        .map(([path]) => path),
+    );
+
+    expect(open).toEqual([]);
   });
 });
 

@@ -70,6 +70,12 @@ describe('the traffic check against asyncapi.yaml', () => {
     ['a negative afterSeq', '{"action":"hello","afterSeq":-1}', '/afterSeq must be >= 0'],
     ['a join without a room', '{"action":"join"}', "must have required property 'room'"],
     ['a room name with a space', '{"action":"join","room":"the kitchen"}', '/room must match pattern'],
+    ['a field it does not list', '{"action":"ping","stamp":1}', 'must NOT have additional properties (stamp)'],
+    [
+      'a message with a field it does not list',
+      '{"action":"sendmessage","text":"hi","priority":"high"}',
+      'must NOT have additional properties (priority)',
+    ],
   ])('refuses a client frame with %s', (_, frame, problem) => {
     expect(contract.clientFrameProblems(frame).join('\n')).toContain(problem);
   });
