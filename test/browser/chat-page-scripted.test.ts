@@ -481,4 +481,25 @@ describe('the chat page against a scripted server', () => {
       expect(await tab.page.locator('#roster li').allTextContents()).toEqual(['Yvonne']);
     });
   });
+
+  describe('what a new user runs into', () => {
+    it('still marks its own earlier messages as its own after a reload', async () => {
+      const tab = await openPage('');
+      const first = await connectedIn(tab);
+      const mine = { ...message(1), from: 'me-1', name: 'Ann', text: 'before the reload' };
+      first.send(mine);
+      await tab.page.locator('#messages li.message.own').waitFor();
+
+      await tab.page.reload();
+      const second = await tab.home.connection(1);
+      await second.frame(isHello);
+      second.send({ type: 'welcome', connectionId: 'me-2', room: 'lobby', name: 'Ann', replay: 2, rev: 1, members: 1 });
+      second.send(mine);
+      second.send(message(2));
+      await tab.page.locator('#messages li.message[data-seq="2"]').waitFor();
+
+      expect(await tab.page.locator('#messages li.message.own .text').allTextContents()).toEqual(['before the reload']);
+      expect(await tab.page.locator('#messages li.message.own .from').textContent()).toBe('Ann (you)');
+    });
+  });
 });

@@ -59,6 +59,19 @@ if (new URLSearchParams(location.search).has('token')) {
   history.replaceState(history.state, '', address);
 }
 if (params.token !== undefined) sessionStorage.setItem(TOKEN_KEY, params.token);
+/** Where the page keeps this tab's connection ids, so that a reload still knows the messages it sent as its own. */
+const CONNECTIONS_KEY = 'chat.connections';
+/** How many of the tab's connection ids it keeps: a day of reconnects every two hours, and many reloads. */
+const KEPT_CONNECTIONS = 50;
+
+function keptConnectionIds(): string[] {
+  try {
+    const kept: unknown = JSON.parse(sessionStorage.getItem(CONNECTIONS_KEY) ?? '[]');
+    return Array.isArray(kept) ? kept.filter((id): id is string => typeof id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
 /** A person sends a line a second at most, for a while; the server lets a connection send 30 frames in 10 s. */
 const limiter = new SendLimiter(8, 1_000);
 /** How long a missing message may stay missing, while later ones are shown, before the page asks for it. */
@@ -84,6 +97,8 @@ const state = {
   room: params.room ?? 'lobby',
   name: params.name ?? validName(localStorage.getItem('chat.name')) ?? '',
   ownId: undefined as string | undefined,
+  /** Every connection this tab has had, this one included: a message from any of them is the person's own. */
+  ownIds: new Set(keptConnectionIds()),
   /** Messages of the current room by id: a replay or a redelivery shows nothing twice. */
   shown: new Map<string, ShownMessage>(),
   /** How much of the current room's history the page has, so a reconnect asks only for the rest. */
@@ -142,8 +157,26 @@ function nameParts(connectionId: string, name: string, userId: string | undefine
     tag.title = "This user's tag, the same on every connection of theirs";
     parts.push(' ', tag);
   }
-  if (connectionId === state.ownId) parts.push(' ', textElement('span', 'you', '(you)'));
+  if (isOwn(connectionId)) parts.push(' ', textElement('span', 'you', '(you)'));
   return parts;
+}
+
+/** Whether a connection is this tab's, now or before a reconnect or reload. */
+function isOwn(connectionId: string): boolean {
+  return connectionId === state.ownId || state.ownIds.has(connectionId);
+}
+
+/** Remembers a connection of this tab for the rest of the tab's life, reloads included. */
+function rememberOwnConnection(connectionId: string): void {
+  if (state.ownIds.has(connectionId)) return;
+  state.ownIds.add(connectionId);
+  const kept = [...state.ownIds].slice(-KEPT_CONNECTIONS);
+  state.ownIds = new Set(kept);
+  try {
+    sessionStorage.setItem(CONNECTIONS_KEY, JSON.stringify(kept));
+  } catch {
+    // Storage may be full or refused: the page still knows its connections until it is reloaded.
+  }
 }
 
 function scrollToEnd(): void {
@@ -160,7 +193,7 @@ function asNumber(value: unknown): number | undefined {
 
 function renderMessage(message: ShownMessage): HTMLLIElement {
   const item = document.createElement('li');
-  item.className = message.from === state.ownId ? 'message own' : 'message';
+  item.className = isOwn(message.from) ? 'message own' : 'message';
   item.dataset['id'] = message.id;
   item.dataset['seq'] = String(message.seq);
   item.dataset['from'] = message.from;
@@ -317,6 +350,7 @@ function onWelcome(frame: IncomingFrame): void {
   state.memberRevisions.accept(connectionId, rev);
   const newConnectionOrRoom = connectionId !== state.ownId || room !== state.room;
   state.ownId = connectionId;
+  rememberOwnConnection(connectionId);
   statusView.dataset['connectionId'] = connectionId;
   if (room !== state.room) enterRoom(room);
   state.name = name;
