@@ -501,5 +501,25 @@ describe('the chat page against a scripted server', () => {
       expect(await tab.page.locator('#messages li.message.own .text').allTextContents()).toEqual(['before the reload']);
       expect(await tab.page.locator('#messages li.message.own .from').textContent()).toBe('Ann (you)');
     });
+    it('gives back a text refused as too long though another was typed since, so it can be shortened', async () => {
+      const tab = await openPage('');
+      const connection = await connectedIn(tab);
+      const box = tab.page.getByRole('textbox', { name: 'Message', exact: true });
+      const long = 'x'.repeat(5000);
+      await box.fill(long);
+      await box.press('Enter');
+      const sent = await connection.frame((frame) => frame['action'] === 'sendmessage');
+      await box.fill('typed meanwhile');
+
+      connection.send({
+        type: 'error',
+        code: 'message_too_large',
+        message: 'message text is 5000 bytes; the limit is 4096',
+        clientMsgId: sent['clientMsgId'],
+      });
+      await tab.page.locator('#messages li.notice.error').waitFor();
+
+      expect(await box.inputValue()).toBe(`${long} typed meanwhile`);
+    });
   });
 });

@@ -502,6 +502,16 @@ function onRoster(frame: IncomingFrame): void {
   renderRoster();
 }
 
+/**
+ * Puts a refused text back in the box, so that sending it again (or shortened) is a key press away, under its own
+ * clientMsgId when unchanged. Whatever was typed in the box since follows it: neither is lost.
+ */
+function giveBack(text: string): void {
+  const typed = input.value;
+  if (typed === text) return;
+  input.value = typed.trim() === '' ? text : `${text} ${typed}`;
+}
+
 function onFrame(frame: IncomingFrame): void {
   switch (frame.type) {
     case 'message':
@@ -530,8 +540,7 @@ function onFrame(frame: IncomingFrame): void {
     case 'error': {
       const clientMsgId = asString(frame['clientMsgId']);
       const text = clientMsgId === undefined ? undefined : state.outbox.failed(clientMsgId);
-      // Back in the box, so that sending it again is one key press, and goes under its own clientMsgId.
-      if (text !== undefined && input.value === '') input.value = text;
+      if (text !== undefined) giveBack(text);
       showNotice([describeErrorFrame(frame['code'], frame['message'])], 'error');
       return;
     }
