@@ -521,5 +521,22 @@ describe('the chat page against a scripted server', () => {
 
       expect(await box.inputValue()).toBe(`${long} typed meanwhile`);
     });
+    it.each([
+      ['Room', 'no spaces', 'A room name is 1 to 32 letters, digits, "-" or "_".'],
+      ['Room', '', 'A room name is 1 to 32 letters, digits, "-" or "_".'],
+      ['Your name', '', 'Not saved: a name is 1 to 32 characters.'],
+      ['WebSocket URL', 'chat.example.com', 'The server address must be a ws:// or wss:// URL.'],
+    ])('says in its own words what the %s field takes when given "%s"', async (label, value, rule) => {
+      const tab = await openPage('');
+      const connection = await connectedIn(tab);
+      if (label === 'WebSocket URL') await tab.page.getByText('Server', { exact: true }).click();
+      const field = tab.page.getByRole('textbox', { name: label, exact: true });
+
+      await field.fill(value);
+      await field.press('Enter');
+      await sendMarker(tab.page, connection);
+
+      expect(await tab.page.locator('#messages li.notice.error').allTextContents()).toEqual([rule]);
+    });
   });
 });
