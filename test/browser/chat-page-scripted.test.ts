@@ -538,5 +538,38 @@ describe('the chat page against a scripted server', () => {
 
       expect(await tab.page.locator('#messages li.notice.error').allTextContents()).toEqual([rule]);
     });
+    function joinOf(connectionId: string, name: string, at: string): object {
+      return { type: 'presence', event: 'join', room: 'lobby', members: 2, connectionId, name, rev: 1, at };
+    }
+
+    function logLines(page: Page): Promise<Array<string | null>> {
+      return page
+        .locator('#messages li')
+        .evaluateAll((items) => items.map((li) => (li.querySelector('.text') ?? li).textContent));
+    }
+
+    it('shows no line of its own join, though the join comes before its welcome and the history', async () => {
+      const tab = await openPage('');
+      const connection = await tab.home.connection(0);
+      await connection.frame(isHello);
+
+      connection.send(joinOf('me-1', 'Ann', '2026-01-01T12:05:00.000Z'));
+      welcome(connection, 'lobby', 1, [message(1), message(2)]);
+      await tab.page.locator('#messages li.message[data-seq="2"]').waitFor();
+
+      expect(await logLines(tab.page)).toEqual(['message 1', 'message 2']);
+    });
+
+    it('shows the history sent before a join above the line of that join', async () => {
+      const tab = await openPage('');
+      const connection = await tab.home.connection(0);
+      await connection.frame(isHello);
+
+      connection.send(joinOf('bob-2', 'Bob', '2026-01-01T12:05:00.000Z'));
+      welcome(connection, 'lobby', 1, [message(1), message(2)]);
+      await tab.page.locator('#messages li.message[data-seq="2"]').waitFor();
+
+      expect(await logLines(tab.page)).toEqual(['message 1', 'message 2', 'Bob joined']);
+    });
   });
 });

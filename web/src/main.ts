@@ -25,6 +25,15 @@ interface ShownMember {
   readonly userId: string | undefined;
 }
 
+/** A membership change as a presence frame tells it, with its revision and when it happened (ms since epoch). */
+type LoggedChange = PageChange & { rev: number | undefined; at: number | undefined };
+
+/** Changes of a presence frame or batch to tell, with the changes the batch counted but did not list. */
+interface News {
+  readonly changes: readonly LoggedChange[];
+  readonly unlisted: { readonly joined: number; readonly left: number; readonly renamed: number };
+}
+
 function element<T extends HTMLElement>(id: string, type: new () => T): T {
   const found = document.getElementById(id);
   if (!(found instanceof type)) throw new Error(`the page has no #${id}`);
@@ -119,6 +128,11 @@ const state = {
   /** Members whose last applied presence in this room was a leave: a roster taken earlier may still list them. */
   /** Members this page saw leave, with the revision of their leave. */
   departed: new Map<string, number | undefined>(),
+  /**
+   * Presence news that came before this connection's welcome (a join is announced to the room at connect): told
+   * once the welcome says which member is the page's own, whose join is not news.
+   */
+  unwelcomedNews: [] as News[],
   /** Acks that arrived before their message was shown. */
   acks: new Map<string, string>(),
   /** The messages awaiting their ack: a resend of one goes under its clientMsgId. */
@@ -229,8 +243,12 @@ function showMessage(message: ShownMessage): void {
   if (state.shown.has(message.id)) return;
   state.shown.set(message.id, message);
   const item = renderMessage(message);
-  const later = [...list.querySelectorAll<HTMLLIElement>('li.message')].find(
-    (other) => Number(other.dataset['seq']) > message.seq,
+  const sentAt = Date.parse(message.sentAt);
+  // Before later messages, and before a presence line of a later time: history sent before a join reads above it.
+  const later = [...list.querySelectorAll<HTMLLIElement>('li.message, li.notice[data-at]')].find((other) =>
+    other.classList.contains('message')
+      ? Number(other.dataset['seq']) > message.seq
+      : Number(other.dataset['at']) > sentAt,
   );
   list.insertBefore(item, later ?? null);
   const ack = state.acks.get(message.id);
@@ -242,9 +260,10 @@ function showMessage(message: ShownMessage): void {
 }
 
 /** A line in the log between messages: the log region reads it out politely, like a message. */
-function showNotice(parts: Array<Node | string>, kind: 'error' | 'info'): void {
+function showNotice(parts: Array<Node | string>, kind: 'error' | 'info', at?: number): void {
   const item = document.createElement('li');
   item.className = `notice ${kind}`;
+  if (at !== undefined) item.dataset['at'] = String(at);
   item.dir = 'auto';
   item.append(...parts);
   list.append(item);
@@ -275,6 +294,7 @@ function clearRoomView(): void {
   state.shown.clear();
   state.members.clear();
   state.departed.clear();
+  state.unwelcomedNews = [];
   state.memberCount = undefined;
   state.rosterNext = undefined;
   state.progress = new RoomProgress();
@@ -353,6 +373,7 @@ function onWelcome(frame: IncomingFrame): void {
   rememberOwnConnection(connectionId);
   statusView.dataset['connectionId'] = connectionId;
   if (room !== state.room) enterRoom(room);
+  tellUnwelcomedNews(connectionId);
   state.name = name;
   nameInput.value = name;
   state.progress.startReplay(asNumber(frame['replay']) ?? 0);
@@ -379,7 +400,7 @@ function onMessage(frame: IncomingFrame): void {
 }
 
 /** A membership change of a presence frame or batch, when well formed. */
-function changeOf(value: unknown): (PageChange & { rev: number | undefined }) | undefined {
+function changeOf(value: unknown): LoggedChange | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const fields = value as Record<string, unknown>;
   const event = asString(fields['event']);
@@ -388,11 +409,13 @@ function changeOf(value: unknown): (PageChange & { rev: number | undefined }) | 
   if (!connectionId || !name || (event !== 'join' && event !== 'leave' && event !== 'rename')) return undefined;
   const previousName = asString(fields['previousName']);
   const userId = asString(fields['userId']);
+  const at = Date.parse(asString(fields['at']) ?? '');
   return {
     event,
     connectionId,
     name,
     rev: asNumber(fields['rev']),
+    at: Number.isNaN(at) ? undefined : at,
     ...(previousName ? { previousName } : {}),
     ...(userId ? { userId } : {}),
   };
@@ -402,7 +425,7 @@ function changeOf(value: unknown): (PageChange & { rev: number | undefined }) | 
  * Applies a change to the roster unless the page has it already (by the member's revision). Returns whether
  * to tell the user: a change seen before, or the leave of a member this page never knew, is not news.
  */
-function applyChange(change: PageChange & { rev: number | undefined }): boolean {
+function applyChange(change: LoggedChange): boolean {
   if (!state.memberRevisions.acceptNewer(change.connectionId, change.rev)) return false;
   const known = state.members.has(change.connectionId);
   if (change.event === 'leave') {
@@ -424,11 +447,11 @@ function namedList(named: readonly NamedMember[], others: number): Array<Node | 
   return parts.flatMap((part, i) => [...(i === 0 ? [] : [i === parts.length - 1 ? ' and ' : ', ']), ...part]);
 }
 
-function showPresenceLine(line: PresenceLine): void {
+function showPresenceLine(line: PresenceLine, at: number | undefined): void {
   switch (line.kind) {
     case 'joined':
     case 'left':
-      showNotice([...namedList(line.named, line.others), line.kind === 'joined' ? ' joined' : ' left'], 'info');
+      showNotice([...namedList(line.named, line.others), line.kind === 'joined' ? ' joined' : ' left'], 'info', at);
       return;
     case 'renamed':
       showNotice(
@@ -438,10 +461,32 @@ function showPresenceLine(line: PresenceLine): void {
           ...nameParts(line.member.connectionId, line.member.name, line.member.userId),
         ],
         'info',
+        at,
       );
       return;
     case 'renamed-others':
-      showNotice([`${line.count.toLocaleString()} others changed their names`], 'info');
+      showNotice([`${line.count.toLocaleString()} others changed their names`], 'info', at);
+  }
+}
+
+const NO_UNLISTED = { joined: 0, left: 0, renamed: 0 };
+
+/** Tells presence news in a few lines, each placed at the time of the latest change it tells. */
+function tell({ changes, unlisted }: News): void {
+  if (state.ownId === undefined) {
+    state.unwelcomedNews.push({ changes, unlisted });
+    return;
+  }
+  const times = changes.map((change) => change.at).filter((at) => at !== undefined);
+  const at = times.length === 0 ? undefined : Math.max(...times);
+  for (const line of presenceLines(changes, unlisted)) showPresenceLine(line, at);
+}
+
+/** Tells the news that waited for the welcome, but the page's own join: the person knows they came in. */
+function tellUnwelcomedNews(ownId: string): void {
+  const held = state.unwelcomedNews.splice(0);
+  for (const { changes, unlisted } of held) {
+    tell({ changes: changes.filter((change) => change.event !== 'join' || change.connectionId !== ownId), unlisted });
   }
 }
 
@@ -449,7 +494,7 @@ function onPresence(frame: IncomingFrame): void {
   const change = changeOf(frame);
   if (change === undefined || asString(frame['room']) !== state.room) return;
   state.memberCount = asNumber(frame['members']) ?? state.memberCount;
-  if (applyChange(change)) for (const line of presenceLines([change])) showPresenceLine(line);
+  if (applyChange(change)) tell({ changes: [change], unlisted: NO_UNLISTED });
   renderRoster();
 }
 
@@ -466,7 +511,7 @@ function onPresenceBatch(frame: IncomingFrame): void {
     left: unlistedOf('left', 'leave'),
     renamed: unlistedOf('renamed', 'rename'),
   };
-  for (const line of presenceLines(news, unlisted)) showPresenceLine(line);
+  tell({ changes: news, unlisted });
   state.memberCount = asNumber(frame['members']) ?? state.memberCount;
   renderRoster();
 }
