@@ -571,5 +571,42 @@ describe('the chat page against a scripted server', () => {
 
       expect(await logLines(tab.page)).toEqual(['message 1', 'message 2', 'Bob joined']);
     });
+    it('shows the name the server knows, and asks for it on reconnect, after a rename the server refused', async () => {
+      const tab = await openPage('');
+      const first = await connectedIn(tab);
+      const nameBox = tab.page.getByRole('textbox', { name: 'Your name', exact: true });
+      await nameBox.fill('Zed');
+      await nameBox.press('Enter');
+      await first.frame((frame) => frame['action'] === 'setname');
+
+      first.send({ type: 'error', code: 'name_locked', message: 'your name comes from your sign-in' });
+      await tab.page.locator('#messages li.notice.error').waitFor();
+      const shown = await nameBox.inputValue();
+      await first.close();
+      const second = await tab.home.connection(1);
+
+      expect(shown).toBe('Ann');
+      expect(second.url.searchParams.get('name')).toBe('Ann');
+    });
+
+    it('shows in the name field the name its own presence says it has', async () => {
+      const tab = await openPage('');
+      const connection = await connectedIn(tab);
+
+      connection.send({
+        type: 'presence',
+        event: 'rename',
+        room: 'lobby',
+        members: 1,
+        connectionId: 'me-1',
+        name: 'Annie',
+        previousName: 'Ann',
+        rev: 2,
+        at: SENT_AT,
+      });
+      await tab.page.locator('#roster li', { hasText: 'Annie' }).waitFor();
+
+      expect(await tab.page.getByRole('textbox', { name: 'Your name', exact: true }).inputValue()).toBe('Annie');
+    });
   });
 });

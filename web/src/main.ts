@@ -68,6 +68,8 @@ if (new URLSearchParams(location.search).has('token')) {
   history.replaceState(history.state, '', address);
 }
 if (params.token !== undefined) sessionStorage.setItem(TOKEN_KEY, params.token);
+/** Where the page keeps the name the person saved, for every tab and the next visit. */
+const NAME_KEY = 'chat.name';
 /** Where the page keeps this tab's connection ids, so that a reload still knows the messages it sent as its own. */
 const CONNECTIONS_KEY = 'chat.connections';
 /** How many of the tab's connection ids it keeps: a day of reconnects every two hours, and many reloads. */
@@ -104,7 +106,10 @@ const state = {
    */
   token: params.token ?? validToken(sessionStorage.getItem(TOKEN_KEY)),
   room: params.room ?? 'lobby',
-  name: params.name ?? validName(localStorage.getItem('chat.name')) ?? '',
+  /** The name the page asks for when it connects: the server's name for it, or one the person just saved. */
+  name: params.name ?? validName(localStorage.getItem(NAME_KEY)) ?? '',
+  /** The name the server last said this page's member has: what a refused rename falls back to. */
+  serverName: undefined as string | undefined,
   ownId: undefined as string | undefined,
   /** Every connection this tab has had, this one included: a message from any of them is the person's own. */
   ownIds: new Set(keptConnectionIds()),
@@ -287,6 +292,26 @@ function renderRoster(): void {
   rosterMore.hidden = state.rosterNext === undefined;
 }
 
+/**
+ * Takes the name the server says this page's member has, and shows it in the name field unless the person is
+ * typing another there.
+ */
+function learnOwnName(name: string): void {
+  const typing = document.activeElement === nameInput && nameInput.value.trim() !== state.name;
+  state.name = name;
+  state.serverName = name;
+  if (!typing) nameInput.value = name;
+}
+
+/** The server refused a rename: the page and its field go back to the name the server knows. */
+function renameRefused(): void {
+  const name = state.serverName;
+  if (name === undefined) return;
+  if (localStorage.getItem(NAME_KEY) === state.name) localStorage.setItem(NAME_KEY, name);
+  state.name = name;
+  nameInput.value = name;
+}
+
 /** Forgets what the page showed of a room (its messages, members and progress): a new room starts clean. */
 function clearRoomView(): void {
   clearTimeout(state.gapTimer);
@@ -374,8 +399,7 @@ function onWelcome(frame: IncomingFrame): void {
   statusView.dataset['connectionId'] = connectionId;
   if (room !== state.room) enterRoom(room);
   tellUnwelcomedNews(connectionId);
-  state.name = name;
-  nameInput.value = name;
+  learnOwnName(name);
   state.progress.startReplay(asNumber(frame['replay']) ?? 0);
   state.memberCount = asNumber(frame['members']) ?? state.memberCount;
   renderRoster();
@@ -434,6 +458,7 @@ function applyChange(change: LoggedChange): boolean {
     return known;
   }
   state.members.set(change.connectionId, { name: change.name, userId: change.userId });
+  if (change.connectionId === state.ownId) learnOwnName(change.name);
   if (change.event === 'join') state.departed.delete(change.connectionId);
   return true;
 }
@@ -541,6 +566,7 @@ function onRoster(frame: IncomingFrame): void {
     // A presence change newer than the roster's reading of this member wins.
     if (!state.memberRevisions.accept(connectionId, asNumber(rev))) continue;
     state.members.set(connectionId, { name, userId: asString(userId) });
+    if (connectionId === state.ownId) learnOwnName(name);
   }
   state.memberCount = asNumber(frame['count']) ?? state.memberCount;
   state.rosterNext = asString(frame['next']);
@@ -586,6 +612,7 @@ function onFrame(frame: IncomingFrame): void {
       const clientMsgId = asString(frame['clientMsgId']);
       const text = clientMsgId === undefined ? undefined : state.outbox.failed(clientMsgId);
       if (text !== undefined) giveBack(text);
+      if (frame['code'] === 'invalid_name' || frame['code'] === 'name_locked') renameRefused();
       showNotice([describeErrorFrame(frame['code'], frame['message'])], 'error');
       return;
     }
@@ -731,7 +758,7 @@ nameForm.addEventListener('submit', (event) => {
     showNotice([`Not saved: ${problem}.`], 'error');
     return;
   }
-  localStorage.setItem('chat.name', name);
+  localStorage.setItem(NAME_KEY, name);
   state.name = name;
   sendForPerson({ action: 'setname', name }, '');
 });
