@@ -22,6 +22,8 @@ interface Opened {
   readonly elsewhere: ScriptedChatServer;
   /** Every other WebSocket the page opens, such as its default server when it has no config.json. */
   readonly anyOther: ScriptedChatServer;
+  /** Every HTTP request of the page that failed or was answered with an error status. */
+  readonly failedRequests: string[];
 }
 
 function message(seq: number, room = 'lobby', text = `message ${seq}`): object {
@@ -73,9 +75,14 @@ describe('the chat page against a scripted server', () => {
     );
     if (options.withoutConfig) await context.route('**/config.json', (route) => route.fulfill({ status: 404 }));
     const page = await context.newPage();
+    const failedRequests: string[] = [];
+    page.on('response', (response) => {
+      if (response.status() >= 400) failedRequests.push(`${response.status()} ${response.url()}`);
+    });
+    page.on('requestfailed', (request) => failedRequests.push(`failed ${request.url()}`));
     if (options.clock) await page.clock.install();
     await page.goto(`${web.url}?${query}`);
-    const tab = { page, context, home, elsewhere, anyOther };
+    const tab = { page, context, home, elsewhere, anyOther, failedRequests };
     opened.push(tab);
     return tab;
   }
@@ -607,6 +614,21 @@ describe('the chat page against a scripted server', () => {
       await tab.page.locator('#roster li', { hasText: 'Annie' }).waitFor();
 
       expect(await tab.page.getByRole('textbox', { name: 'Your name', exact: true }).inputValue()).toBe('Annie');
+    });
+    it('makes no request that fails, the icon a browser shows in its tab included', async () => {
+      const tab = await openPage('');
+      await connectedIn(tab);
+
+      // Headless Chromium fetches no icon: ask for the one a browser would, the page's own or else /favicon.ico.
+      const icon = await tab.page.evaluate(
+        () =>
+          document.querySelector<HTMLLinkElement>('link[rel~="icon"]')?.href ??
+          new URL('/favicon.ico', location.href).href,
+      );
+      const iconStatus = icon.startsWith('data:') ? 200 : (await tab.context.request.get(icon)).status();
+
+      expect(tab.failedRequests).toEqual([]);
+      expect(iconStatus).toBe(200);
     });
   });
 });
