@@ -567,6 +567,30 @@ describe('the chat page against a scripted server', () => {
       expect(await logLines(tab.page)).toEqual(['message 1', 'message 2']);
     });
 
+    it('tells nothing of its own earlier connection leaving, after a reload', async () => {
+      const tab = await openPage('');
+      await connectedIn(tab);
+
+      await tab.page.reload();
+      const second = await tab.home.connection(1);
+      await second.frame(isHello);
+      second.send({ type: 'welcome', connectionId: 'me-2', room: 'lobby', name: 'Ann', replay: 0, rev: 1, members: 2 });
+      second.send({
+        type: 'roster',
+        room: 'lobby',
+        members: [
+          { connectionId: 'me-1', name: 'Ann', rev: 1 },
+          { connectionId: 'me-2', name: 'Ann', rev: 1 },
+        ],
+        count: 2,
+      });
+      await tab.page.locator('#roster li[data-id="me-1"]').waitFor();
+      second.send({ ...joinOf('me-1', 'Ann', '2026-01-01T12:05:00.000Z'), event: 'leave', members: 1, rev: 2 });
+      await tab.page.locator('#roster li[data-id="me-1"]').waitFor({ state: 'detached' });
+
+      expect(await logLines(tab.page)).toEqual([]);
+    });
+
     it('shows the history sent before a join above the line of that join', async () => {
       const tab = await openPage('');
       const connection = await tab.home.connection(0);

@@ -398,7 +398,7 @@ function onWelcome(frame: IncomingFrame): void {
   rememberOwnConnection(connectionId);
   statusView.dataset['connectionId'] = connectionId;
   if (room !== state.room) enterRoom(room);
-  tellUnwelcomedNews(connectionId);
+  tellUnwelcomedNews();
   learnOwnName(name);
   state.progress.startReplay(asNumber(frame['replay']) ?? 0);
   state.memberCount = asNumber(frame['members']) ?? state.memberCount;
@@ -496,23 +496,24 @@ function showPresenceLine(line: PresenceLine, at: number | undefined): void {
 
 const NO_UNLISTED = { joined: 0, left: 0, renamed: 0 };
 
-/** Tells presence news in a few lines, each placed at the time of the latest change it tells. */
+/**
+ * Tells presence news in a few lines, each placed at the time of the latest change it tells. The joins and leaves
+ * of this tab's own connections (this one, or one a reconnect or reload replaced) are not news to the person.
+ */
 function tell({ changes, unlisted }: News): void {
   if (state.ownId === undefined) {
     state.unwelcomedNews.push({ changes, unlisted });
     return;
   }
-  const times = changes.map((change) => change.at).filter((at) => at !== undefined);
+  const news = changes.filter((change) => change.event === 'rename' || !isOwn(change.connectionId));
+  const times = news.map((change) => change.at).filter((at) => at !== undefined);
   const at = times.length === 0 ? undefined : Math.max(...times);
-  for (const line of presenceLines(changes, unlisted)) showPresenceLine(line, at);
+  for (const line of presenceLines(news, unlisted)) showPresenceLine(line, at);
 }
 
-/** Tells the news that waited for the welcome, but the page's own join: the person knows they came in. */
-function tellUnwelcomedNews(ownId: string): void {
-  const held = state.unwelcomedNews.splice(0);
-  for (const { changes, unlisted } of held) {
-    tell({ changes: changes.filter((change) => change.event !== 'join' || change.connectionId !== ownId), unlisted });
-  }
+/** Tells the news that waited for the welcome, now that the page knows which member is its own. */
+function tellUnwelcomedNews(): void {
+  for (const news of state.unwelcomedNews.splice(0)) tell(news);
 }
 
 function onPresence(frame: IncomingFrame): void {
