@@ -22,6 +22,8 @@ interface Opened {
   readonly elsewhere: ScriptedChatServer;
   /** Every other WebSocket the page opens, such as its default server when it has no config.json. */
   readonly anyOther: ScriptedChatServer;
+  /** Every HTTP request of the page that failed or was answered with an error status. */
+  readonly failedRequests: string[];
 }
 
 function message(seq: number, room = 'lobby', text = `message ${seq}`): object {
@@ -73,9 +75,14 @@ describe('the chat page against a scripted server', () => {
     );
     if (options.withoutConfig) await context.route('**/config.json', (route) => route.fulfill({ status: 404 }));
     const page = await context.newPage();
+    const failedRequests: string[] = [];
+    page.on('response', (response) => {
+      if (response.status() >= 400) failedRequests.push(`${response.status()} ${response.url()}`);
+    });
+    page.on('requestfailed', (request) => failedRequests.push(`failed ${request.url()}`));
     if (options.clock) await page.clock.install();
     await page.goto(`${web.url}?${query}`);
-    const tab = { page, context, home, elsewhere, anyOther };
+    const tab = { page, context, home, elsewhere, anyOther, failedRequests };
     opened.push(tab);
     return tab;
   }
@@ -479,6 +486,173 @@ describe('the chat page against a scripted server', () => {
       await tab.page.locator('#roster li', { hasText: 'Yvonne' }).waitFor();
 
       expect(await tab.page.locator('#roster li').allTextContents()).toEqual(['Yvonne']);
+    });
+  });
+
+  describe('what a new user runs into', () => {
+    it('still marks its own earlier messages as its own after a reload', async () => {
+      const tab = await openPage('');
+      const first = await connectedIn(tab);
+      const mine = { ...message(1), from: 'me-1', name: 'Ann', text: 'before the reload' };
+      first.send(mine);
+      await tab.page.locator('#messages li.message.own').waitFor();
+
+      await tab.page.reload();
+      const second = await tab.home.connection(1);
+      await second.frame(isHello);
+      second.send({ type: 'welcome', connectionId: 'me-2', room: 'lobby', name: 'Ann', replay: 2, rev: 1, members: 1 });
+      second.send(mine);
+      second.send(message(2));
+      await tab.page.locator('#messages li.message[data-seq="2"]').waitFor();
+
+      expect(await tab.page.locator('#messages li.message.own .text').allTextContents()).toEqual(['before the reload']);
+      expect(await tab.page.locator('#messages li.message.own .from').textContent()).toBe('Ann (you)');
+    });
+    it('gives back a text refused as too long though another was typed since, so it can be shortened', async () => {
+      const tab = await openPage('');
+      const connection = await connectedIn(tab);
+      const box = tab.page.getByRole('textbox', { name: 'Message', exact: true });
+      const long = 'x'.repeat(5000);
+      await box.fill(long);
+      await box.press('Enter');
+      const sent = await connection.frame((frame) => frame['action'] === 'sendmessage');
+      await box.fill('typed meanwhile');
+
+      connection.send({
+        type: 'error',
+        code: 'message_too_large',
+        message: 'message text is 5000 bytes; the limit is 4096',
+        clientMsgId: sent['clientMsgId'],
+      });
+      await tab.page.locator('#messages li.notice.error').waitFor();
+
+      expect(await box.inputValue()).toBe(`${long} typed meanwhile`);
+    });
+    it.each([
+      ['Room', 'no spaces', 'A room name is 1 to 32 letters, digits, "-" or "_".'],
+      ['Room', '', 'A room name is 1 to 32 letters, digits, "-" or "_".'],
+      ['Your name', '', 'Not saved: a name is 1 to 32 characters.'],
+      ['WebSocket URL', 'chat.example.com', 'The server address must be a ws:// or wss:// URL.'],
+    ])('says in its own words what the %s field takes when given "%s"', async (label, value, rule) => {
+      const tab = await openPage('');
+      const connection = await connectedIn(tab);
+      if (label === 'WebSocket URL') await tab.page.getByText('Server', { exact: true }).click();
+      const field = tab.page.getByRole('textbox', { name: label, exact: true });
+
+      await field.fill(value);
+      await field.press('Enter');
+      await sendMarker(tab.page, connection);
+
+      expect(await tab.page.locator('#messages li.notice.error').allTextContents()).toEqual([rule]);
+    });
+    function joinOf(connectionId: string, name: string, at: string): object {
+      return { type: 'presence', event: 'join', room: 'lobby', members: 2, connectionId, name, rev: 1, at };
+    }
+
+    function logLines(page: Page): Promise<Array<string | null>> {
+      return page
+        .locator('#messages li')
+        .evaluateAll((items) => items.map((li) => (li.querySelector('.text') ?? li).textContent));
+    }
+
+    it('shows no line of its own join, though the join comes before its welcome and the history', async () => {
+      const tab = await openPage('');
+      const connection = await tab.home.connection(0);
+      await connection.frame(isHello);
+
+      connection.send(joinOf('me-1', 'Ann', '2026-01-01T12:05:00.000Z'));
+      welcome(connection, 'lobby', 1, [message(1), message(2)]);
+      await tab.page.locator('#messages li.message[data-seq="2"]').waitFor();
+
+      expect(await logLines(tab.page)).toEqual(['message 1', 'message 2']);
+    });
+
+    it('tells nothing of its own earlier connection leaving, after a reload', async () => {
+      const tab = await openPage('');
+      await connectedIn(tab);
+
+      await tab.page.reload();
+      const second = await tab.home.connection(1);
+      await second.frame(isHello);
+      second.send({ type: 'welcome', connectionId: 'me-2', room: 'lobby', name: 'Ann', replay: 0, rev: 1, members: 2 });
+      second.send({
+        type: 'roster',
+        room: 'lobby',
+        members: [
+          { connectionId: 'me-1', name: 'Ann', rev: 1 },
+          { connectionId: 'me-2', name: 'Ann', rev: 1 },
+        ],
+        count: 2,
+      });
+      await tab.page.locator('#roster li[data-id="me-1"]').waitFor();
+      second.send({ ...joinOf('me-1', 'Ann', '2026-01-01T12:05:00.000Z'), event: 'leave', members: 1, rev: 2 });
+      await tab.page.locator('#roster li[data-id="me-1"]').waitFor({ state: 'detached' });
+
+      expect(await logLines(tab.page)).toEqual([]);
+    });
+
+    it('shows the history sent before a join above the line of that join', async () => {
+      const tab = await openPage('');
+      const connection = await tab.home.connection(0);
+      await connection.frame(isHello);
+
+      connection.send(joinOf('bob-2', 'Bob', '2026-01-01T12:05:00.000Z'));
+      welcome(connection, 'lobby', 1, [message(1), message(2)]);
+      await tab.page.locator('#messages li.message[data-seq="2"]').waitFor();
+
+      expect(await logLines(tab.page)).toEqual(['message 1', 'message 2', 'Bob joined']);
+    });
+    it('shows the name the server knows, and asks for it on reconnect, after a rename the server refused', async () => {
+      const tab = await openPage('');
+      const first = await connectedIn(tab);
+      const nameBox = tab.page.getByRole('textbox', { name: 'Your name', exact: true });
+      await nameBox.fill('Zed');
+      await nameBox.press('Enter');
+      await first.frame((frame) => frame['action'] === 'setname');
+
+      first.send({ type: 'error', code: 'name_locked', message: 'your name comes from your sign-in' });
+      await tab.page.locator('#messages li.notice.error').waitFor();
+      const shown = await nameBox.inputValue();
+      await first.close();
+      const second = await tab.home.connection(1);
+
+      expect(shown).toBe('Ann');
+      expect(second.url.searchParams.get('name')).toBe('Ann');
+    });
+
+    it('shows in the name field the name its own presence says it has', async () => {
+      const tab = await openPage('');
+      const connection = await connectedIn(tab);
+
+      connection.send({
+        type: 'presence',
+        event: 'rename',
+        room: 'lobby',
+        members: 1,
+        connectionId: 'me-1',
+        name: 'Annie',
+        previousName: 'Ann',
+        rev: 2,
+        at: SENT_AT,
+      });
+      await tab.page.locator('#roster li', { hasText: 'Annie' }).waitFor();
+
+      expect(await tab.page.getByRole('textbox', { name: 'Your name', exact: true }).inputValue()).toBe('Annie');
+    });
+    it('makes no request that fails, the icon a browser shows in its tab included', async () => {
+      const tab = await openPage('');
+      await connectedIn(tab);
+
+      // Headless Chromium fetches no icon: ask for the one a browser would, the page's own or else /favicon.ico.
+      const icon = await tab.page.evaluate(
+        () =>
+          document.querySelector<HTMLLinkElement>('link[rel~="icon"]')?.href ??
+          new URL('/favicon.ico', location.href).href,
+      );
+      const iconStatus = icon.startsWith('data:') ? 200 : (await tab.context.request.get(icon)).status();
+
+      expect(tab.failedRequests).toEqual([]);
+      expect(iconStatus).toBe(200);
     });
   });
 });

@@ -25,6 +25,15 @@ interface ShownMember {
   readonly userId: string | undefined;
 }
 
+/** A membership change as a presence frame tells it, with its revision and when it happened (ms since epoch). */
+type LoggedChange = PageChange & { rev: number | undefined; at: number | undefined };
+
+/** Changes of a presence frame or batch to tell, with the changes the batch counted but did not list. */
+interface News {
+  readonly changes: readonly LoggedChange[];
+  readonly unlisted: { readonly joined: number; readonly left: number; readonly renamed: number };
+}
+
 function element<T extends HTMLElement>(id: string, type: new () => T): T {
   const found = document.getElementById(id);
   if (!(found instanceof type)) throw new Error(`the page has no #${id}`);
@@ -59,6 +68,21 @@ if (new URLSearchParams(location.search).has('token')) {
   history.replaceState(history.state, '', address);
 }
 if (params.token !== undefined) sessionStorage.setItem(TOKEN_KEY, params.token);
+/** Where the page keeps the name the person saved, for every tab and the next visit. */
+const NAME_KEY = 'chat.name';
+/** Where the page keeps this tab's connection ids, so that a reload still knows the messages it sent as its own. */
+const CONNECTIONS_KEY = 'chat.connections';
+/** How many of the tab's connection ids it keeps: a day of reconnects every two hours, and many reloads. */
+const KEPT_CONNECTIONS = 50;
+
+function keptConnectionIds(): string[] {
+  try {
+    const kept: unknown = JSON.parse(sessionStorage.getItem(CONNECTIONS_KEY) ?? '[]');
+    return Array.isArray(kept) ? kept.filter((id): id is string => typeof id === 'string') : [];
+  } catch {
+    return [];
+  }
+}
 /** A person sends a line a second at most, for a while; the server lets a connection send 30 frames in 10 s. */
 const limiter = new SendLimiter(8, 1_000);
 /** How long a missing message may stay missing, while later ones are shown, before the page asks for it. */
@@ -82,8 +106,13 @@ const state = {
    */
   token: params.token ?? validToken(sessionStorage.getItem(TOKEN_KEY)),
   room: params.room ?? 'lobby',
-  name: params.name ?? validName(localStorage.getItem('chat.name')) ?? '',
+  /** The name the page asks for when it connects: the server's name for it, or one the person just saved. */
+  name: params.name ?? validName(localStorage.getItem(NAME_KEY)) ?? '',
+  /** The name the server last said this page's member has: what a refused rename falls back to. */
+  serverName: undefined as string | undefined,
   ownId: undefined as string | undefined,
+  /** Every connection this tab has had, this one included: a message from any of them is the person's own. */
+  ownIds: new Set(keptConnectionIds()),
   /** Messages of the current room by id: a replay or a redelivery shows nothing twice. */
   shown: new Map<string, ShownMessage>(),
   /** How much of the current room's history the page has, so a reconnect asks only for the rest. */
@@ -104,6 +133,11 @@ const state = {
   /** Members whose last applied presence in this room was a leave: a roster taken earlier may still list them. */
   /** Members this page saw leave, with the revision of their leave. */
   departed: new Map<string, number | undefined>(),
+  /**
+   * Presence news that came before this connection's welcome (a join is announced to the room at connect): told
+   * once the welcome says which member is the page's own, whose join is not news.
+   */
+  unwelcomedNews: [] as News[],
   /** Acks that arrived before their message was shown. */
   acks: new Map<string, string>(),
   /** The messages awaiting their ack: a resend of one goes under its clientMsgId. */
@@ -142,8 +176,26 @@ function nameParts(connectionId: string, name: string, userId: string | undefine
     tag.title = "This user's tag, the same on every connection of theirs";
     parts.push(' ', tag);
   }
-  if (connectionId === state.ownId) parts.push(' ', textElement('span', 'you', '(you)'));
+  if (isOwn(connectionId)) parts.push(' ', textElement('span', 'you', '(you)'));
   return parts;
+}
+
+/** Whether a connection is this tab's, now or before a reconnect or reload. */
+function isOwn(connectionId: string): boolean {
+  return connectionId === state.ownId || state.ownIds.has(connectionId);
+}
+
+/** Remembers a connection of this tab for the rest of the tab's life, reloads included. */
+function rememberOwnConnection(connectionId: string): void {
+  if (state.ownIds.has(connectionId)) return;
+  state.ownIds.add(connectionId);
+  const kept = [...state.ownIds].slice(-KEPT_CONNECTIONS);
+  state.ownIds = new Set(kept);
+  try {
+    sessionStorage.setItem(CONNECTIONS_KEY, JSON.stringify(kept));
+  } catch {
+    // Storage may be full or refused: the page still knows its connections until it is reloaded.
+  }
 }
 
 function scrollToEnd(): void {
@@ -160,7 +212,7 @@ function asNumber(value: unknown): number | undefined {
 
 function renderMessage(message: ShownMessage): HTMLLIElement {
   const item = document.createElement('li');
-  item.className = message.from === state.ownId ? 'message own' : 'message';
+  item.className = isOwn(message.from) ? 'message own' : 'message';
   item.dataset['id'] = message.id;
   item.dataset['seq'] = String(message.seq);
   item.dataset['from'] = message.from;
@@ -196,8 +248,12 @@ function showMessage(message: ShownMessage): void {
   if (state.shown.has(message.id)) return;
   state.shown.set(message.id, message);
   const item = renderMessage(message);
-  const later = [...list.querySelectorAll<HTMLLIElement>('li.message')].find(
-    (other) => Number(other.dataset['seq']) > message.seq,
+  const sentAt = Date.parse(message.sentAt);
+  // Before later messages, and before a presence line of a later time: history sent before a join reads above it.
+  const later = [...list.querySelectorAll<HTMLLIElement>('li.message, li.notice[data-at]')].find((other) =>
+    other.classList.contains('message')
+      ? Number(other.dataset['seq']) > message.seq
+      : Number(other.dataset['at']) > sentAt,
   );
   list.insertBefore(item, later ?? null);
   const ack = state.acks.get(message.id);
@@ -209,9 +265,10 @@ function showMessage(message: ShownMessage): void {
 }
 
 /** A line in the log between messages: the log region reads it out politely, like a message. */
-function showNotice(parts: Array<Node | string>, kind: 'error' | 'info'): void {
+function showNotice(parts: Array<Node | string>, kind: 'error' | 'info', at?: number): void {
   const item = document.createElement('li');
   item.className = `notice ${kind}`;
+  if (at !== undefined) item.dataset['at'] = String(at);
   item.dir = 'auto';
   item.append(...parts);
   list.append(item);
@@ -235,6 +292,26 @@ function renderRoster(): void {
   rosterMore.hidden = state.rosterNext === undefined;
 }
 
+/**
+ * Takes the name the server says this page's member has, and shows it in the name field unless the person is
+ * typing another there.
+ */
+function learnOwnName(name: string): void {
+  const typing = document.activeElement === nameInput && nameInput.value.trim() !== state.name;
+  state.name = name;
+  state.serverName = name;
+  if (!typing) nameInput.value = name;
+}
+
+/** The server refused a rename: the page and its field go back to the name the server knows. */
+function renameRefused(): void {
+  const name = state.serverName;
+  if (name === undefined) return;
+  if (localStorage.getItem(NAME_KEY) === state.name) localStorage.setItem(NAME_KEY, name);
+  state.name = name;
+  nameInput.value = name;
+}
+
 /** Forgets what the page showed of a room (its messages, members and progress): a new room starts clean. */
 function clearRoomView(): void {
   clearTimeout(state.gapTimer);
@@ -242,6 +319,7 @@ function clearRoomView(): void {
   state.shown.clear();
   state.members.clear();
   state.departed.clear();
+  state.unwelcomedNews = [];
   state.memberCount = undefined;
   state.rosterNext = undefined;
   state.progress = new RoomProgress();
@@ -317,10 +395,11 @@ function onWelcome(frame: IncomingFrame): void {
   state.memberRevisions.accept(connectionId, rev);
   const newConnectionOrRoom = connectionId !== state.ownId || room !== state.room;
   state.ownId = connectionId;
+  rememberOwnConnection(connectionId);
   statusView.dataset['connectionId'] = connectionId;
   if (room !== state.room) enterRoom(room);
-  state.name = name;
-  nameInput.value = name;
+  tellUnwelcomedNews();
+  learnOwnName(name);
   state.progress.startReplay(asNumber(frame['replay']) ?? 0);
   state.memberCount = asNumber(frame['members']) ?? state.memberCount;
   renderRoster();
@@ -345,7 +424,7 @@ function onMessage(frame: IncomingFrame): void {
 }
 
 /** A membership change of a presence frame or batch, when well formed. */
-function changeOf(value: unknown): (PageChange & { rev: number | undefined }) | undefined {
+function changeOf(value: unknown): LoggedChange | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const fields = value as Record<string, unknown>;
   const event = asString(fields['event']);
@@ -354,11 +433,13 @@ function changeOf(value: unknown): (PageChange & { rev: number | undefined }) | 
   if (!connectionId || !name || (event !== 'join' && event !== 'leave' && event !== 'rename')) return undefined;
   const previousName = asString(fields['previousName']);
   const userId = asString(fields['userId']);
+  const at = Date.parse(asString(fields['at']) ?? '');
   return {
     event,
     connectionId,
     name,
     rev: asNumber(fields['rev']),
+    at: Number.isNaN(at) ? undefined : at,
     ...(previousName ? { previousName } : {}),
     ...(userId ? { userId } : {}),
   };
@@ -368,7 +449,7 @@ function changeOf(value: unknown): (PageChange & { rev: number | undefined }) | 
  * Applies a change to the roster unless the page has it already (by the member's revision). Returns whether
  * to tell the user: a change seen before, or the leave of a member this page never knew, is not news.
  */
-function applyChange(change: PageChange & { rev: number | undefined }): boolean {
+function applyChange(change: LoggedChange): boolean {
   if (!state.memberRevisions.acceptNewer(change.connectionId, change.rev)) return false;
   const known = state.members.has(change.connectionId);
   if (change.event === 'leave') {
@@ -377,6 +458,7 @@ function applyChange(change: PageChange & { rev: number | undefined }): boolean 
     return known;
   }
   state.members.set(change.connectionId, { name: change.name, userId: change.userId });
+  if (change.connectionId === state.ownId) learnOwnName(change.name);
   if (change.event === 'join') state.departed.delete(change.connectionId);
   return true;
 }
@@ -390,11 +472,11 @@ function namedList(named: readonly NamedMember[], others: number): Array<Node | 
   return parts.flatMap((part, i) => [...(i === 0 ? [] : [i === parts.length - 1 ? ' and ' : ', ']), ...part]);
 }
 
-function showPresenceLine(line: PresenceLine): void {
+function showPresenceLine(line: PresenceLine, at: number | undefined): void {
   switch (line.kind) {
     case 'joined':
     case 'left':
-      showNotice([...namedList(line.named, line.others), line.kind === 'joined' ? ' joined' : ' left'], 'info');
+      showNotice([...namedList(line.named, line.others), line.kind === 'joined' ? ' joined' : ' left'], 'info', at);
       return;
     case 'renamed':
       showNotice(
@@ -404,18 +486,41 @@ function showPresenceLine(line: PresenceLine): void {
           ...nameParts(line.member.connectionId, line.member.name, line.member.userId),
         ],
         'info',
+        at,
       );
       return;
     case 'renamed-others':
-      showNotice([`${line.count.toLocaleString()} others changed their names`], 'info');
+      showNotice([`${line.count.toLocaleString()} others changed their names`], 'info', at);
   }
+}
+
+const NO_UNLISTED = { joined: 0, left: 0, renamed: 0 };
+
+/**
+ * Tells presence news in a few lines, each placed at the time of the latest change it tells. The joins and leaves
+ * of this tab's own connections (this one, or one a reconnect or reload replaced) are not news to the person.
+ */
+function tell({ changes, unlisted }: News): void {
+  if (state.ownId === undefined) {
+    state.unwelcomedNews.push({ changes, unlisted });
+    return;
+  }
+  const news = changes.filter((change) => change.event === 'rename' || !isOwn(change.connectionId));
+  const times = news.map((change) => change.at).filter((at) => at !== undefined);
+  const at = times.length === 0 ? undefined : Math.max(...times);
+  for (const line of presenceLines(news, unlisted)) showPresenceLine(line, at);
+}
+
+/** Tells the news that waited for the welcome, now that the page knows which member is its own. */
+function tellUnwelcomedNews(): void {
+  for (const news of state.unwelcomedNews.splice(0)) tell(news);
 }
 
 function onPresence(frame: IncomingFrame): void {
   const change = changeOf(frame);
   if (change === undefined || asString(frame['room']) !== state.room) return;
   state.memberCount = asNumber(frame['members']) ?? state.memberCount;
-  if (applyChange(change)) for (const line of presenceLines([change])) showPresenceLine(line);
+  if (applyChange(change)) tell({ changes: [change], unlisted: NO_UNLISTED });
   renderRoster();
 }
 
@@ -432,7 +537,7 @@ function onPresenceBatch(frame: IncomingFrame): void {
     left: unlistedOf('left', 'leave'),
     renamed: unlistedOf('renamed', 'rename'),
   };
-  for (const line of presenceLines(news, unlisted)) showPresenceLine(line);
+  tell({ changes: news, unlisted });
   state.memberCount = asNumber(frame['members']) ?? state.memberCount;
   renderRoster();
 }
@@ -462,10 +567,21 @@ function onRoster(frame: IncomingFrame): void {
     // A presence change newer than the roster's reading of this member wins.
     if (!state.memberRevisions.accept(connectionId, asNumber(rev))) continue;
     state.members.set(connectionId, { name, userId: asString(userId) });
+    if (connectionId === state.ownId) learnOwnName(name);
   }
   state.memberCount = asNumber(frame['count']) ?? state.memberCount;
   state.rosterNext = asString(frame['next']);
   renderRoster();
+}
+
+/**
+ * Puts a refused text back in the box, so that sending it again (or shortened) is a key press away, under its own
+ * clientMsgId when unchanged. Whatever was typed in the box since follows it: neither is lost.
+ */
+function giveBack(text: string): void {
+  const typed = input.value;
+  if (typed === text) return;
+  input.value = typed.trim() === '' ? text : `${text} ${typed}`;
 }
 
 function onFrame(frame: IncomingFrame): void {
@@ -496,8 +612,8 @@ function onFrame(frame: IncomingFrame): void {
     case 'error': {
       const clientMsgId = asString(frame['clientMsgId']);
       const text = clientMsgId === undefined ? undefined : state.outbox.failed(clientMsgId);
-      // Back in the box, so that sending it again is one key press, and goes under its own clientMsgId.
-      if (text !== undefined && input.value === '') input.value = text;
+      if (text !== undefined) giveBack(text);
+      if (frame['code'] === 'invalid_name' || frame['code'] === 'name_locked') renameRefused();
       showNotice([describeErrorFrame(frame['code'], frame['message'])], 'error');
       return;
     }
@@ -643,7 +759,7 @@ nameForm.addEventListener('submit', (event) => {
     showNotice([`Not saved: ${problem}.`], 'error');
     return;
   }
-  localStorage.setItem('chat.name', name);
+  localStorage.setItem(NAME_KEY, name);
   state.name = name;
   sendForPerson({ action: 'setname', name }, '');
 });
