@@ -35,6 +35,11 @@ const require = createRequire(import.meta.url);
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const LOCAL_STAGE = 'local';
+/**
+ * Where `npm start` bundles the handlers. Beside, never around, the folders of `npm run package` (serverless.yml's
+ * outputWorkFolder, .esbuild/package, which packaging deletes when done) and of each test and benchmark stack.
+ */
+export const START_BUILD_FOLDER = join('.esbuild', 'start');
 export const LOCAL_TABLE = `ws-chat-${LOCAL_STAGE}`;
 const DUMMY_CREDENTIALS = {
   AWS_ACCESS_KEY_ID: ADMIN_ACCESS_KEY,

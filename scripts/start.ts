@@ -1,5 +1,5 @@
 /** `npm start`: the chat backend on this machine, with no AWS account and no network. Ctrl-C stops it all. */
-import { LOCAL_TABLE, portFromEnv, startLocalStack } from './local-stack.ts';
+import { LOCAL_TABLE, portFromEnv, START_BUILD_FOLDER, startLocalStack } from './local-stack.ts';
 import { devTokens } from './dev-tokens.ts';
 import { startWebServer } from './web-server.ts';
 
@@ -17,7 +17,7 @@ const stack = await startLocalStack({
   dynamoDbPort: portFromEnv('CHAT_DYNAMODB_PORT', 8000),
   sqsPort: portFromEnv('CHAT_SQS_PORT', 9324),
   inProcess: process.env['CHAT_WORKER_THREADS'] !== '1',
-  buildFolder: '.esbuild',
+  buildFolder: START_BUILD_FOLDER,
   params: { authMode, allowedOrigins: process.env['CHAT_ALLOWED_ORIGINS'] ?? '' },
   handlerEnv: tokens ? { ...tokens.authorizerEnv } : {},
   log: (line) => {

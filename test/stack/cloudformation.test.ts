@@ -1,18 +1,18 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { projectRoot } from '../../scripts/local-stack.ts';
+import { projectRoot, START_BUILD_FOLDER } from '../../scripts/local-stack.ts';
 import { loadConfig } from '../../src/handlers/wiring/config.ts';
 import { RECORDED_SERVICES, type RecordedFunctions, recordFunctionCalls } from './function-scenarios.ts';
 import {
   actionsOf,
-  bundleFolder,
   functionName,
   functionsOf,
   packaged,
   type Resources,
   roleOfFunction,
+  serviceFolder,
   statementsOf,
 } from './packaged-template.ts';
 import { compareRole, type RoleCheck, type RoleComparison, writeUsage } from './role-grants.ts';
@@ -28,11 +28,25 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
   let prodBare: Resources;
   let recorded: RecordedFunctions;
 
+  let service: string;
+  /** A file in the project's .serverless, where `npm run package` writes the package the README says to compare. */
+  const projectPackageMarker = join(projectRoot, '.serverless', `kept-by-the-stack-tests-${process.pid}`);
+  let projectPackageFolderMade = false;
+  /** A file among the bundles `npm start` would be serving in the service folder while it is packaged. */
+  let startBundleMarker: string;
+
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'chat-stack-'));
+    service = await serviceFolder();
+    startBundleMarker = join(service, START_BUILD_FOLDER, 'marker.mjs');
+    await mkdir(join(service, START_BUILD_FOLDER), { recursive: true });
+    await writeFile(startBundleMarker, '');
+    projectPackageFolderMade = (await mkdir(join(projectRoot, '.serverless'), { recursive: true })) !== undefined;
+    await writeFile(projectPackageMarker, '');
     const packaging = (async () => {
-      dev = await packaged('dev', [], workDir);
+      dev = await packaged(service, 'dev', [], workDir);
       prod = await packaged(
+        service,
         'prod',
         ['authMode=jwt', 'allowedOrigins=https://chat.example.com', 'messageReservedConcurrency=100'],
         workDir,
@@ -43,8 +57,7 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
           AUTH_AUDIENCE: 'chat',
         },
       );
-      // After prod, whose bundle folder it shares; its stack goes to a folder of its own.
-      prodBare = await packaged('prod', ['apiGatewayLogs=false'], join(workDir, 'bare'));
+      prodBare = await packaged(service, 'prod', ['apiGatewayLogs=false'], join(workDir, 'bare'));
     })();
     packaging.catch(() => undefined);
     // The handlers' scenarios run while serverless packages: they take a second or two, packaging a minute.
@@ -59,9 +72,19 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
 
   afterAll(async () => {
     await rm(workDir, { recursive: true, force: true });
-    for (const stage of ['dev', 'prod']) {
-      await rm(join(projectRoot, bundleFolder(stage)), { recursive: true, force: true });
-    }
+    await rm(service, { recursive: true, force: true });
+    await rm(projectPackageFolderMade ? join(projectRoot, '.serverless') : projectPackageMarker, {
+      recursive: true,
+      force: true,
+    });
+  });
+
+  it("leaves the project's .serverless alone: the tests package in a service folder of their own", async () => {
+    await expect(access(projectPackageMarker)).resolves.toBeUndefined();
+  });
+
+  it("bundles into a folder of packaging's own, leaving the bundles `npm start` serves in place", async () => {
+    await expect(access(startBundleMarker)).resolves.toBeUndefined();
   });
 
   it("runs every function on nodejs24.x, arm64, with a timeout within API Gateway's 29 s", () => {
