@@ -95,6 +95,44 @@ export function portFromEnv(name: string, fallback: number): number {
   return port;
 }
 
+/** A port a local command listens on, and the variable that sets it. */
+export interface NamedPort {
+  readonly variable: string;
+  readonly port: number;
+}
+
+/** Whether something already listens on the port at 127.0.0.1 (or on every address). */
+async function inUse(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise<boolean>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(true) : reject(error),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+  });
+}
+
+/** Why a port cannot be listened on, and the variable to change. */
+export interface PortProblem {
+  readonly variable: string;
+  readonly text: string;
+}
+
+/** Why these ports cannot all be listened on (a port in use, a port named twice), or none. 0, any free port, is fine. */
+export async function portProblems(ports: readonly NamedPort[]): Promise<PortProblem[]> {
+  const problems: PortProblem[] = [];
+  const named = new Map<number, string>();
+  for (const { variable, port } of ports) {
+    if (port === 0) continue;
+    const other = named.get(port);
+    if (other !== undefined) problems.push({ variable, text: `port ${port} is set for both ${other} and ${variable}` });
+    else if (await inUse(port))
+      problems.push({ variable, text: `port ${port} (${variable}) is already in use on 127.0.0.1` });
+    named.set(port, other ?? variable);
+  }
+  return problems;
+}
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
