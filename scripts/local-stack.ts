@@ -35,6 +35,11 @@ const require = createRequire(import.meta.url);
 export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const LOCAL_STAGE = 'local';
+/**
+ * Where `npm start` bundles the handlers. Beside, never around, the folders of `npm run package` (serverless.yml's
+ * outputWorkFolder, .esbuild/package, which packaging deletes when done) and of each test and benchmark stack.
+ */
+export const START_BUILD_FOLDER = join('.esbuild', 'start');
 export const LOCAL_TABLE = `ws-chat-${LOCAL_STAGE}`;
 const DUMMY_CREDENTIALS = {
   AWS_ACCESS_KEY_ID: ADMIN_ACCESS_KEY,
@@ -88,6 +93,44 @@ export function portFromEnv(name: string, fallback: number): number {
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`${name} must be a port number, got "${raw}"`);
   return port;
+}
+
+/** A port a local command listens on, and the variable that sets it. */
+export interface NamedPort {
+  readonly variable: string;
+  readonly port: number;
+}
+
+/** Whether something already listens on the port at 127.0.0.1 (or on every address). */
+async function inUse(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise<boolean>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(true) : reject(error),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+  });
+}
+
+/** Why a port cannot be listened on, and the variable to change. */
+export interface PortProblem {
+  readonly variable: string;
+  readonly text: string;
+}
+
+/** Why these ports cannot all be listened on (a port in use, a port named twice), or none. 0, any free port, is fine. */
+export async function portProblems(ports: readonly NamedPort[]): Promise<PortProblem[]> {
+  const problems: PortProblem[] = [];
+  const named = new Map<number, string>();
+  for (const { variable, port } of ports) {
+    if (port === 0) continue;
+    const other = named.get(port);
+    if (other !== undefined) problems.push({ variable, text: `port ${port} is set for both ${other} and ${variable}` });
+    else if (await inUse(port))
+      problems.push({ variable, text: `port ${port} (${variable}) is already in use on 127.0.0.1` });
+    named.set(port, other ?? variable);
+  }
+  return problems;
 }
 
 export async function freePort(): Promise<number> {

@@ -22,15 +22,15 @@ export interface WebServer {
 
 const webRoot = join(projectRoot, 'web');
 
-/** Bundles web/src/main.ts into one ES module, in memory. */
-export async function bundlePage(): Promise<string> {
+/** Bundles web/src/main.ts into one ES module, in memory; with its source map inline unless told not to. */
+export async function bundlePage(options: { sourcemap?: boolean } = {}): Promise<string> {
   const result = await build({
     entryPoints: [join(webRoot, 'src', 'main.ts')],
     bundle: true,
     format: 'esm',
     target: ['chrome120', 'firefox121', 'safari17'],
     minify: true,
-    sourcemap: 'inline',
+    sourcemap: options.sourcemap === false ? false : 'inline',
     write: false,
     logLevel: 'silent',
   });

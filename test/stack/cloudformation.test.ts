@@ -1,21 +1,38 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { projectRoot } from '../../scripts/local-stack.ts';
+import { projectRoot, START_BUILD_FOLDER } from '../../scripts/local-stack.ts';
+import {
+  IDLE_COST_SECTION,
+  idleCostSection,
+  RESOURCES_SECTION,
+  resourcesSection,
+} from '../../scripts/stack-resources.ts';
+import type { ReadmeSection } from '../../scripts/readme-section.ts';
 import { loadConfig } from '../../src/handlers/wiring/config.ts';
 import { RECORDED_SERVICES, type RecordedFunctions, recordFunctionCalls } from './function-scenarios.ts';
 import {
   actionsOf,
-  bundleFolder,
   functionName,
   functionsOf,
   packaged,
+  PackagingRefusedError,
   type Resources,
   roleOfFunction,
+  serviceFolder,
   statementsOf,
 } from './packaged-template.ts';
 import { compareRole, type RoleCheck, type RoleComparison, writeUsage } from './role-grants.ts';
+
+/** The text of docs/deploy.md between a section's markers. */
+async function deployDocSection(section: ReadmeSection): Promise<string> {
+  const doc = await readFile(join(projectRoot, 'docs', 'deploy.md'), 'utf8');
+  return doc.slice(doc.indexOf(section.start) + section.start.length, doc.indexOf(section.end)).trim();
+}
+
+/** The IAM service prefix of a CloudFormation resource type: `AWS::ApiGatewayV2::Route` is `apigateway`. */
+const serviceOf = (type: string): string => (type.split('::')[1] ?? '').toLowerCase().replace(/v2$/, '');
 
 /** In the environment that packages prod: a secret that must not reach anything a deployed stage is made of. */
 const SECRET_MARKER = 'hmac-secret-marker-3f9c27e1b84d4a06b5d2e8c1f7a09364';
@@ -28,11 +45,25 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
   let prodBare: Resources;
   let recorded: RecordedFunctions;
 
+  let service: string;
+  /** A file in the project's .serverless, where `npm run package` writes the package the README says to compare. */
+  const projectPackageMarker = join(projectRoot, '.serverless', `kept-by-the-stack-tests-${process.pid}`);
+  let projectPackageFolderMade = false;
+  /** A file among the bundles `npm start` would be serving in the service folder while it is packaged. */
+  let startBundleMarker: string;
+
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'chat-stack-'));
+    service = await serviceFolder();
+    startBundleMarker = join(service, START_BUILD_FOLDER, 'marker.mjs');
+    await mkdir(join(service, START_BUILD_FOLDER), { recursive: true });
+    await writeFile(startBundleMarker, '');
+    projectPackageFolderMade = (await mkdir(join(projectRoot, '.serverless'), { recursive: true })) !== undefined;
+    await writeFile(projectPackageMarker, '');
     const packaging = (async () => {
-      dev = await packaged('dev', [], workDir);
+      dev = await packaged(service, 'dev', [], workDir);
       prod = await packaged(
+        service,
         'prod',
         ['authMode=jwt', 'allowedOrigins=https://chat.example.com', 'messageReservedConcurrency=100'],
         workDir,
@@ -43,8 +74,7 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
           AUTH_AUDIENCE: 'chat',
         },
       );
-      // After prod, whose bundle folder it shares; its stack goes to a folder of its own.
-      prodBare = await packaged('prod', ['apiGatewayLogs=false'], join(workDir, 'bare'));
+      prodBare = await packaged(service, 'prod', ['apiGatewayLogs=false'], join(workDir, 'bare'));
     })();
     packaging.catch(() => undefined);
     // The handlers' scenarios run while serverless packages: they take a second or two, packaging a minute.
@@ -59,9 +89,54 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
 
   afterAll(async () => {
     await rm(workDir, { recursive: true, force: true });
-    for (const stage of ['dev', 'prod']) {
-      await rm(join(projectRoot, bundleFolder(stage)), { recursive: true, force: true });
-    }
+    await rm(service, { recursive: true, force: true });
+    await rm(projectPackageFolderMade ? join(projectRoot, '.serverless') : projectPackageMarker, {
+      recursive: true,
+      force: true,
+    });
+  });
+
+  it("leaves the project's .serverless alone: the tests package in a service folder of their own", async () => {
+    await expect(access(projectPackageMarker)).resolves.toBeUndefined();
+  });
+
+  it("bundles into a folder of packaging's own, leaving the bundles `npm start` serves in place", async () => {
+    await expect(access(startBundleMarker)).resolves.toBeUndefined();
+  });
+
+  it('refuses to package a jwt stage with no key to verify tokens with, naming the settings to set', async () => {
+    const packaging = packaged(service, 'dev', ['authMode=jwt'], join(workDir, 'refused'), {
+      AUTH_JWKS_URL: '',
+      AUTH_JWKS: '',
+      AUTH_JWT_SECRET: '',
+    });
+
+    await expect(packaging).rejects.toThrow(PackagingRefusedError);
+    await expect(packaging).rejects.toThrow(
+      /authMode jwt: the authorizer's settings are refused \(no key .*AUTH_JWKS_URL/,
+    );
+  });
+
+  it('lists in docs/deploy.md every resource the stack creates, with and without jwt (npm run docs:deploy)', async () => {
+    expect(await deployDocSection(RESOURCES_SECTION)).toBe(resourcesSection({ Resources: dev }, { Resources: prod }));
+  });
+
+  it("states in docs/deploy.md the idle cost of the stack's resources (npm run docs:deploy)", async () => {
+    expect(await deployDocSection(IDLE_COST_SECTION)).toBe(idleCostSection({ Resources: dev }));
+  });
+
+  it("grants the deployer's policy in docs/deploy.md calls of every service whose resources the stack creates", async () => {
+    const policy = JSON.parse(
+      (await deployDocSection({ start: '<!-- deployer-policy:start -->', end: '<!-- deployer-policy:end -->' }))
+        .replace(/^```json\n/, '')
+        .replace(/\n```$/, ''),
+    ) as { Statement: Array<{ Action: string[] }> };
+    const granted = new Set(
+      policy.Statement.flatMap((statement) => statement.Action.map((action) => action.split(':')[0])),
+    );
+    const needed = new Set(['cloudformation', ...Object.values({ ...dev, ...prod }).map((r) => serviceOf(r.Type))]);
+
+    expect([...needed].filter((service) => !granted.has(service ?? ''))).toEqual([]);
   });
 
   it("runs every function on nodejs24.x, arm64, with a timeout within API Gateway's 29 s", () => {
