@@ -103,9 +103,11 @@ function byteLength(text: string): number {
 
 // Controls other than tab and line breaks: a terminal takes ESC [ (and U+009B, C1's CSI) as the start of an escape
 // sequence, and the rest draw nothing a reader can see.
+// eslint-disable-next-line no-control-regex -- finding controls is this pattern's purpose
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/u;
 
-function checkedText(text: string, limits: FrameLimits, clientMsgId?: string): string {
+/** The message text a member or a publisher sends, checked by the same rules: not blank, no controls, within the size limit. */
+export function checkedText(text: string, limits: FrameLimits, clientMsgId?: string): string {
   if (text.trim().length === 0) throw new InvalidFrameError('empty_message', 'message text is empty', clientMsgId);
   const control = CONTROL.exec(text)?.[0];
   if (control !== undefined) {
