@@ -40,6 +40,7 @@ Chat backend running.
   WebSocket URL:   ${stack.websocketUrl}
   @connections:    ${stack.managementEndpoint}
   DynamoDB:        ${stack.dynamoDbEndpoint} (table ${LOCAL_TABLE}, in memory)
+  Publish API:     ${stack.httpEndpoint}  (IAM-signed HTTP: npm run publish -- --room lobby "hello")
   SQS:             ${stack.sqsEndpoint} (the fan-out queue and its dead-letter queue, in memory)
   IAM:             ${process.env['CHAT_LOCAL_IAM'] === 'off' ? 'not checked (CHAT_LOCAL_IAM=off)' : "every call checked against its function's role, as on AWS (CHAT_LOCAL_IAM=off skips it)"}
   Authentication:  ${tokens ? `jwt (the page gets a development token; for wscat add ?token=${await tokens.mint()})` : 'none (CHAT_AUTH_MODE=jwt turns it on)'}
