@@ -10,6 +10,7 @@
  * PublisherPolicy, the one its README tells callers to attach; and each function's own key, with its role (none of
  * which allows the call). Every local secret is {@link LOCAL_SECRET}.
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -97,6 +98,10 @@ async function expectedSignature(
   const signingDate = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate);
   if (signingDate === null || !amzDate.startsWith(date)) return undefined;
   const [, year, month, day, hours, minutes, seconds] = signingDate;
+  // The signature covers the body's hash as the service computes it, whatever hash the caller claims.
+  const claimed = request.headers['x-amz-content-sha256'];
+  if (claimed !== undefined && headerValue(claimed) !== createHash('sha256').update(request.body).digest('hex'))
+    return undefined;
   const headers = Object.fromEntries(signedHeaders.map((name) => [name, headerValue(request.headers[name])]));
   const host = headers['host'] ?? '';
   const signer = new SignatureV4({
