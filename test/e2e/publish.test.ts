@@ -1,16 +1,30 @@
 import { describe, expect, it } from '@jest/globals';
 import { LOCAL_SECRET, PUBLISHER_ACCESS_KEY } from '../../scripts/local-iam/http-api-check.ts';
 import { accessKeyOf } from '../../scripts/offline-iam-plugin.ts';
-import { PublishClient } from '../../scripts/publish-client.ts';
+import { type ApiAnswer, PublishClient } from '../../scripts/publish-client.ts';
+import { OpenApiContract } from '../support/openapi-contract.ts';
 import { ofType } from '../support/chat-client.ts';
 import { stackPerFile } from '../support/stack-per-file.ts';
 
 const PROBLEM = 'application/problem+json';
+const contract = OpenApiContract.fromFile();
+
+/** A client whose every answer must be one openapi.yaml documents: the document checked against real traffic. */
+class ContractCheckedClient extends PublishClient {
+  override async request(...args: Parameters<PublishClient['request']>): Promise<ApiAnswer> {
+    const [method, path] = args;
+    const answer = await super.request(...args);
+    const template = path.replace(/^\/rooms\/[^/]+/, '/rooms/{room}');
+    const problems = contract.answerProblems(method, template, answer);
+    if (problems.length > 0) throw new Error(`the answer breaks openapi.yaml: ${problems.join('; ')}`);
+    return answer;
+  }
+}
 
 describe('the publish API on the local stack, signed with SigV4 as an AWS SDK client signs', () => {
   const local = stackPerFile();
   const client = (accessKeyId = PUBLISHER_ACCESS_KEY, secretAccessKey = LOCAL_SECRET) =>
-    new PublishClient({ endpoint: local.stack.httpEndpoint, credentials: { accessKeyId, secretAccessKey } });
+    new ContractCheckedClient({ endpoint: local.stack.httpEndpoint, credentials: { accessKeyId, secretAccessKey } });
 
   it('delivers a published message to every client in the room, marked as the publisher’s, and replays it after a reconnect', async () => {
     const [alice, bob] = [await local.connect('room=kitchen'), await local.connect('room=kitchen')];

@@ -7,6 +7,7 @@ import {
   type HttpRequest,
   parseHttpRequest,
 } from '../frames/http-request.ts';
+import type { MessagesPage, PublishResult } from '../frames/http-response.ts';
 import { observability } from '../middlewares/observability.ts';
 import { problemDetails } from '../middlewares/problem-details.ts';
 import { publisherBudget } from '../middlewares/publisher-budget.ts';
@@ -39,12 +40,15 @@ async function dispatch(deps: Dependencies, caller: string, request: HttpRequest
         gone,
         failed,
         ...(shards > 0 ? { shards } : {}),
-      });
+      } satisfies PublishResult);
     }
     case 'describe':
       return json(200, await service.describeRoom(request.room));
     case 'messages':
-      return json(200, { room: request.room, messages: await service.recentMessages(request.room, request.afterSeq) });
+      return json(200, {
+        room: request.room,
+        messages: [...(await service.recentMessages(request.room, request.afterSeq))],
+      } satisfies MessagesPage);
   }
 }
 
