@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { projectRoot } from '../../scripts/local-stack.ts';
 import { LOCAL_SECRET, PUBLISHER_ACCESS_KEY } from '../../scripts/local-iam/http-api-check.ts';
 import { accessKeyOf } from '../../scripts/offline-iam-plugin.ts';
 import { type ApiAnswer, PublishClient } from '../../scripts/publish-client.ts';
@@ -7,6 +10,19 @@ import { ofType } from '../support/chat-client.ts';
 import { stackPerFile } from '../support/stack-per-file.ts';
 
 const PROBLEM = 'application/problem+json';
+
+/** Runs `npm run publish`'s script with these arguments, on this process's Node. */
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(projectRoot, 'scripts', 'publish.ts'), ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout }));
+  });
+}
 const contract = OpenApiContract.fromFile();
 
 /** A client whose every answer must be one openapi.yaml documents: the document checked against real traffic. */
@@ -49,6 +65,28 @@ describe('the publish API on the local stack, signed with SigV4 as an AWS SDK cl
         seq: expect.any(Number),
       }),
       same: [toAlice, toAlice],
+    });
+  });
+
+  it('publishes from the command line, `npm run publish -- --room <room> "<text>"`, signed as the local publisher', async () => {
+    const listener = await local.connect('room=cli');
+    await listener.whoAmI();
+
+    const run = await runCli([
+      '--url',
+      local.stack.httpEndpoint,
+      '--room',
+      'cli',
+      '--name',
+      'Deploys',
+      'Deploy finished',
+    ]);
+
+    const [message] = await listener.waitFor(ofType('message'));
+    expect({ exit: run.code, answered: run.stdout.split(' ')[0], message }).toEqual({
+      exit: 0,
+      answered: '200',
+      message: expect.objectContaining({ from: 'publisher:Deploys', text: 'Deploy finished' }),
     });
   });
 
