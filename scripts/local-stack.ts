@@ -81,6 +81,8 @@ export interface LocalStack {
   readonly sqsEndpoint: string;
   /** The emulator's Lambda API (Invoke), which the queue's event source calls. */
   readonly lambdaEndpoint: string;
+  /** The publish API (serverless.yml's httpApi routes), signed with SigV4 as on AWS. */
+  readonly httpEndpoint: string;
   /** Stops the emulator and the database; resolves once both are gone. */
   stop(): Promise<void>;
 }
@@ -444,6 +446,7 @@ async function startLocalStackOnce(options: LocalStackOptions): Promise<LocalSta
     tableName: LOCAL_TABLE,
     sqsEndpoint,
     lambdaEndpoint: `http://127.0.0.1:${lambdaPort}`,
+    httpEndpoint: `http://127.0.0.1:${httpPort}`,
     async stop() {
       await stopChild(emulator, 5_000);
       await closeDatabase();

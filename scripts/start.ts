@@ -79,6 +79,7 @@ Chat backend running.
   WebSocket URL:   ${stack.websocketUrl}
   @connections:    ${stack.managementEndpoint}
   DynamoDB:        ${stack.dynamoDbEndpoint} (table ${LOCAL_TABLE}, in memory)
+  Publish API:     ${stack.httpEndpoint}  (IAM-signed HTTP: npm run publish -- --room lobby "hello")
   SQS:             ${stack.sqsEndpoint} (the fan-out and presence queues and their dead-letter queues, in memory)
   IAM:             ${process.env['CHAT_LOCAL_IAM'] === 'off' ? 'not checked (CHAT_LOCAL_IAM=off)' : "every call checked against its function's role, as on AWS (CHAT_LOCAL_IAM=off skips it)"}
   Authentication:  ${tokens ? 'jwt (the page and each wscat command below carry a development token, valid for 12 hours)' : 'none (CHAT_AUTH_MODE=jwt turns it on)'}

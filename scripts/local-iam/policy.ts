@@ -33,14 +33,19 @@ export const PSEUDO_PARAMETERS: Readonly<Record<string, string>> = {
  * Resources the framework adds to the template that a role may name: a `Ref` to one stands for its physical id.
  * serverless.yml's own resources do not hold them, so the local stack names them here.
  */
-export const FRAMEWORK_RESOURCES: Resources = { WebsocketsApi: { Type: 'AWS::ApiGatewayV2::Api' } };
+export const FRAMEWORK_RESOURCES: Resources = {
+  WebsocketsApi: { Type: 'AWS::ApiGatewayV2::Api' },
+  HttpApi: { Type: 'AWS::ApiGatewayV2::Api' },
+};
 
 export const actionsOf = (statement: Statement): string[] =>
   statement.Action === undefined ? [] : [statement.Action].flat();
 
-/** Every statement of a role's inline policies. */
+/** Every statement of a role's inline policies, or of a managed policy. */
 export function statementsOf(resources: Resources, roleName: string): Statement[] {
   const role = resources[roleName];
+  if (role?.Type === 'AWS::IAM::ManagedPolicy')
+    return (role.Properties?.['PolicyDocument'] as { Statement: Statement[] } | undefined)?.Statement ?? [];
   const policies = (role?.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>;
   return policies.flatMap((policy) => policy.PolicyDocument.Statement);
 }
@@ -184,15 +189,16 @@ export function decide(grants: readonly Grant[], request: Request): Decision {
   return grants.some((g) => g.effect === 'Allow' && covers(g, request)) ? 'allowed' : 'implicit-deny';
 }
 
-/** The role a function runs with, ready to judge its calls. */
+/** The role a function runs with (or a managed policy a caller holds), ready to judge its calls. */
 export class RolePolicy {
   readonly roleName: string;
   readonly grants: readonly Grant[];
 
   /** Throws when a statement has a condition or a negation, which this judge cannot evaluate. */
   constructor(roleName: string, resources: Resources, extraStatements: readonly Statement[] = []) {
-    if (resources[roleName]?.Type !== 'AWS::IAM::Role')
-      throw new Error(`the template has no AWS::IAM::Role named ${roleName}`);
+    const type = resources[roleName]?.Type;
+    if (type !== 'AWS::IAM::Role' && type !== 'AWS::IAM::ManagedPolicy')
+      throw new Error(`the template has no AWS::IAM::Role or AWS::IAM::ManagedPolicy named ${roleName}`);
     const { grants, unsupported } = grantsOf([...statementsOf(resources, roleName), ...extraStatements], resources);
     if (unsupported.length > 0)
       throw new Error(`${roleName} has statements the local IAM cannot judge: ${unsupported.join('; ')}`);

@@ -1,10 +1,17 @@
-import type { Connection } from './connection.ts';
 import type { ConnectionOwners, ConnectionQuota } from './connection-quota.ts';
 import type { ConnectionRepository } from './connection-repository.ts';
 import type { FanOutQueue, PresenceJob, ShardJob } from './fan-out-queue.ts';
 import type { ChatMessage, EchoFrame, ErrorCode, ErrorFrame, ServerFrame } from './frames.ts';
 import type { OwnerBudget } from './owner-budget.ts';
-import { type MessageHistory, type NewMessage, type ReplayPoint, senderKey } from './message-history.ts';
+import {
+  type MessageHistory,
+  type NewMessage,
+  publisherFrom,
+  publisherKey,
+  type ReplayPoint,
+  type SentAs,
+  senderKey,
+} from './message-history.ts';
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import type { PresenceLog } from './presence.ts';
 import { PresenceFlush } from './presence-flush.ts';
@@ -45,6 +52,22 @@ export interface ChatServiceOptions {
   readonly shardProgress: ShardProgress;
   readonly now?: () => Date;
   readonly newId?: () => string;
+}
+
+/** A backend service that publishes into rooms: who it is (never shown to members), and the name its messages show. */
+export interface Publisher {
+  /** The caller's identity (its IAM principal): what tells its retries apart from another publisher's. */
+  readonly id: string;
+  readonly name: string;
+}
+
+/** A room as the publish API describes it. */
+export interface RoomSummary {
+  readonly room: string;
+  /** How many members the room has, as its joins and leaves counted them. */
+  readonly members: number;
+  /** The `seq` of the newest message the room keeps; 0 when it keeps none. */
+  readonly latestSeq: number;
 }
 
 export interface PostResult {
@@ -160,33 +183,25 @@ export class ChatService {
    */
   async post(senderId: string, text: string, clientMsgId?: string, clientId?: string): Promise<PostResult> {
     const sender = await this.#membership.require(senderId);
-    // The room's size decides between the inline and the sharded fan-out; it is read while the message is stored,
-    // and so are the room's members.
-    const listing = this.#roomFanOut.startListing(sender.room);
-    let message: ChatMessage;
-    let report: BroadcastReport;
-    try {
-      const [stored, senderRoom] = await Promise.all([
-        this.#store(sender, text, clientMsgId, clientId),
-        this.#presence.clock(sender.room),
-      ]);
-      message = stored;
-      // A resend made after its sender moved is the message it sent before, in the room it was sent to.
-      const clock = message.room === sender.room ? senderRoom : await this.#presence.clock(message.room);
-      await this.#presenceFlush.resumeLost(message.room, clock);
-      // A message's shard jobs are named by its id, so those of a resend that completed before do nothing.
-      report = await this.#roomFanOut.broadcast(message.room, message, clock.members, message.id, listing);
-    } finally {
-      // The listing of another room than the message's, or of a big room, or of a post that failed.
-      await listing.close();
-    }
+    const message: NewMessage = {
+      type: 'message',
+      id: this.#newId(),
+      room: sender.room,
+      from: sender.id,
+      name: sender.name,
+      ...(sender.userId !== undefined ? { userId: sender.userId } : {}),
+      text,
+      sentAt: this.#now().toISOString(),
+    };
+    const sentAs = clientMsgId === undefined ? undefined : { sender: senderKey(sender, clientId), clientMsgId };
+    const { report, ...result } = await this.#storeAndFanOut(message, sentAs);
     if (clientMsgId !== undefined) {
       const { recipients, delivered, gone, failed, shards } = report;
       await this.#membership.sendOrForget(senderId, {
         type: 'ack',
         clientMsgId,
-        id: message.id,
-        seq: message.seq,
+        id: result.message.id,
+        seq: result.message.seq,
         recipients,
         delivered,
         gone,
@@ -194,7 +209,38 @@ export class ChatService {
         ...(shards > 0 ? { shards } : {}),
       });
     }
-    return { message, report };
+    return { ...result, report };
+  }
+
+  /**
+   * Stores a message from a backend service in a room's history and fans it out to every member, as {@link post}
+   * does a member's: no connection sends it, so its `from` is {@link publisherFrom}'s, which no connection id can
+   * equal, and its sender is the publisher's id (see {@link publisherKey}), which no frame shows. With a
+   * `clientMsgId`, a retry by the same publisher is the message stored first, whose fan-out is run again.
+   */
+  publish(room: string, text: string, publisher: Publisher, clientMsgId?: string): Promise<PostResult> {
+    const message: NewMessage = {
+      type: 'message',
+      id: this.#newId(),
+      room,
+      from: publisherFrom(publisher.name),
+      name: publisher.name,
+      text,
+      sentAt: this.#now().toISOString(),
+    };
+    const sentAs = clientMsgId === undefined ? undefined : { sender: publisherKey(publisher.id), clientMsgId };
+    return this.#storeAndFanOut(message, sentAs);
+  }
+
+  /** A room as it is now: how many members it has, and the `seq` of its newest kept message (0: none kept). */
+  async describeRoom(room: string): Promise<RoomSummary> {
+    const [kept, clock] = await Promise.all([this.#history.recent(room), this.#presence.clock(room)]);
+    return { room, members: clock.members, latestSeq: kept.at(-1)?.seq ?? 0 };
+  }
+
+  /** A room's kept messages, oldest first; from `afterSeq`, only those numbered above it. */
+  recentMessages(room: string, afterSeq?: number): Promise<readonly ChatMessage[]> {
+    return this.#history.recent(room, afterSeq === undefined ? undefined : { seq: afterSeq });
   }
 
   /** Sends the text back to its sender only; nothing is stored. */
@@ -230,27 +276,28 @@ export class ChatService {
     return this.#roomFanOut.deliverShard(job);
   }
 
-  /** The message the sender (see {@link senderKey}) stored with this `clientMsgId` before, else the new one stored. */
-  async #store(
-    sender: Connection,
-    text: string,
-    clientMsgId: string | undefined,
-    clientId: string | undefined,
-  ): Promise<ChatMessage> {
-    const message: NewMessage = {
-      type: 'message',
-      id: this.#newId(),
-      room: sender.room,
-      from: sender.id,
-      name: sender.name,
-      ...(sender.userId !== undefined ? { userId: sender.userId } : {}),
-      text,
-      sentAt: this.#now().toISOString(),
-    };
-    return this.#history.append(
-      message,
-      clientMsgId === undefined ? undefined : { sender: senderKey(sender, clientId), clientMsgId },
-    );
+  /**
+   * Stores a message (or, for a resend under `sentAs`, finds the one stored first), then fans it out to its room's
+   * members: the room's size decides between the inline and the sharded fan-out, and is read while the message is
+   * stored, as are the room's members.
+   */
+  async #storeAndFanOut(message: NewMessage, sentAs: SentAs | undefined): Promise<PostResult> {
+    const listing = this.#roomFanOut.startListing(message.room);
+    try {
+      const [stored, clockOfRoom] = await Promise.all([
+        this.#history.append(message, sentAs),
+        this.#presence.clock(message.room),
+      ]);
+      // A resend made after its sender moved is the message it sent before, in the room it was sent to.
+      const clock = stored.room === message.room ? clockOfRoom : await this.#presence.clock(stored.room);
+      await this.#presenceFlush.resumeLost(stored.room, clock);
+      // A message's shard jobs are named by its id, so those of a resend that completed before do nothing.
+      const report = await this.#roomFanOut.broadcast(stored.room, stored, clock.members, stored.id, listing);
+      return { message: stored, report };
+    } finally {
+      // The listing of another room than the message's, or of a big room, or of a post that failed.
+      await listing.close();
+    }
   }
 
   /** Sends a frame to a room, inline or by shard jobs named `fanOutId` (see {@link RoomFanOut.broadcast}). */

@@ -32,6 +32,24 @@ export function senderKey(connection: { readonly id: string; readonly userId?: s
   return clientId !== undefined ? `client:${clientId}` : `connection:${connection.id}`;
 }
 
+/**
+ * The sender of a message a backend service published, for {@link SentAs}: the caller's identity, prefixed as
+ * {@link senderKey}'s are, so that no member can stand for a publisher nor a publisher for a member.
+ */
+export const publisherKey = (publisherId: string): string => `publisher:${publisherId}`;
+
+/**
+ * The `from` of a published message: no connection sent it, and API Gateway's connection ids are base64 without
+ * `:`, so no connection can have this one. Members tell a published message by its prefix, `publisher:`.
+ */
+export const publisherFrom = (name: string): string => `${PUBLISHED_PREFIX}${name}`;
+
+/** The prefix of a published message's `from`. */
+export const PUBLISHED_PREFIX = 'publisher:';
+
+/** Whether a message's `from` says a backend service published it, rather than a member sent it. */
+export const isPublished = (from: string): boolean => from.startsWith(PUBLISHED_PREFIX);
+
 /** Keeps the newest {@link HISTORY_LENGTH} messages of each room, numbered in the order they were accepted. */
 export interface MessageHistory {
   /**

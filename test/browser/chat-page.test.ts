@@ -11,6 +11,8 @@ import {
   screenshot,
 } from '../support/browser.ts';
 import { startTestStack, type TestStack } from '../support/local-stack.ts';
+import { LOCAL_SECRET, PUBLISHER_ACCESS_KEY } from '../../scripts/local-iam/http-api-check.ts';
+import { PublishClient } from '../../scripts/publish-client.ts';
 
 /** The page, as a person at one browser tab uses it. */
 class Tab {
@@ -174,6 +176,31 @@ describe('the chat page in Chromium', () => {
     await bob.waitForMessage('back again');
     expect(secondId).not.toBe(firstId);
     expect(await bob.messageTexts()).toEqual(['back again']);
+  });
+
+  it("shows a backend service's published message as a notice across the log, not as a member's bubble", async () => {
+    const tab = await openTab('?name=Alice');
+    await tab.connected();
+    const publisher = new PublishClient({
+      endpoint: stack.httpEndpoint,
+      credentials: { accessKeyId: PUBLISHER_ACCESS_KEY, secretAccessKey: LOCAL_SECRET },
+    });
+
+    await tab.say('before the notice');
+    await tab.waitForMessage('before the notice');
+    await publisher.publish(`test${testRoom}`, { text: 'Dinner is ready', name: 'Kitchen' });
+    await tab.waitForMessage('Dinner is ready');
+
+    const notice = tab.page.locator('#messages li.message', { hasText: 'Dinner is ready' });
+    const member = tab.page.locator('#messages li.message', { hasText: 'before the notice' });
+    const widthOf = async (item: typeof notice) => (await item.boundingBox())?.width ?? 0;
+    const backgroundOf = (item: typeof notice) => item.evaluate((node) => getComputedStyle(node).backgroundColor);
+    expect({
+      classes: await notice.getAttribute('class'),
+      from: await notice.locator('.from').textContent(),
+      wider: (await widthOf(notice)) > (await widthOf(member)),
+      sameBackground: (await backgroundOf(notice)) === (await backgroundOf(member)),
+    }).toEqual({ classes: 'message published', from: 'Kitchen notice', wider: true, sameBackground: false });
   });
 
   it('shows markup in a message as text and runs none of it', async () => {

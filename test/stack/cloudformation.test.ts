@@ -153,8 +153,8 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
           (r) => r.Type === 'AWS::Logs::LogGroup' && String(r.Properties?.['LogGroupName']).startsWith('/aws/lambda/'),
         )
         .map((r) => r.Properties?.['RetentionInDays']);
-    expect(retention(dev)).toEqual([30, 30, 30, 30, 30]);
-    expect(retention(prod)).toEqual([90, 90, 90, 90, 90]);
+    expect(retention(dev)).toEqual([30, 30, 30, 30, 30, 30]);
+    expect(retention(prod)).toEqual([90, 90, 90, 90, 90, 90]);
   });
 
   it('gives each function a role of its own', () => {
@@ -230,10 +230,54 @@ describe('the CloudFormation stack that `npm run package` builds', () => {
       MessageLambdaPermissionWebsockets: { 'Fn::Sub': `${api}/prod/*` },
     };
 
+    // The publish API's routes are all the publish function's: any route of that API, and no other API.
+    const httpApi = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':execute-api:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':',
+          { Ref: 'HttpApi' },
+          '/*',
+        ],
+      ],
+    };
+    const all = { ...routes, PublishLambdaPermissionHttpApi: httpApi };
+
     expect([sources(prod), sources(prodBare)]).toEqual([
-      { ...routes, AuthorizerLambdaPermissionWebsockets: { 'Fn::Sub': `${api}/authorizers/*` } },
-      routes,
+      { ...all, AuthorizerLambdaPermissionWebsockets: { 'Fn::Sub': `${api}/authorizers/*` } },
+      all,
     ]);
+  });
+
+  it('requires IAM on every route of the publish API, and offers callers a policy of execute-api:Invoke on them only', () => {
+    const routes = Object.values(dev)
+      .filter((r) => r.Type === 'AWS::ApiGatewayV2::Route')
+      .map((r) => [r.Properties?.['RouteKey'], r.Properties?.['AuthorizationType']])
+      .filter(([key]) => !String(key).startsWith('$') && String(key).includes(' '));
+    const policy = dev['PublisherPolicy'];
+    const api = 'arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}';
+
+    expect(routes.sort()).toEqual([
+      ['GET /rooms/{room}', 'AWS_IAM'],
+      ['GET /rooms/{room}/messages', 'AWS_IAM'],
+      ['POST /rooms/{room}/messages', 'AWS_IAM'],
+    ]);
+    expect({ type: policy?.Type, statements: statementsOf(dev, 'PublisherPolicy') }).toEqual({
+      type: 'AWS::IAM::ManagedPolicy',
+      statements: [
+        {
+          Effect: 'Allow',
+          Action: 'execute-api:Invoke',
+          Resource: [{ 'Fn::Sub': `${api}/*/POST/rooms/*/messages` }, { 'Fn::Sub': `${api}/*/GET/rooms/*` }],
+        },
+      ],
+    });
   });
 
   it('grants no role any IAM action', () => {

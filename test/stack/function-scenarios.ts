@@ -16,6 +16,7 @@ import type { Dependencies, DependencyProvider } from '../../src/handlers/wiring
 import { createDisconnectHandler } from '../../src/handlers/functions/disconnect.ts';
 import { createMessageHandler } from '../../src/handlers/functions/message.ts';
 import { createFanOutHandler } from '../../src/handlers/functions/fanout.ts';
+import { createPublishHandler } from '../../src/handlers/functions/publish.ts';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createQueues, type LocalQueue, localSqsClient, startLocalSqs } from '../../scripts/local-sqs.ts';
 import { type BatchReport, SqsEventSource } from '../../scripts/sqs-event-source.ts';
@@ -24,7 +25,14 @@ import { AwsCallRecorder, DYNAMODB_ACCESS_DENIED, RecordingProxy } from '../supp
 import { type DynamoDbTarget, startDynaliteTarget } from '../support/dynamodb.ts';
 import { FakeConnectionsApi } from '../support/fake-connections-api.ts';
 import { DEFAULT_CONFIG } from '../support/in-memory-chat.ts';
-import { authorizerEvent, connectEvent, disconnectEvent, frameEvent, lambdaContext } from '../support/lambda-events.ts';
+import {
+  authorizerEvent,
+  connectEvent,
+  disconnectEvent,
+  frameEvent,
+  httpApiEvent,
+  lambdaContext,
+} from '../support/lambda-events.ts';
 import { sqsEvent } from '../support/sqs-events.ts';
 
 /** The services whose calls the scenarios record, each through a proxy in front of a local endpoint. */
@@ -594,6 +602,68 @@ async function fanOutScenarios(world: World): Promise<void> {
   await pagedShardScenario(world);
 }
 
+async function publishScenarios(world: World): Promise<void> {
+  const fn = 'publish';
+  const context = lambdaContext(fn);
+  const handle = createPublishHandler(world.deps());
+  const call = async (event: Parameters<typeof handle>[0], handler = handle) => {
+    const since = world.api.received.length;
+    const response = await handler(event, context);
+    const body = typeof response.body === 'string' ? (JSON.parse(response.body) as Record<string, unknown>) : {};
+    return { status: statusOf(response), body, since };
+  };
+  const publish = (body: unknown, options: Parameters<typeof httpApiEvent>[2] = {}) =>
+    httpApiEvent('POST /rooms/{room}/messages', '/rooms/news/messages', { body, ...options });
+  await world.arrangeConnected('p-ann', { room: 'news', name: 'Ann' });
+  await world.arrangeConnected('p-bob', { room: 'news', name: 'Bob' });
+  await world.arrangeGone('p-ghost', { room: 'news', name: 'Ghost' });
+
+  await world.recorder.as(fn, async () => {
+    let result = await call(publish({ text: 'deploy finished', clientMsgId: 'deploy-1', name: 'Deploys' }));
+    world.expect(fn, 'publish with clientMsgId', result.status === 200 && result.body['delivered'] === 2, () => result);
+    world.expect(fn, 'a recipient reported gone (410)', world.api.requestsFor('p-ghost') > 0, () => result);
+    const first = result.body;
+
+    result = await call(publish({ text: 'deploy finished', clientMsgId: 'deploy-1', name: 'Deploys' }));
+    world.expect(fn, 'a retry with the same clientMsgId', result.body['id'] === first['id'], () => result);
+
+    result = await call(publish({ text: 'no clientMsgId' }));
+    world.expect(fn, 'publish without clientMsgId', result.status === 200, () => result);
+
+    result = await call(httpApiEvent('GET /rooms/{room}', '/rooms/news'));
+    world.expect(fn, 'describe a room', result.body['members'] === 2, () => result);
+
+    result = await call(
+      httpApiEvent('GET /rooms/{room}/messages', '/rooms/news/messages', { query: { afterSeq: '0' } }),
+    );
+    world.expect(fn, 'list kept messages', Array.isArray(result.body['messages']), () => result);
+
+    result = await call(publish('{"text":'));
+    world.expect(fn, 'a body that is not JSON', result.status === 400, () => result);
+
+    result = await call(publish({ text: 'who?' }, { caller: null }));
+    world.expect(fn, 'a request without an IAM identity', result.status === 403, () => result);
+
+    const limited = createPublishHandler(world.deps({ PUBLISH_RATE_LIMIT_REQUESTS: '2' }));
+    const statuses: Array<number | undefined> = [];
+    for (let request = 0; request < 4; request += 1)
+      statuses.push(
+        (await call(httpApiEvent('GET /rooms/{room}', '/rooms/news', { caller: 'arn:aws:iam::1:user/busy' }), limited))
+          .status,
+      );
+    world.expect(fn, "a caller's budget spent", statuses.includes(429), () => statuses);
+
+    // Above the shard size, the publish hands the room to shard jobs on the fan-out queue.
+    const sharded = createPublishHandler(world.deps({ FANOUT_SHARD_SIZE: '1' }));
+    result = await call(publish({ text: 'to every shard' }), sharded);
+    world.expect(fn, 'publish into a big room', Number(result.body['shards']) > 0, () => result);
+
+    world.dynamoProxy.answerNext('dynamodb:GetItem', DYNAMODB_ACCESS_DENIED);
+    result = await call(publish({ text: 'the table refuses' }));
+    world.expect(fn, 'a DynamoDB call that fails', result.status === 500, () => result);
+  });
+}
+
 /**
  * A shard of more members than a page holds: the worker delivers the first page, then queues a job for the next
  * (sqs:SendMessage from the worker's own role). Ten members over the room's shards put two in one shard at least;
@@ -728,6 +798,8 @@ export async function recordFunctionCalls(stage: string): Promise<RecordedFuncti
     await disconnectScenarios(world);
     await messageScenarios(world);
     await fanOutScenarios(world);
+    // After the worker's scenarios: their event source would run this one's shard jobs too.
+    await publishScenarios(world);
     return { calls: recorder.byFunction(), unreached: world.unreached };
   } finally {
     for (const name of Object.keys(process.env)) if (!(name in saved)) Reflect.deleteProperty(process.env, name);

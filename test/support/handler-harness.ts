@@ -18,6 +18,8 @@ import type { WebSocketResult } from '../../src/handlers/frames/websocket-event.
 import { createConnectHandler } from '../../src/handlers/functions/connect.ts';
 import { createDisconnectHandler } from '../../src/handlers/functions/disconnect.ts';
 import { createMessageHandler } from '../../src/handlers/functions/message.ts';
+import { createPublishHandler } from '../../src/handlers/functions/publish.ts';
+import type { HttpApiEvent, HttpApiResult } from '../../src/handlers/frames/http-request.ts';
 import { ConfigError } from '../../src/handlers/wiring/config.ts';
 import type { Dependencies, DependencyProvider } from '../../src/handlers/wiring/dependencies.ts';
 import { RecordingLogger } from '../fakes/recording-logger.ts';
@@ -46,6 +48,8 @@ export interface HarnessOptions {
   /** What each owner (user, else address) may send per window, each connect costing `connectWeight`; unbudgeted without. */
   readonly ownerLimit?: OwnerBudgetLimit;
   readonly connectWeight?: number;
+  /** What each caller of the publish API may ask per window; unbudgeted without. */
+  readonly publishLimit?: OwnerBudgetLimit;
 }
 
 /** The three WebSocket handlers' whole Middy chains over in-memory adapters, with what they send, log and count. */
@@ -60,6 +64,8 @@ export interface Harness {
   connect(event: APIGatewayProxyWebsocketEventV2): Promise<WebSocketResult>;
   disconnect(event: APIGatewayProxyWebsocketEventV2): Promise<WebSocketResult>;
   message(event: APIGatewayProxyWebsocketEventV2): Promise<WebSocketResult>;
+  /** The publish API's handler; its result as API Gateway would answer it. */
+  publish(event: HttpApiEvent): Promise<HttpApiResult>;
 }
 
 /** The rate limiter's clock stands still, so every frame of a test falls in one window. */
@@ -102,6 +108,8 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const rateLimit = options.rateLimit ?? { frames: 1000, windowSeconds: 10 };
   const ownerBudget =
     options.ownerLimit === undefined ? undefined : new InMemoryOwnerBudget(options.ownerLimit, () => T_RATE);
+  const publishBudget =
+    options.publishLimit === undefined ? undefined : new InMemoryOwnerBudget(options.publishLimit, () => T_RATE);
   const built: Dependencies = {
     service: new ChatService({
       connections: options.repository?.(connections) ?? connections,
@@ -129,6 +137,9 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     ...(ownerBudget === undefined || options.ownerLimit === undefined
       ? {}
       : { ownerBudget: { budget: ownerBudget, limit: options.ownerLimit } }),
+    ...(publishBudget === undefined || options.publishLimit === undefined
+      ? {}
+      : { publishBudget: { budget: publishBudget, limit: options.publishLimit } }),
     fanOutQueue: fanOut,
   };
   fanOut.attach(built.service);
@@ -136,6 +147,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const connect = createConnectHandler(deps);
   const disconnect = createDisconnectHandler(deps);
   const message = createMessageHandler(deps);
+  const publish = createPublishHandler(deps);
   return {
     connections,
     history,
@@ -146,6 +158,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     connect: (event) => connect(event, lambdaContext('connect')),
     disconnect: (event) => disconnect(event, lambdaContext('disconnect')),
     message: (event) => message(event, lambdaContext('message')),
+    publish: (event) => publish(event, lambdaContext('publish')),
   };
 }
 

@@ -1,4 +1,9 @@
-import type { APIGatewayProxyWebsocketEventV2, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2WithIAMAuthorizer,
+  APIGatewayProxyWebsocketEventV2,
+  APIGatewayRequestAuthorizerEvent,
+  Context,
+} from 'aws-lambda';
 
 /** Where a WebSocket client comes from, as API Gateway tells every route's handler. */
 export interface ClientOrigin {
@@ -132,7 +137,7 @@ export function authorizerEvent(query: Record<string, string> | null): APIGatewa
         cognitoAuthenticationType: null,
         cognitoIdentityId: null,
         cognitoIdentityPoolId: null,
-        principalOrgId: null,
+        principalOrgId: 'o-example',
         sourceIp: '198.51.100.7',
         user: null,
         userAgent: 'test-client',
@@ -144,6 +149,69 @@ export function authorizerEvent(query: Record<string, string> | null): APIGatewa
       requestTimeEpoch: Date.now(),
       resourceId: '$connect',
       resourcePath: '$connect',
+    },
+  };
+}
+
+/** The IAM principal a publish API request is signed by, by default. */
+export const PUBLISHER_ARN = 'arn:aws:sts::123456789012:assumed-role/deployer/ci-run-1';
+
+/**
+ * A request of the publish API as API Gateway's HTTP API (payload 2.0) sends it behind its IAM authorizer: `route`
+ * is the route's key (`POST /rooms/{room}/messages`), `path` the request's. `caller: null` leaves the IAM identity
+ * empty, as for a route without the authorizer.
+ */
+export function httpApiEvent(
+  route: string,
+  path: string,
+  options: {
+    body?: unknown;
+    query?: Record<string, string>;
+    caller?: string | null;
+    headers?: Record<string, string>;
+  } = {},
+): APIGatewayProxyEventV2WithIAMAuthorizer {
+  requests += 1;
+  const [method = 'GET'] = route.split(' ');
+  const room = /^\/rooms\/([^/]+)/.exec(path)?.[1];
+  const caller = options.caller === undefined ? PUBLISHER_ARN : options.caller;
+  const body =
+    options.body === undefined
+      ? undefined
+      : typeof options.body === 'string'
+        ? options.body
+        : JSON.stringify(options.body);
+  const iam = {
+    accessKey: 'AKIAEXAMPLE',
+    accountId: '123456789012',
+    callerId: 'AROAEXAMPLE:ci-run-1',
+    cognitoIdentity: null,
+    principalOrgId: 'o-example',
+    userArn: caller ?? '',
+    userId: 'AROAEXAMPLE:ci-run-1',
+  };
+  return {
+    version: '2.0',
+    routeKey: route,
+    rawPath: path,
+    rawQueryString: new URLSearchParams(options.query ?? {}).toString(),
+    headers: { 'content-type': 'application/json', ...options.headers },
+    ...(options.query === undefined ? {} : { queryStringParameters: options.query }),
+    ...(room === undefined ? {} : { pathParameters: { room: decodeURIComponent(room) } }),
+    ...(body === undefined ? {} : { body }),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'http123',
+      domainName: 'http123.execute-api.us-east-1.amazonaws.com',
+      domainPrefix: 'http123',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '198.51.100.20', userAgent: 'aws-sdk-js' },
+      requestId: `http-req-${requests}`,
+      routeKey: route,
+      stage: '$default',
+      time: '01/Jan/2030:00:00:00 +0000',
+      timeEpoch: Date.now(),
+      authorizer: { iam },
     },
   };
 }

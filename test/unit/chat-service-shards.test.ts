@@ -61,6 +61,18 @@ describe('ChatService fan-out of a room above the shard size', () => {
     });
   });
 
+  it("hands a backend service's published message to shard jobs as a member's", async () => {
+    const room = await bigRoom(10);
+
+    const { report } = await room.service.publish('hall', 'to everyone', { id: 'caller', name: 'Deploys' });
+
+    expect({
+      report: { shards: report.shards, recipients: report.recipients },
+      jobs: room.fanOut.enqueued.length,
+      sent: room.messenger.sent.length,
+    }).toEqual({ report: { shards: 4, recipients: 0 }, jobs: 4, sent: 0 });
+  });
+
   it('delivers to every member exactly once when every shard job and the jobs they queue have run', async () => {
     const room = await bigRoom(23, { runAtOnce: true });
 

@@ -43,6 +43,7 @@ describe('loadConfig', () => {
       limits: { maxFrameBytes: 16_384, maxTextBytes: 4_096 },
       rateLimit: { frames: 30, windowSeconds: 10 },
       ownerLimit: { frames: 30, windowSeconds: 10 },
+      publishLimit: { frames: 60, windowSeconds: 10 },
       connectWeight: 5,
       connectionCaps: { perUser: 10, perIp: 100 },
     });
@@ -58,6 +59,15 @@ describe('loadConfig', () => {
 
     expect([config.ownerLimit, config.connectWeight]).toEqual([{ frames: 0, windowSeconds: 20 }, 7]);
     expect(configErrorOf({ ...required, CONNECT_WEIGHT: '0' }).message).toContain('CONNECT_WEIGHT');
+  });
+
+  it("reads each publish API caller's budget, where 0 budgets no caller", () => {
+    const config = loadConfig({ ...required, PUBLISH_RATE_LIMIT_REQUESTS: '0', RATE_LIMIT_WINDOW_SECONDS: '20' });
+
+    expect(config.publishLimit).toEqual({ frames: 0, windowSeconds: 20 });
+    expect(configErrorOf({ ...required, PUBLISH_RATE_LIMIT_REQUESTS: '-1' }).message).toContain(
+      'PUBLISH_RATE_LIMIT_REQUESTS',
+    );
   });
 
   it('refuses a missing fan-out queue URL, naming the setting', () => {

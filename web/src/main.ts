@@ -8,6 +8,7 @@ import { ackText } from './ack-text.ts';
 import { Outbox, randomClientId } from './outbox.ts';
 import { type NamedMember, type PageChange, type PresenceLine, presenceLines } from './presence-lines.ts';
 import { userTag } from './user-tag.ts';
+import { isPublished } from '../../src/domain/message-history.ts';
 
 interface ShownMessage {
   readonly id: string;
@@ -212,7 +213,9 @@ function asNumber(value: unknown): number | undefined {
 
 function renderMessage(message: ShownMessage): HTMLLIElement {
   const item = document.createElement('li');
-  item.className = isOwn(message.from) ? 'message own' : 'message';
+  // A backend service's message is a notice across the log, not a member's bubble; its mark is one no name can make.
+  const published = isPublished(message.from);
+  item.className = published ? 'message published' : isOwn(message.from) ? 'message own' : 'message';
   item.dataset['id'] = message.id;
   item.dataset['seq'] = String(message.seq);
   item.dataset['from'] = message.from;
@@ -221,6 +224,11 @@ function renderMessage(message: ShownMessage): HTMLLIElement {
   const from = document.createElement('span');
   from.className = 'from';
   from.append(...nameParts(message.from, message.name, message.userId));
+  if (published) {
+    const mark = textElement('span', 'service', 'notice');
+    mark.title = 'Published by a service of this chat, not by a member';
+    from.append(' ', mark);
+  }
   const sent = new Date(message.sentAt);
   const time = textElement('time', 'time', Number.isNaN(sent.getTime()) ? '' : timeFormat.format(sent));
   time.setAttribute('datetime', message.sentAt);

@@ -106,7 +106,8 @@ function byteLength(text: string): number {
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/u;
 
-function checkedText(text: string, limits: FrameLimits, clientMsgId?: string): string {
+/** The message text a member or a publisher sends, checked by the same rules: not blank, no controls, within the size limit. */
+export function checkedText(text: string, limits: FrameLimits, clientMsgId?: string): string {
   if (text.trim().length === 0) throw new InvalidFrameError('empty_message', 'message text is empty', clientMsgId);
   const control = CONTROL.exec(text)?.[0];
   if (control !== undefined) {

@@ -60,7 +60,10 @@ export const chatMessageSchema = z
     id: text("The message's id; clients drop repeats by it."),
     seq: count("Position in the room's history: later messages have higher numbers; clients order by it."),
     room: room(),
-    from: connectionId("The sender's connection id."),
+    from: connectionId(
+      'The sender\'s connection id; "publisher:" and the name it showed for a message a backend service published ' +
+        'through the publish API (no connection id has a ":").',
+    ),
     name: text("The sender's display name when it sent the message."),
     userId: z.optional(text("The sender's verified user id, when the chat authenticates its users.")),
     text: text('The message text.'),

@@ -61,6 +61,11 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     config.ownerLimit.frames === 0
       ? undefined
       : new DynamoDbOwnerBudget(dynamo, { tableName: config.chatTable, limit: config.ownerLimit });
+  // Publishers' budgets are items of their own (owner publisher:<caller>), kept apart from members' by the prefix.
+  const publishBudget =
+    config.publishLimit.frames === 0
+      ? undefined
+      : new DynamoDbOwnerBudget(dynamo, { tableName: config.chatTable, limit: config.publishLimit });
   const service = new ChatService({
     // A new connection's row and its owners' slots are one write.
     connections: new DynamoDbConnectionRepository(dynamo, {
@@ -103,6 +108,7 @@ export function buildDependencies(env: Record<string, string | undefined>): Depe
     rateLimiter,
     rateLimit: config.rateLimit,
     ...(ownerBudget !== undefined ? { ownerBudget: { budget: ownerBudget, limit: config.ownerLimit } } : {}),
+    ...(publishBudget !== undefined ? { publishBudget: { budget: publishBudget, limit: config.publishLimit } } : {}),
     fanOutQueue,
   };
 }

@@ -54,6 +54,9 @@ const configSchema = z.pipe(
     // What the connections of one owner (the user with jwt, else the address) may send together per window, refilled
     // evenly over it: at most twice this over any window, however the owner reconnects. 0 budgets no owner.
     OWNER_RATE_LIMIT_FRAMES: countOrZero(30, 100_000),
+    // What one caller of the publish API (an IAM principal) may ask per window, all routes together, refilled evenly
+    // over it: at most twice this over any window. 0 budgets no caller.
+    PUBLISH_RATE_LIMIT_REQUESTS: countOrZero(60, 100_000),
     // What a connect costs its owner's budget, in units of the lightest frame (a hello costs 10).
     CONNECT_WEIGHT: positiveInt(5, 100_000),
     // API Gateway refuses frames over 32 KB; staying well under it leaves room for the outbound envelope.
@@ -98,6 +101,7 @@ const configSchema = z.pipe(
     historyRetentionSeconds: c.HISTORY_RETENTION_SECONDS,
     rateLimit: { frames: c.RATE_LIMIT_FRAMES, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS },
     ownerLimit: { frames: c.OWNER_RATE_LIMIT_FRAMES, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS },
+    publishLimit: { frames: c.PUBLISH_RATE_LIMIT_REQUESTS, windowSeconds: c.RATE_LIMIT_WINDOW_SECONDS },
     connectWeight: c.CONNECT_WEIGHT,
     limits: { maxFrameBytes: c.MAX_FRAME_BYTES, maxTextBytes: c.MAX_TEXT_BYTES },
     connectionCaps: { perUser: c.MAX_CONNECTIONS_PER_USER, perIp: c.MAX_CONNECTIONS_PER_IP },

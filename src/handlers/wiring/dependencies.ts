@@ -21,6 +21,8 @@ export interface Dependencies {
   readonly rateLimit: RateLimit;
   /** What each owner's connections together may send (and each connect costs); without it, owners are not budgeted. */
   readonly ownerBudget?: { readonly budget: OwnerBudget; readonly limit: OwnerBudgetLimit };
+  /** What each caller of the publish API may ask; without it, callers are not budgeted. */
+  readonly publishBudget?: { readonly budget: OwnerBudget; readonly limit: OwnerBudgetLimit };
   /** Jobs for the fan-out worker (SQS in the functions, in memory in the unit tests). */
   readonly fanOutQueue: FanOutQueue;
 }
