@@ -617,6 +617,19 @@ async function publishScenarios(world: World): Promise<void> {
   await world.arrangeConnected('p-ann', { room: 'news', name: 'Ann' });
   await world.arrangeConnected('p-bob', { room: 'news', name: 'Bob' });
   await world.arrangeGone('p-ghost', { room: 'news', name: 'Ghost' });
+  // A room whose trailing flush was scheduled two minutes ago and never ran: its next message asks for it again.
+  await world.arrangeConnected('p-cy', { room: 'lost', name: 'Cy' });
+  const clocks = new DynamoDbPresenceLog(world.dynamodb.documentClient, {
+    tableName: world.tableName,
+    shards: DEFAULT_CONFIG.roomShards, // world.deps() keeps ROOM_SHARDS's default
+  });
+  // (Its connect scheduled a flush of its own: this one takes its place.)
+  const scheduledLost = await clocks.scheduleFlush(
+    'lost',
+    new Date(Date.now() - 120_000),
+    'p-lost',
+    new Date(Date.now() + 1_000),
+  );
 
   await world.recorder.as(fn, async () => {
     let result = await call(publish({ text: 'deploy finished', clientMsgId: 'deploy-1', name: 'Deploys' }));
@@ -661,6 +674,19 @@ async function publishScenarios(world: World): Promise<void> {
     world.dynamoProxy.answerNext('dynamodb:GetItem', DYNAMODB_ACCESS_DENIED);
     result = await call(publish({ text: 'the table refuses' }));
     world.expect(fn, 'a DynamoDB call that fails', result.status === 500, () => result);
+
+    const clockBefore = await clocks.clock('lost');
+    result = await call(httpApiEvent('POST /rooms/{room}/messages', '/rooms/lost/messages', { body: { text: 'hi' } }));
+    const calls = world.recorder.byFunction().get(fn) ?? [];
+    const askedAgain = calls.some(
+      (call) => call.action === 'sqs:SendMessage' && call.resource === '${PresenceQueue.Arn}',
+    );
+    world.expect(fn, "a room's lost presence flush, asked for again", scheduledLost && askedAgain, () => ({
+      scheduledLost,
+      clock: clockBefore,
+      result,
+      actions: calls.map((call) => `${call.action} ${call.resource}`),
+    }));
   });
 }
 
