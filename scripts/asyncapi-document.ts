@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import * as z from 'zod/mini';
+import { componentSchemas } from './json-schema-components.ts';
 import type { ErrorCode, ServerFrame } from '../src/domain/frames.ts';
 import { ROSTER_PAGE_SIZE } from '../src/domain/membership.ts';
 import {
@@ -356,31 +357,6 @@ const handshakeQuerySchema = z.strictObject({
   ),
 });
 
-/** A registry of named schemas, turned into JSON Schemas that refer to each other through components.schemas. */
-function componentSchemas(named: Record<string, Schema>, io: 'input' | 'output'): Record<string, Json> {
-  const registry = z.registry<{ id: string }>();
-  for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
-  const { schemas } = z.toJSONSchema(registry, {
-    target: 'draft-07',
-    io,
-    uri: (id) => `#/components/schemas/${id}`,
-    override: ({ jsonSchema }) => {
-      // A date-time format says it all; zod's own pattern for it would only make the document unreadable.
-      if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
-    },
-  });
-  return Object.fromEntries(
-    Object.entries(schemas).map(([id, schema]) => {
-      // The document's default schema format is JSON Schema draft 7 already, and a schema's name is its key,
-      // which is also its title: the name code generators give its type.
-      const rest: Json = { title: id, ...schema };
-      delete rest['$schema'];
-      delete rest['$id'];
-      return [id, rest];
-    }),
-  );
-}
-
 function mergedWithoutClash(...parts: Record<string, Json>[]): Record<string, Json> {
   const merged: Record<string, Json> = {};
   for (const part of parts) {
@@ -407,7 +383,7 @@ export function asyncApiDocument(): Json {
         ...Object.fromEntries(clientKeys.map((key) => [schemaName(key), CLIENT_FRAMES[key].schema])),
         HandshakeQuery: handshakeQuerySchema,
       },
-      'input',
+      { io: 'input', target: 'draft-07', titled: true },
     ),
     componentSchemas(
       {
@@ -417,7 +393,7 @@ export function asyncApiDocument(): Json {
         RosterMember: rosterMemberSchema,
         ErrorCode: errorCodeSchema,
       },
-      'output',
+      { io: 'output', target: 'draft-07', titled: true },
     ),
     {
       ServerFrame: {

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import * as z from 'zod/mini';
+import { componentSchemas } from './json-schema-components.ts';
 import {
   afterSeqQuerySchema,
   DEFAULT_PUBLISHER_NAME,
@@ -65,28 +66,6 @@ type Documented = z.output<typeof publishRequestSchema>;
 const sameBody: Body extends Documented ? (Documented extends Body ? true : false) : false = true;
 void sameBody;
 
-/** A registry of named schemas, turned into JSON Schemas (2020-12) that refer to each other through components. */
-function componentSchemas(named: Record<string, Schema>, io: 'input' | 'output'): Record<string, Json> {
-  const registry = z.registry<{ id: string }>();
-  for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
-  const { schemas } = z.toJSONSchema(registry, {
-    target: 'draft-2020-12',
-    io,
-    uri: (id) => `#/components/schemas/${id}`,
-    override: ({ jsonSchema }) => {
-      if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
-    },
-  });
-  return Object.fromEntries(
-    Object.entries(schemas).map(([id, schema]) => {
-      const rest: Json = { ...schema };
-      delete rest['$schema'];
-      delete rest['$id'];
-      return [id, rest];
-    }),
-  );
-}
-
 /** One schema inline (a parameter's), without the registry's wrapping. */
 function inlineSchema(schema: Schema): Json {
   const json: Json = { ...z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' }) };
@@ -132,7 +111,7 @@ const COMMON_PROBLEMS: Record<string, Json> = {
 export function openApiDocument(): Json {
   const { version } = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string };
   const schemas = {
-    ...componentSchemas({ PublishRequest: publishRequestSchema }, 'input'),
+    ...componentSchemas({ PublishRequest: publishRequestSchema }, { io: 'input', target: 'draft-2020-12' }),
     ...componentSchemas(
       {
         PublishResult: publishResultSchema,
@@ -141,7 +120,7 @@ export function openApiDocument(): Json {
         ChatMessage: chatMessageSchema,
         Problem: problemSchema,
       },
-      'output',
+      { io: 'output', target: 'draft-2020-12' },
     ),
   };
   const room = {

@@ -4,7 +4,7 @@
  */
 import * as z from 'zod/mini';
 import type { RoomSummary } from '../../domain/chat-service.ts';
-import { chatMessageSchema } from './outbound-frame.ts';
+import { chatMessageSchema, deliveryCountsShape } from './outbound-frame.ts';
 import type { ProblemCode } from './http-request.ts';
 import './zod.ts';
 
@@ -14,17 +14,7 @@ const text = (description: string) => z.string().check(z.describe(description));
 export const publishResultSchema = z
   .object({
     clientMsgId: z.optional(text('The "clientMsgId" the request gave, when it gave one.')),
-    id: text("The stored message's id; a retry with the same clientMsgId answers the same one."),
-    seq: count("The stored message's position in the room's history."),
-    recipients: count('How many members the message was sent to.'),
-    delivered: count('How many of them it reached.'),
-    gone: count('How many of them had gone (and were taken out of the room).'),
-    failed: count('How many deliveries failed for another reason.'),
-    shards: z.optional(
-      count(
-        'In a room above the shard size: how many shard jobs took the fan-out over. The counts are then 0; the fan-out worker delivers to every member at least once.',
-      ),
-    ),
+    ...deliveryCountsShape,
   })
   .check(z.describe("The message was stored in the room's history and fanned out: a member's ack, as JSON."));
 

@@ -149,21 +149,26 @@ export const welcomeFrameSchema = z
   })
   .check(z.describe('Tells a connection who it is and where: the answer to "hello" and "join", before the replay.'));
 
+/** What a stored and fanned-out message's ack counts: a member's `ack` frame, and the publish API's answer. */
+export const deliveryCountsShape = {
+  id: text("The stored message's id."),
+  seq: count("The stored message's position in the room's history."),
+  recipients: count('How many members the message was sent to.'),
+  delivered: count('How many of them it reached.'),
+  gone: count('How many of them had gone (and were taken out of the room).'),
+  failed: count('How many deliveries failed for another reason.'),
+  shards: z.optional(
+    count(
+      'In a room above the shard size: how many shard jobs took the fan-out over. The counts are then 0, since nothing was delivered yet when the ack was sent; the fan-out worker delivers to every member at least once.',
+    ),
+  ),
+};
+
 export const ackFrameSchema = z
   .object({
     type: z.literal('ack'),
     clientMsgId: text('The "clientMsgId" the sender gave its message.'),
-    id: text("The stored message's id."),
-    seq: count("The stored message's position in the room's history."),
-    recipients: count('How many members the message was sent to.'),
-    delivered: count('How many of them it reached.'),
-    gone: count('How many of them had gone (and were taken out of the room).'),
-    failed: count('How many deliveries failed for another reason.'),
-    shards: z.optional(
-      count(
-        'In a room above the shard size: how many shard jobs took the fan-out over. The counts are then 0, since nothing was delivered yet when the ack was sent; the fan-out worker delivers to every member at least once.',
-      ),
-    ),
+    ...deliveryCountsShape,
   })
   .check(z.describe('Confirms to a sender that its message was stored and fanned out, with the delivery counts.'));
 
