@@ -1,8 +1,9 @@
 /**
  * A reverse proxy on loopback that holds each request a fixed time before forwarding it: the round trip a Lambda pays
  * to DynamoDB or to the @connections API in a region, added to a local emulator's. Requests are held side by side, as
- * the network would carry them; headers go on unchanged (the Host the SDK signed included: neither dynalite nor
- * serverless-offline checks signatures). A request's body is read while it is held; answers are streamed through.
+ * the network would carry them; headers go on unchanged but Host, which names the target as a client of it would
+ * (the local stack's ports answer only their own loopback Host; neither dynalite nor serverless-offline checks
+ * signatures, so the Host the SDK signed need not be kept). A request's body is read while it is held; answers are streamed through.
  * Counts what it forwarded, by operation, and how long the target took to answer.
  *
  *   node bench/delay-proxy.ts --target http://127.0.0.1:8000 --delay 5 [--port 0]
@@ -79,7 +80,14 @@ export async function startDelayProxy(
       if (abandoned) return;
       const forwardedAt = performance.now();
       const sent = request(
-        { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers, agent },
+        {
+          host: to.hostname,
+          port: to.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: to.host },
+          agent,
+        },
         (answer) => {
           const took = answered.get(operation) ?? { count: 0, totalMs: 0 };
           answered.set(operation, { count: took.count + 1, totalMs: took.totalMs + performance.now() - forwardedAt });

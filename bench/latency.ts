@@ -27,6 +27,8 @@ import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
 import { emulatorPid } from './e2e.ts';
 import { ProgressBar } from './progress.ts';
 import { formatInt, markdownTable, mean, quantile } from './stats.ts';
+import { LOCAL_SECRET, PUBLISHER_ACCESS_KEY } from '../scripts/local-iam/http-api-check.ts';
+import { PublishClient } from '../scripts/publish-client.ts';
 
 export type Design = 'floor' | 'ours';
 
@@ -43,6 +45,11 @@ export interface LatencyPlan {
   readonly delayMode: 'added' | 'total';
   /** Send `{action, text}` only, without the page's clientMsgId and clientId. */
   readonly plain: boolean;
+  /**
+   * Also time messages published through the publish API (a signed POST from a backend) into the same room, beside
+   * the member's: the answer comes after the fan-out, as a member's ack does.
+   */
+  readonly publish?: boolean;
 }
 
 /** One design at one room size, every round together. */
@@ -95,6 +102,8 @@ export interface LatencyTarget {
 export interface LatencyResult {
   readonly plan: LatencyPlan;
   readonly rows: LatencyRow[];
+  /** With `publish`: the chat's published messages at each size, beside its rows. */
+  readonly publishRows: LatencyRow[];
   readonly targets: LatencyTarget[];
   readonly markdown: string;
 }
@@ -125,6 +134,8 @@ const IDLE_SAMPLE_MS = 1000;
 const TAIL_MS = 50;
 const ACK_WAIT_MS = 5000;
 const deadlineFor = (clients: number): number => 10_000 + clients * 20;
+/** The room the clients are in (the handshake names none): where a publish goes. */
+const PUBLISH_ROOM = 'lobby';
 
 /** Steps a run reports to the progress bar: per size, starting the stacks, connecting, then each design's rounds. */
 export function latencySteps(plan: LatencyPlan): number {
@@ -238,17 +249,22 @@ class Room {
   async send(frame: Record<string, unknown> & { text: string }, deadlineMs: number): Promise<Map<number, number>> {
     const sender = this.sockets[0];
     if (sender === undefined) throw new Error('no client connected');
+    return this.delivered(frame.text, deadlineMs, () => sender.send(JSON.stringify(frame)));
+  }
+
+  /** Runs `start`, then waits until every member has the message `text`, or the deadline passes. */
+  async delivered(text: string, deadlineMs: number, start: () => void): Promise<Map<number, number>> {
     const arrivals = new Map<number, number>();
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await new Promise<void>((resolve) => {
-        this.#pending.set(frame.text, { expected: this.sockets.length, arrivals, done: resolve });
+        this.#pending.set(text, { expected: this.sockets.length, arrivals, done: resolve });
         timer = setTimeout(resolve, deadlineMs);
-        sender.send(JSON.stringify(frame));
+        start();
       });
     } finally {
       clearTimeout(timer);
-      this.#pending.delete(frame.text);
+      this.#pending.delete(text);
     }
     return arrivals;
   }
@@ -336,6 +352,7 @@ async function deploy(design: Design, plan: LatencyPlan, buildFolder: string): P
       // One sender sends every message of the run. Each frame still costs the limiter its UpdateItem; only the
       // refusals, which would stop the run, are gone.
       handlerEnv['RATE_LIMIT_FRAMES'] = '100000';
+      handlerEnv['PUBLISH_RATE_LIMIT_REQUESTS'] = '0';
     } else {
       handlerEnv['FLOOR_TABLE'] = LOCAL_TABLE;
     }
@@ -441,8 +458,25 @@ const since = (now: Answered, before: Answered): Answered => ({
   totalMs: now.totalMs - before.totalMs,
 });
 
-/** One round of one design: M messages one after another from client 0. */
-async function phase(d: Deployed, plan: LatencyPlan, tag: string, clientId: string): Promise<Phase> {
+/** The local publisher's client of a stack's publish API, as `npm run publish` signs. */
+function publisherOf(d: Deployed): PublishClient {
+  return new PublishClient({
+    endpoint: d.stack.httpEndpoint,
+    credentials: { accessKeyId: PUBLISHER_ACCESS_KEY, secretAccessKey: LOCAL_SECRET },
+  });
+}
+
+/**
+ * One round of one design: M messages one after another from client 0, or with `publisher` published into the
+ * clients' room through the publish API.
+ */
+async function phase(
+  d: Deployed,
+  plan: LatencyPlan,
+  tag: string,
+  clientId: string,
+  publisher?: PublishClient,
+): Promise<Phase> {
   const { room } = d;
   const first: number[] = [];
   const last: number[] = [];
@@ -463,7 +497,13 @@ async function phase(d: Deployed, plan: LatencyPlan, tag: string, clientId: stri
     d.postTimes.length = 0;
     d.dbTimes.length = 0;
     const sentAt = performance.now();
-    const arrivals = await room.send(frame, deadlineFor(room.sockets.length));
+    let answered: Promise<unknown> | undefined;
+    const arrivals =
+      publisher === undefined
+        ? await room.send(frame, deadlineFor(room.sockets.length))
+        : await room.delivered(text, deadlineFor(room.sockets.length), () => {
+            answered = publisher.publish(PUBLISH_ROOM, { text, clientMsgId }).catch(() => undefined);
+          });
     const times = [...arrivals.values()].map((at) => at - sentAt);
     lost += room.sockets.length - times.length;
     if (times.length > 0) {
@@ -479,7 +519,8 @@ async function phase(d: Deployed, plan: LatencyPlan, tag: string, clientId: stri
     if (firstDb !== undefined) toFirstDb.push(firstDb - sentAt);
     // The chat's message ends with its ack to the sender, after the fan-out: its work is the message's, and its post
     // must not pass for the next message's first.
-    if (d.design === 'ours' && !plan.plain) await room.ack(clientMsgId, ACK_WAIT_MS);
+    if (answered !== undefined) await answered;
+    else if (d.design === 'ours' && !plan.plain) await room.ack(clientMsgId, ACK_WAIT_MS);
   }
   await sleep(TAIL_MS);
   const elapsedMs = performance.now() - started;
@@ -560,7 +601,7 @@ async function measureSize(
   plan: LatencyPlan,
   onStep: (label: string) => void,
   folders: Record<Design, string>,
-): Promise<LatencyRow[]> {
+): Promise<{ rows: LatencyRow[]; published: LatencyRow[] }> {
   onStep(`latency N=${formatInt(clients)}: starting both stacks`);
   const started = await Promise.allSettled([deploy('ours', plan, folders.ours), deploy('floor', plan, folders.floor)]);
   const deployed = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -581,12 +622,17 @@ async function measureSize(
     const idleBefore = await idleRates(deployed);
 
     const phases: Record<Design, Phase[]> = { ours: [], floor: [] };
+    const published: Phase[] = [];
     for (let round = 0; round < plan.rounds; round += 1) {
       // Alternating which design goes first, so neither always runs in the other's wake.
       const order: Design[] = round % 2 === 0 ? ['ours', 'floor'] : ['floor', 'ours'];
       for (const design of order) {
         onStep(`latency N=${formatInt(clients)}: ${design}, round ${round + 1} of ${plan.rounds}`);
         phases[design].push(await phase(byDesign(design), plan, `${design} ${clients} ${round}`, clientId));
+      }
+      if (plan.publish === true) {
+        const ours = byDesign('ours');
+        published.push(await phase(ours, plan, `publish ${clients} ${round}`, clientId, publisherOf(ours)));
       }
     }
     // The lower of the rates before and after the rounds: a connection storm's or a round's garbage collected in
@@ -595,7 +641,8 @@ async function measureSize(
     deployed.forEach((d, i) => {
       d.idleCpuMsPerSecond = Math.min(idleBefore[i] ?? 0, idleAfter[i] ?? 0);
     });
-    return (['floor', 'ours'] as const).map((design) => rowOf(byDesign(design), clients, phases[design], plan));
+    const rows = (['floor', 'ours'] as const).map((design) => rowOf(byDesign(design), clients, phases[design], plan));
+    return { rows, published: published.length === 0 ? [] : [rowOf(byDesign('ours'), clients, published, plan)] };
   } finally {
     // Stacks first, then clients: a $disconnect storm would still be running when the next size connects.
     await Promise.all(deployed.map((d) => d.stop()));
@@ -708,7 +755,35 @@ ${comparisonTable(result.rows)}
 ${targetsTable(result.targets)}`;
 }
 
-function markdownOf(plan: LatencyPlan, rows: readonly LatencyRow[], targets: readonly LatencyTarget[]): string {
+/** A published message's first and last delivery beside a member's, at each size measured with `publish`. */
+function publishTable(rows: readonly LatencyRow[], publishRows: readonly LatencyRow[]): string {
+  if (publishRows.length === 0) return '';
+  const lines = publishRows.flatMap((published) => {
+    const member = rows.find((row) => row.design === 'ours' && row.clients === published.clients);
+    if (member === undefined) return [];
+    return [
+      [
+        formatInt(published.clients),
+        `${ms(member.firstP50Ms)} / ${ms(member.lastP50Ms)} ms`,
+        `${ms(published.firstP50Ms)} / ${ms(published.lastP50Ms)} ms`,
+        times(ratio(published.firstP50Ms, member.firstP50Ms)),
+        `${formatInt(published.lost)} of ${formatInt(published.expected)}`,
+      ],
+    ];
+  });
+  return `A message published through the publish API (a signed POST into the clients' room, the next once the answer
+came, as a member's waits for its ack), beside a member's message, same stack, same delays:
+
+${markdownTable(['N', "member's first / last p50", 'published first / last p50', 'first ratio', 'published lost'], lines)}
+`;
+}
+
+function markdownOf(
+  plan: LatencyPlan,
+  rows: readonly LatencyRow[],
+  targets: readonly LatencyTarget[],
+  publishRows: readonly LatencyRow[] = [],
+): string {
   const pairs = pairsOf(rows);
   const ops = (row: LatencyRow): string =>
     Object.entries(row.dbRequestsPerMessage)
@@ -739,6 +814,7 @@ Targets: first delivery p50 ≤ 1.1× the floor's at N = 2 and 10, ≤ 1.0× at 
 
 ${targetsTable(targets)}
 
+${publishTable(rows, publishRows)}
 Where a message's time goes: from the send to its first DynamoDB request (the emulator, the handler's edge) and to its
 first PostToConnection reaching the proxy (the reads and writes before the fan-out); the requests each design made per
 message; and how long, on average, dynalite (in a process of its own) and the emulator's @connections took to answer
@@ -787,13 +863,18 @@ export async function runLatency(plan: LatencyPlan, onStep: (label: string) => v
     floor: join('.esbuild', `bench-latency-floor-${process.pid}`),
   };
   const rows: LatencyRow[] = [];
+  const publishRows: LatencyRow[] = [];
   try {
-    for (const clients of plan.sizes) rows.push(...(await measureSize(clients, plan, onStep, folders)));
+    for (const clients of plan.sizes) {
+      const measured = await measureSize(clients, plan, onStep, folders);
+      rows.push(...measured.rows);
+      publishRows.push(...measured.published);
+    }
   } finally {
     for (const folder of Object.values(folders)) await rm(join(projectRoot, folder), { recursive: true, force: true });
   }
   const targets = targetsOf(rows);
-  return { plan, rows, targets, markdown: markdownOf(plan, rows, targets) };
+  return { plan, rows, publishRows, targets, markdown: markdownOf(plan, rows, targets, publishRows) };
 }
 
 /** Writes latency.md and latency.json (every message's times included) into `outDir`; returns the markdown's path. */
@@ -818,6 +899,7 @@ if (import.meta.main) {
       'post-delay': { type: 'string' },
       'delay-mode': { type: 'string' },
       plain: { type: 'boolean', default: false },
+      publish: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       write: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -839,6 +921,7 @@ if (import.meta.main) {
     postDelayMs: count(values['post-delay'], base.postDelayMs),
     delayMode: delayModeOf(values['delay-mode']),
     plain: values.plain,
+    publish: values.publish,
   };
   if (plan.sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`not a list of sizes: ${values.sizes}`);
   const bar = new ProgressBar(latencySteps(plan));
