@@ -15,14 +15,15 @@ import {
 import type { DeliveryOutcome, Messenger } from './messenger.ts';
 import type { PresenceLog } from './presence.ts';
 import { PresenceFlush } from './presence-flush.ts';
-import { type ConnectOptions, type ConnectResult, Membership } from './membership.ts';
+import { Admission, type ConnectOptions, type ConnectResult } from './admission.ts';
+import { Membership } from './membership.ts';
 import { type BroadcastReport, RoomFanOut } from './room-fan-out.ts';
 import type { ShardProgress } from './shard-progress.ts';
 
 export { HANDSHAKE_GRACE_MS } from './room-fan-out.ts';
 export type { BroadcastReport, DeliveryFailure } from './room-fan-out.ts';
 export { CONNECTION_LIFETIME_MS, ROSTER_PAGE_SIZE } from './membership.ts';
-export type { ConnectOptions, ConnectResult } from './membership.ts';
+export type { ConnectOptions, ConnectResult } from './admission.ts';
 
 export interface ChatServiceOptions {
   readonly connections: ConnectionRepository;
@@ -85,6 +86,7 @@ export class ChatService {
   readonly #roomFanOut: RoomFanOut;
   readonly #presenceFlush: PresenceFlush<BroadcastReport>;
   readonly #membership: Membership;
+  readonly #admission: Admission;
   readonly #now: () => Date;
   readonly #newId: () => string;
 
@@ -120,23 +122,28 @@ export class ChatService {
       connections,
       history: options.history,
       messenger,
+      presence: options.presence,
+      presenceFlush: this.#presenceFlush,
+      now: this.#now,
+    });
+    this.#admission = new Admission({
+      connections,
       ...(options.quota !== undefined ? { quota: options.quota } : {}),
       ...(options.ownerBudget !== undefined ? { ownerBudget: options.ownerBudget } : {}),
       ...(options.connectWeight !== undefined ? { connectWeight: options.connectWeight } : {}),
-      presence: options.presence,
       presenceFlush: this.#presenceFlush,
       now: this.#now,
     });
   }
 
-  /** See {@link Membership.connect}. */
+  /** See {@link Admission.connect}. */
   connect(connectionId: string, options: ConnectOptions = {}): Promise<ConnectResult> {
-    return this.#membership.connect(connectionId, options);
+    return this.#admission.connect(connectionId, options);
   }
 
-  /** See {@link Membership.disconnect}. */
+  /** See {@link Admission.disconnect}. */
   disconnect(connectionId: string, owners: ConnectionOwners = {}): Promise<boolean> {
-    return this.#membership.disconnect(connectionId, owners);
+    return this.#admission.disconnect(connectionId, owners);
   }
 
   /** See {@link Membership.hello}. */
