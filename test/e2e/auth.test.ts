@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
+import { handshakeStatus } from '../support/handshake.ts';
 import { SignJWT } from 'jose';
-import WebSocket from 'ws';
 import { type ChatClient, ofType } from '../support/chat-client.ts';
 import { stackPerFile } from '../support/stack-per-file.ts';
 
@@ -16,24 +16,6 @@ function token(claims: Record<string, unknown>, expiresIn = '1h', secret = SECRE
     .setProtectedHeader({ alg: 'HS256' })
     .setExpirationTime(expiresIn)
     .sign(new TextEncoder().encode(secret));
-}
-
-/** The HTTP status of a refused handshake, or 101 when it was accepted. */
-function handshakeStatus(url: string, origin?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, origin === undefined ? {} : { origin });
-    socket.once('open', () => {
-      socket.close();
-      resolve(101);
-    });
-    socket.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('error', (error) => {
-      if (!/Unexpected server response/.test(error.message)) reject(error);
-    });
-  });
 }
 
 describe('the local stack with authentication and an origin allow-list', () => {

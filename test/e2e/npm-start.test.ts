@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import WebSocket from 'ws';
+import { handshakeStatus } from '../support/handshake.ts';
 import { projectRoot } from '../../scripts/local-stack.ts';
 
 /** `npm start` (scripts/start.ts) as a user runs it, on free ports and with a bundle folder of the test's own. */
@@ -70,24 +70,6 @@ function portOf(server: Server): number {
   return address.port;
 }
 
-/** Whether a WebSocket handshake to the URL is accepted (101), or the status it was refused with. */
-function handshakeStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
-    socket.once('open', () => {
-      socket.close();
-      resolve(101);
-    });
-    socket.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('error', (error) => {
-      if (!/Unexpected server response/.test(error.message)) reject(error);
-    });
-  });
-}
-
 describe('npm start', () => {
   const held: Server[] = [];
 
@@ -126,7 +108,7 @@ describe('npm start', () => {
     expect(await command.outcome).toBe('running');
 
     const urls = [...command.output().matchAll(/npx wscat -c "([^"]+)"/g)].map((match) => match[1] ?? '');
-    const statuses = await Promise.all(urls.map(handshakeStatus));
+    const statuses = await Promise.all(urls.map((url) => handshakeStatus(url)));
 
     expect({ urls: urls.map((url) => /\/\?token=[\w.-]+$/.test(url)), statuses }).toEqual({
       urls: [true, true],
