@@ -14,11 +14,12 @@ interface HapiRequest {
   readonly path: string;
   readonly headers: WireRequest['headers'];
 }
-interface HapiResponse {
+/** The little of hapi's response toolkit that the local checks answer with (http-api-check.ts too). */
+export interface HapiResponse {
   code(status: number): HapiResponse;
   header(name: string, value: string): HapiResponse;
 }
-interface HapiToolkit {
+export interface HapiToolkit {
   response(body: string): HapiResponse;
 }
 interface RouteConfig {

@@ -15,6 +15,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { KeyedSha256 } from '../../src/handlers/wiring/keyed-sha256.ts';
+import type { HapiToolkit } from './connections-check.ts';
 import { evaluate, PSEUDO_PARAMETERS, type Resources, RolePolicy } from './policy.ts';
 
 /** The access key `npm run publish` and the tests sign with against the local stack. */
@@ -188,13 +189,6 @@ interface HapiRequest {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly payload?: unknown;
   readonly raw: { readonly req: { rawHeaders: string[] } };
-}
-interface HapiResponse {
-  code(status: number): HapiResponse;
-  header(name: string, value: string): HapiResponse;
-}
-interface HapiToolkit {
-  response(body: string): HapiResponse;
 }
 interface RouteConfig {
   readonly method?: unknown;
